@@ -1,0 +1,46 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: run test setup setup-dev system-deps lint typecheck bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -U pip setuptools wheel
+
+system-deps:
+	bash scripts/system-deps.sh
+
+.stamp-setup: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e '.[server,pkcs11,client]'
+	touch $@
+
+.stamp-setup-dev: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e '.[dev]'
+	touch $@ .stamp-setup
+
+setup: system-deps .stamp-setup
+setup-dev: system-deps .stamp-setup-dev
+
+## The main job: the remote-signing server with its dev PKI on SQLite, after a short guided demo.
+run: setup
+	$(VENV)/bin/esign server demo --serve
+
+## The whole test suite (SQLite and PostgreSQL), then lint and type checks.
+test: setup-dev
+	bash scripts/test.sh
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check esign server clients tests bench
+
+typecheck:
+	$(VENV)/bin/mypy
+
+bench: setup-dev
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .stamp-* var build *.egg-info

@@ -1,0 +1,96 @@
+"""The ``esign`` command: ``pdf``, ``xml``, ``pki``, ``orgid``, ``id``, ``server``, ``remote``.
+
+Each group lives beside the code it drives (``esign/<area>/cli.py``) and is imported only when
+used, so ``esign pki ...`` works without the server extra and a missing extra gets a clear message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+
+import typer
+from rich.console import Console
+
+from esign.errors import EsignError
+
+app = typer.Typer(
+    name="esign",
+    help="Sign and verify PDF and XML documents; run the remote-signing server.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+# group name -> (module holding `app`, help text, extra that module needs or None)
+GROUPS: dict[str, tuple[str, str, str | None]] = {
+    "pki": ("esign.pki.cli", "Dev PKI: CA, OCSP, CRL, time-stamping.", None),
+    "pdf": ("esign.pdf.cli", "Sign, verify and extend PDF (PAdES).", None),
+    "xml": ("esign.xml.cli", "Sign and verify XML (XMLDSig, XAdES, e-invoice).", None),
+    "orgid": ("esign.orgid.cli", "Organization electronic identifier codes.", None),
+    "id": ("esign.identity.cli", "Citizen numbers, tax codes and other identifiers.", None),
+    "server": ("esign_server.cli", "The remote-signing server.", "server"),
+    "remote": ("esign_client.cli", "Talk to a remote-signing server.", "client"),
+}
+
+
+@app.callback()
+def _root() -> None:
+    """Sign and verify PDF and XML documents; run the remote-signing server."""
+
+
+@app.command()
+def version() -> None:
+    """Print the esign version."""
+    from esign import __version__
+
+    typer.echo(__version__)
+
+
+def _missing(name: str, extra: str | None, exc: ImportError) -> Callable[[], None]:
+    def explain() -> None:
+        hint = f": pip install 'esign[{extra}]'" if extra else ""
+        err.print(f"[red]esign {name} is not available[/red] ({exc.name or exc}){hint}")
+        raise typer.Exit(2)
+
+    return explain
+
+
+def _register(name: str) -> None:
+    module_name, help_text, extra = GROUPS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if exc.name and (exc.name == module_name or module_name.startswith(exc.name + ".")):
+            return  # that group does not exist in this build
+        app.command(name, help=help_text, context_settings={"allow_extra_args": True,
+                                                            "ignore_unknown_options": True})(
+            _missing(name, extra, exc)
+        )
+        return
+    app.add_typer(module.app, name=name, help=help_text)
+
+
+def _wanted_groups(argv: list[str]) -> list[str]:
+    # Import only the group asked for; `esign --help` lists them all.
+    for arg in argv:
+        if not arg.startswith("-"):
+            return [arg] if arg in GROUPS else []
+    return list(GROUPS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``esign`` command."""
+    args = sys.argv[1:] if argv is None else argv
+    for name in _wanted_groups(args):
+        _register(name)
+    try:
+        app(args=args, prog_name="esign")
+    except EsignError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

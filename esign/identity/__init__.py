@@ -17,6 +17,8 @@ from esign.identity.identifiers import (
     guess_identifier,
     mask_number,
 )
+from esign.identity.masking import mask_personal_numbers
+from esign.identity.signer import SignerIdentity, SignerKind
 from esign.identity.subject import (
     GOVERNMENT_ENTITY,
     ORGID_PREFIX,
@@ -36,10 +38,13 @@ __all__ = [
     "IdentifierError",
     "IdentifierKind",
     "Sex",
+    "SignerIdentity",
+    "SignerKind",
     "agency_subject",
     "citizen_number_info",
     "guess_identifier",
     "mask_number",
+    "mask_personal_numbers",
     "organization_subject",
     "person_subject",
 ]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from esign.pki import DevPKI
+
 POSTGRES_URL = os.environ.get("ESIGN_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -65,3 +67,28 @@ def _fresh_postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevPKI]:
+    """A dev PKI with its OCSP/CRL/TSA service running on a free loopback port.
+
+    Certificates point at the running service (``pki.base_url``), so B-T/B-LT signing and
+    revocation fetching work with no outside network.
+    """
+    import socket
+
+    from esign.pki import create_dev_pki
+    from esign.pki.http import serve_pki
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pki = create_dev_pki(tmp_path_factory.mktemp("dev-pki"), "test-pki-password",
+                         base_url=f"http://127.0.0.1:{port}")
+    server, _thread = serve_pki(pki, port)
+    try:
+        yield pki
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -17,10 +17,13 @@ from esign.orgid.code import (
     is_valid,
 )
 from esign.orgid.names import fold_vietnamese
+from esign.orgid.seed import CodeStatus, Level1Entry, load_level1
 
 __all__ = [
     "LEVEL1_LETTERS",
     "MAX_LENGTH",
+    "CodeStatus",
+    "Level1Entry",
     "Level1Kind",
     "OrgIdError",
     "OrgIdForm",
@@ -29,4 +32,5 @@ __all__ = [
     "detect_form",
     "fold_vietnamese",
     "is_valid",
+    "load_level1",
 ]

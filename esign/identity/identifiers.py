@@ -202,10 +202,10 @@ def _mask(value: str, keep_start: int, keep_end: int) -> str:
 
 def mask_number(value: str) -> str:
     """Mask a personal number: 12 digits keep the first 4 and last 2 (``0010******89``),
-    9 digits the first 2 and last 2, anything else its first and last 2 characters."""
+    9 and 10 digits the first 2 and last 2, anything else its first and last 2 characters."""
     if len(value) == 12:
         return _mask(value, 4, 2)
-    if len(value) == 9:
+    if len(value) in (9, 10):
         return _mask(value, 2, 2)
     return _mask(value, 1, 2) if len(value) > 4 else "*" * len(value)
 

@@ -8,7 +8,7 @@ modifications and the AdES level reached. ``to_json()`` for machines, ``to_text(
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -193,7 +193,7 @@ class ValidationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (enums as their values, times in ISO 8601)."""
-        return _jsonable(asdict(self))  # type: ignore[no-any-return]
+        return _jsonable(asdict(self))
 
     def to_json(self, **kwargs: Any) -> str:
         """JSON text of :meth:`to_dict`."""

@@ -28,7 +28,7 @@ def new_serial() -> int:
     return secrets.randbits(159) | 1 << 158
 
 
-def signature_hash(key: CAPrivateKey) -> hashes.HashAlgorithm:
+def signature_hash(key: CAPrivateKey) -> hashes.SHA256 | hashes.SHA384:
     """The digest a CA key signs with: SHA-384 for P-384, SHA-256 otherwise."""
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()

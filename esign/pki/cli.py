@@ -31,7 +31,7 @@ def init(
     started = time.perf_counter()
     pki = create_dev_pki(directory, password, base_url=base_url)
     elapsed = time.perf_counter() - started
-    out.print(f"[green]Dev PKI created[/green] in {directory} ({elapsed:.1f} s)")
+    out.print(f"[green]Dev PKI created[/green] in {directory} ({elapsed:.1f} s), services expected at {pki.base_url}")
     if pki_password(password) == DEV_PASSWORD:
         out.print(f"[yellow]Using the dev-only password {DEV_PASSWORD!r}: never for real keys.[/yellow]")
     _print_pki(directory, password)

@@ -36,7 +36,7 @@ class PKIServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: PKIServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         log.debug(format, *args)
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:

@@ -157,11 +157,12 @@ class OCSPResponder:
         """A signed OCSP response about ``serial_number`` (good, revoked, or unknown if never issued)."""
         now = datetime.now(UTC).replace(microsecond=0)
         revocation = self._lookup(serial_number)
+        algorithm = hash_algorithm or _OCSP_HASHES["sha1"]
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
-            issuer_name_hash=_name_hash(self.issuer, hash_algorithm or hashes.SHA1()),
-            issuer_key_hash=_issuer_key_hash(self.issuer, hash_algorithm or hashes.SHA1()),
+            issuer_name_hash=_name_hash(self.issuer, algorithm),
+            issuer_key_hash=_issuer_key_hash(self.issuer, algorithm),
             serial_number=serial_number,
-            algorithm=hash_algorithm or hashes.SHA1(),
+            algorithm=algorithm,
             cert_status=ocsp.OCSPCertStatus.REVOKED if revocation else ocsp.OCSPCertStatus.GOOD,
             this_update=now - timedelta(minutes=1),
             next_update=now + self.validity,
@@ -179,7 +180,8 @@ class OCSPResponder:
 # OCSP CertID hashes: SHA-1 is what most clients (openssl, pyHanko) still send; it only names the
 # issuer here, it protects nothing, so accepting it does not weaken anything.
 _OCSP_HASHES: dict[str, hashes.HashAlgorithm] = {
-    "sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
+    "sha1": hashes.SHA1(),  # noqa: S303 - names the issuer in a CertID, see above
+    "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
 }
 
 

@@ -6,6 +6,7 @@ import secrets
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
@@ -124,7 +125,7 @@ class TimeStampAuthority:
             token = self.stamp(hashed, digest, nonce=nonce, include_certificates=cert_req)
         except EsignError as exc:
             return _rejection("bad_alg", exc.message)
-        return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()  # type: ignore[no-any-return]
+        return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
 
     def _signature_algorithm(self) -> algos.SignedDigestAlgorithm:
         if isinstance(self.private_key, rsa.RSAPrivateKey):
@@ -150,4 +151,9 @@ def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
 
 def _rejection(failure: str, text: str) -> bytes:
     status = tsp.PKIStatusInfo({"status": "rejection", "status_string": [text], "fail_info": {failure}})
-    return tsp.TimeStampResp({"status": status}).dump()  # type: ignore[no-any-return]
+    return _StatusOnlyResp({"status": status}).dump()
+
+
+class _StatusOnlyResp(core.Sequence):
+    # asn1crypto's TimeStampResp does not mark time_stamp_token OPTIONAL, as RFC 3161 does.
+    _fields: ClassVar[list[tuple[str, type]]] = [("status", tsp.PKIStatusInfo)]

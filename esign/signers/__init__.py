@@ -8,12 +8,15 @@ extra ``pkcs11``), :class:`ExternalSigner` (digest out, signature in later) and
 from typing import Any
 
 from esign.signers.base import Signer, run_sync, verify_digest_signature
+from esign.signers.external import ExternalSigner, SignatureRequest
 from esign.signers.file import FileSigner, load_certificates, order_chain
 
 __all__ = [
+    "ExternalSigner",
     "FileSigner",
     "PKCS11Signer",
     "PKCS11Token",
+    "SignatureRequest",
     "Signer",
     "load_certificates",
     "order_chain",

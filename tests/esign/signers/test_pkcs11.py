@@ -35,15 +35,11 @@ DIGESTS = (DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA51
 
 
 def signer_for(token: SoftHSMToken, key_label: str, **kwargs: Any) -> PKCS11Signer:
-    return PKCS11Signer(
-        token.lib_path, token_label=token.label, pin=token.user_pin, key_label=key_label, **kwargs
-    )
+    return PKCS11Signer(token.lib_path, token_label=token.label, pin=token.user_pin, key_label=key_label, **kwargs)
 
 
 @pytest.fixture(scope="module")
-def signers(
-    softhsm_token: SoftHSMToken, token_keys: dict[str, x509.Certificate]
-) -> Iterator[dict[str, PKCS11Signer]]:
+def signers(softhsm_token: SoftHSMToken, token_keys: dict[str, x509.Certificate]) -> Iterator[dict[str, PKCS11Signer]]:
     made = {kind: signer_for(softhsm_token, kind) for kind in token_keys}
     yield made
     for signer in made.values():
@@ -97,9 +93,7 @@ def test_openssl_verifies_token_signature_over_the_document(
     signature = signer.sign_digest_sync(digest, SignatureAlgorithm(scheme, DigestAlgorithm.SHA256))
     (tmp_path / "sig.bin").write_bytes(signature)
     (tmp_path / "pub.pem").write_bytes(
-        signer.public_key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        signer.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     command = ["openssl", "dgst", "-sha256", "-verify", "pub.pem", "-signature", "sig.bin"]
     for option in pkeyopts:
@@ -133,9 +127,7 @@ def test_certificate_is_read_from_the_token_when_not_given(
         assert signers[kind].certificate == certificate
 
 
-async def test_key_found_by_id_alone(
-    softhsm_token: SoftHSMToken, token_keys: dict[str, x509.Certificate]
-) -> None:
+async def test_key_found_by_id_alone(softhsm_token: SoftHSMToken, token_keys: dict[str, x509.Certificate]) -> None:
     with softhsm_token.ref.session() as session:
         (key,) = session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: "p256"})
         key_id = bytes(key[Attribute.ID])
@@ -145,9 +137,7 @@ async def test_key_found_by_id_alone(
     try:
         assert signer.certificate == token_keys["p256"]
         digest = DigestAlgorithm.SHA256.digest(b"x")
-        assert verify_digest_signature(
-            signer.public_key, await signer.sign_digest(digest), digest, signer.algorithm()
-        )
+        assert verify_digest_signature(signer.public_key, await signer.sign_digest(digest), digest, signer.algorithm())
     finally:
         await signer.aclose()
 
@@ -166,8 +156,7 @@ async def test_concurrent_signatures_on_one_session_all_verify(signers: dict[str
     signatures = await asyncio.gather(*(signer.sign_digest(d) for d in digests))
     algorithm = signer.algorithm()
     assert all(
-        verify_digest_signature(signer.public_key, s, d, algorithm)
-        for s, d in zip(signatures, digests, strict=True)
+        verify_digest_signature(signer.public_key, s, d, algorithm) for s, d in zip(signatures, digests, strict=True)
     )
 
 
@@ -192,9 +181,7 @@ async def test_closing_one_signer_leaves_another_on_the_same_token_working(
     second = signer_for(softhsm_token, "p256")
     await first.aclose()
     digest = DigestAlgorithm.SHA256.digest(b"still logged in")
-    assert verify_digest_signature(
-        second.public_key, await second.sign_digest(digest), digest, second.algorithm()
-    )
+    assert verify_digest_signature(second.public_key, await second.sign_digest(digest), digest, second.algorithm())
     await second.aclose()
 
 
@@ -297,9 +284,7 @@ async def test_keypair_and_certificate_made_through_token_params_sign(
     try:
         assert signer.certificate == certificate
         digest = DigestAlgorithm.SHA256.digest(b"z")
-        assert verify_digest_signature(
-            public_key, await signer.sign_digest(digest), digest, signer.algorithm()
-        )
+        assert verify_digest_signature(public_key, await signer.sign_digest(digest), digest, signer.algorithm())
     finally:
         await signer.aclose()
 

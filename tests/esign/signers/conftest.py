@@ -28,7 +28,7 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> SoftHSMToken:
 @pytest.fixture(scope="session")
 def token_keys(softhsm_token: SoftHSMToken, test_ca: SoftwareCA) -> dict[str, x509.Certificate]:
     """One non-extractable key per kind on the token, labelled by kind, its certificate stored beside it."""
-    certificates = {}
+    certificates: dict[str, x509.Certificate] = {}
     with softhsm_token.ref.session(rw=True) as session:
         for kind in KEY_KINDS:
             public_key = generate_keypair(session, kind, kind=kind)

@@ -12,17 +12,22 @@ from esign.identity.identifiers import mask_number
 
 # Prefixed values first (any length, so odd passports are caught), then bare 9- and 12-digit runs
 # that are not part of a longer number. A 12-digit tax code is a citizen number, so MST:<12> too.
+# A value already masked (followed by '*') is left alone, so masking twice changes nothing.
 _PREFIXED = re.compile(
-    r"(?i)\b(CCCD|CMND|HC)(\s*[:=]\s*)([A-Za-z0-9]+)"
+    r"(?i)\b(CCCD|CMND)(\s*[:=]\s*)([0-9]+)(?![0-9*])"
+    r"|\b(HC)(\s*[:=]\s*)([A-Za-z0-9]+)(?![A-Za-z0-9*])"
     r"|\b(MST)(\s*[:=]\s*)([0-9]{12})(?![0-9])"
 )
 _BARE = re.compile(r"(?<![0-9])(?:[0-9]{12}|[0-9]{9})(?![0-9])")
 
 
 def _prefixed(match: re.Match[str]) -> str:
-    if match.group(1) is not None:
-        return f"{match.group(1)}{match.group(2)}{mask_number(match.group(3))}"
-    return f"{match.group(4)}{match.group(5)}{mask_number(match.group(6))}"
+    # Three alternatives of three groups each: prefix, separator, value.
+    for first in (1, 4, 7):
+        if match.group(first) is not None:
+            prefix, separator, value = match.group(first, first + 1, first + 2)
+            return f"{prefix}{separator}{mask_number(value)}"
+    return match.group(0)
 
 
 def mask_personal_numbers(text: str) -> str:

@@ -1,0 +1,41 @@
+"""mask_personal_numbers: free text for logs and the audit log never keeps a personal number."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from esign.identity import mask_personal_numbers
+
+from .strategies import citizen_numbers
+
+filler = st.text(alphabet=st.characters(blacklist_categories=["Nd", "Cs"]), max_size=20)
+
+
+@given(filler, citizen_numbers(), filler, st.sampled_from(["", "CCCD:", "cccd = ", "MST:", "CMND: "]))
+def test_twelve_digit_numbers_never_survive_in_text(before: str, number: str, after: str, prefix: str) -> None:
+    masked = mask_personal_numbers(f"{before}{prefix}{number}{after}")
+    assert number not in masked
+    assert f"{number[:4]}******{number[-2:]}" in masked
+
+
+@given(st.from_regex(r"[0-9]{9}", fullmatch=True), filler)
+def test_nine_digit_card_numbers_never_survive(number: str, text: str) -> None:
+    assert number not in mask_personal_numbers(f"{text} CMND {number}.")
+
+
+def test_passports_and_prefixed_values_are_masked_but_other_numbers_kept() -> None:
+    text = "user HC:C1234567 signed doc 2026-06-01 at 10:12:13, tax 0100109106, amount 12345678901234"
+    masked = mask_personal_numbers(text)
+    assert "C1234567" not in masked
+    assert "HC:C*****67" in masked
+    assert "0100109106" in masked  # an organization's tax code is public
+    assert "12345678901234" in masked  # longer numbers are not identity numbers
+    assert "2026-06-01 at 10:12:13" in masked
+
+
+def test_masking_is_idempotent() -> None:
+    text = "CCCD:001203012389 and 012345678"
+    once = mask_personal_numbers(text)
+    assert once == "CCCD:0012******89 and 01*****78"
+    assert mask_personal_numbers(once) == once

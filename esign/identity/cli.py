@@ -15,6 +15,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main() -> None:
+    """Identifiers of people and organizations (CCCD, CMND, HC, MST, MNS)."""
+
+
 @app.command()
 def check(
     value: str = typer.Argument(..., help='"CCCD:001203012389", "MST:0100109106", or a bare number.'),

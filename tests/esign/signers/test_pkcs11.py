@@ -310,3 +310,18 @@ def test_importing_esign_signers_works_without_python_pkcs11() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": "."}
     )
     assert result.stdout.strip() == "missing pkcs11", result.stderr
+
+
+async def test_signer_without_offload_signs_on_the_loop_thread(
+    softhsm_token: SoftHSMToken, token_keys: dict[str, x509.Certificate]
+) -> None:
+    signer = signer_for(softhsm_token, "p256", offload=False)
+    try:
+        digests = [DigestAlgorithm.SHA256.digest(bytes([n])) for n in range(10)]
+        signatures = await asyncio.gather(*(signer.sign_digest(d) for d in digests))
+        assert all(
+            verify_digest_signature(signer.public_key, s, d, signer.algorithm())
+            for s, d in zip(signatures, digests, strict=True)
+        )
+    finally:
+        await signer.aclose()

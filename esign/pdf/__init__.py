@@ -1,18 +1,29 @@
 """PDF signing and verification: PAdES B-B, B-T, B-LT, B-LTA on pyHanko.
 
-Recipes: :func:`sign_pdf`, :func:`verify_pdf`, :func:`extend_pdf`; staged signing for remote keys:
-:func:`prepare` then :func:`finish` (see :mod:`esign.pdf.staged`).
+Recipes: :func:`sign_pdf`, :func:`verify_pdf`, :func:`extend_pdf`; staged signing for keys that
+are elsewhere: :func:`prepare` then :func:`finish` (see :mod:`esign.pdf.staged`).
 """
 
+from esign.pdf.adapter import PyHankoSigner
 from esign.pdf.appearance import VisibleSignature
 from esign.pdf.context import Level
 from esign.pdf.signing import async_extend_pdf, async_sign_pdf, extend_pdf, sign_pdf
+from esign.pdf.staged import PreparedSignature, async_finish, async_prepare, finish, prepare
+from esign.pdf.verify import async_verify_pdf, verify_pdf
 
 __all__ = [
     "Level",
+    "PreparedSignature",
+    "PyHankoSigner",
     "VisibleSignature",
     "async_extend_pdf",
+    "async_finish",
+    "async_prepare",
     "async_sign_pdf",
+    "async_verify_pdf",
     "extend_pdf",
+    "finish",
+    "prepare",
     "sign_pdf",
+    "verify_pdf",
 ]

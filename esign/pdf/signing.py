@@ -24,6 +24,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+from pyhanko.sign.signers.pdf_cms import Signer as PyHankoBaseSigner
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner, PdfTimeStamper
 from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
 from pyhanko.sign.validation import EmbeddedPdfSignature
@@ -146,12 +147,14 @@ def free_field_name(reader: PdfFileReader, wanted: str | None) -> str:
     return f"Signature{n}"
 
 
-def pdf_signer(adapter: PyHankoSigner, options: SignatureOptions, field_name: str) -> tuple[PdfSigner, dict[str, str]]:
+def pdf_signer(
+    signer: PyHankoBaseSigner, certificate: x509.Certificate, md: str, options: SignatureOptions, field_name: str
+) -> tuple[PdfSigner, dict[str, str]]:
     """The pyHanko ``PdfSigner`` for ``options`` and the text parameters of its appearance."""
     certify = options.certify
     meta = PdfSignatureMetadata(
         field_name=field_name,
-        md_algorithm=adapter.digest_algorithm.value,
+        md_algorithm=md,
         reason=options.reason,
         location=options.location,
         contact_info=options.contact,
@@ -163,14 +166,13 @@ def pdf_signer(adapter: PyHankoSigner, options: SignatureOptions, field_name: st
     style = None
     field_spec = None
     if options.visible is not None:
-        cert = adapter.esign_signer.certificate
         template, params = appearance_text(
-            cert, reason=options.reason, location=options.location, language=options.visible.language
+            certificate, reason=options.reason, location=options.location, language=options.visible.language
         )
         style = stamp_style(template, font_size=options.visible.font_size)
         field_spec = options.visible.field_spec(field_name)
     stamper = timestamper(options.tsa_url) if options.tsa_url and options.level.rank >= 1 else None
-    return PdfSigner(meta, signer=adapter, timestamper=stamper, stamp_style=style, new_field_spec=field_spec), params
+    return PdfSigner(meta, signer=signer, timestamper=stamper, stamp_style=style, new_field_spec=field_spec), params
 
 
 async def async_sign_pdf(
@@ -206,7 +208,7 @@ async def async_sign_pdf(
         with boundary("reading the PDF to sign"):
             writer = IncrementalPdfFileWriter(work.stream)
             name = free_field_name(writer.prev, options.field_name)
-        pyhanko_signer, params = pdf_signer(adapter, options, name)
+        pyhanko_signer, params = pdf_signer(adapter, signer.certificate, adapter.digest_algorithm.value, options, name)
         with boundary("signing the PDF", SigningError):
             await pyhanko_signer.async_sign_pdf(
                 writer,

@@ -1,0 +1,1 @@
+"""Python SDK for relying systems: the native session API and the CSC API of an esign server."""

@@ -16,6 +16,21 @@ from esign.errors import (
 
 __version__ = "0.1.0"
 
+# Recipes imported on first use, so `import esign` stays light: name -> module holding it.
+_LAZY = {
+    "sign_pdf": "esign.pdf",
+    "verify_pdf": "esign.pdf",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'esign' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 __all__ = [
     "EsignError",
     "InvalidInput",
@@ -25,4 +40,6 @@ __all__ = [
     "VerificationError",
     "WeakAlgorithm",
     "__version__",
+    "sign_pdf",
+    "verify_pdf",
 ]

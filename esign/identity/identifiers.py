@@ -222,6 +222,7 @@ class Identifier:
     value: str
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", _kind(self.kind))
         canonical = _normalize(self.kind, self.value, None)
         if canonical != self.value:
             object.__setattr__(self, "value", canonical)

@@ -124,7 +124,8 @@ class OrgIdentifier:
     """The groups, level 1 first: ``("H49", "22")``."""
 
     def __post_init__(self) -> None:
-        # Validate however the object was made, so an OrgIdentifier is always well formed.
+        # Validate however the object was made, so an OrgIdentifier is always well formed (and hashable).
+        object.__setattr__(self, "groups", tuple(self.groups))
         _validate_decision(".".join(self.groups))
 
     @classmethod

@@ -177,3 +177,9 @@ def test_an_impossible_citizen_number_is_still_reported_with_its_reason() -> Non
 def test_unrecognisable_values_are_refused() -> None:
     with pytest.raises(IdentifierError, match="looks like none"):
         guess_identifier("12-34")
+
+
+def test_constructing_directly_validates_and_canonicalises() -> None:
+    assert Identifier("MST", "0100109106001") == Identifier.parse("MST:0100109106-001")  # type: ignore[arg-type]
+    with pytest.raises(IdentifierError):
+        Identifier(IdentifierKind.CCCD, "12345")

@@ -196,3 +196,9 @@ def test_siblings_order_naturally_and_codes_hash_by_value() -> None:
     assert not OrgIdentifier.parse("H49.22").is_descendant_of(OrgIdentifier.parse("H49.2"))
     assert OrgIdentifier.parse("H49.22.01").is_descendant_of(OrgIdentifier.parse("H49"))
     assert not OrgIdentifier.parse("H49.22.01").is_child_of(OrgIdentifier.parse("H49"))
+
+
+def test_groups_given_as_a_list_become_a_hashable_tuple() -> None:
+    code = OrgIdentifier(["H49", "22"])  # type: ignore[arg-type]
+    assert code.groups == ("H49", "22")
+    assert hash(code) == hash(OrgIdentifier.parse("H49.22"))

@@ -8,6 +8,7 @@ render the same in every viewer, without relying on the reader's fonts.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -22,6 +23,9 @@ from pyhanko.sign.fields import SigFieldSpec
 from pyhanko.stamp import TextStampStyle
 
 from esign.errors import InvalidInput
+
+# fontTools reports, per signature, that it drops a debugging table it cannot subset (FFTM).
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 ORGANIZATION_IDENTIFIER_OID = x509.ObjectIdentifier("2.5.4.97")
 UID_OID = x509.ObjectIdentifier("0.9.2342.19200300.100.1.1")

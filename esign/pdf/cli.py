@@ -1,0 +1,130 @@
+"""``esign pdf``: sign, verify and extend PDF files (PAdES)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from esign.errors import EsignError, InvalidInput
+from esign.report import summarize
+
+app = typer.Typer(help="Sign, verify and extend PDF (PAdES).", no_args_is_help=True)
+
+
+@app.callback()
+def _quiet() -> None:
+    """Sign, verify and extend PDF (PAdES)."""
+    # pyHanko logs every failed path build with a traceback; the report already says what failed.
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
+
+
+def _fail(exc: EsignError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def sign(
+    input: Annotated[Path, typer.Argument(help="PDF to sign.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the signed PDF.")],
+    key: Annotated[Path, typer.Option("--key", help="PKCS#12 (.p12/.pfx) file with key and chain.")],
+    password: Annotated[str | None, typer.Option(
+        "--password", envvar="ESIGN_KEY_PASSWORD", help="PKCS#12 password (or $ESIGN_KEY_PASSWORD).")] = None,
+    level: Annotated[str, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA.")] = "B-B",
+    tsa: Annotated[str | None, typer.Option("--tsa", help="RFC 3161 time-stamping URL (B-T and up).")] = None,
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+    location: Annotated[str | None, typer.Option("--location")] = None,
+    contact: Annotated[str | None, typer.Option("--contact")] = None,
+    field: Annotated[str | None, typer.Option("--field", help="Signature field name.")] = None,
+    visible: Annotated[str | None, typer.Option(
+        "--visible", help="PAGE:x1,y1,x2,y2 in points, page 1 first (e.g. 1:50,50,300,130).")] = None,
+    language: Annotated[str, typer.Option("--language", help="Appearance language: vi or en.")] = "vi",
+    certify: Annotated[int | None, typer.Option(
+        "--certify", help="Certification signature with DocMDP level 1, 2 or 3.")] = None,
+    trust: Annotated[list[Path] | None, typer.Option(
+        "--trust", help="Trust anchor for B-LT material (default: the root in the key's chain).")] = None,
+) -> None:
+    """Sign IN.pdf into OUT.pdf with a PKCS#12 key."""
+    from esign.pdf.appearance import VisibleSignature
+    from esign.pdf.signing import sign_pdf
+    from esign.signers import FileSigner
+
+    try:
+        signer = FileSigner.from_pkcs12(key, password)
+        box = VisibleSignature.parse(visible, language=language) if visible else None
+        sign_pdf(input, output, signer, level=level, tsa_url=tsa, reason=reason, location=location,
+                 contact=contact, field_name=field, visible=box, certify=certify if certify else False,
+                 trust=list(trust) if trust else None)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"signed {input} -> {output} (PAdES {level.upper()})")
+
+
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(help="Signed PDF.")],
+    trust: Annotated[list[Path], typer.Option("--trust", help="Trusted root certificate (PEM/DER); repeatable.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    at: Annotated[str | None, typer.Option(
+        "--at", help="Validation time, ISO 8601 with a zone (e.g. 2026-01-31T12:00:00+07:00).")] = None,
+    fetch: Annotated[bool, typer.Option("--fetch", help="Check revocation online when the file lacks it.")] = False,
+    reveal: Annotated[bool, typer.Option("--reveal", help="Show personal numbers unmasked.")] = False,
+) -> None:
+    """Validate every signature; exit 0 only when all are TOTAL-PASSED (1 otherwise, 2 on bad input)."""
+    from esign.pdf.verify import verify_pdf
+
+    try:
+        moment = _parse_time(at) if at else None
+        reports = verify_pdf(file, trust_anchors=trust, at=moment, allow_fetching=fetch, reveal=reveal)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    bottom = summarize(reports)
+    if as_json:
+        typer.echo(json.dumps({"indication": bottom.value, "signatures": [r.to_dict() for r in reports]},
+                              ensure_ascii=False, indent=2))
+    else:
+        if not reports:
+            typer.echo(f"{file}: no signatures")
+        for report in reports:
+            typer.echo(report.to_text())
+        typer.echo(f"Result: {bottom.value} ({len(reports)} signature(s))")
+    raise typer.Exit(0 if reports and all(r.passed for r in reports) else 1)
+
+
+@app.command()
+def extend(
+    input: Annotated[Path, typer.Argument(help="Signed PDF.")],
+    output: Annotated[Path, typer.Option("-o", "--output")],
+    level: Annotated[str, typer.Option("--level", help="B-LT or B-LTA.")] = "B-LT",
+    tsa: Annotated[str | None, typer.Option("--tsa", help="Time-stamping URL (B-LTA).")] = None,
+    trust: Annotated[list[Path] | None, typer.Option("--trust", help="Trust anchor (PEM/DER).")] = None,
+) -> None:
+    """Add validation material (B-LT) and a document time-stamp (B-LTA) to a signed PDF."""
+    from esign.pdf.signing import extend_pdf
+
+    try:
+        extend_pdf(input, output, level=level, tsa_url=tsa, trust=list(trust) if trust else None)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"extended {input} -> {output} (PAdES {level.upper()})")
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"--at wants ISO 8601, e.g. 2026-01-31T12:00:00+07:00; got {text!r}") from None
+    if moment.tzinfo is None:
+        raise InvalidInput("--at needs a time zone, e.g. +07:00 or Z")
+    return moment
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

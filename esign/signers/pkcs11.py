@@ -229,6 +229,19 @@ def _acquire_session(token: PKCS11Token, *, rw: bool) -> tuple[Any, _Login | Non
         raise login_error(exc, token.label) from None
 
 
+def _login_alive(login: _Login | None) -> bool:
+    """False when the anchor session holding the process's login is gone."""
+    if login is None or login.anchor is None:
+        return True
+    try:
+        login.anchor.generate_random(64)
+    except (p11err.SessionHandleInvalid, p11err.SessionClosed, p11err.DeviceRemoved, p11err.TokenNotPresent):
+        return False
+    except p11err.PKCS11Error:
+        return True  # e.g. a token without a random generator: no news about the session
+    return True
+
+
 def _release_session(session: Any, login: _Login | None, *, forget_login: bool = False) -> None:
     """Close a working session; the last user of a login (or a lost one) logs the process out."""
     if session is not None:
@@ -393,6 +406,11 @@ class PKCS11Signer(Signer):
         """Open the session and find the private key (once, and again only if the session is lost)."""
         self._session, self._login = _acquire_session(self.token, rw=False)
         keys = _find(self._session, ObjectClass.PRIVATE_KEY, label=self.key_label, key_id=self.key_id)
+        if not keys and not _login_alive(self._login):
+            # The process's login died under us (token reset, library re-initialised): log in afresh.
+            self._disconnect(forget_login=True)
+            self._session, self._login = _acquire_session(self.token, rw=False)
+            keys = _find(self._session, ObjectClass.PRIVATE_KEY, label=self.key_label, key_id=self.key_id)
         if not keys:
             self._disconnect()
             raise KeyAccessError(
@@ -444,7 +462,9 @@ class PKCS11Signer(Signer):
                     raw: bytes = self._key.sign(data, mechanism=mechanism, mechanism_param=param)
                     break
                 except _SESSION_LOST as exc:
-                    self._disconnect(forget_login=True)
+                    # A lost working session alone keeps the login; a lost login is made again.
+                    login_lost = isinstance(exc, p11err.UserNotLoggedIn) or not _login_alive(self._login)
+                    self._disconnect(forget_login=login_lost)
                     if attempt == 2:
                         raise SigningError(
                             f"token {self.token.label!r} lost the session twice: {_describe(exc)}"

@@ -325,3 +325,42 @@ async def test_signer_without_offload_signs_on_the_loop_thread(
         )
     finally:
         await signer.aclose()
+
+
+async def test_signer_logs_in_again_when_the_login_is_lost(
+    softhsm_token: SoftHSMToken, token_keys: dict[str, x509.Certificate]
+) -> None:
+    first = signer_for(softhsm_token, "rsa2048")
+    second = signer_for(softhsm_token, "p256")
+    try:
+        assert first._login is not None and first._login.anchor is not None
+        first._login.anchor.close()  # C_Logout: every session of this process on the token is logged out
+        for signer in (first, second):
+            digest = DigestAlgorithm.SHA256.digest(b"after logout")
+            signature = await signer.sign_digest(digest)
+            assert verify_digest_signature(signer.public_key, signature, digest, signer.algorithm())
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+def test_signer_survives_the_library_being_reinitialised(
+    softhsm_token: SoftHSMToken, token_keys: dict[str, x509.Certificate]
+) -> None:
+    # In a child process: C_Finalize drops every session of the process, and other tests share ours.
+    code = f"""
+import pkcs11
+from esign.algorithms import DigestAlgorithm
+from esign.signers.base import verify_digest_signature
+from esign.signers.pkcs11 import PKCS11Signer
+signer = PKCS11Signer({softhsm_token.lib_path!r}, token_label={softhsm_token.label!r}, pin="1234", key_label="p256")
+digest = DigestAlgorithm.SHA256.digest(b"x")
+signer.sign_digest_sync(digest)
+pkcs11.lib({softhsm_token.lib_path!r}).reinitialize()
+signature = signer.sign_digest_sync(digest)
+print(verify_digest_signature(signer.public_key, signature, digest, signer.algorithm()))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**softhsm_token.env, "PYTHONPATH": "."}
+    )
+    assert result.stdout.strip() == "True", result.stderr

@@ -1,0 +1,32 @@
+"""XML signatures: XMLDSig (enveloped, enveloping, detached), XAdES B-B/B-T/B-LT, Vietnamese e-invoices.
+
+Recipes: :func:`sign_xml` and :func:`verify_xml`. Staged signing for remote keys:
+:func:`prepare` (returns SignedInfo's digest and a small :class:`XmlSigningState`) and
+:func:`finish`. Parsing is hardened everywhere (:func:`parse_xml`).
+"""
+
+from esign.xml.parsing import parse_xml
+from esign.xml.signing import (
+    XmlSigningState,
+    async_sign_xml,
+    finish,
+    prepare,
+    sign_xml,
+    signature_algorithm_of,
+)
+from esign.xml.timestamps import http_timestamper
+from esign.xml.verification import SignedContent, XmlVerification, verify_xml
+
+__all__ = [
+    "SignedContent",
+    "XmlSigningState",
+    "XmlVerification",
+    "async_sign_xml",
+    "finish",
+    "http_timestamper",
+    "parse_xml",
+    "prepare",
+    "sign_xml",
+    "signature_algorithm_of",
+    "verify_xml",
+]

@@ -531,7 +531,8 @@ class _Builder:
         object_id = f"SigningTime-{signature_id}"
         _refuse_existing_id(root, object_id)
         holder = etree.SubElement(signature, _DS + "Object", Id=object_id)
-        properties = etree.SubElement(holder, "SignatureProperties")
+        # No namespace, declared with xmlns="" as the tax authority's own signatures do.
+        properties = etree.SubElement(holder, "SignatureProperties", nsmap={None: ""})  # type: ignore[dict-item]
         prop = etree.SubElement(properties, "SignatureProperty", Id=f"SignatureProperty-{signature_id}")
         prop.set("Target", "#" + signature_id)
         etree.SubElement(prop, "SigningTime").text = when.astimezone(VIETNAM_TIME).strftime(EINVOICE_TIME_FORMAT)

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test setup setup-dev system-deps lint typecheck bench clean
+.PHONY: run test setup setup-dev system-deps lint typecheck bench docs clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint:
 
 typecheck:
 	$(VENV)/bin/mypy
+
+## The API reference, generated from the docstrings into docs/api/.
+docs: setup-dev
+	$(VENV)/bin/pdoc -o docs/api -d google esign esign_client esign_server
 
 bench: setup-dev
 	$(PY) -m bench

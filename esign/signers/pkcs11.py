@@ -344,6 +344,28 @@ def store_certificate(
             raise KeyAccessError(f"the token refused to store the certificate: {_describe(exc)}") from None
 
 
+def find_public_key(
+    target: Any, *, label: str | None = None, key_id: bytes | None = None
+) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    """The public key of the key pair labelled ``label`` (or with ``key_id``) on a token.
+
+    ``target`` is a ``pkcs11.Session`` or a :class:`PKCS11Token`. Reads the public-key object,
+    or for RSA the private key's modulus when the token holds no public-key object.
+    """
+    if label is None and key_id is None:
+        raise InvalidInput("give label or key_id to say which key")
+    with _session_of(target, rw=False) as session:
+        publics = _find(session, ObjectClass.PUBLIC_KEY, label=label, key_id=key_id)
+        if len(publics) == 1:
+            return _to_public_key(publics[0])
+        privates = _find(session, ObjectClass.PRIVATE_KEY, label=label, key_id=key_id)
+        found = _token_public_key(session, privates[0]) if len(privates) == 1 else None
+        if found is None:
+            name = repr(label) if label is not None else f"with ID {key_id.hex() if key_id else ''}"
+            raise KeyAccessError(f"no single public key {name} on the token")
+        return found
+
+
 class PKCS11Signer(Signer):
     """A signer whose private key stays in a PKCS#11 token.
 
@@ -593,6 +615,7 @@ __all__ = [
     "PKCS11Signer",
     "PKCS11Token",
     "default_library_path",
+    "find_public_key",
     "generate_keypair",
     "load_library",
     "login_error",

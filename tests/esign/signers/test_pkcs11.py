@@ -23,6 +23,7 @@ from esign.signers.base import verify_digest_signature
 from esign.signers.pkcs11 import (
     PKCS11Signer,
     PKCS11Token,
+    find_public_key,
     generate_keypair,
     login_error,
     store_certificate,
@@ -364,3 +365,41 @@ print(verify_digest_signature(signer.public_key, signature, digest, signer.algor
         [sys.executable, "-c", code], capture_output=True, text=True, env={**softhsm_token.env, "PYTHONPATH": "."}
     )
     assert result.stdout.strip() == "True", result.stderr
+
+
+def test_key_made_by_pkcs11_tool_signs_through_the_signer(
+    softhsm_token: SoftHSMToken, token_keys: dict[str, x509.Certificate], test_ca: Any
+) -> None:
+    made = subprocess.run(
+        ["pkcs11-tool", "--module", softhsm_token.lib_path, "--token-label", softhsm_token.label,
+         "--login", "--pin", softhsm_token.user_pin, "--keypairgen", "--key-type", "EC:prime256v1",
+         "--label", "from-pkcs11-tool", "--id", "7701"],
+        capture_output=True, text=True, env=softhsm_token.env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    public_key = find_public_key(softhsm_token.ref, label="from-pkcs11-tool")
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    certificate = test_ca.issue(public_key, "pkcs11-tool key")
+    signer = PKCS11Signer(
+        softhsm_token.lib_path,
+        token_label=softhsm_token.label,
+        pin=softhsm_token.user_pin,
+        key_id=bytes.fromhex("7701"),
+        certificate=certificate,
+    )
+    try:
+        digest = DigestAlgorithm.SHA256.digest(b"interop")
+        assert verify_digest_signature(public_key, signer.sign_digest_sync(digest), digest, signer.algorithm())
+    finally:
+        signer.close()
+
+
+def test_public_key_read_back_matches_the_certificate(
+    softhsm_token: SoftHSMToken, token_keys: dict[str, x509.Certificate]
+) -> None:
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    for kind, certificate in token_keys.items():
+        read_back = find_public_key(softhsm_token.ref, label=kind)
+        assert read_back.public_bytes(*spki) == certificate.public_key().public_bytes(*spki)
+    with pytest.raises(KeyAccessError, match="no single public key"):
+        find_public_key(softhsm_token.ref, label="nothing-here")

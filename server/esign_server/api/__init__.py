@@ -1,0 +1,1 @@
+"""HTTP routers: ``sessions`` (relying systems), ``mobile`` (the phone), ``admin``, ``pki``, ``health``."""

@@ -1,0 +1,84 @@
+"""Dependencies shared by the routers: the server context and the three kinds of caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from esign_server.context import ServerContext
+from esign_server.models import Device
+from esign_server.services.devices import authenticate_device
+from esign_server.services.errors import Forbidden, Unauthorized
+
+
+def get_ctx(request: Request) -> ServerContext:
+    """The server context of this app."""
+    ctx: ServerContext = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[ServerContext, Depends(get_ctx)]
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+@dataclass(frozen=True)
+class ClientCaller:
+    """A relying system authenticated by its access token."""
+
+    client_id: str
+    scopes: tuple[str, ...]
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller."""
+        return f"client:{self.client_id}"
+
+
+def _client(request: Request, ctx: ServerContext, scope: str) -> ClientCaller:
+    token = bearer_token(request)
+    claims = ctx.tokens.check(token) if token else None
+    if claims is None:
+        raise Unauthorized("missing, invalid or expired access token", code="invalid_token")
+    scopes = tuple(claims.get("scp", ()))
+    if scope not in scopes:
+        raise Forbidden(f"this token lacks the '{scope}' scope", code="insufficient_scope")
+    return ClientCaller(str(claims["sub"]), scopes)
+
+
+def sessions_client(request: Request, ctx: CtxDep) -> ClientCaller:
+    """A relying system with the ``sessions`` scope."""
+    return _client(request, ctx, "sessions")
+
+
+def admin_client(request: Request, ctx: CtxDep) -> ClientCaller:
+    """A caller with the ``admin`` scope."""
+    return _client(request, ctx, "admin")
+
+
+SessionsClient = Annotated[ClientCaller, Depends(sessions_client)]
+AdminClient = Annotated[ClientCaller, Depends(admin_client)]
+
+
+def current_device(
+    request: Request,
+    ctx: CtxDep,
+    access_token: Annotated[str | None, Query(description="Device token, for EventSource (no headers)")] = None,
+) -> Device:
+    """The paired device presenting its bearer token (header, or ``?access_token=`` for SSE)."""
+    token = bearer_token(request) or access_token
+    if not token:
+        raise Unauthorized("missing device token", code="invalid_device")
+    return authenticate_device(ctx, token)
+
+
+CurrentDevice = Annotated[Device, Depends(current_device)]

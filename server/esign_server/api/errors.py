@@ -1,0 +1,103 @@
+"""Every error leaves as JSON ``{"error": code, "message": text}``; bad input is a 4xx, never a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from esign.errors import (
+    EsignError,
+    InvalidInput,
+    KeyAccessError,
+    MissingExtra,
+    PKIError,
+    SigningError,
+    VerificationError,
+)
+from esign_server.services.errors import ServiceError
+
+log = logging.getLogger("esign_server.errors")
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """The one error shape."""
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)
+
+
+def status_for(exc: EsignError) -> int:
+    """HTTP status of a library or service error."""
+    if isinstance(exc, ServiceError):
+        return exc.status
+    if isinstance(exc, InvalidInput | VerificationError):
+        return 400
+    if isinstance(exc, SigningError):
+        return 502
+    if isinstance(exc, KeyAccessError | PKIError | MissingExtra):
+        return 503
+    return 500
+
+
+async def _esign_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, EsignError)
+    status = status_for(exc)
+    headers = None
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ServiceError):
+        extra = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool)}
+        if "retry_after" in extra:
+            headers = {"Retry-After": str(extra["retry_after"])}
+    if status >= 500:
+        log.error("request failed: %s %s: %s", request.method, request.url.path, exc.message)
+    return error_response(status, exc.code, exc.message, headers, **extra)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+        for err in exc.errors()
+    ]
+    first = details[0] if details else {"loc": [], "msg": "invalid request"}
+    where = ".".join(p for p in first["loc"] if p not in ("body",)) or "request"
+    return error_response(422, "invalid_request", f"{where}: {first['msg']}", details=details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STATUS_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return error_response(exc.status_code, code, message, dict(exc.headers) if exc.headers else None)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "the server failed to handle this request; it has been logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(EsignError, _esign_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

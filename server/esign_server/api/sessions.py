@@ -1,0 +1,98 @@
+"""Signing sessions for relying systems: create, poll or long-poll, fetch signatures, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.concurrency import run_in_threadpool
+
+from esign_server.api.deps import CtxDep, SessionsClient
+from esign_server.api.views import credential_public, session_public
+from esign_server.schemas import CredentialPublic, ErrorBody, SessionCreate, SessionList, SessionPublic
+from esign_server.services import credentials as credential_service
+from esign_server.services import sessions as session_service
+
+router = APIRouter(prefix="/api", tags=["sessions"], responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+
+
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=SessionPublic,
+    responses={
+        200: {"model": SessionPublic, "description": "Replayed Idempotency-Key"},
+        404: {"model": ErrorBody},
+        409: {"model": ErrorBody},
+    },
+)
+def create_session(
+    body: SessionCreate,
+    caller: SessionsClient,
+    ctx: CtxDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> SessionPublic:
+    """Ask the credential's holder to sign ``items``; show them ``confirmation_code``."""
+    row, created = session_service.create_session(
+        ctx,
+        client_id=caller.client_id,
+        credential_id=body.credential_id,
+        items=[session_service.HashItem(i.name, i.digest) for i in body.items],
+        digest=body.digest_algorithm,
+        signature_algorithm=body.signature_algorithm,
+        description=body.description,
+        callback_url=body.callback_url,
+        idempotency_key=idempotency_key,
+        ttl_seconds=body.ttl_seconds,
+    )
+    if not created:
+        response.status_code = 200
+    return session_public(row)
+
+
+@router.get("/sessions", response_model=SessionList)
+def list_sessions(caller: SessionsClient, ctx: CtxDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> SessionList:
+    """This relying system's recent sessions, newest first."""
+    rows = session_service.list_for_client(ctx, client_id=caller.client_id, limit=limit)
+    return SessionList(sessions=[session_public(r) for r in rows])
+
+
+@router.get("/sessions/{session_id}", response_model=SessionPublic, responses={404: {"model": ErrorBody}})
+async def get_session(
+    session_id: str,
+    caller: SessionsClient,
+    ctx: CtxDep,
+    wait: Annotated[float, Query(ge=0, le=300, description="Long-poll: wait up to this many seconds")] = 0,
+) -> SessionPublic:
+    """The session; with ``wait`` the answer comes when it leaves ``pending`` (or the wait ends)."""
+    row = await run_in_threadpool(
+        session_service.get_for_client, ctx, client_id=caller.client_id, session_id=session_id
+    )
+    deadline = time.monotonic() + min(wait, ctx.settings.long_poll_max_seconds)
+    while row.status == "pending" and (remaining := deadline - time.monotonic()) > 0:
+        # Woken at once by this worker; re-read at least every second for the other workers.
+        await ctx.events.wait([f"session:{session_id}"], min(remaining, 1.0))
+        row = await run_in_threadpool(
+            session_service.get_for_client, ctx, client_id=caller.client_id, session_id=session_id
+        )
+        await asyncio.sleep(0)
+    return session_public(row)
+
+
+@router.post(
+    "/sessions/{session_id}/cancel",
+    response_model=SessionPublic,
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
+def cancel_session(session_id: str, caller: SessionsClient, ctx: CtxDep) -> SessionPublic:
+    """Withdraw a pending request."""
+    return session_public(session_service.cancel(ctx, client_id=caller.client_id, session_id=session_id))
+
+
+@router.get("/credentials/{credential_id}", response_model=CredentialPublic, responses={404: {"model": ErrorBody}})
+def get_credential(credential_id: str, caller: SessionsClient, ctx: CtxDep) -> CredentialPublic:
+    """A credential's certificate, chain and algorithms (to build signed attributes before asking)."""
+    return credential_public(credential_service.get_credential(ctx, credential_id))

@@ -1,0 +1,143 @@
+"""Tables to wire models."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import serialization
+
+from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, SignatureScheme
+from esign.signers.file import load_certificates
+from esign_server.context import ServerContext
+from esign_server.db import utcnow
+from esign_server.models import Credential, Device, SigningSession, User
+from esign_server.schemas import (
+    CredentialPublic,
+    CredentialSummary,
+    DevicePublic,
+    HashItemOut,
+    MobileSession,
+    RelyingSystemSummary,
+    SessionPublic,
+    UserPublic,
+)
+from esign_server.services.credentials import certificate_of, default_signature_algorithm, key_size_bits, public_key_of
+from esign_server.services.sessions import fingerprint, relying_system_names
+
+
+def session_public(row: SigningSession) -> SessionPublic:
+    """A session for its relying system."""
+    return SessionPublic(
+        id=row.id,
+        status=row.status,
+        credential_id=row.credential_id,
+        user_id=row.user_id,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        completed_at=row.completed_at,
+        confirmation_code=row.confirmation_code,
+        fingerprint=fingerprint(row.items_digest),
+        items_digest=row.items_digest,
+        digest_algorithm=row.digest_algorithm,
+        signature_algorithm=row.signature_algorithm,
+        items=[HashItemOut(name=i["name"], digest=i["digest"]) for i in row.items],
+        signatures=row.signatures if row.status == "signed" else None,
+        reason=row.reason,
+    )
+
+
+def signature_algorithms(credential: Credential) -> list[str]:
+    """Signature-algorithm OIDs a credential's key signs with (as CSC ``key/algo`` lists them)."""
+    default = default_signature_algorithm(public_key_of(credential))
+    digests = (DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512)
+    oids = [SignatureAlgorithm(default.scheme, d).oid for d in digests]
+    if default.scheme is SignatureScheme.RSA_PKCS1V15:
+        oids.append(SignatureAlgorithm(SignatureScheme.RSA_PSS).oid)
+    return oids
+
+
+def credential_public(credential: Credential) -> CredentialPublic:
+    """A credential with its certificate and chain."""
+    cert = certificate_of(credential)
+    chain = load_certificates(credential.chain_pem.encode()) if credential.chain_pem.strip() else []
+    return CredentialPublic(
+        id=credential.id,
+        user_id=credential.user_id,
+        label=credential.label,
+        status=credential.status,
+        key_algorithm=credential.key_algorithm,
+        key_bits=key_size_bits(credential),
+        keystore=credential.keystore,
+        serial=credential.serial,
+        subject=cert.subject.rfc4514_string() if cert else None,
+        issuer=cert.issuer.rfc4514_string() if cert else None,
+        not_before=cert.not_valid_before_utc if cert else None,
+        not_after=cert.not_valid_after_utc if cert else None,
+        certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode() if cert else None,
+        chain_pem=[c.public_bytes(serialization.Encoding.PEM).decode() for c in chain],
+        signature_algorithms=signature_algorithms(credential),
+        csr_pem=credential.csr_pem,
+        revoked_at=credential.revoked_at,
+        revocation_reason=credential.revocation_reason,
+    )
+
+
+def user_public(user: User) -> UserPublic:
+    """A user for the admin API."""
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+def device_public(device: Device) -> DevicePublic:
+    """A device for the admin API."""
+    return DevicePublic.model_validate(device, from_attributes=True)
+
+
+def mobile_sessions(ctx: ServerContext, rows: list[SigningSession]) -> list[MobileSession]:
+    """Requests as the phone shows them: who asks, what, with which credential, time left."""
+    names = relying_system_names(ctx, {r.client_id for r in rows})
+    credentials: dict[str, CredentialSummary] = {}
+    with ctx.db.read() as session:
+        for cred_id in {r.credential_id for r in rows}:
+            cred = session.get(Credential, cred_id)
+            if cred is None:
+                continue
+            cert = certificate_of(cred)
+            credentials[cred_id] = CredentialSummary(
+                id=cred.id,
+                label=cred.label,
+                key_algorithm=cred.key_algorithm,
+                subject=cert.subject.rfc4514_string() if cert else None,
+                issuer=cert.issuer.rfc4514_string() if cert else None,
+                serial=cred.serial,
+                not_after=cert.not_valid_after_utc if cert else None,
+            )
+    now = utcnow()
+    result = []
+    for row in rows:
+        left = int((row.expires_at - now).total_seconds()) if row.status == "pending" else 0
+        result.append(
+            MobileSession(
+                id=row.id,
+                status=row.status,
+                relying_system=RelyingSystemSummary(id=row.client_id, name=names.get(row.client_id, row.client_id)),
+                description=row.description,
+                documents=[i["name"] or f"#{n + 1}" for n, i in enumerate(row.items)],
+                item_count=len(row.items),
+                fingerprint=fingerprint(row.items_digest),
+                confirmation_code=row.confirmation_code,
+                credential=credentials.get(row.credential_id)
+                or CredentialSummary(
+                    id=row.credential_id,
+                    label="",
+                    key_algorithm="",
+                    subject=None,
+                    issuer=None,
+                    serial=None,
+                    not_after=None,
+                ),
+                created_at=row.created_at,
+                expires_at=row.expires_at,
+                seconds_left=max(0, left),
+                completed_at=row.completed_at,
+                reason=row.reason,
+            )
+        )
+    return result

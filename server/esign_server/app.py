@@ -1,0 +1,73 @@
+"""The ASGI application factory.
+
+>>> from esign_server.app import create_app  # doctest: +SKIP
+>>> app = create_app()                       # settings from ESIGN_* and .env
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from esign_server.api import admin, health, mobile, oauth, pki, sessions
+from esign_server.api.errors import install_error_handlers
+from esign_server.config import Settings, get_settings
+from esign_server.context import ServerContext
+from esign_server.logs import configure_logging
+from esign_server.middleware import BodySizeLimit, RequestLog
+from esign_server.services.sessions import expire_due
+
+log = logging.getLogger("esign_server")
+EXPIRY_SWEEP_SECONDS = 2.0
+
+
+async def _sweep_expired(ctx: ServerContext) -> None:
+    """Expire overdue sessions (and send their webhooks) even when nobody polls them."""
+    while True:
+        await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
+        try:
+            await run_in_threadpool(expire_due, ctx)
+        except Exception:
+            log.exception("expiry sweep failed")
+
+
+def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = None) -> FastAPI:
+    """Build the app: routers, error handlers, body size limit, request logs, expiry sweeper."""
+    settings = settings or (ctx.settings if ctx else get_settings())
+    configure_logging(json_lines=settings.log_json, level=settings.log_level)
+    context = ctx or ServerContext(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_expired(context))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    app = FastAPI(
+        title="esign remote-signing service",
+        version="0.1.0",
+        description="Signing sessions confirmed by a TOTP code on the user's phone; the service's CA, OCSP, "
+        'CRL and TSA. Errors are JSON `{"error": code, "message": text}`.',
+        lifespan=lifespan,
+    )
+    app.state.ctx = context
+    install_error_handlers(app)
+    for router in (health.router, oauth.router, sessions.router, mobile.router, admin.router, pki.router):
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory esign_server.app:app_from_env``."""
+    return create_app()

@@ -1,0 +1,121 @@
+"""Settings from the environment (prefix ``ESIGN_``) and an ``.env`` file.
+
+Outside dev mode the service refuses to start with any of the shipped default secrets: a key that
+is printed in the source code protects nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from esign.errors import InvalidInput
+
+# Dev-only values: known to everyone, so refused outside dev mode.
+DEV_MASTER_KEY = base64.b64encode(b"esign-dev-master-key-NOT-SECRET!").decode()
+DEV_TOKEN_SECRET = "esign-dev-token-secret-NOT-SECRET-change-me"  # noqa: S105 - refused outside dev mode
+DEV_PKI_PASSWORD = "esign-dev"  # noqa: S105 - refused outside dev mode
+DEV_PKCS11_PIN = "1234"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Environment variables are ``ESIGN_<NAME>`` (e.g. ``ESIGN_DEV_MODE=1``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ESIGN_", env_file=".env", extra="ignore")
+
+    dev_mode: bool = False
+    """Development mode: allows the default secrets and the ``demo`` command."""
+    database_url: str = "sqlite:///var/esign.db"
+    """SQLAlchemy URL; ``postgresql://`` is normalised to the psycopg 3 driver."""
+    master_key: str = DEV_MASTER_KEY
+    """Base64 (or hex) of 32 bytes: wraps private keys, TOTP secrets and webhook secrets (AES-256-GCM)."""
+    token_secret: str = DEV_TOKEN_SECRET
+    """HMAC key of the access tokens handed to relying systems (at least 32 characters)."""
+    public_url: str = "http://127.0.0.1:8750"
+    """The URL the service is reached at: used in certificates (OCSP/CRL/CA links) and pairing links."""
+    host: str = "127.0.0.1"
+    port: int = 8750
+    var_dir: Path = Path("var")
+    pki_dir: Path | None = None
+    """Directory of the service CA (default ``<var_dir>/pki``); created from the dev PKI by ``init``."""
+    pki_password: str = DEV_PKI_PASSWORD
+    keystore: Literal["software", "pkcs11"] = "software"
+    pkcs11_module: str = "/usr/lib/softhsm/libsofthsm2.so"
+    pkcs11_token_label: str = "esign"  # noqa: S105 - a label, not a secret
+    pkcs11_pin: str = DEV_PKCS11_PIN
+    session_ttl_seconds: int = Field(300, ge=10, le=86_400)
+    """How long a signing session waits for the user's confirmation (default 5 minutes)."""
+    access_token_ttl_seconds: int = Field(3600, ge=60, le=86_400)
+    enrollment_ttl_seconds: int = Field(900, ge=60, le=7 * 86_400)
+    otp_max_attempts: int = Field(5, ge=1, le=20)
+    """Wrong codes after which a session fails."""
+    device_lock_threshold: int = Field(5, ge=1, le=100)
+    """Consecutive wrong codes on a device after which it is locked."""
+    device_lock_base_seconds: int = Field(60, ge=1)
+    """First lockout; each further lockout doubles it (capped at a day)."""
+    long_poll_max_seconds: float = Field(60.0, ge=0, le=300)
+    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    max_items_per_session: int = Field(100, ge=1, le=10_000)
+    webhook_timeout_seconds: float = 5.0
+    totp_issuer: str = "esign"
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        self.master_key_bytes()  # fail early on a malformed key
+        if len(self.token_secret) < 32:
+            raise ValueError("ESIGN_TOKEN_SECRET must be at least 32 characters")
+        if not self.dev_mode:
+            defaults = {
+                "ESIGN_MASTER_KEY": self.master_key == DEV_MASTER_KEY,
+                "ESIGN_TOKEN_SECRET": self.token_secret == DEV_TOKEN_SECRET,
+                "ESIGN_PKI_PASSWORD": self.pki_password == DEV_PKI_PASSWORD,
+            }
+            if self.keystore == "pkcs11":
+                defaults["ESIGN_PKCS11_PIN"] = self.pkcs11_pin == DEV_PKCS11_PIN
+            bad = [name for name, is_default in defaults.items() if is_default]
+            if bad:
+                raise ValueError(
+                    f"refusing to start outside dev mode with default secrets: {', '.join(bad)}; "
+                    "set them (e.g. ESIGN_MASTER_KEY=$(openssl rand -base64 32)) or set ESIGN_DEV_MODE=1"
+                )
+        return self
+
+    def master_key_bytes(self) -> bytes:
+        """The 32-byte master key, from base64 or hex."""
+        text = self.master_key.strip()
+        key: bytes | None = None
+        if len(text) == 64:
+            try:
+                key = bytes.fromhex(text)
+            except ValueError:
+                key = None
+        if key is None:
+            try:
+                key = base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                key = None
+        if key is None or len(key) != 32:
+            raise ValueError("ESIGN_MASTER_KEY must be 32 bytes in base64 or hex (openssl rand -base64 32)")
+        return key
+
+    @property
+    def resolved_pki_dir(self) -> Path:
+        """Where the service CA lives."""
+        return self.pki_dir if self.pki_dir is not None else self.var_dir / "pki"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise InvalidInput(f"invalid settings: {exc}") from None

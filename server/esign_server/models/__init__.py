@@ -1,0 +1,16 @@
+"""Database tables (and only tables: wire models live in :mod:`esign_server.schemas`)."""
+
+from esign_server.models.audit import AuditEvent, AuditHead
+from esign_server.models.identity import Credential, Device, RelyingSystem, User
+from esign_server.models.sessions import SessionDocument, SigningSession
+
+__all__ = [
+    "AuditEvent",
+    "AuditHead",
+    "Credential",
+    "Device",
+    "RelyingSystem",
+    "SessionDocument",
+    "SigningSession",
+    "User",
+]

@@ -1,0 +1,456 @@
+"""Signing sessions: pending until the user's phone confirms with a TOTP code, then signed once.
+
+States: ``pending`` -> ``signed`` | ``rejected`` | ``expired`` | ``failed``. Every step is one
+transaction. A confirmation locks the session row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite
+transactions start ``IMMEDIATE``) and finishes with a conditional ``UPDATE ... WHERE status =
+'pending'``, so two concurrent confirmations never both sign. What is signed is exactly the items
+stored with the session: the confirmation is bound to their digest (``items_digest``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from esign.algorithms import (
+    DigestAlgorithm,
+    SignatureAlgorithm,
+    SignatureScheme,
+    digest_algorithm,
+    signature_algorithm_from_oid,
+)
+from esign.errors import EsignError, InvalidInput, SigningError
+from esign_server.db import utcnow
+from esign_server.models import Credential, Device, RelyingSystem, SigningSession
+from esign_server.services import audit
+from esign_server.services.credentials import default_signature_algorithm, public_key_of
+from esign_server.services.devices import check_otp, otp_error
+from esign_server.services.errors import Conflict, NotFound, ServiceError
+
+if TYPE_CHECKING:
+    from esign_server.context import ServerContext
+
+PENDING, SIGNED, REJECTED, EXPIRED, FAILED = "pending", "signed", "rejected", "expired", "failed"
+TERMINAL = (SIGNED, REJECTED, EXPIRED, FAILED)
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class HashItem:
+    """One DTBS digest to sign, with a name shown on the phone."""
+
+    name: str
+    digest: bytes
+
+
+def items_digest(algorithm: DigestAlgorithm, items: Sequence[HashItem]) -> str:
+    """SHA-256 over the digest algorithm and every digest in order: what a confirmation binds to."""
+    h = hashlib.sha256(f"esign-items\n{algorithm.value}\n{len(items)}\n".encode())
+    for item in items:
+        h.update(item.digest.hex().encode() + b"\n")
+    return h.hexdigest()
+
+
+def confirmation_code(session_id: str, digest_hex: str) -> str:
+    """A short code derived from the items (and the session): shown by the relying system and the phone."""
+    raw = hashlib.sha256(f"esign-confirmation\n{session_id}\n{digest_hex}".encode()).digest()
+    number = int.from_bytes(raw[:8], "big")
+    chars = []
+    for _ in range(6):
+        number, index = divmod(number, len(_CODE_ALPHABET))
+        chars.append(_CODE_ALPHABET[index])
+    return "".join(chars[:3]) + "-" + "".join(chars[3:])
+
+
+def fingerprint(digest_hex: str) -> str:
+    """The first 64 bits of the items digest, grouped for reading aloud: ``3f2a 9c01 ...``."""
+    return " ".join(digest_hex[i : i + 4] for i in range(0, 16, 4))
+
+
+def resolve_algorithm(credential: Credential, digest: DigestAlgorithm, signature_oid: str | None) -> SignatureAlgorithm:
+    """The signature algorithm for a credential: by OID when asked, else the key's default with ``digest``."""
+    key = public_key_of(credential)
+    default = default_signature_algorithm(key)
+    if signature_oid is None:
+        return SignatureAlgorithm(default.scheme, digest)
+    algorithm = signature_algorithm_from_oid(signature_oid)
+    if algorithm.scheme is SignatureScheme.RSA_PSS:
+        algorithm = SignatureAlgorithm(SignatureScheme.RSA_PSS, digest)
+    rsa_key = default.scheme is SignatureScheme.RSA_PKCS1V15
+    if rsa_key != (algorithm.scheme in (SignatureScheme.RSA_PKCS1V15, SignatureScheme.RSA_PSS)):
+        raise InvalidInput(f"signature algorithm {signature_oid} does not fit a {credential.key_algorithm} key")
+    if algorithm.digest is not digest:
+        raise InvalidInput(
+            f"signature algorithm {signature_oid} uses {algorithm.digest.value}, items are {digest.value}"
+        )
+    return algorithm
+
+
+def _request_hash(**fields: Any) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def create_session(
+    ctx: ServerContext,
+    *,
+    client_id: str,
+    credential_id: str,
+    items: Sequence[HashItem],
+    digest: str = "sha256",
+    signature_algorithm: str | None = None,
+    description: str | None = None,
+    callback_url: str | None = None,
+    idempotency_key: str | None = None,
+    ttl_seconds: int | None = None,
+    kind: str = "hash",
+) -> tuple[SigningSession, bool]:
+    """Create a pending session; returns it and whether it is new (False: replayed idempotency key)."""
+    if not items:
+        raise ServiceError("a session needs at least one item")
+    if len(items) > ctx.settings.max_items_per_session:
+        raise ServiceError(f"at most {ctx.settings.max_items_per_session} items per session")
+    alg = digest_algorithm(digest)
+    for index, item in enumerate(items):
+        if len(item.digest) != alg.digest_size:
+            raise InvalidInput(f"item {index}: a {alg.value} digest is {alg.digest_size} bytes, got {len(item.digest)}")
+    ttl = ttl_seconds or ctx.settings.session_ttl_seconds
+    if not 10 <= ttl <= 86_400:
+        raise ServiceError("ttl_seconds must be between 10 and 86400")
+    request_hash = _request_hash(
+        credential_id=credential_id,
+        digest=alg.value,
+        sig=signature_algorithm,
+        description=description,
+        callback=callback_url,
+        ttl=ttl_seconds,
+        kind=kind,
+        items=[(i.name, i.digest.hex()) for i in items],
+    )
+    session_id = str(uuid.uuid4())
+    bound = items_digest(alg, items)
+    try:
+        with ctx.db.write() as session:
+            if idempotency_key is not None:
+                existing = _by_idempotency_key(session, client_id, idempotency_key)
+                if existing is not None:
+                    return _replayed(existing, request_hash), False
+            cred = session.get(Credential, credential_id)
+            if cred is None:
+                raise NotFound(f"no credential {credential_id}", code="credential_not_found")
+            if cred.status != "active" or cred.certificate_der is None:
+                raise Conflict(f"credential {credential_id} is {cred.status}", code="credential_not_active")
+            has_device = session.exec(
+                select(Device.id).where(Device.user_id == cred.user_id, Device.status == "active").limit(1)
+            ).first()
+            if has_device is None:
+                raise Conflict(
+                    "the credential's holder has no enrolled device to confirm with", code="no_active_device"
+                )
+            algorithm = resolve_algorithm(cred, alg, signature_algorithm)
+            now = utcnow()
+            row = SigningSession(
+                id=session_id,
+                client_id=client_id,
+                user_id=cred.user_id,
+                credential_id=credential_id,
+                kind=kind,
+                created_at=now,
+                expires_at=now + timedelta(seconds=ttl),
+                digest_algorithm=alg.value,
+                signature_algorithm=algorithm.oid,
+                items=[{"name": i.name, "digest": base64.b64encode(i.digest).decode()} for i in items],
+                items_digest=bound,
+                confirmation_code=confirmation_code(session_id, bound),
+                description=description,
+                callback_url=callback_url,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+            session.add(row)
+            session.flush()
+            audit.record(
+                session,
+                actor=f"client:{client_id}",
+                action="session.created",
+                target=f"session:{session_id}",
+                credential_id=credential_id,
+                items=len(items),
+                items_digest=bound,
+                kind=kind,
+            )
+    except IntegrityError:
+        # Two requests with the same idempotency key raced; the other one won.
+        with ctx.db.read() as session:
+            existing = _by_idempotency_key(session, client_id, idempotency_key or "")
+        if existing is None:
+            raise
+        return _replayed(existing, request_hash), False
+    ctx.events.publish(f"user:{row.user_id}", f"session:{row.id}")
+    return row, True
+
+
+def _by_idempotency_key(session: Session, client_id: str, key: str) -> SigningSession | None:
+    return session.exec(
+        select(SigningSession).where(SigningSession.client_id == client_id, SigningSession.idempotency_key == key)
+    ).first()
+
+
+def _replayed(existing: SigningSession, request_hash: str) -> SigningSession:
+    if existing.request_hash != request_hash:
+        raise Conflict("this Idempotency-Key was used for a different request", code="idempotency_conflict")
+    return existing
+
+
+def get_for_client(ctx: ServerContext, *, client_id: str, session_id: str) -> SigningSession:
+    """A session of this relying system (another system's session is 'not found')."""
+    with ctx.db.read() as session:
+        row = session.get(SigningSession, session_id)
+    if row is None or row.client_id != client_id:
+        raise NotFound(f"no session {session_id}", code="session_not_found")
+    return _expire_if_due(ctx, row)
+
+
+def get_for_user(ctx: ServerContext, *, user_id: str, session_id: str) -> SigningSession:
+    """A session of this user (for the user's devices)."""
+    with ctx.db.read() as session:
+        row = session.get(SigningSession, session_id)
+    if row is None or row.user_id != user_id:
+        raise NotFound(f"no session {session_id}", code="session_not_found")
+    return _expire_if_due(ctx, row)
+
+
+def _finish(session: Session, row: SigningSession, status: str, *, now: datetime, **values: Any) -> bool:
+    """Move a pending session to ``status`` with a conditional UPDATE; True when this call did it."""
+    result = session.execute(
+        update(SigningSession)
+        .where(col(SigningSession.id) == row.id, col(SigningSession.status) == PENDING)
+        .values(status=status, completed_at=now, **values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    row.status = status
+    row.completed_at = now
+    for key, value in values.items():
+        setattr(row, key, value)
+    return True
+
+
+def _expire_if_due(ctx: ServerContext, row: SigningSession) -> SigningSession:
+    if row.status != PENDING or row.expires_at > utcnow():
+        return row
+    with ctx.db.write() as session:
+        if _finish(session, row, EXPIRED, now=utcnow(), reason="not confirmed in time"):
+            audit.record(session, actor="system", action="session.expired", target=f"session:{row.id}")
+            done = True
+        else:
+            done = False
+    if done:
+        _after_terminal(ctx, row)
+        return row
+    with ctx.db.read() as session:
+        fresh = session.get(SigningSession, row.id)
+    return fresh or row
+
+
+def expire_due(ctx: ServerContext, *, limit: int = 500) -> int:
+    """Expire every overdue pending session (run periodically); returns how many this call expired."""
+    now = utcnow()
+    with ctx.db.read() as session:
+        due = session.exec(
+            select(SigningSession)
+            .where(SigningSession.status == PENDING, col(SigningSession.expires_at) <= now)
+            .limit(limit)
+        ).all()
+    count = 0
+    for row in due:
+        if _expire_if_due(ctx, row).status == EXPIRED:
+            count += 1
+    return count
+
+
+def _locked(session: Session, session_id: str, user_id: str) -> SigningSession:
+    row = session.exec(select(SigningSession).where(SigningSession.id == session_id).with_for_update()).first()
+    if row is None or row.user_id != user_id:
+        raise NotFound(f"no session {session_id}", code="session_not_found")
+    session.expunge(row)  # changes go through conditional UPDATEs only
+    return row
+
+
+def _state_conflict(row: SigningSession) -> Conflict:
+    return Conflict(f"the session is already {row.status}", code=f"session_{row.status}", status_value=row.status)
+
+
+def sign_items(ctx: ServerContext, credential: Credential, row: SigningSession) -> list[str]:
+    """Sign the session's stored digests with the credential's key; base64 signatures in order."""
+    algorithm = signature_algorithm_from_oid(row.signature_algorithm)
+    if algorithm.scheme is SignatureScheme.RSA_PSS:
+        algorithm = SignatureAlgorithm(SignatureScheme.RSA_PSS, DigestAlgorithm(row.digest_algorithm))
+    store = ctx.keystore(credential.keystore)
+    return [
+        base64.b64encode(
+            store.sign_digest(credential.id, credential.key_ref, base64.b64decode(item["digest"]), algorithm)
+        ).decode()
+        for item in row.items
+    ]
+
+
+def confirm(ctx: ServerContext, *, device: Device, session_id: str, code: str) -> SigningSession:
+    """The user's phone confirms with a TOTP code: on success the items are signed, once."""
+    error: EsignError | None = None
+    terminal = False
+    with ctx.db.write() as session:
+        row = _locked(session, session_id, device.user_id)
+        now = utcnow()
+        if row.status != PENDING:
+            raise _state_conflict(row)
+        if row.expires_at <= now:
+            _finish(session, row, EXPIRED, now=now, reason="not confirmed in time")
+            audit.record(session, actor="system", action="session.expired", target=f"session:{row.id}")
+            error, terminal = Conflict("the session has expired", code="session_expired", status_value=EXPIRED), True
+        else:
+            check = check_otp(ctx, session, device_id=device.id, code=code, now=now)
+            if not check.accepted:
+                _otp_failure(ctx, session, row, device, check.locked_until is not None, now)
+                error, terminal = otp_error(check), row.status == FAILED
+            else:
+                error, terminal = _sign_and_finish(ctx, session, row, device, now), True
+    if terminal:
+        _after_terminal(ctx, row)
+    if error is not None:
+        raise error
+    return row
+
+
+def _otp_failure(
+    ctx: ServerContext, session: Session, row: SigningSession, device: Device, locked: bool, now: datetime
+) -> None:
+    """Count a wrong code against the session (a locked device's code is not looked at, not counted)."""
+    audit.record(
+        session, actor=f"device:{device.id}", action="session.otp_failed", target=f"session:{row.id}", locked=locked
+    )
+    if locked:
+        return
+    failures = row.otp_failures + 1
+    if failures >= ctx.settings.otp_max_attempts:
+        _finish(
+            session, row, FAILED, now=now, otp_failures=failures, device_id=device.id, reason="too many wrong codes"
+        )
+        audit.record(
+            session, actor="system", action="session.failed", target=f"session:{row.id}", reason="too many wrong codes"
+        )
+    else:
+        session.execute(update(SigningSession).where(col(SigningSession.id) == row.id).values(otp_failures=failures))
+        row.otp_failures = failures
+
+
+def _sign_and_finish(
+    ctx: ServerContext, session: Session, row: SigningSession, device: Device, now: datetime
+) -> EsignError | None:
+    credential = session.get(Credential, row.credential_id)
+    if credential is None or credential.status != "active":
+        _finish(session, row, FAILED, now=now, device_id=device.id, reason="credential is no longer active")
+        audit.record(
+            session, actor="system", action="session.failed", target=f"session:{row.id}", reason="credential not active"
+        )
+        return Conflict("the credential is no longer active", code="credential_not_active")
+    try:
+        signatures = sign_items(ctx, credential, row)
+    except EsignError as exc:
+        _finish(session, row, FAILED, now=now, device_id=device.id, reason=f"signing failed: {exc.message}"[:500])
+        audit.record(session, actor="system", action="session.failed", target=f"session:{row.id}", reason=exc.message)
+        return SigningError(f"signing failed: {exc.message}")
+    if not _finish(session, row, SIGNED, now=now, device_id=device.id, signatures=signatures):
+        raise Conflict("the session was completed by another request", code="session_conflict")
+    audit.record(
+        session,
+        actor=f"device:{device.id}",
+        action="session.signed",
+        target=f"session:{row.id}",
+        credential_id=credential.id,
+        items=len(signatures),
+        items_digest=row.items_digest,
+    )
+    return None
+
+
+def reject(ctx: ServerContext, *, device: Device, session_id: str, reason: str | None) -> SigningSession:
+    """The user declines on the phone (no code needed to say no)."""
+    with ctx.db.write() as session:
+        row = _locked(session, session_id, device.user_id)
+        if row.status != PENDING:
+            raise _state_conflict(row)
+        text = (reason or "rejected by the user").strip()[:500]
+        _finish(session, row, REJECTED, now=utcnow(), device_id=device.id, reason=text)
+        audit.record(
+            session, actor=f"device:{device.id}", action="session.rejected", target=f"session:{row.id}", reason=text
+        )
+    _after_terminal(ctx, row)
+    return row
+
+
+def cancel(ctx: ServerContext, *, client_id: str, session_id: str) -> SigningSession:
+    """The relying system withdraws a pending request (it ends as ``rejected``)."""
+    with ctx.db.write() as session:
+        row = session.exec(select(SigningSession).where(SigningSession.id == session_id).with_for_update()).first()
+        if row is None or row.client_id != client_id:
+            raise NotFound(f"no session {session_id}", code="session_not_found")
+        session.expunge(row)
+        if row.status != PENDING:
+            raise _state_conflict(row)
+        _finish(session, row, REJECTED, now=utcnow(), reason="cancelled by the relying system")
+        audit.record(session, actor=f"client:{client_id}", action="session.cancelled", target=f"session:{row.id}")
+    _after_terminal(ctx, row)
+    return row
+
+
+def list_for_user(ctx: ServerContext, *, user_id: str, pending: bool, limit: int = 50) -> list[SigningSession]:
+    """Pending requests (oldest first), or past ones (newest first), of a user."""
+    with ctx.db.read() as session:
+        query = select(SigningSession).where(SigningSession.user_id == user_id)
+        if pending:
+            query = query.where(SigningSession.status == PENDING, col(SigningSession.expires_at) > utcnow()).order_by(
+                col(SigningSession.created_at)
+            )
+        else:
+            query = query.where(SigningSession.status != PENDING).order_by(col(SigningSession.created_at).desc())
+        return list(session.exec(query.limit(limit)).all())
+
+
+def list_for_client(ctx: ServerContext, *, client_id: str, limit: int = 50) -> list[SigningSession]:
+    """A relying system's recent sessions, newest first."""
+    with ctx.db.read() as session:
+        return list(
+            session.exec(
+                select(SigningSession)
+                .where(SigningSession.client_id == client_id)
+                .order_by(col(SigningSession.created_at).desc())
+                .limit(limit)
+            ).all()
+        )
+
+
+def relying_system_names(ctx: ServerContext, client_ids: set[str]) -> dict[str, str]:
+    """Display names of relying systems."""
+    if not client_ids:
+        return {}
+    with ctx.db.read() as session:
+        rows = session.exec(select(RelyingSystem).where(col(RelyingSystem.id).in_(client_ids))).all()
+    return {r.id: r.name for r in rows}
+
+
+def _after_terminal(ctx: ServerContext, row: SigningSession) -> None:
+    ctx.events.publish(f"session:{row.id}", f"user:{row.user_id}")
+    if row.callback_url:
+        from esign_server.services.webhooks import deliver_later
+
+        deliver_later(ctx, row)

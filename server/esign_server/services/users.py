@@ -1,0 +1,70 @@
+"""Users: the people who hold credentials and confirm signatures on their phone."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from esign.identity import Identifier, IdentifierKind
+from esign_server.models import User
+from esign_server.services import audit
+from esign_server.services.errors import Conflict, NotFound, ServiceError
+
+if TYPE_CHECKING:
+    from esign_server.context import ServerContext
+
+
+def create_user(
+    ctx: ServerContext,
+    *,
+    full_name: str,
+    cccd: str | None = None,
+    tax_code: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    organization: str | None = None,
+    actor: str,
+) -> User:
+    """Register a user; the CCCD (12 digits) and tax code are validated and must be unique."""
+    full_name = " ".join(full_name.split())
+    if not full_name:
+        raise ServiceError("full_name must not be empty")
+    if cccd is None and tax_code is None:
+        raise ServiceError("give a CCCD (citizen number) or a tax code: certificates name the holder by one")
+    cccd_value = Identifier.of(IdentifierKind.CCCD, cccd).value if cccd else None
+    tax_value = Identifier.of(IdentifierKind.MST, tax_code).value if tax_code else None
+    user = User(
+        id=str(uuid.uuid4()),
+        full_name=full_name,
+        cccd=cccd_value,
+        tax_code=tax_value,
+        email=email,
+        phone=phone,
+        organization=organization,
+    )
+    try:
+        with ctx.db.write() as session:
+            session.add(user)
+            session.flush()
+            audit.record(session, actor=actor, action="user.created", target=f"user:{user.id}")
+    except IntegrityError:
+        raise Conflict("a user with this CCCD or tax code already exists", code="user_exists") from None
+    return user
+
+
+def get_user(ctx: ServerContext, user_id: str) -> User:
+    """A user by id."""
+    with ctx.db.read() as session:
+        user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
+def list_users(ctx: ServerContext, *, limit: int = 100, offset: int = 0) -> list[User]:
+    """Users, oldest first."""
+    with ctx.db.read() as session:
+        return list(session.exec(select(User).order_by(col(User.created_at)).offset(offset).limit(limit)).all())

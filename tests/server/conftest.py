@@ -1,0 +1,147 @@
+"""Server fixtures: a migrated database (SQLite and PostgreSQL), the app over real ASGI HTTP, and people.
+
+OTP codes come from ``oathtool``; the service CA is one dev PKI per test session.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from esign.pki import create_dev_pki
+from esign_server.app import create_app
+from esign_server.config import Settings
+from esign_server.context import ServerContext
+from esign_server.db import migrate
+from esign_server.services import clients, credentials, devices, users
+from esign_server.services.pki import pki_base_url
+
+PUBLIC_URL = "http://127.0.0.1:8750"
+
+
+def oath(secret_b32: str, *, step_offset: int = 0) -> str:
+    """The TOTP code ``oathtool`` computes for now + ``step_offset`` steps."""
+    when = int(time.time()) + 30 * step_offset
+    return subprocess.run(
+        ["oathtool", "--totp", "-b", "-N", f"@{when}", secret_b32], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def service_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One service CA for the whole test session (its status data lives in each test's database)."""
+    directory = tmp_path_factory.mktemp("service-pki") / "pki"
+    create_dev_pki(directory, "esign-dev", base_url=pki_base_url(PUBLIC_URL))
+    return directory
+
+
+def make_settings(database_url: str, pki_dir: Path, var_dir: Path, **overrides: object) -> Settings:
+    """Dev-mode settings for a test database."""
+    values: dict[str, object] = {
+        "dev_mode": True,
+        "database_url": database_url,
+        "pki_dir": pki_dir,
+        "var_dir": var_dir,
+        "public_url": PUBLIC_URL,
+        "log_json": True,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def ctx(database_url: str, service_pki_dir: Path, tmp_path: Path) -> Iterator[ServerContext]:
+    """A server context on a freshly migrated database."""
+    migrate(database_url)
+    context = ServerContext(make_settings(database_url, service_pki_dir, tmp_path))
+    yield context
+    context.close()
+
+
+@pytest.fixture
+async def http(ctx: ServerContext) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app through ASGI."""
+    app = create_app(ctx=ctx)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        yield client
+
+
+@dataclass
+class Person:
+    """A user with a credential and an enrolled, active device."""
+
+    user_id: str
+    credential_id: str
+    device_id: str
+    secret: str
+    device_token: str
+
+
+@dataclass
+class Integrator:
+    """A relying system with a token."""
+
+    client_id: str
+    client_secret: str
+    webhook_secret: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def enroll_person(
+    ctx: ServerContext, *, cccd: str = "001203012389", key_algorithm: str = "p256", name: str = "Nguyễn Văn An"
+) -> Person:
+    """Make a user, a credential and an active device (first code from oathtool)."""
+    user = users.create_user(ctx, full_name=name, cccd=cccd, email="an@example.vn", actor="test")
+    cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=key_algorithm, actor="test")
+    enrollment = devices.start_enrollment(ctx, user_id=user.id, device_name="phone", actor="test")
+    device, token = devices.activate(
+        ctx, enrollment_token=enrollment.enrollment_token, code=oath(enrollment.secret_b32), actor="test"
+    )
+    return Person(user.id, cred.id, device.id, enrollment.secret_b32, token)
+
+
+def add_device(ctx: ServerContext, person: Person) -> Person:
+    """Another active device for the same person (a fresh secret, so a fresh OTP step history)."""
+    enrollment = devices.start_enrollment(ctx, user_id=person.user_id, device_name="tablet", actor="test")
+    device, token = devices.activate(
+        ctx, enrollment_token=enrollment.enrollment_token, code=oath(enrollment.secret_b32), actor="test"
+    )
+    return Person(person.user_id, person.credential_id, device.id, enrollment.secret_b32, token)
+
+
+def register_client(ctx: ServerContext, scopes: list[str], name: str = "Cổng dịch vụ công") -> Integrator:
+    """A relying system and a token for it."""
+    new = clients.create_client(ctx, name=name, scopes=scopes, actor="test")
+    token, _ = clients.issue_access_token(
+        ctx, client_id=new.client.id, client_secret=new.client_secret, scope=" ".join(scopes)
+    )
+    return Integrator(new.client.id, new.client_secret, new.webhook_secret, token)
+
+
+@pytest.fixture
+def person(ctx: ServerContext) -> Person:
+    """A user with an ECDSA P-256 credential and an active device."""
+    return enroll_person(ctx)
+
+
+@pytest.fixture
+def integrator(ctx: ServerContext) -> Integrator:
+    """A relying system with the ``sessions`` scope."""
+    return register_client(ctx, ["sessions"])
+
+
+@pytest.fixture
+def admin(ctx: ServerContext) -> Integrator:
+    """A caller with the ``admin`` scope."""
+    return register_client(ctx, ["admin"], name="Admin console")

@@ -60,7 +60,8 @@ SignatureParent = str | Callable[[etree._Element], etree._Element] | None
 
 _DS = f"{{{DS_NS}}}"
 _XA = f"{{{XADES_NS}}}"
-_NSMAP = {None: DS_NS}
+_NSMAP_DEFAULT = {None: DS_NS}  # e-invoices: as the tax authority writes them
+_NSMAP_PREFIXED = {"ds": DS_NS}
 
 
 @dataclass
@@ -370,8 +371,11 @@ class _Builder:
 
     # -- the skeleton -------------------------------------------------------------------------
 
-    def skeleton(self, signature_id: str) -> tuple[etree._Element, etree._Element, etree._Element]:
-        signature = etree.Element(_DS + "Signature", nsmap=_NSMAP)  # type: ignore[arg-type]
+    def skeleton(
+        self, signature_id: str, *, default_namespace: bool = False
+    ) -> tuple[etree._Element, etree._Element, etree._Element]:
+        nsmap = _NSMAP_DEFAULT if default_namespace else _NSMAP_PREFIXED
+        signature = etree.Element(_DS + "Signature", nsmap=nsmap)  # type: ignore[arg-type]
         signature.set("Id", signature_id)
         signed_info = etree.SubElement(signature, _DS + "SignedInfo")
         etree.SubElement(signed_info, _DS + "CanonicalizationMethod", Algorithm=self.c14n)
@@ -520,7 +524,7 @@ class _Builder:
             raise InvalidInput(f"DSCKS/{role} already holds a signature")
         signature_id = f"{role}-{reference_id}"
         _refuse_existing_id(root, signature_id)
-        parts = self.skeleton(signature_id)
+        parts = self.skeleton(signature_id, default_namespace=True)
         signature, signed_info, _ = parts
         content_digest = self.node_digest(data)
         encloses = _is_ancestor_or_self(data, slot)

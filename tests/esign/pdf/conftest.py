@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from samples import make_pdf  # noqa: E402
+from samples import make_pdf
 
 
 @pytest.fixture(scope="session")

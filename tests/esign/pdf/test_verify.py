@@ -135,4 +135,4 @@ def test_validation_time_without_zone_is_refused(dev_pki, signed):  # type: igno
     from datetime import datetime
 
     with pytest.raises(InvalidInput, match="time zone"):
-        verify_pdf(signed, trust_anchors=dev_pki.root_pem_path, at=datetime(2030, 1, 1))  # noqa: DTZ001
+        verify_pdf(signed, trust_anchors=dev_pki.root_pem_path, at=datetime(2030, 1, 1))

@@ -2,7 +2,7 @@
 project's sample PDF writer. Kept for provenance; the committed files are what the tests read.
 
     openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 36500 \
-        -subj "/CN=pyHanko interop signer/O=Interop/C=VN" \
+        -subj "/CN=pyHanko CLI interop signer/O=Interop/C=VN" \
         -addext "keyUsage=critical,digitalSignature,nonRepudiation"
     python tests/interop/pdf/make_samples.py key.pem cert.pem
 """
@@ -18,7 +18,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "esign" / "pdf"))
-from samples import make_pdf  # noqa: E402
+from samples import make_pdf
 
 DATA = Path(__file__).parent / "data"
 

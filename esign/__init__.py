@@ -20,6 +20,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "sign_pdf": "esign.pdf",
     "verify_pdf": "esign.pdf",
+    "sign_xml": "esign.xml",
+    "verify_xml": "esign.xml",
 }
 
 
@@ -41,5 +43,7 @@ __all__ = [
     "WeakAlgorithm",
     "__version__",
     "sign_pdf",
+    "sign_xml",
     "verify_pdf",
+    "verify_xml",
 ]

@@ -1,0 +1,100 @@
+"""``esign xml sign`` and ``esign xml verify``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from esign.errors import EsignError
+
+app = typer.Typer(help="Sign and verify XML (XMLDSig, XAdES, e-invoice).", no_args_is_help=True)
+
+
+@app.command()
+def sign(
+    source: Annotated[Path, typer.Argument(help="The XML document (or any file, for xmldsig-detached).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the signed document.")],
+    key: Annotated[Path, typer.Option("--key", help="PKCS#12 file (.p12/.pfx), or a PEM key with --cert.")],
+    password: Annotated[str | None, typer.Option(
+        "--password", envvar="ESIGN_KEY_PASSWORD", help="Key password (or ESIGN_KEY_PASSWORD).")] = None,
+    cert: Annotated[Path | None, typer.Option("--cert", help="PEM certificate (+ chain) for a PEM key.")] = None,
+    profile: Annotated[str, typer.Option(
+        "--profile", "-p", help="xmldsig-enveloped, xmldsig-enveloping, xmldsig-detached, xades-b-b, "
+        "xades-b-t, xades-b-lt or einvoice.")] = "xmldsig-enveloped",
+    ref: Annotated[str | None, typer.Option("--ref", help="Id of the element to sign (default: whole document).")] = None,
+    parent: Annotated[str | None, typer.Option(
+        "--parent", help="Where the Signature goes: element Id or name (einvoice: NBan, NMua, ...).")] = None,
+    digest: Annotated[str, typer.Option("--digest", help="sha256, sha384 or sha512.")] = "sha256",
+    c14n: Annotated[str, typer.Option("--c14n", help="exclusive or inclusive.")] = "exclusive",
+    scheme: Annotated[str | None, typer.Option("--scheme", help="rsa-pss to use RSASSA-PSS.")] = None,
+    tsa: Annotated[str | None, typer.Option("--tsa", help="RFC 3161 time-stamping URL (B-T, B-LT).")] = None,
+) -> None:
+    """Sign an XML document."""
+    from esign.signers import FileSigner
+    from esign.xml.signing import sign_xml
+
+    try:
+        if cert is not None:
+            signer = FileSigner.from_pem(key, cert, password)
+        else:
+            signer = FileSigner.from_pkcs12(key, password)
+        signed = sign_xml(
+            source.read_bytes(), signer, profile=profile, reference_id=ref, signature_parent=parent,
+            digest=digest, c14n=c14n, scheme=scheme, tsa_url=tsa,
+        )
+    except EsignError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    output.write_bytes(signed)
+    typer.echo(f"signed ({profile}): {output}")
+
+
+@app.command()
+def verify(
+    source: Annotated[Path, typer.Argument(help="The signed XML document.")],
+    trust: Annotated[list[Path], typer.Option("--trust", help="Trust anchor(s), PEM or DER; repeatable.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+    fetch: Annotated[bool, typer.Option("--fetch", help="Ask the signer's OCSP responder (network).")] = False,
+    allow_weak: Annotated[bool, typer.Option("--allow-weak", help="Accept SHA-1/MD5 and short RSA keys.")] = False,
+    reveal: Annotated[bool, typer.Option("--reveal", help="Show personal numbers unmasked.")] = False,
+    detached: Annotated[list[str] | None, typer.Option(
+        "--detached", help="URI=FILE for a detached reference; repeatable.")] = None,
+) -> None:
+    """Verify every signature; exit 0 only when all are TOTAL-PASSED (1 when not, 2 on refused input)."""
+    from esign.signers import load_certificates
+    from esign.xml.verification import verify_xml
+
+    try:
+        anchors = [c for path in trust for c in load_certificates(path)]
+        resolver = {}
+        for item in detached or []:
+            uri, _, path = item.partition("=")
+            resolver[uri] = Path(path).read_bytes()
+        result = verify_xml(
+            source.read_bytes(), trust_anchors=anchors, allow_fetching=fetch, allow_weak=allow_weak,
+            reveal=reveal, detached=resolver or None, keep_signed=False,
+        )
+    except EsignError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps({
+            "indication": result.indication.value,
+            "signatures": [r.to_dict() for r in result.reports],
+        }, ensure_ascii=False, indent=2))
+    else:
+        typer.echo("\n\n".join(r.to_text() for r in result.reports))
+    raise typer.Exit(0 if result.passed else 1)
+
+
+__all__ = ["app"]
+

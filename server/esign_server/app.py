@@ -21,6 +21,7 @@ from esign_server.context import ServerContext
 from esign_server.logs import configure_logging
 from esign_server.middleware import BodySizeLimit, RequestLog
 from esign_server.services.sessions import expire_due
+from esign_server.web.mobile import mount_mobile_app
 
 log = logging.getLogger("esign_server")
 EXPIRY_SWEEP_SECONDS = 2.0
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
     install_error_handlers(app)
     for router in (health.router, oauth.router, sessions.router, mobile.router, admin.router, pki.router):
         app.include_router(router)
+    mount_mobile_app(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLog)
     return app

@@ -55,10 +55,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+def _ensure_sqlite_directory(url: str) -> None:
+    if not url.startswith("sqlite"):
+        return
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    _ensure_sqlite_directory(url)
     engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -128,6 +134,7 @@ def migrate(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` with the Alembic migration scripts."""
     from alembic import command
 
+    _ensure_sqlite_directory(normalise_database_url(url))
     command.upgrade(alembic_config(url), revision)
 
 

@@ -75,29 +75,38 @@ async def test_confirmed_session_returns_signatures_that_verify(
         public_key.verify(base64.b64decode(signature), digest_of(text), ec.ECDSA(Prehashed(hashes.SHA256())))
 
 
-async def test_rsa_credential_signs_pkcs1_v15(http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator) -> None:
+async def test_rsa_credential_signs_pkcs1_v15(
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator
+) -> None:
     person = enroll_person(ctx, cccd="079088001234", key_algorithm="rsa2048", name="Trần Thị Bình")
     created = await create(http, integrator, person, "tờ khai")
     assert created["signature_algorithm"] == "1.2.840.113549.1.1.11"
     code = oath(person.secret, step_offset=1)
-    response = await http.post(f"/api/mobile/sessions/{created['id']}/confirm", json={"code": code},
-                               headers=device_headers(person))
+    response = await http.post(
+        f"/api/mobile/sessions/{created['id']}/confirm", json={"code": code}, headers=device_headers(person)
+    )
     assert response.status_code == 200, response.text
     fetched = (await http.get(f"/api/sessions/{created['id']}", headers=integrator.headers)).json()
     key = (await certificate(http, integrator, person)).public_key()
-    key.verify(base64.b64decode(fetched["signatures"][0]), digest_of("tờ khai"), padding.PKCS1v15(),  # type: ignore[union-attr, call-arg]
-               Prehashed(hashes.SHA256()))
+    key.verify(
+        base64.b64decode(fetched["signatures"][0]),
+        digest_of("tờ khai"),
+        padding.PKCS1v15(),  # type: ignore[union-attr, call-arg]
+        Prehashed(hashes.SHA256()),
+    )
 
 
 async def test_replayed_otp_is_refused(http: httpx.AsyncClient, integrator: Integrator, person: Person) -> None:
     first = await create(http, integrator, person, "a")
     second = await create(http, integrator, person, "b")
     code = oath(person.secret, step_offset=1)
-    ok = await http.post(f"/api/mobile/sessions/{first['id']}/confirm", json={"code": code},
-                         headers=device_headers(person))
+    ok = await http.post(
+        f"/api/mobile/sessions/{first['id']}/confirm", json={"code": code}, headers=device_headers(person)
+    )
     assert ok.status_code == 200
-    replay = await http.post(f"/api/mobile/sessions/{second['id']}/confirm", json={"code": code},
-                             headers=device_headers(person))
+    replay = await http.post(
+        f"/api/mobile/sessions/{second['id']}/confirm", json={"code": code}, headers=device_headers(person)
+    )
     assert replay.status_code == 400
     assert replay.json() == {"error": "invalid_otp", "message": "the code is invalid or expired"}
     status = (await http.get(f"/api/sessions/{second['id']}", headers=integrator.headers)).json()["status"]
@@ -110,8 +119,9 @@ async def test_every_otp_failure_gives_the_same_answer(
     created = await create(http, integrator, person, "x")
     answers = []
     for code in ["000000", oath(person.secret, step_offset=-3), "12345a"]:
-        r = await http.post(f"/api/mobile/sessions/{created['id']}/confirm", json={"code": code},
-                            headers=device_headers(person))
+        r = await http.post(
+            f"/api/mobile/sessions/{created['id']}/confirm", json={"code": code}, headers=device_headers(person)
+        )
         answers.append((r.status_code, r.json()))
     assert all(a == (400, {"error": "invalid_otp", "message": "the code is invalid or expired"}) for a in answers)
 
@@ -121,30 +131,38 @@ async def test_five_wrong_codes_fail_the_session_and_lock_the_device(
 ) -> None:
     created = await create(http, integrator, person, "x")
     for _ in range(5):
-        r = await http.post(f"/api/mobile/sessions/{created['id']}/confirm", json={"code": "000000"},
-                            headers=device_headers(person))
+        r = await http.post(
+            f"/api/mobile/sessions/{created['id']}/confirm", json={"code": "000000"}, headers=device_headers(person)
+        )
         assert r.json()["error"] == "invalid_otp"
     fetched = (await http.get(f"/api/sessions/{created['id']}", headers=integrator.headers)).json()
     assert fetched["status"] == "failed"
     assert fetched["signatures"] is None
     # The device is now locked: even the right code is not looked at.
     other = await create(http, integrator, person, "y")
-    locked = await http.post(f"/api/mobile/sessions/{other['id']}/confirm",
-                             json={"code": oath(person.secret, step_offset=1)}, headers=device_headers(person))
+    locked = await http.post(
+        f"/api/mobile/sessions/{other['id']}/confirm",
+        json={"code": oath(person.secret, step_offset=1)},
+        headers=device_headers(person),
+    )
     assert locked.status_code == 423
     assert locked.json()["error"] == "device_locked"
     assert int(locked.headers["retry-after"]) > 0
     assert audit.verify_chain(ctx.db).ok
 
 
-async def test_concurrent_confirms_sign_once(http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator,
-                                             person: Person) -> None:
+async def test_concurrent_confirms_sign_once(
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, person: Person
+) -> None:
     second = add_device(ctx, person)
     created = await create(http, integrator, person, "once")
 
     async def confirm(p: Person) -> httpx.Response:
-        return await http.post(f"/api/mobile/sessions/{created['id']}/confirm",
-                               json={"code": oath(p.secret, step_offset=1)}, headers=device_headers(p))
+        return await http.post(
+            f"/api/mobile/sessions/{created['id']}/confirm",
+            json={"code": oath(p.secret, step_offset=1)},
+            headers=device_headers(p),
+        )
 
     results = await asyncio.gather(confirm(person), confirm(second), confirm(person))
     statuses = sorted(r.status_code for r in results)
@@ -158,24 +176,34 @@ async def test_concurrent_confirms_sign_once(http: httpx.AsyncClient, ctx: Serve
     assert len(signed) == 1
 
 
-async def test_rejected_session_has_no_signatures(http: httpx.AsyncClient, integrator: Integrator,
-                                                  person: Person) -> None:
+async def test_rejected_session_has_no_signatures(
+    http: httpx.AsyncClient, integrator: Integrator, person: Person
+) -> None:
     created = await create(http, integrator, person, "x")
-    r = await http.post(f"/api/mobile/sessions/{created['id']}/reject", json={"reason": "không phải tôi"},
-                        headers=device_headers(person))
+    r = await http.post(
+        f"/api/mobile/sessions/{created['id']}/reject",
+        json={"reason": "không phải tôi"},
+        headers=device_headers(person),
+    )
     assert r.status_code == 200
     fetched = (await http.get(f"/api/sessions/{created['id']}", headers=integrator.headers)).json()
     assert (fetched["status"], fetched["reason"], fetched["signatures"]) == ("rejected", "không phải tôi", None)
-    again = await http.post(f"/api/mobile/sessions/{created['id']}/confirm",
-                            json={"code": oath(person.secret, step_offset=1)}, headers=device_headers(person))
+    again = await http.post(
+        f"/api/mobile/sessions/{created['id']}/confirm",
+        json={"code": oath(person.secret, step_offset=1)},
+        headers=device_headers(person),
+    )
     assert again.status_code == 409
     assert again.json()["error"] == "session_rejected"
 
 
-async def test_idempotency_key_returns_the_same_session(http: httpx.AsyncClient, integrator: Integrator,
-                                                        person: Person) -> None:
-    body = {"credential_id": person.credential_id,
-            "items": [{"name": "a", "digest": base64.b64encode(digest_of("a")).decode()}]}
+async def test_idempotency_key_returns_the_same_session(
+    http: httpx.AsyncClient, integrator: Integrator, person: Person
+) -> None:
+    body = {
+        "credential_id": person.credential_id,
+        "items": [{"name": "a", "digest": base64.b64encode(digest_of("a")).decode()}],
+    }
     headers = {**integrator.headers, "Idempotency-Key": "order-42"}
     first = await http.post("/api/sessions", json=body, headers=headers)
     again = await http.post("/api/sessions", json=body, headers=headers)
@@ -187,8 +215,9 @@ async def test_idempotency_key_returns_the_same_session(http: httpx.AsyncClient,
     assert conflict.json()["error"] == "idempotency_conflict"
 
 
-async def test_relying_system_sees_only_its_own_sessions(http: httpx.AsyncClient, ctx: ServerContext,
-                                                         integrator: Integrator, person: Person) -> None:
+async def test_relying_system_sees_only_its_own_sessions(
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, person: Person
+) -> None:
     from .conftest import register_client
 
     created = await create(http, integrator, person, "x")
@@ -198,23 +227,31 @@ async def test_relying_system_sees_only_its_own_sessions(http: httpx.AsyncClient
     assert r.json()["error"] == "session_not_found"
 
 
-async def test_device_cannot_confirm_another_users_session(http: httpx.AsyncClient, ctx: ServerContext,
-                                                           integrator: Integrator, person: Person) -> None:
+async def test_device_cannot_confirm_another_users_session(
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, person: Person
+) -> None:
     stranger = enroll_person(ctx, cccd="001099000111", name="Lê Văn Cường")
     created = await create(http, integrator, person, "x")
-    r = await http.post(f"/api/mobile/sessions/{created['id']}/confirm",
-                        json={"code": oath(stranger.secret, step_offset=1)}, headers=device_headers(stranger))
+    r = await http.post(
+        f"/api/mobile/sessions/{created['id']}/confirm",
+        json={"code": oath(stranger.secret, step_offset=1)},
+        headers=device_headers(stranger),
+    )
     assert r.status_code == 404
 
 
-async def test_long_poll_returns_when_the_phone_confirms(http: httpx.AsyncClient, integrator: Integrator,
-                                                         person: Person) -> None:
+async def test_long_poll_returns_when_the_phone_confirms(
+    http: httpx.AsyncClient, integrator: Integrator, person: Person
+) -> None:
     created = await create(http, integrator, person, "x")
 
     async def phone() -> None:
         await asyncio.sleep(0.3)
-        await http.post(f"/api/mobile/sessions/{created['id']}/confirm",
-                        json={"code": oath(person.secret, step_offset=1)}, headers=device_headers(person))
+        await http.post(
+            f"/api/mobile/sessions/{created['id']}/confirm",
+            json={"code": oath(person.secret, step_offset=1)},
+            headers=device_headers(person),
+        )
 
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -225,8 +262,9 @@ async def test_long_poll_returns_when_the_phone_confirms(http: httpx.AsyncClient
     assert loop.time() - start < 5
 
 
-async def test_session_expires(http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator,
-                               person: Person) -> None:
+async def test_session_expires(
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, person: Person
+) -> None:
     from datetime import timedelta
 
     from sqlalchemy import update
@@ -239,6 +277,9 @@ async def test_session_expires(http: httpx.AsyncClient, ctx: ServerContext, inte
         session.execute(update(SigningSession).values(expires_at=utcnow() - timedelta(seconds=1)))
     fetched = (await http.get(f"/api/sessions/{created['id']}", headers=integrator.headers)).json()
     assert fetched["status"] == "expired"
-    late = await http.post(f"/api/mobile/sessions/{created['id']}/confirm",
-                           json={"code": oath(person.secret, step_offset=1)}, headers=device_headers(person))
+    late = await http.post(
+        f"/api/mobile/sessions/{created['id']}/confirm",
+        json={"code": oath(person.secret, step_offset=1)},
+        headers=device_headers(person),
+    )
     assert late.status_code == 409

@@ -2,6 +2,7 @@
 
 from esign_server.models.audit import AuditEvent, AuditHead
 from esign_server.models.identity import Credential, Device, RelyingSystem, User
+from esign_server.models.orgids import OrgCode, OrgCodeEvent
 from esign_server.models.sessions import SessionDocument, SigningSession
 
 __all__ = [
@@ -9,6 +10,8 @@ __all__ = [
     "AuditHead",
     "Credential",
     "Device",
+    "OrgCode",
+    "OrgCodeEvent",
     "RelyingSystem",
     "SessionDocument",
     "SigningSession",

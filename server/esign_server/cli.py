@@ -1,0 +1,341 @@
+"""``esign server ...``: init, run, demo, audit verify, and admin commands.
+
+Settings come from ``ESIGN_*`` environment variables and ``.env`` (see :mod:`esign_server.config`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from esign.errors import EsignError
+from esign_server.config import Settings, get_settings
+
+app = typer.Typer(no_args_is_help=True, help="The remote-signing server.", pretty_exceptions_enable=False)
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+user_app = typer.Typer(no_args_is_help=True, help="Users.")
+client_app = typer.Typer(no_args_is_help=True, help="Relying systems (OAuth2 clients).")
+credential_app = typer.Typer(no_args_is_help=True, help="Credentials: keys and certificates.")
+app.add_typer(audit_app, name="audit")
+app.add_typer(user_app, name="user")
+app.add_typer(client_app, name="client")
+app.add_typer(credential_app, name="credential")
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+CLI_ACTOR = "cli"
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except EsignError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _context(settings: Settings | None = None):  # type: ignore[no-untyped-def]  # ServerContext, imported lazily
+    from esign_server.context import ServerContext
+
+    return ServerContext(settings or _settings())
+
+
+def _fail(exc: EsignError) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc.message}")
+    return typer.Exit(1)
+
+
+def prepare(settings: Settings) -> bool:
+    """Migrate the database and make the service CA if missing; True when the CA was created now."""
+    from esign_server.db import migrate
+    from esign_server.services.pki import ensure_service_pki
+
+    migrate(settings.database_url)
+    return ensure_service_pki(settings.resolved_pki_dir, settings.pki_password, settings.public_url)
+
+
+@app.command()
+def init(
+    admin_name: Annotated[str, typer.Option(help="Name of the first admin client")] = "Administrator",
+    no_admin: Annotated[bool, typer.Option("--no-admin", help="Do not create an admin client")] = False,
+) -> None:
+    """Create or upgrade the database (Alembic), the service CA (from the dev PKI profile), a first admin."""
+    settings = _settings()
+    try:
+        created = prepare(settings)
+        out.print(f"database migrated: {settings.database_url.split('@')[-1]}")
+        out.print(f"service CA {'created' if created else 'found'} in {settings.resolved_pki_dir}")
+        if not no_admin:
+            from esign_server.services.clients import create_client
+
+            ctx = _context(settings)
+            new = create_client(ctx, name=admin_name, scopes=["admin"], actor=CLI_ACTOR)
+            out.print("admin client (the secret is shown only now):")
+            out.print(f"  client_id     {new.client.id}\n  client_secret {new.client_secret}")
+    except EsignError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Interface (default ESIGN_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default ESIGN_PORT, 8750)")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes sharing the port")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+) -> None:
+    """Serve the API with uvicorn (one TCP_NODELAY socket per worker, balanced by the kernel)."""
+    from esign_server.serve import serve
+
+    settings = _settings()
+    out.print(
+        f"esign server on http://{host or settings.host}:{port or settings.port} ({workers} worker(s)); "
+        "OpenAPI at /docs"
+    )
+    serve(host or settings.host, port or settings.port, workers=workers, log_level=log_level)
+
+
+def _demo_cccd() -> str:
+    # Hà Nội (001), male born in the 1900s (0), year 95, then six random digits.
+    return "001095" + "".join(secrets.choice("0123456789") for _ in range(6))
+
+
+@app.command()
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the guide")] = False,
+    serve_after: Annotated[bool, typer.Option("--serve", help="Then run the server")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """Dev mode only: a relying system, a user with a credential and an enrolled device, in one step."""
+    if os.environ.get("ESIGN_DEV_MODE", "1").strip().lower() in ("0", "false", "no"):
+        err.print("[red]demo runs only in dev mode[/red] (ESIGN_DEV_MODE is off)")
+        raise typer.Exit(2)
+    os.environ["ESIGN_DEV_MODE"] = "1"
+    get_settings.cache_clear()
+    settings = _settings()
+    try:
+        prepare(settings)
+        sandbox = _make_sandbox(settings)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(sandbox))
+    else:
+        _print_guide(sandbox)
+    if serve_after:
+        from esign_server.serve import serve
+
+        serve(settings.host, settings.port, workers=workers, log_level="warning")
+
+
+def _make_sandbox(settings: Settings) -> dict[str, str]:
+    from esign_server.services import clients, credentials, devices, otp, users
+
+    ctx = _context(settings)
+    rp = clients.create_client(ctx, name="Demo relying system", scopes=["sessions", "csc"], actor=CLI_ACTOR)
+    admin = clients.create_client(ctx, name="Demo admin", scopes=["admin"], actor=CLI_ACTOR)
+    user = users.create_user(
+        ctx,
+        full_name="Nguyễn Văn Demo",
+        cccd=_demo_cccd(),
+        email="demo@example.vn",
+        phone="0901234567",
+        actor=CLI_ACTOR,
+    )
+    cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm="p256", label="demo", actor=CLI_ACTOR)
+    enrollment = devices.start_enrollment(ctx, user_id=user.id, device_name="demo phone", actor=CLI_ACTOR)
+    secret = enrollment.secret_b32
+    # Activate with the previous step's code, so a code of the current step still confirms a session.
+    import base64
+    import time
+
+    raw = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    device, device_token = devices.activate(
+        ctx,
+        enrollment_token=enrollment.enrollment_token,
+        code=otp.hotp(raw, otp.current_step(time.time()) - 1),
+        actor=CLI_ACTOR,
+    )
+    base = settings.public_url.rstrip("/")
+    return {
+        "base_url": base,
+        "client_id": rp.client.id,
+        "client_secret": rp.client_secret,
+        "webhook_secret": rp.webhook_secret,
+        "admin_client_id": admin.client.id,
+        "admin_client_secret": admin.client_secret,
+        "user_id": user.id,
+        "credential_id": cred.id,
+        "device_id": device.id,
+        "device_token": device_token,
+        "totp_secret": secret,
+        "otpauth_uri": enrollment.otpauth_uri,
+    }
+
+
+def _print_guide(s: dict[str, str]) -> None:
+    b = s["base_url"]
+    out.print("[bold]esign demo sandbox[/bold] (dev mode; the secrets below are shown only now)\n")
+    for key in ("client_id", "client_secret", "user_id", "credential_id", "device_token", "totp_secret"):
+        out.print(f"  {key:<14} {s[key]}")
+    out.print(
+        f"\n[bold]1.[/bold] Token:\n  curl -s -d grant_type=client_credentials -d client_id={s['client_id']} "
+        f"-d client_secret={s['client_secret']} {b}/oauth2/token"
+    )
+    out.print(
+        f"[bold]2.[/bold] Ask for a signature on a SHA-256 hash (shows the confirmation code):\n"
+        f"  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' {b}/api/sessions "
+        f'-d \'{{"credential_id":"{s["credential_id"]}","items":[{{"name":"hop-dong.pdf",'
+        f'"digest":"\'$(printf hello | openssl dgst -sha256 -binary | base64)\'"}}]}}\''
+    )
+    out.print(
+        f"[bold]3.[/bold] Confirm as the phone with a code from oathtool:\n"
+        f"  curl -s -H 'Authorization: Bearer {s['device_token']}' -H 'Content-Type: application/json' "
+        f"{b}/api/mobile/sessions/$SESSION/confirm -d '{{\"code\":\"'$(oathtool --totp -b {s['totp_secret']})'\"}}'"
+    )
+    out.print(
+        f'[bold]4.[/bold] Fetch the signature:\n  curl -s -H "Authorization: Bearer $TOKEN" {b}/api/sessions/$SESSION'
+    )
+    out.print(f"\nOpenAPI: {b}/docs · CA: {b}/pki/ca · OCSP: {b}/pki/ocsp · TSA: {b}/pki/tsa")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit hash chain; name the first broken link."""
+    from esign_server.services.audit import verify_chain
+
+    result = verify_chain(_context().db)
+    if result.ok:
+        out.print(f"audit chain intact: {result.events} events")
+        return
+    err.print(
+        f"[red]audit chain broken at event {result.first_broken_seq}[/red]: {result.problem} "
+        f"({result.events} events verified before it)"
+    )
+    raise typer.Exit(1)
+
+
+@user_app.command("create")
+def user_create(
+    name: Annotated[str, typer.Option(help="Full name")],
+    cccd: Annotated[str | None, typer.Option(help="Citizen number, 12 digits")] = None,
+    tax_code: Annotated[str | None, typer.Option(help="Tax code (MST)")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Register a user."""
+    from esign_server.services.users import create_user
+
+    try:
+        user = create_user(
+            _context(), full_name=name, cccd=cccd, tax_code=tax_code, email=email, phone=phone, actor=CLI_ACTOR
+        )
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps({"user_id": user.id}))
+
+
+@user_app.command("enroll")
+def user_enroll(user_id: str, device_name: Annotated[str, typer.Option()] = "phone") -> None:
+    """Start enrolling a phone: prints the otpauth URI, a terminal QR code and the pairing link (once)."""
+    import io
+
+    import qrcode
+
+    from esign_server.services.devices import start_enrollment
+
+    try:
+        e = start_enrollment(_context(), user_id=user_id, device_name=device_name, actor=CLI_ACTOR)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    code = qrcode.QRCode(border=1)
+    code.add_data(e.otpauth_uri)
+    buffer = io.StringIO()
+    code.print_ascii(out=buffer)
+    typer.echo(buffer.getvalue())
+    typer.echo(json.dumps({"device_id": e.device_id, "otpauth_uri": e.otpauth_uri, "pairing_url": e.pairing_url}))
+
+
+@client_app.command("create")
+def client_create(
+    name: Annotated[str, typer.Option(help="Shown to users: who asks")],
+    scope: Annotated[list[str] | None, typer.Option(help="sessions, csc, admin (repeat)")] = None,
+) -> None:
+    """Register a relying system; prints its secrets once."""
+    from esign_server.services.clients import create_client
+
+    try:
+        new = create_client(_context(), name=name, scopes=scope or ["sessions"], actor=CLI_ACTOR)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(
+        json.dumps(
+            {
+                "client_id": new.client.id,
+                "client_secret": new.client_secret,
+                "webhook_secret": new.webhook_secret,
+                "scopes": new.client.scopes.split(),
+            }
+        )
+    )
+
+
+@credential_app.command("issue")
+def credential_issue(
+    user_id: str,
+    key: Annotated[str, typer.Option(help="rsa2048, rsa3072, p256, p384")] = "p256",
+    label: Annotated[str, typer.Option()] = "",
+    external_ca: Annotated[bool, typer.Option(help="Print a CSR instead of issuing from the service CA")] = False,
+    keystore: Annotated[str | None, typer.Option(help="software or pkcs11")] = None,
+) -> None:
+    """A key in the keystore and its certificate (or a CSR)."""
+    from esign_server.services.credentials import issue_credential
+
+    try:
+        cred = issue_credential(
+            _context(),
+            user_id=user_id,
+            key_algorithm=key,
+            label=label,
+            external_ca=external_ca,
+            keystore=keystore,
+            actor=CLI_ACTOR,
+        )
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(
+        json.dumps({"credential_id": cred.id, "status": cred.status, "serial": cred.serial, "csr_pem": cred.csr_pem})
+    )
+
+
+def _status(credential_id: str, action: str, reason: str | None) -> None:
+    from esign_server.services.credentials import change_status
+
+    try:
+        cred = change_status(_context(), credential_id=credential_id, action=action, reason=reason, actor=CLI_ACTOR)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps({"credential_id": cred.id, "status": cred.status}))
+
+
+@credential_app.command("suspend")
+def credential_suspend(credential_id: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
+    """Suspend (OCSP/CRL: certificateHold)."""
+    _status(credential_id, "suspend", reason)
+
+
+@credential_app.command("resume")
+def credential_resume(credential_id: str) -> None:
+    """Lift a suspension."""
+    _status(credential_id, "resume", None)
+
+
+@credential_app.command("revoke")
+def credential_revoke(
+    credential_id: str, reason: Annotated[str, typer.Option(help="CRL reason, e.g. key_compromise")] = "unspecified"
+) -> None:
+    """Revoke for good (OCSP/CRL at once)."""
+    _status(credential_id, "revoke", reason)

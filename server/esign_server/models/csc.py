@@ -1,0 +1,48 @@
+"""CSC API authorizations: the Signature Activation Data (SAD) and the hashes it may sign.
+
+A CSC authorization rides on a :class:`~esign_server.models.SigningSession` of kind ``csc`` (the
+user confirms it like any other session); these tables add what the CSC flow needs on top: the
+SAD (kept as a SHA-256, never in clear), its expiry, and a use counter per authorized hash so a
+SAD signs exactly the authorized hashes, each as many times as it was authorized, and no more.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from esign_server.db import UTCDateTime, utcnow
+
+
+class CscAuthorization(SQLModel, table=True):
+    """One ``credentials/authorize`` call: pending until the user confirms, then a SAD."""
+
+    __tablename__ = "csc_authorizations"
+
+    id: str = Field(primary_key=True, max_length=36)
+    """The handle a client polls with ``credentials/authorizeCheck``."""
+    session_id: str = Field(foreign_key="signing_sessions.id", unique=True, max_length=36)
+    client_id: str = Field(max_length=64, index=True)
+    credential_id: str = Field(max_length=36)
+    hash_algorithm: str = Field(max_length=16)
+    """The digest algorithm of the authorized hashes (``sha256`` ...)."""
+    num_signatures: int
+    signatures_used: int = Field(default=0)
+    sad_hash: str | None = Field(default=None, max_length=64, unique=True)
+    """SHA-256 (hex) of the current SAD; None until the user has confirmed."""
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    """Until the user confirms: the session's expiry; afterwards: the SAD's."""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CscAuthorizedHash(SQLModel, table=True):
+    """A hash a SAD may sign, with how many times it was authorized and how many times it was signed."""
+
+    __tablename__ = "csc_authorized_hashes"
+
+    authorization_id: str = Field(foreign_key="csc_authorizations.id", primary_key=True, max_length=36)
+    digest: str = Field(primary_key=True, max_length=128)
+    """The hash, lowercase hex."""
+    allowed: int = Field(default=1)
+    used: int = Field(default=0)

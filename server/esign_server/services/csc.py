@@ -1,0 +1,364 @@
+"""The CSC API's signing rules: authorize hashes (OTP now, or the phone later), then sign them with the SAD.
+
+A ``credentials/authorize`` call becomes a signing session of kind ``csc`` whose items are the
+hashes, so the user confirms it exactly like any other session: with the OTP passed in the call,
+or later on the phone (then the caller polls ``credentials/authorizeCheck`` with the handle it got).
+Once confirmed, the caller gets a Signature Activation Data (SAD): a random token whose SHA-256 is
+stored. ``signatures/signHash`` then signs only hashes the SAD was issued for, no more of them than
+were authorized, before the SAD expires; each step is one transaction with conditional ``UPDATE``\\s
+so two workers spending the same SAD at once cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, digest_algorithm
+from esign.errors import EsignError, InvalidInput
+from esign_server.db import utcnow
+from esign_server.models import Credential, Device, SigningSession, User
+from esign_server.models.csc import CscAuthorization, CscAuthorizedHash
+from esign_server.services import audit
+from esign_server.services import sessions as session_service
+from esign_server.services.credentials import default_signature_algorithm, public_key_of
+from esign_server.services.errors import NotFound, ServiceError
+
+if TYPE_CHECKING:
+    from esign_server.context import ServerContext
+
+SAD_TTL_SECONDS = 300
+"""How long a SAD stays usable after the user's confirmation (``credentials/extendTransaction`` renews it)."""
+AUTHORIZE_TTL_SECONDS = 300
+"""How long an authorization waits for the phone."""
+
+
+class CscError(ServiceError):
+    """A refused CSC request; ``code`` is the CSC error name (``invalid_request``, ``invalid_otp`` ...)."""
+
+    code = "invalid_request"
+
+
+class InvalidSad(CscError):
+    """Every SAD problem gets this one answer: unknown, another client's, expired, used up, wrong hash."""
+
+    def __init__(self, detail: str = "the SAD is invalid, expired or used up") -> None:
+        super().__init__(detail, code="invalid_request", status=400)
+
+
+@dataclass(frozen=True)
+class AuthorizationResult:
+    """The outcome of ``credentials/authorize`` or ``credentials/authorizeCheck``."""
+
+    authorization_id: str
+    status: str
+    """``pending`` (the phone has not answered yet) or ``authorized`` (``sad`` is set)."""
+    expires_in: int
+    """Seconds until the SAD (or, while pending, the request) expires."""
+    confirmation_code: str
+    """The short code the phone shows too: the client shows it to the user."""
+    sad: str | None = None
+
+
+@dataclass(frozen=True)
+class HashSignatures:
+    """Signatures of ``signatures/signHash``, in the order of the hashes."""
+
+    signatures: list[bytes]
+    algorithm: SignatureAlgorithm
+
+
+def sad_hash(sad: str) -> str:
+    """What the database keeps of a SAD."""
+    return hashlib.sha256(b"esign-csc-sad\x00" + sad.encode()).hexdigest()
+
+
+def _new_sad() -> str:
+    return "sad_" + secrets.token_urlsafe(32)
+
+
+def decode_hashes(values: Sequence[str], algorithm: DigestAlgorithm) -> list[bytes]:
+    """Base64 hashes (standard or URL-safe alphabet) to bytes, each the digest length of ``algorithm``."""
+    result = []
+    for index, text in enumerate(values):
+        try:
+            raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+        except (ValueError, TypeError):
+            raise CscError(f"hashes[{index}] is not base64") from None
+        if len(raw) != algorithm.digest_size:
+            raise CscError(f"hashes[{index}]: a {algorithm.value} hash is {algorithm.digest_size} bytes, got {len(raw)}")
+        result.append(raw)
+    return result
+
+
+def hash_algorithm_of(oid_or_name: str | None, sign_algo: str | None = None) -> DigestAlgorithm:
+    """The digest algorithm named by ``hashAlgorithmOID``, or implied by ``signAlgo``, or SHA-256."""
+    try:
+        if oid_or_name:
+            return digest_algorithm(oid_or_name)
+        if sign_algo:
+            from esign.algorithms import signature_algorithm_from_oid
+
+            return signature_algorithm_from_oid(sign_algo).digest
+    except InvalidInput as exc:
+        raise CscError(exc.message) from None
+    return DigestAlgorithm.SHA256
+
+
+def _confirming_device(ctx: ServerContext, user_id: str) -> Device:
+    """The device whose OTP an authorize call carries: the user's most recently activated one."""
+    with ctx.db.read() as session:
+        device = session.exec(
+            select(Device)
+            .where(Device.user_id == user_id, Device.status == "active")
+            .order_by(col(Device.activated_at).desc())
+            .limit(1)
+        ).first()
+    if device is None:
+        raise CscError("the credential's holder has no enrolled device", code="invalid_request")
+    return device
+
+
+def authorize(
+    ctx: ServerContext,
+    *,
+    client_id: str,
+    credential_id: str,
+    hashes: Sequence[bytes],
+    hash_algorithm: DigestAlgorithm,
+    num_signatures: int | None = None,
+    otp: str | None = None,
+    description: str | None = None,
+) -> AuthorizationResult:
+    """Authorize ``hashes`` (SCAL2): with ``otp`` at once, else the request waits for the user's phone."""
+    if not hashes:
+        raise CscError("SCAL2: credentials/authorize needs the hashes to be signed")
+    if num_signatures is not None and num_signatures != len(hashes):
+        raise CscError(f"numSignatures is {num_signatures} but {len(hashes)} hashes were sent")
+    if len(hashes) > ctx.settings.max_items_per_session:
+        raise CscError(f"at most {ctx.settings.max_items_per_session} signatures per authorization (multisign)")
+    row, _ = session_service.create_session(
+        ctx,
+        client_id=client_id,
+        credential_id=credential_id,
+        items=[session_service.HashItem(f"hash {i + 1}", d) for i, d in enumerate(hashes)],
+        digest=hash_algorithm.value,
+        description=description,
+        ttl_seconds=AUTHORIZE_TTL_SECONDS,
+        kind="csc",
+    )
+    authorization_id = str(uuid.uuid4())
+    with ctx.db.write() as session:
+        session.add(
+            CscAuthorization(
+                id=authorization_id,
+                session_id=row.id,
+                client_id=client_id,
+                credential_id=credential_id,
+                hash_algorithm=hash_algorithm.value,
+                num_signatures=len(hashes),
+                expires_at=row.expires_at,
+            )
+        )
+        session.flush()
+        for digest, count in Counter(d.hex() for d in hashes).items():
+            session.add(CscAuthorizedHash(authorization_id=authorization_id, digest=digest, allowed=count))
+    if otp is None:
+        return AuthorizationResult(
+            authorization_id, "pending", AUTHORIZE_TTL_SECONDS, row.confirmation_code
+        )
+    device = _confirming_device(ctx, row.user_id)
+    session_service.confirm(ctx, device=device, session_id=row.id, code=otp)
+    return _issue_sad(ctx, authorization_id, row)
+
+
+def _issue_sad(ctx: ServerContext, authorization_id: str, row: SigningSession) -> AuthorizationResult:
+    sad = _new_sad()
+    expires = utcnow() + timedelta(seconds=SAD_TTL_SECONDS)
+    with ctx.db.write() as session:
+        session.execute(
+            update(CscAuthorization)
+            .where(col(CscAuthorization.id) == authorization_id)
+            .values(sad_hash=sad_hash(sad), expires_at=expires)
+        )
+        audit.record(
+            session,
+            actor=f"client:{row.client_id}",
+            action="csc.sad_issued",
+            target=f"session:{row.id}",
+            authorization_id=authorization_id,
+            items_digest=row.items_digest,
+        )
+    return AuthorizationResult(authorization_id, "authorized", SAD_TTL_SECONDS, row.confirmation_code, sad)
+
+
+def _authorization(ctx: ServerContext, client_id: str, authorization_id: str) -> CscAuthorization:
+    with ctx.db.read() as session:
+        auth = session.get(CscAuthorization, authorization_id)
+    if auth is None or auth.client_id != client_id:
+        raise NotFound(f"no authorization {authorization_id}", code="invalid_request", status=400)
+    return auth
+
+
+def authorize_check(ctx: ServerContext, *, client_id: str, authorization_id: str) -> AuthorizationResult:
+    """Poll a pending authorization: still pending, or confirmed (a fresh SAD), or an error saying why not.
+
+    Every call after the confirmation hands out a new SAD and retires the previous one, so a lost
+    answer can be fetched again while at most one SAD is ever valid.
+    """
+    auth = _authorization(ctx, client_id, authorization_id)
+    row = session_service.get_for_client(ctx, client_id=client_id, session_id=auth.session_id)
+    if row.status == session_service.PENDING:
+        remaining = max(0, int((row.expires_at - utcnow()).total_seconds()))
+        return AuthorizationResult(authorization_id, "pending", remaining, row.confirmation_code)
+    if row.status == session_service.SIGNED:
+        if auth.signatures_used:
+            raise InvalidSad("this authorization has already been used")
+        return _issue_sad(ctx, authorization_id, row)
+    if row.status == session_service.EXPIRED:
+        raise CscError("the user did not confirm in time", code="expired_token")
+    if row.status == session_service.REJECTED:
+        raise CscError(row.reason or "the user rejected the request", code="access_denied")
+    raise CscError(row.reason or "the authorization failed", code="access_denied")
+
+
+def extend_transaction(ctx: ServerContext, *, client_id: str, credential_id: str, sad: str) -> AuthorizationResult:
+    """A new SAD (the old one stops working) with a fresh lifetime, for the rest of the authorized hashes."""
+    new = _new_sad()
+    now = utcnow()
+    expires = now + timedelta(seconds=SAD_TTL_SECONDS)
+    with ctx.db.write() as session:
+        auth = session.exec(select(CscAuthorization).where(CscAuthorization.sad_hash == sad_hash(sad))).first()
+        if (
+            auth is None
+            or auth.client_id != client_id
+            or auth.credential_id != credential_id
+            or auth.expires_at <= now
+            or auth.signatures_used >= auth.num_signatures
+        ):
+            raise InvalidSad()
+        session.execute(
+            update(CscAuthorization)
+            .where(col(CscAuthorization.id) == auth.id, col(CscAuthorization.sad_hash) == sad_hash(sad))
+            .values(sad_hash=sad_hash(new), expires_at=expires)
+        )
+        audit.record(
+            session, actor=f"client:{client_id}", action="csc.sad_extended", target=f"session:{auth.session_id}"
+        )
+        row = session.get(SigningSession, auth.session_id)
+        code = row.confirmation_code if row is not None else ""
+    return AuthorizationResult(auth.id, "authorized", SAD_TTL_SECONDS, code, new)
+
+
+def sign_hash(
+    ctx: ServerContext,
+    *,
+    client_id: str,
+    credential_id: str,
+    sad: str,
+    hashes: Sequence[bytes],
+    hash_algorithm: DigestAlgorithm,
+    sign_algo: str,
+) -> HashSignatures:
+    """Sign ``hashes`` with the credential's key if the SAD authorizes each of them (and that many)."""
+    if not hashes:
+        raise CscError("hashes must not be empty")
+    now = utcnow()
+    with ctx.db.write() as session:
+        auth = session.exec(select(CscAuthorization).where(CscAuthorization.sad_hash == sad_hash(sad))).first()
+        if auth is None or auth.client_id != client_id or auth.credential_id != credential_id:
+            raise InvalidSad()
+        if auth.hash_algorithm != hash_algorithm.value:
+            raise CscError(f"the SAD authorizes {auth.hash_algorithm} hashes, not {hash_algorithm.value}")
+        spent = session.execute(
+            update(CscAuthorization)
+            .where(
+                col(CscAuthorization.id) == auth.id,
+                col(CscAuthorization.signatures_used) + len(hashes) <= col(CscAuthorization.num_signatures),
+                col(CscAuthorization.expires_at) > now,
+            )
+            .values(signatures_used=col(CscAuthorization.signatures_used) + len(hashes))
+        )
+        if spent.rowcount != 1:  # type: ignore[attr-defined]
+            raise InvalidSad()
+        for digest, count in Counter(h.hex() for h in hashes).items():
+            taken = session.execute(
+                update(CscAuthorizedHash)
+                .where(
+                    col(CscAuthorizedHash.authorization_id) == auth.id,
+                    col(CscAuthorizedHash.digest) == digest,
+                    col(CscAuthorizedHash.used) + count <= col(CscAuthorizedHash.allowed),
+                )
+                .values(used=col(CscAuthorizedHash.used) + count)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                raise InvalidSad("a hash was not authorized by this SAD (or was already signed)")
+        credential = session.get(Credential, credential_id)
+        if credential is None or credential.status != "active":
+            raise CscError("the credential is not active", code="invalid_request")
+        try:
+            algorithm = session_service.resolve_algorithm(credential, hash_algorithm, sign_algo)
+        except InvalidInput as exc:
+            raise CscError(exc.message) from None
+        store = ctx.keystore(credential.keystore)
+        try:
+            signatures = [store.sign_digest(credential.id, credential.key_ref, h, algorithm) for h in hashes]
+        except EsignError as exc:
+            raise CscError(f"signing failed: {exc.message}", code="server_error", status=500) from None
+        audit.record(
+            session,
+            actor=f"client:{client_id}",
+            action="csc.signed",
+            target=f"session:{auth.session_id}",
+            credential_id=credential_id,
+            signatures=len(signatures),
+            hashes=[h.hex() for h in hashes][:16],
+        )
+    return HashSignatures(signatures, algorithm)
+
+
+def credential_ids_for_user(ctx: ServerContext, *, user_id: str, only_valid: bool = False) -> list[str]:
+    """A user's credential ids, oldest first (``credentials/list``)."""
+    with ctx.db.read() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise CscError(f"unknown userID {user_id}")
+        query = select(Credential.id).where(Credential.user_id == user_id)
+        if only_valid:
+            query = query.where(Credential.status == "active")
+        return list(session.exec(query.order_by(col(Credential.created_at))).all())
+
+
+def signature_algorithm_oids(credential: Credential) -> list[str]:
+    """Signature-algorithm OIDs the credential signs with (``key/algo``), its usual one first."""
+    from esign.algorithms import SignatureScheme
+
+    default = default_signature_algorithm(public_key_of(credential))
+    digests = [default.digest] + [
+        d for d in (DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512) if d is not default.digest
+    ]
+    oids = [SignatureAlgorithm(default.scheme, d).oid for d in digests]
+    if default.scheme is SignatureScheme.RSA_PKCS1V15:
+        oids.append(SignatureAlgorithm(SignatureScheme.RSA_PSS).oid)
+    return oids
+
+
+def send_otp(ctx: ServerContext, *, client_id: str, credential_id: str) -> None:
+    """``credentials/sendOTP``: our OTP is made on the phone, so this only nudges the user's devices."""
+    with ctx.db.read() as session:
+        cred = session.get(Credential, credential_id)
+    if cred is None:
+        raise CscError(f"unknown credentialID {credential_id}")
+    ctx.events.publish(f"user:{cred.user_id}")
+    with ctx.db.write() as session:
+        audit.record(session, actor=f"client:{client_id}", action="csc.otp_requested", target=f"credential:{cred.id}")

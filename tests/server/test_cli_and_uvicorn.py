@@ -1,0 +1,129 @@
+"""The command line and a real uvicorn: demo sandbox, init, run with 2 workers, the flow over loopback."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from .conftest import oath
+
+ESIGN = str(Path(sys.executable).parent / "esign")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env_for(database_url: str, tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESIGN_")}
+    env.update(
+        ESIGN_DEV_MODE="1",
+        ESIGN_DATABASE_URL=database_url,
+        ESIGN_VAR_DIR=str(tmp_path / "var"),
+        ESIGN_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        ESIGN_PORT=str(port),
+        **extra,
+    )
+    return env
+
+
+def test_default_secrets_are_refused_outside_dev_mode(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESIGN_")}
+    result = subprocess.run([ESIGN, "server", "init"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "ESIGN_MASTER_KEY" in result.stdout + result.stderr
+
+
+def test_demo_json_then_full_flow_over_uvicorn_with_two_workers(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = env_for(database_url, tmp_path, port)
+    demo = subprocess.run(
+        [ESIGN, "server", "demo", "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert demo.returncode == 0, demo.stderr
+    sandbox = json.loads(demo.stdout)
+    for key in ("client_id", "client_secret", "user_id", "credential_id", "totp_secret"):
+        assert sandbox[key]
+    base64.b32decode(sandbox["totp_secret"] + "=" * (-len(sandbox["totp_secret"]) % 8))
+
+    server = subprocess.Popen(
+        [ESIGN, "server", "run", "--workers", "2", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for _ in range(100):
+                try:
+                    if client.get("/ready").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            else:
+                pytest.fail("server did not become ready")
+            token = client.post(
+                "/oauth2/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": sandbox["client_id"],
+                    "client_secret": sandbox["client_secret"],
+                },
+            ).json()["access_token"]
+            rp = {"Authorization": f"Bearer {token}"}
+            digest = hashlib.sha256(b"hello").digest()
+            created = client.post(
+                "/api/sessions",
+                headers=rp,
+                json={
+                    "credential_id": sandbox["credential_id"],
+                    "items": [{"name": "hello.txt", "digest": base64.b64encode(digest).decode()}],
+                },
+            ).json()
+            confirmed = client.post(
+                f"/api/mobile/sessions/{created['id']}/confirm",
+                headers={"Authorization": f"Bearer {sandbox['device_token']}"},
+                json={"code": oath(sandbox["totp_secret"], step_offset=1)},
+            )
+            assert confirmed.status_code == 200, confirmed.text
+            fetched = client.get(f"/api/sessions/{created['id']}", headers=rp).json()
+            cert_pem = client.get(f"/api/credentials/{sandbox['credential_id']}", headers=rp).json()["certificate_pem"]
+            key = x509.load_pem_x509_certificate(cert_pem.encode()).public_key()
+            assert isinstance(key, ec.EllipticCurvePublicKey)
+            key.verify(base64.b64decode(fetched["signatures"][0]), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+
+            # Keep-alive requests must not wait for delayed ACKs (TCP_NODELAY on every worker's socket).
+            timings = []
+            for _ in range(30):
+                start = time.perf_counter()
+                assert client.get("/health").status_code == 200
+                timings.append(time.perf_counter() - start)
+            assert sorted(timings)[len(timings) // 2] < 0.02, timings
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+    verify = subprocess.run([ESIGN, "server", "audit", "verify"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    assert "audit chain intact" in verify.stdout

@@ -11,9 +11,11 @@ XAdES time-stamp, for B-T) and returns the signed document.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -166,7 +168,7 @@ def sign_xml(
         signature_parent=signature_parent, digest=digest, c14n=c14n, scheme=scheme,
         signing_time=signing_time, huge_tree=huge_tree,
     )
-    value = signer.sign_digest_sync(draft.tbs_digest(), draft.algorithm)
+    value = _sign_now(signer, draft.tbs_digest(), draft.algorithm)
     return _complete(draft, value, timestamper or _timestamper(tsa_url, profile))
 
 
@@ -279,6 +281,25 @@ def finish(
         chain=tuple(_embedded_chain(signature)), inserted=signature, modified=False,
     )
     return _complete(draft, signature_value, timestamper or _timestamper(state.tsa_url, state.profile))
+
+
+_LOOPS = threading.local()
+
+
+def _sign_now(signer: Signer, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:
+    """Run the signer's coroutine to completion from synchronous code.
+
+    A per-thread event loop is kept: ``asyncio.run`` builds and tears down a loop per call,
+    which costs more than the RSA signature itself on small documents.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        loop = getattr(_LOOPS, "loop", None)
+        if loop is None or loop.is_closed():
+            loop = _LOOPS.loop = asyncio.new_event_loop()
+        return loop.run_until_complete(signer.sign_digest(digest, algorithm))
+    return signer.sign_digest_sync(digest, algorithm)  # inside a running loop: on a helper thread
 
 
 def _timestamper(tsa_url: str | None, profile: str) -> Timestamper | None:
@@ -446,8 +467,7 @@ class _Builder:
     ) -> _Draft:
         root = tree.getroot()
         parent = _resolve_parent(root, signature_parent)
-        signature_id = _new_id("sig")
-        _refuse_existing_id(root, signature_id)
+        signature_id = _new_id("sig")  # random: no need to scan the document for a clash
         parts = self.skeleton(signature_id)
         signature, signed_info, _ = parts
         # The reference is digested before the Signature is inserted: the enveloped-signature

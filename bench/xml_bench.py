@@ -1,0 +1,155 @@
+"""XML signing/verifying benchmark: esign vs xmlsec1 (as a process) vs signxml, same documents, one run.
+
+Enveloped signature, RSA-2048, SHA-256, exclusive C14N, over 10 KB, 1 MB and 50 MB documents.
+Peak memory is the peak RSS of a child process (os.wait4), so each large run happens in its own process.
+
+    .venv/bin/python bench/xml_bench.py [--sizes 10k,1m,50m] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+SIZES = {"10k": 10_000, "1m": 1_000_000, "50m": 50_000_000}
+TEMPLATE = (
+    '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo>'
+    '<CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
+    '<SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+    '<Reference URI=""><Transforms><Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
+    '<Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></Transforms>'
+    '<DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><DigestValue/></Reference></SignedInfo>'
+    "<SignatureValue/><KeyInfo><X509Data/></KeyInfo></Signature>"
+)
+
+CHILD_OURS = """
+import sys, time
+from esign.signers import FileSigner
+from esign.xml import sign_xml, verify_xml
+mode, key, cert, src, out, root, n = sys.argv[1:8]
+data = open(src, 'rb').read()
+t = time.perf_counter()
+if mode == 'sign':
+    signer = FileSigner.from_pem(key, cert)
+    for _ in range(int(n)):
+        result = sign_xml(data, signer, huge_tree=len(data) > 10_000_000)
+    open(out, 'wb').write(result)
+else:
+    for _ in range(int(n)):
+        result = verify_xml(data, trust_anchors=root, huge_tree=len(data) > 10_000_000, keep_signed=False)
+    assert result.passed, result.reports[0].to_text()
+print((time.perf_counter() - t) / int(n))
+"""
+
+CHILD_SIGNXML = """
+import sys, time
+from lxml import etree
+from signxml import XMLSigner, XMLVerifier
+mode, key, cert, src, out, root, n = sys.argv[1:8]
+data = open(src, 'rb').read()
+key_pem, cert_pem = open(key, 'rb').read(), open(cert, 'rb').read()
+parser = etree.XMLParser(huge_tree=True)
+t = time.perf_counter()
+for _ in range(int(n)):
+    if mode == 'sign':
+        signed = XMLSigner(c14n_algorithm='http://www.w3.org/2001/10/xml-exc-c14n#').sign(
+            etree.fromstring(data, parser), key=key_pem, cert=cert_pem)
+        result = etree.tostring(signed)
+    else:
+        XMLVerifier().verify(data, ca_pem_file=root, parser=parser)
+if mode == 'sign':
+    open(out, 'wb').write(result)
+print((time.perf_counter() - t) / int(n))
+"""
+
+
+def make_document(size: int) -> bytes:
+    parts = [b'<?xml version="1.0" encoding="UTF-8"?>\n<Invoices xmlns="urn:example:invoices">\n']
+    total, i = 0, 0
+    while total < size:
+        record = (f'  <Invoice No="{i}"><Seller>Công ty {i}</Seller><Amount>{i * 1000}</Amount>'
+                  f"<Note>hàng hóa dịch vụ số {i}</Note></Invoice>\n").encode()
+        parts.append(record)
+        total += len(record)
+        i += 1
+    parts.append(b"</Invoices>\n")
+    return b"".join(parts)
+
+
+def run(args: list[str], stdin: bytes | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{args[0]} failed: {err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10k,1m,50m")
+    parser.add_argument("--repeat", type=int, default=3)
+    opts = parser.parse_args()
+    from esign.pki import create_dev_pki
+
+    work = Path(tempfile.mkdtemp(prefix="xml-bench-"))
+    pki = create_dev_pki(work / "pki", "bench")
+    signer = pki.signer("person-rsa2048")
+    key_pem, cert_pem = work / "key.pem", work / "cert.pem"
+    key_pem.write_bytes(signer._key.private_bytes(  # noqa: SLF001 - exporting the bench's own key
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    cert_pem.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (signer.certificate, *signer.chain)))
+    root = str(pki.root_pem_path)
+    py = sys.executable
+    print(f"# XML bench, enveloped RSA-2048/SHA-256 exc-c14n; {os.cpu_count()} cores; xmlsec1 "
+          + subprocess.run(["xmlsec1", "--version"], capture_output=True, text=True).stdout.strip())
+    print("| size | operation | xmlsec1 (process) | esign in-process | esign whole process | signxml in-process |"
+          " ratio xmlsec1/esign (in-proc / process) | peak RSS xmlsec1 / esign / signxml (MB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in opts.sizes.split(","):
+        doc = make_document(SIZES[name])
+        src = work / f"{name}.xml"
+        src.write_bytes(doc)
+        tmpl = work / f"{name}-template.xml"
+        tmpl.write_bytes(doc.replace(b"</Invoices>\n", TEMPLATE.encode() + b"</Invoices>\n"))
+        ours_out, xs_out, sx_out = work / f"{name}-ours.xml", work / f"{name}-xmlsec.xml", work / f"{name}-signxml.xml"
+        inner = {"10k": 200, "1m": 10, "50m": 1}[name]
+        xmlsec_runs = {"10k": 40, "1m": 5, "50m": opts.repeat}[name]
+        for op in ("sign", "verify"):
+            if op == "sign":
+                xs = [run(["xmlsec1", "--sign", "--privkey-pem", f"{key_pem},{cert_pem}", "--output", str(xs_out),
+                           str(tmpl)]) for _ in range(xmlsec_runs)]
+            else:
+                xs = [run(["xmlsec1", "--verify", "--trusted-pem", root, "--untrusted-pem",
+                           str(pki.directory / "issuing-ca.pem"), str(ours_out)]) for _ in range(xmlsec_runs)]
+            ours = [run([py, "-c", CHILD_OURS, op, str(key_pem), str(cert_pem), str(src if op == "sign" else ours_out),
+                         str(ours_out), root, str(inner)]) for _ in range(opts.repeat)]
+            ours1 = [run([py, "-c", CHILD_OURS, op, str(key_pem), str(cert_pem), str(src if op == "sign" else ours_out),
+                          str(ours_out), root, "1"]) for _ in range(opts.repeat)]
+            sx = [run([py, "-c", CHILD_SIGNXML, op, str(key_pem), str(cert_pem),
+                       str(src if op == "sign" else sx_out), str(sx_out), root,
+                       str(max(1, inner // 10))]) for _ in range(opts.repeat if name != "50m" else 1)]
+            xs_t = statistics.median(w for w, _, _ in xs)
+            ours_t = statistics.median(float(o) for _, _, o in ours)
+            ours_proc = statistics.median(w for w, _, _ in ours1)
+            sx_t = statistics.median(float(o) for _, _, o in sx)
+            rss = (max(r for _, r, _ in xs), max(r for _, r, _ in ours1), max(r for _, r, _ in sx))
+            print(f"| {name} | {op} | {xs_t * 1000:.1f} ms | {ours_t * 1000:.2f} ms | {ours_proc * 1000:.0f} ms |"
+                  f" {sx_t * 1000:.2f} ms | {xs_t / ours_t:.1f}x / {xs_t / ours_proc:.2f}x |"
+                  f" {rss[0]:.0f} / {rss[1]:.0f} / {rss[2]:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from samples import make_pdf  # noqa: E402
 
-PASSWORD = "bench-password"
+PASSWORD = "bench-password"  # noqa: S105 - throwaway PKI created for the run
 
 
 def _rss_mb() -> float:

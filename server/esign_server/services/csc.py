@@ -96,7 +96,9 @@ def decode_hashes(values: Sequence[str], algorithm: DigestAlgorithm) -> list[byt
         except (ValueError, TypeError):
             raise CscError(f"hashes[{index}] is not base64") from None
         if len(raw) != algorithm.digest_size:
-            raise CscError(f"hashes[{index}]: a {algorithm.value} hash is {algorithm.digest_size} bytes, got {len(raw)}")
+            raise CscError(
+                f"hashes[{index}]: a {algorithm.value} hash is {algorithm.digest_size} bytes, got {len(raw)}"
+            )
         result.append(raw)
     return result
 

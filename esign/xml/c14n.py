@@ -71,7 +71,8 @@ def digest_document(tree: etree._ElementTree, algorithm: str, digest: str, *, ke
     """
     exclusive, _, _ = method_flags(algorithm)
     sink = _HashSink(digest, keep)
-    tree.write_c14n(sink, exclusive=exclusive, with_comments=False)
+    writer: Any = tree.write_c14n  # the stubs know neither file-like sinks nor exclusive=
+    writer(sink, exclusive=exclusive, with_comments=False)
     return sink.hash.digest(), b"".join(sink.parts) if sink.parts is not None else b""
 
 
@@ -86,9 +87,9 @@ def _standalone_copy(node: etree._Element, *, inherit_xml: bool, c14n11: bool) -
         while parent is not None:
             for local in names:
                 qname = f"{{{XML_NS}}}{local}"
-                value = parent.get(qname)
-                if value is not None and clone.get(qname) is None:
-                    clone.set(qname, value)
+                inherited = parent.get(qname)
+                if inherited is not None and clone.get(qname) is None:
+                    clone.set(qname, inherited)
             parent = parent.getparent()
     clone.text = node.text
     for child in list(copy.deepcopy(node)):

@@ -8,12 +8,14 @@ caller allows fetching, from the OCSP responder named in the certificate.
 
 from __future__ import annotations
 
+import functools
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
@@ -78,12 +80,19 @@ def _find_issuer(cert: x509.Certificate, pool: Sequence[x509.Certificate]) -> x5
     for candidate in pool:
         if candidate is cert or candidate.subject != cert.issuer or candidate == cert:
             continue
-        try:
-            cert.verify_directly_issued_by(candidate)
-        except (ValueError, TypeError, Exception):  # noqa: BLE001 - any failure means "not this issuer"
-            continue
-        return candidate
+        if _issued_by(cert, candidate):
+            return candidate
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _issued_by(cert: x509.Certificate, candidate: x509.Certificate) -> bool:
+    # Cached: the same chains come back with every document a service verifies.
+    try:
+        cert.verify_directly_issued_by(candidate)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -155,7 +164,7 @@ def fetch_ocsp(cert: x509.Certificate, issuer: x509.Certificate, *, timeout: flo
     )
     try:
         with urllib.request.urlopen(http, timeout=timeout) as answer:  # noqa: S310
-            return answer.read()  # type: ignore[no-any-return]
+            return answer.read()
     except OSError:
         return None
 
@@ -188,15 +197,15 @@ def _ocsp_signed_by_issuer(response: ocsp.OCSPResponse, issuer: x509.Certificate
         try:
             delegated.verify_directly_issued_by(issuer)
             eku = delegated.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except Exception:  # noqa: BLE001 - a responder certificate that fails any check is ignored
-            continue
+        except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+            continue  # not a delegated responder of this issuer
         if x509.ExtendedKeyUsageOID.OCSP_SIGNING in eku:
             signers.append(delegated)
     for signer in signers:
         try:
             _verify_with(signer, response.signature, response.tbs_response_bytes, response.signature_hash_algorithm)
             return True
-        except Exception:  # noqa: BLE001, S112 - try the next candidate
+        except Exception:  # noqa: S112 - try the next candidate
             continue
     return False
 

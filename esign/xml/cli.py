@@ -24,7 +24,8 @@ def sign(
     profile: Annotated[str, typer.Option(
         "--profile", "-p", help="xmldsig-enveloped, xmldsig-enveloping, xmldsig-detached, xades-b-b, "
         "xades-b-t, xades-b-lt or einvoice.")] = "xmldsig-enveloped",
-    ref: Annotated[str | None, typer.Option("--ref", help="Id of the element to sign (default: whole document).")] = None,
+    ref: Annotated[str | None, typer.Option(
+        "--ref", help="Id of the element to sign (default: whole document).")] = None,
     parent: Annotated[str | None, typer.Option(
         "--parent", help="Where the Signature goes: element Id or name (einvoice: NBan, NMua, ...).")] = None,
     digest: Annotated[str, typer.Option("--digest", help="sha256, sha384 or sha512.")] = "sha256",

@@ -7,6 +7,8 @@ entities (XXE) and DTD-declared ID attributes (which would let an attacker move 
 
 from __future__ import annotations
 
+from typing import Any
+
 from lxml import etree
 
 from esign.errors import InvalidInput
@@ -45,6 +47,7 @@ def parse_xml(data: bytes, *, huge_tree: bool = False) -> etree._ElementTree:
         raise InvalidInput(f"not well-formed XML: {exc}") from None
     except ValueError as exc:
         raise InvalidInput(f"not acceptable XML: {exc}") from None
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    docinfo: Any = tree.docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
         raise InvalidInput("XML with a DOCTYPE (DTD or entity declarations) is refused")
     return tree

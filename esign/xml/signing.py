@@ -504,7 +504,7 @@ class _Builder:
         return self.draft(new_tree, "xmldsig-enveloping", parts, signature)
 
     def detached(self, data: bytes, uri: str) -> _Draft:
-        if uri.startswith("#") or ":" in uri.split("/")[0] and not uri.startswith("urn:"):
+        if uri.startswith("#") or (":" in uri.split("/")[0] and not uri.startswith("urn:")):
             raise InvalidInput("a detached reference names the data by a relative URI such as 'invoice.xml'")
         signature_id = _new_id("sig")
         parts = self.skeleton(signature_id)
@@ -570,7 +570,7 @@ class _Builder:
         signature_id = signature.get("Id") or ""
         holder = etree.SubElement(signature, _DS + "Object")
         qualifying = etree.SubElement(
-            holder, _XA + "QualifyingProperties", nsmap={"xades": XADES_NS}, Target="#" + signature_id  # type: ignore[arg-type]
+            holder, _XA + "QualifyingProperties", nsmap={"xades": XADES_NS}, Target="#" + signature_id
         )
         props_id = f"{signature_id}-signedprops"
         signed_props = etree.SubElement(qualifying, _XA + "SignedProperties", Id=props_id)
@@ -582,7 +582,8 @@ class _Builder:
         etree.SubElement(cert_digest, _DS + "DigestMethod", Algorithm=DIGEST_URI_OF[self.digest])
         der = self.certificate.public_bytes(serialization.Encoding.DER)
         etree.SubElement(cert_digest, _DS + "DigestValue").text = base64.b64encode(self.digest.digest(der)).decode()
-        etree.SubElement(cert, _XA + "IssuerSerialV2").text = base64.b64encode(_issuer_serial(self.certificate)).decode()
+        issuer_serial = base64.b64encode(_issuer_serial(self.certificate)).decode()
+        etree.SubElement(cert, _XA + "IssuerSerialV2").text = issuer_serial
         data_props = etree.SubElement(signed_props, _XA + "SignedDataObjectProperties")
         fmt = etree.SubElement(data_props, _XA + "DataObjectFormat", ObjectReference="#" + content_ref)
         etree.SubElement(fmt, _XA + "MimeType").text = "text/xml"
@@ -598,7 +599,7 @@ def _issuer_serial(cert: x509.Certificate) -> bytes:
         "issuer": [asn1_x509.GeneralName({"directory_name": name})],
         "serial": cert.serial_number,
     })
-    return value.dump()  # type: ignore[no-any-return]
+    return value.dump()
 
 
 def _new_id(prefix: str) -> str:

@@ -58,7 +58,7 @@ def http_timestamper(url: str, *, timeout: float = 30.0) -> Timestamper:
             raise SigningError(f"the time-stamping authority at {url} refused: {status} {text or ''}".strip())
         if token["content"]["encap_content_info"]["content"].parsed["nonce"].native != nonce:
             raise SigningError(f"the time-stamping authority at {url} answered with a wrong nonce")
-        return token.dump()  # type: ignore[no-any-return]
+        return token.dump()
 
     return stamp
 
@@ -68,7 +68,7 @@ def token_bytes(token: Any) -> bytes:
     if isinstance(token, bytes):
         return token
     if hasattr(token, "dump"):
-        return token.dump()  # type: ignore[no-any-return]
+        return token.dump()
     raise SigningError("the time-stamper returned neither DER bytes nor a ContentInfo")
 
 

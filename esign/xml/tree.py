@@ -20,7 +20,7 @@ def find_by_id(root: etree._Element, value: str) -> etree._Element:
     """The one element whose ID attribute is ``value``; :class:`InvalidInput` when none or several."""
     hits = _ATTRIBUTES_WITH_VALUE(root, v=value)
     assert isinstance(hits, list)
-    found = [hit.getparent() for hit in hits if getattr(hit, "attrname", None) in ID_ATTRIBUTES]
+    found = [hit.getparent() for hit in hits if getattr(hit, "attrname", None) in ID_ATTRIBUTES]  # type: ignore[union-attr]
     if not found:
         raise InvalidInput(f"no element has the ID {value!r}")
     if len(found) > 1:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -222,7 +223,7 @@ class _SignatureCheck:
         self.is_xades = qualifying is not None
         certs = self._key_info_certificates()
         leaf = self._leaf(certs)
-        signer = SignerInfo.from_certificate(leaf, reveal=self.reveal) if leaf is not None else None
+        signer = _signer_info(leaf, self.reveal) if leaf is not None else None
         claimed: datetime | None = None
         timestamps: tuple[TimestampInfo, ...] = ()
         path: CertificatePath | None = None
@@ -392,7 +393,6 @@ class _SignatureCheck:
         return canonicalize(target, c14n, inclusive_prefixes=prefixes, with_comments=False), covers, target
 
     def _whole_document_digest(self, c14n: str, digest: DigestAlgorithm, enveloped: bool) -> tuple[bytes, bytes]:
-        exclusive, _, _ = method_flags(c14n)
         if enveloped and self.signature is not self.root:
             with _signature_removed(self.signature):
                 return digest_document(self.tree, c14n, digest.value, keep=self.keep)
@@ -529,7 +529,8 @@ class _SignatureCheck:
         xa = f"{{{self.xades_ns}}}"
         found: list[TimestampInfo] = []
         value_element = self._one(self.signature, "SignatureValue")
-        for stamp in qualifying.iterfind(f"{xa}UnsignedProperties/{xa}UnsignedSignatureProperties/{xa}SignatureTimeStamp"):
+        stamps = f"{xa}UnsignedProperties/{xa}UnsignedSignatureProperties/{xa}SignatureTimeStamp"
+        for stamp in qualifying.iterfind(stamps):
             method = stamp.find(_DS + "CanonicalizationMethod")
             stamp_c14n = method.get("Algorithm") if method is not None else C14N_INCLUSIVE
             message = canonicalize(value_element, stamp_c14n or C14N_INCLUSIVE)
@@ -544,7 +545,9 @@ class _SignatureCheck:
             found.append(info)
         return tuple(found)
 
-    def _validation_data(self, qualifying: etree._Element | None) -> tuple[list[x509.Certificate], list[bytes], list[bytes]]:
+    def _validation_data(
+        self, qualifying: etree._Element | None
+    ) -> tuple[list[x509.Certificate], list[bytes], list[bytes]]:
         if qualifying is None:
             return [], [], []
         xa = f"{{{self.xades_ns}}}"
@@ -553,7 +556,8 @@ class _SignatureCheck:
         def blobs(path: str) -> list[bytes]:
             return [base64.b64decode("".join((e.text or "").split())) for e in qualifying.iterfind(base + path)]
 
-        certs = [x509.load_der_x509_certificate(b) for b in blobs(f"{xa}CertificateValues/{xa}EncapsulatedX509Certificate")]
+        encapsulated = blobs(f"{xa}CertificateValues/{xa}EncapsulatedX509Certificate")
+        certs = [x509.load_der_x509_certificate(b) for b in encapsulated]
         ocsps = blobs(f"{xa}RevocationValues/{xa}OCSPValues/{xa}EncapsulatedOCSPValue")
         crls = blobs(f"{xa}RevocationValues/{xa}CRLValues/{xa}EncapsulatedCRLValue")
         return certs, ocsps, crls
@@ -582,7 +586,8 @@ class _SignatureCheck:
             if proven and min(proven) <= leaf.not_valid_after_utc:
                 path = build_path(leaf, certs, self.anchors, at=min(proven))
                 if path.ok:
-                    self.warnings.append("the signing certificate has expired since; a time-stamp proves it signed in time")
+                    self.warnings.append(
+                        "the signing certificate has expired since; a time-stamp proves it signed in time")
         if not path.ok:
             indication = Indication.INDETERMINATE
             raise _Failure(indication, path.sub_indication or SubIndication.NO_CERTIFICATE_CHAIN_FOUND, path.message)
@@ -617,7 +622,7 @@ class _SignatureCheck:
         return info
 
 
-class _signature_removed:  # noqa: N801 - used as a context manager, reads like a phrase
+class _signature_removed:
     """Take a Signature out of its parent for the enveloped-signature transform, then put it back.
 
     lxml moves an element's tail with it; the tail is text of the parent, which the transform keeps,
@@ -661,6 +666,11 @@ def _is_ancestor_or_self(node: etree._Element, descendant: etree._Element) -> bo
             return True
         current = current.getparent()
     return False
+
+
+@functools.lru_cache(maxsize=256)
+def _signer_info(cert: x509.Certificate, reveal: bool) -> SignerInfo:
+    return SignerInfo.from_certificate(cert, reveal=reveal)
 
 
 def _b64(text: str) -> bytes:

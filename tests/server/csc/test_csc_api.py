@@ -41,9 +41,7 @@ async def test_info_names_spec_version_methods_and_oauth2(http: httpx.AsyncClien
     assert ECDSA_SHA256 in v2["signAlgorithms"]["algos"]
 
 
-async def test_token_endpoint_grants_csc_scope_to_client_credentials(
-    http: httpx.AsyncClient, rp: Integrator
-) -> None:
+async def test_token_endpoint_grants_csc_scope_to_client_credentials(http: httpx.AsyncClient, rp: Integrator) -> None:
     form = {"grant_type": "client_credentials", "client_id": rp.client_id, "client_secret": rp.client_secret}
     response = await http.post("/csc/v2/oauth2/token", data=form)
     assert response.status_code == 200
@@ -65,7 +63,10 @@ async def test_credentials_list_and_info_give_oids_chain_scal2_and_auth(
     assert listed["credentialIDs"] == [person.credential_id]
     info = (
         await csc_post(
-            http, rp, "credentials/info", {"credentialID": person.credential_id, "certificates": "chain", "certInfo": True}
+            http,
+            rp,
+            "credentials/info",
+            {"credentialID": person.credential_id, "certificates": "chain", "certInfo": True},
         )
     ).json()
     assert info["key"]["algo"][0] == ECDSA_SHA256
@@ -79,7 +80,9 @@ async def test_credentials_list_and_info_give_oids_chain_scal2_and_auth(
     assert v1["OTP"]["presence"] == "true" and v1["PIN"]["presence"] == "false"
 
 
-async def test_rsa_credential_lists_sha256_with_rsa(ctx: ServerContext, http: httpx.AsyncClient, rp: Integrator) -> None:
+async def test_rsa_credential_lists_sha256_with_rsa(
+    ctx: ServerContext, http: httpx.AsyncClient, rp: Integrator
+) -> None:
     rsa_person = enroll_person(ctx, cccd="079094001234", key_algorithm="rsa2048", name="Trần Thị Bình")
     info = (await csc_post(http, rp, "credentials/info", {"credentialID": rsa_person.credential_id})).json()
     assert info["key"]["algo"][0] == RSA_SHA256
@@ -115,8 +118,12 @@ async def test_sad_refuses_a_hash_it_was_not_issued_for(
     http: httpx.AsyncClient, rp: Integrator, person: Person
 ) -> None:
     sad = await authorize_with_otp(http, rp, person, [h("authorized")], oath(person.secret, step_offset=1))
-    body = {"credentialID": person.credential_id, "SAD": sad, "hashes": [b64(h("something else"))],
-            "signAlgo": ECDSA_SHA256}
+    body = {
+        "credentialID": person.credential_id,
+        "SAD": sad,
+        "hashes": [b64(h("something else"))],
+        "signAlgo": ECDSA_SHA256,
+    }
     response = await csc_post(http, rp, "signatures/signHash", body)
     assert response.status_code == 400
     assert "not authorized" in response.json()["error_description"]
@@ -143,8 +150,12 @@ async def test_v1_field_names_and_urls_are_accepted(http: httpx.AsyncClient, rp:
         http,
         rp,
         "credentials/authorize",
-        {"credentialID": person.credential_id, "numSignatures": 1, "hash": [b64(digest)],
-         "OTP": oath(person.secret, step_offset=1)},
+        {
+            "credentialID": person.credential_id,
+            "numSignatures": 1,
+            "hash": [b64(digest)],
+            "OTP": oath(person.secret, step_offset=1),
+        },
         "v1",
     )
     assert authorized.status_code == 200, authorized.text
@@ -152,8 +163,13 @@ async def test_v1_field_names_and_urls_are_accepted(http: httpx.AsyncClient, rp:
         http,
         rp,
         "signatures/signHash",
-        {"credentialID": person.credential_id, "SAD": authorized.json()["SAD"], "hash": [b64(digest)],
-         "hashAlgo": SHA256, "signAlgo": ECDSA_SHA256},
+        {
+            "credentialID": person.credential_id,
+            "SAD": authorized.json()["SAD"],
+            "hash": [b64(digest)],
+            "hashAlgo": SHA256,
+            "signAlgo": ECDSA_SHA256,
+        },
         "v1",
     )
     assert signed.status_code == 200, signed.text
@@ -175,8 +191,14 @@ async def test_replayed_otp_is_refused(http: httpx.AsyncClient, rp: Integrator, 
     code = oath(person.secret, step_offset=1)
     await authorize_with_otp(http, rp, person, [h("first")], code)
     response = await csc_post(
-        http, rp, "credentials/authorize",
-        {"credentialID": person.credential_id, "hashes": [b64(h("second"))], "authData": [{"id": "OTP", "value": code}]},
+        http,
+        rp,
+        "credentials/authorize",
+        {
+            "credentialID": person.credential_id,
+            "hashes": [b64(h("second"))],
+            "authData": [{"id": "OTP", "value": code}],
+        },
     )
     assert response.json()["error"] == "invalid_otp"
 
@@ -186,7 +208,9 @@ async def test_phone_confirmation_answers_202_then_authorize_check_gives_the_sad
 ) -> None:
     digests = [h("hợp đồng"), h("phụ lục")]
     pending = await csc_post(
-        http, rp, "credentials/authorize",
+        http,
+        rp,
+        "credentials/authorize",
         {"credentialID": person.credential_id, "numSignatures": 2, "hashes": [b64(d) for d in digests]},
     )
     assert pending.status_code == 202, pending.text
@@ -200,7 +224,8 @@ async def test_phone_confirmation_answers_202_then_authorize_check_gives_the_sad
     shown = (await http.get("/api/mobile/sessions", headers=device)).json()["sessions"]
     assert [s["confirmation_code"] for s in shown] == [code]
     confirmed = await http.post(
-        f"/api/mobile/sessions/{shown[0]['id']}/confirm", json={"code": oath(person.secret, step_offset=1)},
+        f"/api/mobile/sessions/{shown[0]['id']}/confirm",
+        json={"code": oath(person.secret, step_offset=1)},
         headers=device,
     )
     assert confirmed.status_code == 200, confirmed.text
@@ -209,21 +234,29 @@ async def test_phone_confirmation_answers_202_then_authorize_check_gives_the_sad
     assert check.status_code == 200
     sad = check.json()["SAD"]
     signed = await csc_post(
-        http, rp, "signatures/signHash",
-        {"credentialID": person.credential_id, "SAD": sad, "hashes": [b64(d) for d in digests],
-         "signAlgo": ECDSA_SHA256},
+        http,
+        rp,
+        "signatures/signHash",
+        {
+            "credentialID": person.credential_id,
+            "SAD": sad,
+            "hashes": [b64(d) for d in digests],
+            "signAlgo": ECDSA_SHA256,
+        },
     )
     assert signed.status_code == 200 and len(signed.json()["signatures"]) == 2
 
 
 async def test_rejected_on_the_phone_is_access_denied(http: httpx.AsyncClient, rp: Integrator, person: Person) -> None:
-    pending = await csc_post(http, rp, "credentials/authorize",
-                             {"credentialID": person.credential_id, "hashes": [b64(h("no"))]})
+    pending = await csc_post(
+        http, rp, "credentials/authorize", {"credentialID": person.credential_id, "hashes": [b64(h("no"))]}
+    )
     device = {"Authorization": f"Bearer {person.device_token}"}
     session_id = (await http.get("/api/mobile/sessions", headers=device)).json()["sessions"][0]["id"]
     await http.post(f"/api/mobile/sessions/{session_id}/reject", json={"reason": "không phải tôi"}, headers=device)
-    check = await csc_post(http, rp, "credentials/authorizeCheck",
-                           {"authorizationID": pending.json()["authorizationID"]})
+    check = await csc_post(
+        http, rp, "credentials/authorizeCheck", {"authorizationID": pending.json()["authorizationID"]}
+    )
     assert check.status_code == 400
     assert check.json()["error"] == "access_denied"
 
@@ -234,17 +267,22 @@ async def test_another_client_cannot_poll_or_spend(
     from ..conftest import register_client
 
     other = register_client(ctx, ["csc"], name="Kẻ lạ")
-    pending = await csc_post(http, rp, "credentials/authorize",
-                             {"credentialID": person.credential_id, "hashes": [b64(h("mine"))]})
-    check = await csc_post(http, other, "credentials/authorizeCheck",
-                           {"authorizationID": pending.json()["authorizationID"]})
+    pending = await csc_post(
+        http, rp, "credentials/authorize", {"credentialID": person.credential_id, "hashes": [b64(h("mine"))]}
+    )
+    check = await csc_post(
+        http, other, "credentials/authorizeCheck", {"authorizationID": pending.json()["authorizationID"]}
+    )
     assert check.status_code == 400 and check.json()["error"] == "invalid_request"
 
     second = add_device(ctx, person)
     sad = await authorize_with_otp(http, rp, second, [h("mine 2")], oath(second.secret, step_offset=1))
-    stolen = await csc_post(http, other, "signatures/signHash",
-                            {"credentialID": person.credential_id, "SAD": sad, "hashes": [b64(h("mine 2"))],
-                             "signAlgo": ECDSA_SHA256})
+    stolen = await csc_post(
+        http,
+        other,
+        "signatures/signHash",
+        {"credentialID": person.credential_id, "SAD": sad, "hashes": [b64(h("mine 2"))], "signAlgo": ECDSA_SHA256},
+    )
     assert stolen.status_code == 400
 
 
@@ -256,8 +294,9 @@ async def test_expired_sad_is_refused_and_extend_transaction_renews_it(
     body = {"credentialID": person.credential_id, "SAD": sad, "hashes": [b64(digests[0])], "signAlgo": ECDSA_SHA256}
     assert (await csc_post(http, rp, "signatures/signHash", body)).status_code == 200
 
-    extended = await csc_post(http, rp, "credentials/extendTransaction",
-                              {"credentialID": person.credential_id, "SAD": sad})
+    extended = await csc_post(
+        http, rp, "credentials/extendTransaction", {"credentialID": person.credential_id, "SAD": sad}
+    )
     assert extended.status_code == 200
     new_sad = extended.json()["SAD"]
     assert new_sad != sad and extended.json()["expiresIn"] > 0
@@ -273,8 +312,9 @@ async def test_expired_sad_is_refused_and_extend_transaction_renews_it(
 
 async def test_timestamp_comes_from_the_service_tsa(http: httpx.AsyncClient, rp: Integrator) -> None:
     digest = h("time-stamp me")
-    response = await csc_post(http, rp, "signatures/timestamp",
-                              {"hash": b64(digest), "hashAlgo": SHA256, "nonce": "0a1b2c"})
+    response = await csc_post(
+        http, rp, "signatures/timestamp", {"hash": b64(digest), "hashAlgo": SHA256, "nonce": "0a1b2c"}
+    )
     assert response.status_code == 200, response.text
     token = cms.ContentInfo.load(base64.b64decode(response.json()["timestamp"]))
     info = token["content"]["encap_content_info"]["content"].parsed
@@ -292,11 +332,13 @@ async def test_requests_without_token_or_with_bad_fields_get_csc_errors(
     missing = await csc_post(http, rp, "signatures/signHash", {"credentialID": person.credential_id})
     assert missing.status_code == 400
     assert set(missing.json()) == {"error", "error_description"}
-    not_b64 = await csc_post(http, rp, "credentials/authorize",
-                             {"credentialID": person.credential_id, "hashes": ["***"]})
+    not_b64 = await csc_post(
+        http, rp, "credentials/authorize", {"credentialID": person.credential_id, "hashes": ["***"]}
+    )
     assert not_b64.status_code == 400 and "base64" in not_b64.json()["error_description"]
-    garbage = await http.post("/csc/v2/signatures/signHash", content=b"{nope", headers={
-        **rp.headers, "content-type": "application/json"})
+    garbage = await http.post(
+        "/csc/v2/signatures/signHash", content=b"{nope", headers={**rp.headers, "content-type": "application/json"}
+    )
     assert garbage.status_code == 400 and garbage.json()["error"] == "invalid_request"
 
 
@@ -305,8 +347,12 @@ async def test_every_csc_step_is_in_the_audit_chain(
 ) -> None:
     digest = h("audited")
     sad = await authorize_with_otp(http, rp, person, [digest], oath(person.secret, step_offset=1))
-    await csc_post(http, rp, "signatures/signHash",
-                   {"credentialID": person.credential_id, "SAD": sad, "hashes": [b64(digest)], "signAlgo": ECDSA_SHA256})
+    await csc_post(
+        http,
+        rp,
+        "signatures/signHash",
+        {"credentialID": person.credential_id, "SAD": sad, "hashes": [b64(digest)], "signAlgo": ECDSA_SHA256},
+    )
     check = audit.verify_chain(ctx.db)
     assert check.ok
     with ctx.db.read() as session:

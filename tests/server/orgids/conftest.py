@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from esign_server.context import ServerContext
 from esign_server.services import orgids
 

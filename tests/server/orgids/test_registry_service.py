@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from esign.orgid import load_level1
 from esign_server.context import ServerContext
 from esign_server.services import audit, orgids
 from esign_server.services.errors import Conflict, NotFound, ServiceError
+
+from esign.orgid import load_level1
 
 
 def test_seeding_adds_every_shipped_level1_code_once(ctx: ServerContext) -> None:
@@ -133,9 +133,8 @@ def test_changes_land_in_the_audit_log(registry: ServerContext) -> None:
     orgids.issue_code(registry, code="H49.22", name="Sở Tư pháp", actor="admin:t")
     orgids.amend_code(registry, code="H49.22", address="Hạ Long", actor="admin:t")
     orgids.close_code(registry, code="H49.22", reason="giải thể", actor="admin:t")
-    from sqlmodel import col, select
-
     from esign_server.models import AuditEvent
+    from sqlmodel import col, select
 
     with registry.db.read() as session:
         actions = [

@@ -1,0 +1,772 @@
+// The esign confirmation app: pair this phone, see signing requests as they arrive, confirm one
+// with a TOTP code or reject it, and look back at past requests. Plain ES modules, no build step.
+
+import * as i18n from "./i18n.js";
+import { formatDate, formatDateTime, t } from "./i18n.js";
+import { issuerName, signerOf } from "./signer.js";
+import * as store from "./store.js";
+import { canGenerate, importSecret, parseOtpauth, totpNow } from "./totp.js";
+
+const API = new URL("../api/mobile/", location.href);
+const POLL_MS = 4000;
+const RECONNECT_MS = 5000;
+const MAX_ATTEMPTS = 5;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  device: null, // {token, deviceId, userName, deviceName}
+  totp: null, // {key: CryptoKey, digits, period}
+  lastStep: -1, // last time step this app filled in (a code is accepted once)
+  pending: new Map(), // id -> session, with a local `deadline` (ms, Date.now() clock)
+  history: [],
+  view: null,
+  current: null, // id of the request on screen
+  busy: new Set(), // ids with a confirm/reject in flight: live updates do not interrupt them
+  attempts: new Map(), // id -> wrong codes typed here
+  pairing: null, // {token, info, totp}
+  live: "idle", // live | polling | reconnecting | offline
+};
+
+// ---------------------------------------------------------------- API
+
+class ApiError extends Error {
+  constructor(status, code, message, extra = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.extra = extra;
+  }
+}
+
+async function api(path, { method = "GET", body, auth = true } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (auth && state.device) headers.Authorization = `Bearer ${state.device.token}`;
+  let response;
+  try {
+    response = await fetch(new URL(path, API), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+    });
+  } catch {
+    setLive("offline");
+    throw new ApiError(0, "network", "network");
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const code = (data && data.error) || `http_${response.status}`;
+    if (response.status === 401 && auth && code === "invalid_device") forgetDevice(true);
+    throw new ApiError(response.status, code, (data && data.message) || response.statusText, data || {});
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------- views and messages
+
+function show(view, { focus = true } = {}) {
+  state.view = view;
+  for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
+  const paired = Boolean(state.device);
+  $("tabs").hidden = !paired || view === "pair";
+  for (const tab of document.querySelectorAll(".tab")) {
+    const here = tab.dataset.view === view || (tab.dataset.view === "pending" && ["request", "result"].includes(view));
+    if (here) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+  if (view !== "request") state.current = view === "result" ? state.current : null;
+  if (focus) {
+    const heading = document.querySelector(`#view-${view} h1`);
+    if (heading) heading.focus();
+  }
+}
+
+function announce(text) {
+  const region = $("announce");
+  region.textContent = "";
+  // A fresh text node after a tick is what makes screen readers read a repeated message again.
+  setTimeout(() => {
+    region.textContent = text;
+  }, 50);
+}
+
+function setLive(mode) {
+  state.live = mode;
+  const el = $("conn");
+  const label = { live: "", polling: t("connPolling"), reconnecting: t("connReconnecting"), offline: t("connOffline") }[
+    mode
+  ];
+  el.textContent = label || "";
+  el.hidden = !label;
+  el.dataset.mode = mode;
+  const setting = $("set-live");
+  if (setting) setting.textContent = t(`live_${mode}`);
+}
+
+function message(el, text, kind = "error") {
+  el.textContent = text;
+  el.hidden = !text;
+  el.dataset.kind = kind;
+}
+
+function node(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") el.className = value;
+    else if (name === "text") el.textContent = value;
+    else el.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children) if (child !== null && child !== undefined) el.append(child);
+  return el;
+}
+
+function minutesSeconds(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function secondsLeft(session) {
+  return Math.max(0, (session.deadline - Date.now()) / 1000);
+}
+
+function signerText(credential) {
+  const signer = signerOf(credential.subject || "");
+  return [signer.name, ...signer.ids].filter(Boolean).join(" · ");
+}
+
+function certificateText(credential) {
+  const parts = [];
+  if (credential.label) parts.push(credential.label);
+  if (credential.issuer) parts.push(t("issuedBy", { issuer: issuerName(credential.issuer) }));
+  if (credential.serial) parts.push(t("serial", { serial: credential.serial.slice(0, 16).toUpperCase() }));
+  if (credential.not_after) parts.push(t("validUntil", { date: formatDate(credential.not_after) }));
+  return parts.join(" · ");
+}
+
+function statusText(status) {
+  return t(`status_${status}`);
+}
+
+// ---------------------------------------------------------------- the list of pending requests
+
+function remember(session) {
+  session.deadline = Date.now() + session.seconds_left * 1000;
+  return session;
+}
+
+function replacePending(sessions) {
+  state.pending = new Map(sessions.filter((s) => s.status === "pending").map((s) => [s.id, remember(s)]));
+  renderPending();
+}
+
+function upsert(session) {
+  if (session.status === "pending") {
+    state.pending.set(session.id, remember(session));
+  } else {
+    state.pending.delete(session.id);
+    state.history = [session, ...state.history.filter((h) => h.id !== session.id)];
+    // The request on screen ended elsewhere (expired, withdrawn by its system): say so.
+    if (state.current === session.id && state.view === "request" && !state.busy.has(session.id)) {
+      showOutcome(session);
+    }
+    if (state.view === "history") renderHistory();
+  }
+  renderPending();
+}
+
+function renderPending() {
+  const list = $("pending-list");
+  const sessions = [...state.pending.values()].sort((a, b) => a.deadline - b.deadline);
+  list.replaceChildren(
+    ...sessions.map((s) => {
+      const docs = s.documents.slice(0, 3).join(", ") + (s.documents.length > 3 ? "…" : "");
+      return node(
+        "li",
+        { class: "card", "data-session": s.id },
+        node("h2", { class: "card-title", text: s.relying_system.name }),
+        s.description ? node("p", { class: "card-desc", text: s.description }) : null,
+        node("p", { class: "card-docs", text: `${t("itemCount", { count: s.item_count })}: ${docs}` }),
+        node(
+          "p",
+          { class: "card-meta" },
+          node("span", { text: `${t("confirmationCode")}: ` }),
+          node("strong", { class: "mono code-small", text: s.confirmation_code }),
+        ),
+        node(
+          "p",
+          { class: "card-meta" },
+          node("span", { text: `${t("timeLeft")}: ` }),
+          node("strong", { "data-left": s.id, text: minutesSeconds(secondsLeft(s)) }),
+        ),
+        node("button", {
+          type: "button",
+          class: "btn primary",
+          "data-open": s.id,
+          text: t("open"),
+          "aria-label": t("openLabel", { name: s.relying_system.name, code: s.confirmation_code }),
+        }),
+      );
+    }),
+  );
+  $("pending-empty").hidden = sessions.length > 0;
+  const count = $("pending-count");
+  count.textContent = sessions.length ? String(sessions.length) : "";
+}
+
+function tick() {
+  for (const el of document.querySelectorAll("[data-left]")) {
+    const session = state.pending.get(el.dataset.left);
+    if (session) el.textContent = minutesSeconds(secondsLeft(session));
+  }
+  const current = state.current && state.pending.get(state.current);
+  if (current && state.view === "request") {
+    const left = secondsLeft(current);
+    $("req-left").textContent = minutesSeconds(left);
+    const total = Math.max(1, (new Date(current.expires_at) - new Date(current.created_at)) / 1000);
+    $("req-meter").style.width = `${Math.min(100, (left / total) * 100)}%`;
+    $("req-left-wrap").dataset.urgent = left < 30 ? "true" : "false";
+    if (left <= 0 && !state.busy.has(current.id)) {
+      state.pending.delete(current.id);
+      showOutcome({ ...current, status: "expired" });
+      renderPending();
+    }
+  }
+  for (const [id, session] of state.pending) {
+    if (secondsLeft(session) <= 0 && id !== state.current) state.pending.delete(id);
+  }
+  updateGenerator();
+}
+
+// ---------------------------------------------------------------- one request
+
+function openRequest(id) {
+  const s = state.pending.get(id);
+  if (!s) return;
+  state.current = id;
+  $("req-title").textContent = t("requestFrom", { name: s.relying_system.name });
+  $("req-desc").textContent = s.description || "";
+  $("req-desc").hidden = !s.description;
+  $("req-code").textContent = s.confirmation_code;
+  $("req-docs").replaceChildren(...s.documents.map((name) => node("li", { text: name })));
+  $("req-fp").textContent = s.fingerprint;
+  $("req-signer").textContent = signerText(s.credential);
+  $("req-cert").textContent = certificateText(s.credential);
+  $("req-created").textContent = formatDateTime(s.created_at);
+  $("otp").value = "";
+  $("otp").removeAttribute("aria-invalid");
+  $("otp-fill").hidden = !state.totp;
+  $("otp-hint").textContent = state.totp ? t("otpHintApp") : t("otpHintOther");
+  setBusy(false);
+  show("request");
+  tick();
+}
+
+function setBusy(busy) {
+  for (const id of ["confirm-btn", "reject-btn", "otp-fill", "otp", "reject-reason"]) $(id).disabled = busy;
+  $("confirm-btn").textContent = busy ? t("working") : t("confirmSign");
+}
+
+function showOutcome(session, note = "") {
+  const box = $("result-box");
+  box.dataset.status = session.status;
+  $("result-icon").textContent = { signed: "✓", rejected: "✕", expired: "⏱", failed: "!" }[session.status] || "i";
+  $("result-title").textContent = t(`result_${session.status}_title`);
+  $("result-text").textContent =
+    note || t(`result_${session.status}_text`, { name: session.relying_system.name, count: session.item_count });
+  $("result-detail").textContent = session.completed_at
+    ? `${statusText(session.status)} · ${formatDateTime(session.completed_at)}`
+    : "";
+  state.current = session.id;
+  show("result");
+  announce(`${$("result-title").textContent}. ${$("result-text").textContent}`);
+}
+
+function otpError(text) {
+  const hint = $("otp-hint");
+  hint.textContent = text;
+  hint.dataset.kind = "error";
+  $("otp").setAttribute("aria-invalid", "true");
+  $("otp").focus();
+  announce(text);
+}
+
+async function confirmCurrent(event) {
+  event.preventDefault();
+  const id = state.current;
+  const session = state.pending.get(id);
+  if (!session || state.busy.has(id)) return;
+  const code = $("otp").value.replace(/\s/g, "");
+  if (!/^\d{6}$/.test(code)) {
+    otpError(t("codeFormat"));
+    return;
+  }
+  state.busy.add(id);
+  setBusy(true);
+  try {
+    const done = await api(`sessions/${encodeURIComponent(id)}/confirm`, { method: "POST", body: { code } });
+    state.pending.delete(id);
+    upsert(done);
+    showOutcome(done);
+  } catch (error) {
+    await confirmFailed(id, session, error);
+  } finally {
+    state.busy.delete(id);
+    setBusy(false);
+  }
+}
+
+async function confirmFailed(id, session, error) {
+  if (error.code === "invalid_otp") {
+    const attempts = (state.attempts.get(id) || 0) + 1;
+    state.attempts.set(id, attempts);
+    // The fifth wrong code fails the request on the server: read its state to tell which.
+    const fresh = await api(`sessions/${encodeURIComponent(id)}`).catch(() => null);
+    if (fresh && fresh.status !== "pending") {
+      state.pending.delete(id);
+      upsert(fresh);
+      showOutcome(fresh, fresh.status === "failed" ? t("tooManyWrong") : "");
+      return;
+    }
+    $("otp").value = "";
+    otpError(t("wrongCode", { left: Math.max(1, MAX_ATTEMPTS - attempts) }));
+  } else if (error.code === "device_locked") {
+    const seconds = Number(error.extra.retry_after) || 60;
+    otpError(t("deviceLocked", { time: minutesSeconds(seconds) }));
+  } else if (error.code === "session_expired") {
+    state.pending.delete(id);
+    showOutcome({ ...session, status: "expired" });
+  } else if (error.status === 409 && error.extra.status_value) {
+    // Already finished (e.g. confirmed a moment ago): nothing is signed twice; show what happened.
+    const fresh = await api(`sessions/${encodeURIComponent(id)}`).catch(() => null);
+    state.pending.delete(id);
+    const known = fresh || { ...session, status: error.extra.status_value };
+    upsert(known);
+    showOutcome(known, t("alreadyDone", { status: statusText(known.status) }));
+  } else if (error.code === "network") {
+    otpError(t("offlineConfirm"));
+    recheckWhenOnline(id);
+  } else if (error.status === 404) {
+    state.pending.delete(id);
+    renderPending();
+    otpError(t("notFound"));
+  } else if (error.status !== 401) {
+    otpError(t("serverError", { message: error.message }));
+  }
+}
+
+function recheckWhenOnline(id) {
+  // The answer was lost: the request may or may not be signed. Ask again until the server answers.
+  const again = async () => {
+    try {
+      const fresh = await api(`sessions/${encodeURIComponent(id)}`);
+      setLive(state.live === "offline" ? "reconnecting" : state.live);
+      if (fresh.status !== "pending") {
+        state.pending.delete(id);
+        upsert(fresh);
+        if (state.current === id) showOutcome(fresh);
+      } else if (state.current === id) {
+        $("otp-hint").textContent = t("backOnline");
+        $("otp-hint").dataset.kind = "info";
+        announce(t("backOnline"));
+      }
+    } catch (error) {
+      if (error.code === "network") setTimeout(again, 2000);
+    }
+  };
+  setTimeout(again, 2000);
+}
+
+async function rejectCurrent(event) {
+  event.preventDefault();
+  const id = state.current;
+  const session = state.pending.get(id);
+  if (!session || state.busy.has(id)) return;
+  const select = $("reject-reason");
+  const reason = select.options[select.selectedIndex].textContent;
+  state.busy.add(id);
+  setBusy(true);
+  try {
+    const done = await api(`sessions/${encodeURIComponent(id)}/reject`, { method: "POST", body: { reason } });
+    state.pending.delete(id);
+    upsert(done);
+    showOutcome(done);
+  } catch (error) {
+    await confirmFailed(id, session, error);
+  } finally {
+    state.busy.delete(id);
+    setBusy(false);
+  }
+}
+
+// ---------------------------------------------------------------- history
+
+async function loadHistory() {
+  try {
+    const data = await api("sessions?state=history&limit=50");
+    state.history = data.sessions;
+  } catch (error) {
+    if (error.code === "network") announce(t("connOffline"));
+  }
+  renderHistory();
+}
+
+function renderHistory() {
+  const list = $("history-list");
+  list.replaceChildren(
+    ...state.history.map((s) =>
+      node(
+        "li",
+        { class: "card", "data-session": s.id, "data-status": s.status },
+        node(
+          "div",
+          { class: "card-head" },
+          node("h2", { class: "card-title", text: s.relying_system.name }),
+          node("span", { class: `badge badge-${s.status}`, text: statusText(s.status) }),
+        ),
+        node("p", { class: "card-docs", text: `${t("itemCount", { count: s.item_count })}: ${s.documents.join(", ")}` }),
+        node("p", {
+          class: "card-meta",
+          text: `${t("confirmationCode")}: ${s.confirmation_code} · ${formatDateTime(s.completed_at || s.created_at)}`,
+        }),
+        s.reason ? node("p", { class: "card-meta", text: `${t("reason")}: ${s.reason}` }) : null,
+      ),
+    ),
+  );
+  $("history-empty").hidden = state.history.length > 0;
+}
+
+// ---------------------------------------------------------------- live updates: SSE, then polling
+
+let source = null;
+let pollTimer = null;
+let reconnectTimer = null;
+
+function startLive() {
+  stopLive();
+  if (!state.device) return;
+  if (!globalThis.EventSource) {
+    startPolling();
+    return;
+  }
+  const url = new URL(`events?access_token=${encodeURIComponent(state.device.token)}`, API);
+  source = new EventSource(url);
+  source.addEventListener("open", () => {
+    setLive("live");
+    stopPolling();
+  });
+  source.addEventListener("snapshot", (event) => replacePending(JSON.parse(event.data).sessions));
+  source.addEventListener("session", (event) => upsert(JSON.parse(event.data)));
+  source.addEventListener("error", () => {
+    if (state.live === "live") setLive("reconnecting");
+    startPolling();
+    if (source && source.readyState === EventSource.CLOSED) {
+      // The browser gave up (an HTTP error, e.g. a proxy that buffers): poll, and retry later.
+      source = null;
+      reconnectTimer = setTimeout(startLive, RECONNECT_MS);
+    }
+  });
+}
+
+function stopLive() {
+  if (source) source.close();
+  source = null;
+  clearTimeout(reconnectTimer);
+  stopPolling();
+}
+
+function startPolling() {
+  if (pollTimer) return;
+  const poll = async () => {
+    try {
+      const data = await api("sessions?state=pending");
+      for (const s of data.sessions) {
+        const known = state.pending.get(s.id);
+        if (!known) upsert(s);
+      }
+      for (const id of [...state.pending.keys()]) {
+        if (!data.sessions.some((s) => s.id === id) && !state.busy.has(id)) {
+          const fresh = await api(`sessions/${encodeURIComponent(id)}`).catch(() => null);
+          if (fresh) upsert(fresh);
+        }
+      }
+      if (state.live !== "live") setLive("polling");
+    } catch (error) {
+      if (error.code !== "network") setLive("polling");
+    }
+  };
+  poll();
+  pollTimer = setInterval(poll, POLL_MS);
+}
+
+function stopPolling() {
+  clearInterval(pollTimer);
+  pollTimer = null;
+}
+
+// ---------------------------------------------------------------- codes made by the app
+
+async function currentCode() {
+  if (!state.totp) return null;
+  let now = await totpNow(state.totp.key, state.totp);
+  if (now.step <= state.lastStep) return { ...now, wait: now.secondsLeft };
+  return now;
+}
+
+async function fillCode(input, hint) {
+  const now = await currentCode();
+  if (!now) return;
+  if (now.wait) {
+    // This code was already used: the server accepts each code once. Wait for the next one.
+    hint.textContent = t("waitNextCode", { seconds: now.wait });
+    hint.dataset.kind = "info";
+    announce(hint.textContent);
+    setTimeout(() => fillCode(input, hint), now.wait * 1000 + 200);
+    return;
+  }
+  input.value = now.code;
+  input.removeAttribute("aria-invalid");
+  state.lastStep = now.step;
+  await store.set("lastStep", now.step);
+  hint.textContent = t("codeFilled", { seconds: now.secondsLeft });
+  hint.dataset.kind = "info";
+}
+
+async function updateGenerator() {
+  const box = $("gen-box");
+  if (!state.totp || state.view !== "settings") return;
+  box.hidden = false;
+  const now = await totpNow(state.totp.key, state.totp);
+  $("gen-code").textContent = `${now.code.slice(0, 3)} ${now.code.slice(3)}`;
+  $("gen-left").textContent = t("codeChangesIn", { seconds: now.secondsLeft });
+}
+
+// ---------------------------------------------------------------- pairing
+
+function pairingToken() {
+  const hash = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const token = hash.get("pair");
+  if (token) history.replaceState(null, "", location.pathname + location.search);
+  return token;
+}
+
+function tokenFromLink(text) {
+  const value = text.trim();
+  const match = value.match(/[#&?]pair=([A-Za-z0-9_-]+)/);
+  if (match) return match[1];
+  return /^[A-Za-z0-9_-]{16,200}$/.test(value) ? value : null;
+}
+
+async function beginPairing(token) {
+  show("pair");
+  const result = $("pair-result");
+  message(result, "");
+  $("pair-intro").hidden = true;
+  try {
+    const info = await api("pair/start", { method: "POST", body: { enrollment_token: token }, auth: false });
+    let totp = null;
+    if (canGenerate()) {
+      try {
+        const parsed = parseOtpauth(info.otpauth_uri);
+        totp = { key: await importSecret(parsed.secret), digits: parsed.digits, period: parsed.period };
+      } catch {
+        totp = null;
+      }
+    }
+    state.pairing = { token, info, totp };
+    $("pair-for").textContent = t("pairFor", { name: info.user_name, issuer: info.issuer });
+    $("pair-expiry").textContent = info.expires_at ? t("pairExpires", { time: formatDateTime(info.expires_at) }) : "";
+    $("src-app").disabled = !totp;
+    $("src-app").checked = Boolean(totp);
+    $("src-other").checked = !totp;
+    $("device-name").value = $("device-name").value || defaultDeviceName();
+    $("pair-code").value = "";
+    updatePairSource();
+    $("pair-form").hidden = false;
+    $("pair-title").focus();
+  } catch (error) {
+    $("pair-intro").hidden = false;
+    $("pair-form").hidden = true;
+    message(result, pairErrorText(error));
+    result.focus?.();
+  }
+}
+
+function defaultDeviceName() {
+  const platform = navigator.userAgentData?.platform || "";
+  return platform ? `${t("phone")} (${platform})` : t("phone");
+}
+
+function updatePairSource() {
+  const fromApp = $("src-app").checked && state.pairing?.totp;
+  $("pair-fill").hidden = !fromApp;
+  $("pair-code-hint").textContent = fromApp ? t("firstCodeHintApp") : t("firstCodeHint");
+  $("pair-code-hint").dataset.kind = "";
+}
+
+function pairErrorText(error) {
+  if (error.code === "invalid_enrollment") return t("pairLinkInvalid");
+  if (error.code === "invalid_otp") return t("pairWrongCode");
+  if (error.code === "network") return t("offline");
+  return t("serverError", { message: error.message });
+}
+
+async function finishPairing(event) {
+  event.preventDefault();
+  const pairing = state.pairing;
+  if (!pairing) return;
+  const code = $("pair-code").value.replace(/\s/g, "");
+  const result = $("pair-result");
+  if (!/^\d{6}$/.test(code)) {
+    message(result, t("codeFormat"));
+    $("pair-code").setAttribute("aria-invalid", "true");
+    $("pair-code").focus();
+    return;
+  }
+  $("pair-submit").disabled = true;
+  try {
+    const paired = await api("pair", {
+      method: "POST",
+      auth: false,
+      body: { enrollment_token: pairing.token, code, device_name: $("device-name").value.trim() },
+    });
+    const device = {
+      token: paired.device_token,
+      deviceId: paired.device_id,
+      userName: paired.user_name,
+      deviceName: $("device-name").value.trim(),
+    };
+    await store.set("device", device);
+    const keep = $("src-app").checked && pairing.totp;
+    await store.set("totp", keep ? pairing.totp : null);
+    // The step of a code this app filled in is already in state.lastStep (a code counts once).
+    await store.set("lastStep", state.lastStep);
+    state.device = device;
+    state.totp = keep ? pairing.totp : null;
+    state.pairing = null;
+    message(result, "");
+    $("pair-form").hidden = true;
+    $("pair-intro").hidden = false;
+    enterApp();
+    announce(t("pairedAs", { name: device.userName }));
+  } catch (error) {
+    message(result, pairErrorText(error));
+    if (error.code === "invalid_enrollment") {
+      $("pair-form").hidden = true;
+      $("pair-intro").hidden = false;
+    } else {
+      $("pair-code").value = "";
+      $("pair-code").focus();
+    }
+  } finally {
+    $("pair-submit").disabled = false;
+  }
+}
+
+async function forgetDevice(revoked = false) {
+  stopLive();
+  await store.clear();
+  state.device = null;
+  state.totp = null;
+  state.pending.clear();
+  state.history = [];
+  show("pair");
+  $("pair-intro").hidden = false;
+  $("pair-form").hidden = true;
+  message($("pair-result"), revoked ? t("deviceRevoked") : "", "info");
+}
+
+// ---------------------------------------------------------------- start
+
+function enterApp() {
+  $("set-user").textContent = state.device.userName;
+  $("set-device").textContent = state.device.deviceName || "—";
+  show("pending");
+  renderPending();
+  startLive();
+}
+
+function bind() {
+  $("lang").addEventListener("change", async (event) => {
+    await i18n.load(event.target.value);
+    i18n.apply();
+    setLive(state.live);
+    renderPending();
+    if (state.view === "history") renderHistory();
+    if (state.view === "request" && state.current) openRequest(state.current);
+    if (state.pairing) $("pair-for").textContent = t("pairFor", { name: state.pairing.info.user_name, issuer: state.pairing.info.issuer });
+    if (state.pairing) updatePairSource();
+  });
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => {
+      const view = tab.dataset.view;
+      show(view);
+      if (view === "history") loadHistory();
+      if (view === "settings") {
+        setLive(state.live);
+        updateGenerator();
+      }
+    });
+  }
+  $("pending-list").addEventListener("click", (event) => {
+    const button = event.target.closest("[data-open]");
+    if (button) openRequest(button.dataset.open);
+  });
+  for (const back of document.querySelectorAll("[data-back]")) {
+    back.addEventListener("click", () => {
+      show("pending");
+      renderPending();
+    });
+  }
+  $("confirm-form").addEventListener("submit", confirmCurrent);
+  $("reject-form").addEventListener("submit", rejectCurrent);
+  $("otp-fill").addEventListener("click", () => fillCode($("otp"), $("otp-hint")));
+  $("pair-fill").addEventListener("click", () => fillCode($("pair-code"), $("pair-code-hint")));
+  $("pair-form").addEventListener("submit", finishPairing);
+  $("src-app").addEventListener("change", updatePairSource);
+  $("src-other").addEventListener("change", updatePairSource);
+  $("pair-link-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = tokenFromLink($("pair-link").value);
+    if (!token) {
+      message($("pair-result"), t("pairLinkInvalid"));
+      return;
+    }
+    beginPairing(token);
+  });
+  $("unpair").addEventListener("click", () => {
+    if (confirm(t("unpairConfirm"))) forgetDevice(false);
+  });
+  window.addEventListener("hashchange", () => {
+    const token = pairingToken();
+    if (token) beginPairing(token);
+  });
+  window.addEventListener("online", () => state.device && startLive());
+}
+
+async function main() {
+  const lang = await i18n.load(i18n.remembered());
+  $("lang").value = lang;
+  i18n.apply();
+  bind();
+  state.device = (await store.get("device")) || null;
+  state.totp = (await store.get("totp")) || null;
+  state.lastStep = (await store.get("lastStep")) ?? -1;
+  const token = pairingToken();
+  if (token) await beginPairing(token);
+  else if (state.device) enterApp();
+  else show("pair", { focus: false });
+  setInterval(tick, 1000);
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch(() => undefined);
+  document.body.dataset.ready = "true";
+}
+
+main();

@@ -1,0 +1,56 @@
+// Service worker: makes the app installable and lets its shell open without a network. The shell
+// is fetched from the network first (so a new release shows at once) and from the cache only when
+// offline. API calls are never cached or touched: a signing request must be live or nothing.
+
+const CACHE = "esign-mobile-v1";
+const SHELL = [
+  "./",
+  "index.html",
+  "app.js",
+  "i18n.js",
+  "signer.js",
+  "store.js",
+  "totp.js",
+  "styles.css",
+  "manifest.webmanifest",
+  "i18n/vi.json",
+  "i18n/en.json",
+  "icons/icon.svg",
+  "icons/icon-192.png",
+];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches
+      .open(CACHE)
+      .then((cache) => cache.addAll(SHELL))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  const scope = new URL(self.registration.scope);
+  if (request.method !== "GET" || url.origin !== scope.origin || !url.pathname.startsWith(scope.pathname)) return;
+  event.respondWith(
+    fetch(request)
+      .then((response) => {
+        if (response.ok) {
+          const copy = response.clone();
+          caches.open(CACHE).then((cache) => cache.put(request, copy));
+        }
+        return response;
+      })
+      .catch(() => caches.match(request, { ignoreSearch: true }).then((hit) => hit || Response.error())),
+  );
+});

@@ -1,0 +1,572 @@
+"""The mobile confirmation app in a real browser: Debian's headless Chromium in a 360x740 phone
+viewport, driven by Playwright, against a real uvicorn serving the app and the API.
+
+A relying system asks over HTTP (OAuth2 token, ``POST /api/sessions``); the phone pairs by opening
+the enrollment link, proves it with a code from ``oathtool``, confirms or rejects; the relying
+system fetches the signature and ``cryptography`` verifies it against the credential's certificate.
+
+Set ``ESIGN_UPDATE_SCREENSHOTS=1`` to refresh the user guide's screenshots in ``docs/images``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+from esign_server.app import create_app
+from esign_server.config import Settings
+from esign_server.context import ServerContext
+from esign_server.db import migrate
+from esign_server.services import clients, credentials, devices, users
+from esign_server.services.pki import ensure_service_pki
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 360, "height": 740}
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+PERIOD = 30
+
+
+# ------------------------------------------------------------------------------- OTP codes
+
+
+def oathtool_code(secret_b32: str, step: int) -> str:
+    """The TOTP code of ``step`` from oathtool (a tool we did not write)."""
+    return subprocess.check_output(
+        ["oathtool", "--totp", "-b", "-N", f"@{step * PERIOD + 1}", secret_b32], text=True
+    ).strip()
+
+
+def current_step(margin: float = 3.0) -> int:
+    """The current time step, after waiting out the last ``margin`` seconds of a step."""
+    now = time.time()
+    if PERIOD - now % PERIOD < margin:
+        time.sleep(PERIOD - now % PERIOD + 0.2)
+        now = time.time()
+    return int(now // PERIOD)
+
+
+def wrong_code(secret_b32: str) -> str:
+    """A code that matches none of the steps the server would accept now."""
+    step = current_step()
+    window = {oathtool_code(secret_b32, s) for s in (step - 1, step, step + 1)}
+    candidate = int(oathtool_code(secret_b32, step))
+    while f"{candidate:06d}" in window:
+        candidate = (candidate + 1) % 1_000_000
+    return f"{candidate:06d}"
+
+
+# ------------------------------------------------------------------------------- the server
+
+
+@dataclass
+class Phone:
+    """A user with a credential and a pending phone enrollment."""
+
+    user_id: str
+    full_name: str
+    cccd: str
+    credential_id: str
+    pairing_url: str
+    secret: str
+
+
+@dataclass
+class RunningServer:
+    """A real uvicorn serving the app, with one relying system registered."""
+
+    base_url: str
+    ctx: ServerContext
+    client_id: str
+    client_secret: str
+    http: httpx.Client = field(init=False)
+    _token: str | None = None
+    _cccd_seq: int = 100
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(base_url=self.base_url, timeout=30)
+
+    def new_phone(self, full_name: str = "Nguyễn Văn An") -> Phone:
+        """A fresh user with a P-256 credential and an enrollment waiting for the phone."""
+        self._cccd_seq += 1
+        cccd = f"001203012{self._cccd_seq:03d}"
+        user = users.create_user(
+            self.ctx, full_name=full_name, cccd=cccd, email=f"u{self._cccd_seq}@example.vn", actor="test"
+        )
+        cred = credentials.issue_credential(self.ctx, user_id=user.id, label="Chữ ký cá nhân", actor="test")
+        enrollment = devices.start_enrollment(self.ctx, user_id=user.id, actor="test")
+        return Phone(user.id, full_name, cccd, cred.id, enrollment.pairing_url, enrollment.secret_b32)
+
+    def _auth(self) -> dict[str, str]:
+        if self._token is None:
+            answer = self.http.post(
+                "/oauth2/token",
+                data={"grant_type": "client_credentials"},
+                auth=(self.client_id, self.client_secret),
+            )
+            answer.raise_for_status()
+            self._token = answer.json()["access_token"]
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def ask(self, phone: Phone, names: list[str], *, ttl: int | None = None, description: str | None = None) -> Any:
+        """The relying system asks for signatures on SHA-256 digests of ``names``."""
+        items = [{"name": n, "digest": base64.b64encode(hashlib.sha256(n.encode()).digest()).decode()} for n in names]
+        body: dict[str, Any] = {"credential_id": phone.credential_id, "items": items}
+        if ttl is not None:
+            body["ttl_seconds"] = ttl
+        if description is not None:
+            body["description"] = description
+        answer = self.http.post("/api/sessions", json=body, headers=self._auth())
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    def session(self, session_id: str, wait: float = 0) -> Any:
+        """The relying system reads its session (long-polling up to ``wait`` seconds)."""
+        answer = self.http.get(f"/api/sessions/{session_id}", params={"wait": wait}, headers=self._auth())
+        answer.raise_for_status()
+        return answer.json()
+
+    def certificate(self, credential_id: str) -> x509.Certificate:
+        """The credential's certificate, as the relying system fetches it."""
+        answer = self.http.get(f"/api/credentials/{credential_id}", headers=self._auth())
+        answer.raise_for_status()
+        return x509.load_pem_x509_certificate(answer.json()["certificate_pem"].encode())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture(scope="session")
+def service_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One service CA for every server of this module (making one takes about a second)."""
+    directory = tmp_path_factory.mktemp("mobile-pki") / "pki"
+    ensure_service_pki(directory, "esign-dev", "http://127.0.0.1:1")
+    return directory
+
+
+def _serve(database_url: str, pki_dir: Path, var_dir: Path) -> Iterator[RunningServer]:
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        dev_mode=True,
+        database_url=database_url,
+        var_dir=var_dir,
+        pki_dir=pki_dir,
+        public_url=base_url,
+        log_json=False,
+        log_level="WARNING",
+    )
+    migrate(database_url)
+    ctx = ServerContext(settings)
+    client = clients.create_client(ctx, name="Cổng Dịch vụ công Quốc gia", scopes=["sessions"], actor="test")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(ctx=ctx),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    running = RunningServer(base_url, ctx, client.client.id, client.client_secret)
+    try:
+        yield running
+    finally:
+        running.http.close()
+        server.should_exit = True
+        thread.join(10)
+        ctx.close()
+
+
+@pytest.fixture
+def server(database_url: str, service_pki_dir: Path, tmp_path: Path) -> Iterator[RunningServer]:
+    """A server on a fresh database: SQLite and PostgreSQL."""
+    yield from _serve(database_url, service_pki_dir, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def sqlite_server(service_pki_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One server on SQLite shared by the tests that need no fresh database (each uses its own user)."""
+    var = tmp_path_factory.mktemp("mobile-var")
+    yield from _serve(f"sqlite:///{var / 'esign.db'}", service_pki_dir, var)
+
+
+# ------------------------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Playwright]:
+    """The Playwright driver."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    """Debian's Chromium, headless (never a downloaded browser)."""
+    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield chromium
+    chromium.close()
+
+
+def _phone_context(browser: Browser, scale: float = 1, service_workers: str = "allow") -> BrowserContext:
+    context = browser.new_context(
+        viewport=PHONE,
+        device_scale_factor=scale,
+        is_mobile=True,
+        has_touch=True,
+        locale="vi-VN",
+        service_workers=service_workers,  # type: ignore[arg-type]
+    )
+    context.set_default_timeout(10_000)
+    return context
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh phone: empty storage, 360x740."""
+    context = _phone_context(browser)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"uncaught errors in the app: {errors}"
+
+
+def pair(page: Page, phone: Phone, *, code: str | None = None, app_codes: bool = False) -> None:
+    """Open the enrollment link and prove it with a first code (oathtool's, one step back)."""
+    page.goto(phone.pairing_url)
+    expect(page.locator("#pair-form")).to_be_visible()
+    expect(page.locator("#pair-for")).to_contain_text(phone.full_name)
+    page.locator("#src-app" if app_codes else "#src-other").check()
+    # One step back: the server accepts ±1 step, and the next code (this step) stays free to confirm.
+    page.locator("#pair-code").fill(code or oathtool_code(phone.secret, current_step() - 1))
+    page.locator("#pair-submit").click()
+    expect(page.locator("#view-pending")).to_be_visible()
+
+
+def open_request(page: Page, session_id: str) -> None:
+    """Tap the request's card once it has arrived."""
+    page.locator(f'[data-open="{session_id}"]').click()
+    expect(page.locator("#view-request")).to_be_visible()
+
+
+def verify_signatures(server: RunningServer, phone: Phone, session: Any, names: list[str]) -> None:
+    """Every signature verifies against the credential's certificate over the item's digest."""
+    public_key = server.certificate(phone.credential_id).public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    assert len(session["signatures"]) == len(names)
+    for name, signature in zip(names, session["signatures"], strict=True):
+        digest = hashlib.sha256(name.encode()).digest()
+        public_key.verify(base64.b64decode(signature), digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+
+
+# ------------------------------------------------------------------------------- the tests
+
+
+def test_pair_confirm_with_oathtool_code_and_relying_system_gets_a_verifying_signature(
+    server: RunningServer, page: Page
+) -> None:
+    phone = server.new_phone()
+    pair(page, phone)
+    expect(page.locator("#pending-empty")).to_be_visible()
+
+    names = ["Hợp đồng lao động.pdf", "Phụ lục 01.pdf"]
+    asked = server.ask(phone, names, description="Ký hợp đồng lao động")
+    card = page.locator(f'li[data-session="{asked["id"]}"]')
+    expect(card).to_contain_text("Cổng Dịch vụ công Quốc gia")  # arrives live, no reload
+    expect(card).to_contain_text(asked["confirmation_code"])
+    open_request(page, asked["id"])
+
+    expect(page.locator("#req-code")).to_have_text(asked["confirmation_code"])
+    expect(page.locator("#req-fp")).to_have_text(asked["fingerprint"])
+    expect(page.locator("#req-docs li")).to_have_text(names)
+    masked = f"CCCD {phone.cccd[:4]}******{phone.cccd[-2:]}"
+    expect(page.locator("#req-signer")).to_have_text(f"{phone.full_name} · {masked}")
+    assert phone.cccd not in page.content()
+    expect(page.locator("#req-cert")).to_contain_text("esign Dev Issuing CA")
+    expect(page.locator("#req-left")).to_have_text(re.compile(r"^[45]:\d\d$"))
+
+    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#confirm-btn").click()
+    expect(page.locator("#view-result")).to_be_visible()
+    expect(page.locator("#result-title")).to_have_text("Đã ký thành công")
+    expect(page.locator("#result-title")).to_be_focused()
+
+    done = server.session(asked["id"], wait=5)
+    assert done["status"] == "signed"
+    verify_signatures(server, phone, done, names)
+
+    page.locator("#view-result [data-back]").click()
+    expect(page.locator("#pending-empty")).to_be_visible()
+    page.locator('.tab[data-view="history"]').click()
+    entry = page.locator(f'#history-list li[data-session="{asked["id"]}"]')
+    expect(entry.locator(".badge")).to_have_text("Đã ký")
+
+
+def test_reject_with_a_reason_reaches_the_relying_system(sqlite_server: RunningServer, page: Page) -> None:
+    phone = sqlite_server.new_phone("Trần Thị Bình")
+    pair(page, phone)
+    asked = sqlite_server.ask(phone, ["Quyết định 123.pdf"])
+    open_request(page, asked["id"])
+    page.locator("#reject-reason").select_option("code_mismatch")
+    page.locator("#reject-btn").click()
+    expect(page.locator("#result-title")).to_have_text("Đã từ chối")
+    expect(page.locator("#result-text")).to_contain_text("Không có gì được ký")
+    done = sqlite_server.session(asked["id"])
+    assert done["status"] == "rejected"
+    assert done["reason"] == "Mã đối chiếu không khớp"
+    assert done["signatures"] is None
+
+
+def test_expired_request_says_so_and_cannot_be_confirmed(sqlite_server: RunningServer, page: Page) -> None:
+    phone = sqlite_server.new_phone("Lê Văn Cường")
+    pair(page, phone)
+    asked = sqlite_server.ask(phone, ["Tờ khai thuế.xml"], ttl=10)
+    open_request(page, asked["id"])
+    expect(page.locator("#result-title")).to_have_text("Yêu cầu đã hết hạn", timeout=15_000)
+    expect(page.locator("#result-text")).to_contain_text("Không có gì được ký")
+    assert sqlite_server.session(asked["id"], wait=5)["status"] == "expired"
+    expect(page.locator(f'[data-open="{asked["id"]}"]')).to_have_count(0)
+
+
+def test_five_wrong_codes_fail_the_request_and_lock_the_device(sqlite_server: RunningServer, page: Page) -> None:
+    phone = sqlite_server.new_phone("Phạm Thị Dung")
+    pair(page, phone)
+    asked = sqlite_server.ask(phone, ["Hoá đơn 0001.xml"])
+    open_request(page, asked["id"])
+    for left in (4, 3, 2, 1):
+        page.locator("#otp").fill(wrong_code(phone.secret))
+        page.locator("#confirm-btn").click()
+        expect(page.locator("#otp-hint")).to_have_text(
+            f"Mã không đúng hoặc đã hết hạn. Chưa có gì được ký. Còn tối đa {left} lần thử."
+        )
+        expect(page.locator("#otp")).to_have_attribute("aria-invalid", "true")
+    page.locator("#otp").fill(wrong_code(phone.secret))
+    page.locator("#confirm-btn").click()
+    expect(page.locator("#result-title")).to_have_text("Không ký được")
+    expect(page.locator("#result-text")).to_contain_text("Nhập sai mã quá nhiều lần")
+    assert sqlite_server.session(asked["id"])["status"] == "failed"
+
+    # Even the right code is not looked at while the device is locked.
+    second = sqlite_server.ask(phone, ["Hoá đơn 0002.xml"])
+    page.locator("#view-result [data-back]").click()
+    open_request(page, second["id"])
+    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#confirm-btn").click()
+    expect(page.locator("#otp-hint")).to_contain_text("Thiết bị đang bị khoá")
+    assert sqlite_server.session(second["id"])["status"] == "pending"
+
+
+def test_lost_connection_gives_a_plain_message_and_the_request_is_signed_once(
+    sqlite_server: RunningServer, page: Page
+) -> None:
+    phone = sqlite_server.new_phone("Hoàng Văn Em")
+    pair(page, phone)
+    asked = sqlite_server.ask(phone, ["Biên bản.pdf"])
+    open_request(page, asked["id"])
+    page.context.set_offline(True)
+    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#confirm-btn").click()
+    expect(page.locator("#otp-hint")).to_contain_text("Mất kết nối tới máy chủ")
+    expect(page.locator("#conn")).to_have_text("Mất kết nối")
+    assert sqlite_server.session(asked["id"])["status"] == "pending"
+    page.context.set_offline(False)
+    expect(page.locator("#otp-hint")).to_contain_text("Đã kết nối lại", timeout=8_000)
+    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#confirm-btn").click()
+    expect(page.locator("#result-title")).to_have_text("Đã ký thành công")
+    assert sqlite_server.session(asked["id"])["status"] == "signed"
+
+
+def test_polling_takes_over_when_server_sent_events_are_blocked(
+    sqlite_server: RunningServer, browser: Browser
+) -> None:
+    # Routes do not see requests a service worker handles: this phone runs without one.
+    page = _phone_context(browser, service_workers="block").new_page()
+    page.route("**/api/mobile/events*", lambda route: route.abort())
+    phone = sqlite_server.new_phone("Vũ Thị Giang")
+    pair(page, phone)
+    expect(page.locator("#conn")).to_have_text("Cập nhật định kỳ")
+    asked = sqlite_server.ask(phone, ["Công văn 45.pdf"])
+    expect(page.locator(f'[data-open="{asked["id"]}"]')).to_be_visible()
+    page.context.close()
+
+
+def test_codes_made_by_the_app_match_oathtool_and_confirm(sqlite_server: RunningServer, page: Page) -> None:
+    phone = sqlite_server.new_phone("Đặng Văn Hùng")
+    pair(page, phone, app_codes=True)
+    # Web Crypto HOTP over the stored non-extractable key, against oathtool at fixed steps.
+    for step in (0, 1, 56_666_666):
+        made = page.evaluate(
+            """async ([secret, step]) => {
+                const totp = await import('./totp.js');
+                const key = await totp.importSecret(totp.base32Decode(secret));
+                return totp.hotp(key, step);
+            }""",
+            [phone.secret, step],
+        )
+        assert made == oathtool_code(phone.secret, step)
+    asked = sqlite_server.ask(phone, ["Giấy uỷ quyền.pdf"])
+    open_request(page, asked["id"])
+    page.locator("#otp-fill").click()
+    expect(page.locator("#otp")).to_have_value(re.compile(r"^\d{6}$"))
+    step = current_step(margin=0)
+    assert page.locator("#otp").input_value() in {oathtool_code(phone.secret, s) for s in (step - 1, step)}
+    page.locator("#confirm-btn").click()
+    expect(page.locator("#result-title")).to_have_text("Đã ký thành công")
+    assert sqlite_server.session(asked["id"])["status"] == "signed"
+
+
+def test_app_is_served_with_strict_security_headers(sqlite_server: RunningServer) -> None:
+    for path in ("/m/", "/m/app.js", "/m/i18n/en.json", "/m/manifest.webmanifest", "/m/icons/icon-192.png"):
+        answer = sqlite_server.http.get(path)
+        assert answer.status_code == 200, path
+        csp = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert sqlite_server.http.get("/m").status_code in (307, 308)
+    html = sqlite_server.http.get("/m/").text
+    assert "<script>" not in html and "style=" not in html and " on" + "click=" not in html
+
+
+CONTRAST_SCRIPT = """
+() => {
+  const lum = (c) => {
+    const [r, g, b] = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const rgba = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const worst = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const hasText = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const box = el.getBoundingClientRect();
+    if (!hasText || !box.width || !box.height || el.closest('[hidden]') || el.closest('.sr-only')) continue;
+    const fg = rgba(getComputedStyle(el).color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(background(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) worst.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)} "${el.textContent.trim().slice(0, 30)}"`);
+  }
+  return worst;
+}
+"""
+
+
+def _shoot(page: Page, out: Path, name: str) -> None:
+    page.screenshot(path=str(out / f"mobile-{name}.png"))
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_main_screens_are_readable_at_360px_in_both_languages(
+    sqlite_server: RunningServer, browser: Browser, lang: str
+) -> None:
+    """Screens fit 360 px, text contrast is at least 4.5:1, labels are in place; screenshots for the guide."""
+    out = Path(tempfile.mkdtemp(prefix=f"mobile-shots-{lang}-"))
+    context = _phone_context(browser, scale=2)
+    page = context.new_page()
+    try:
+        phone = sqlite_server.new_phone("Nguyễn Thị Lan")
+        page.goto(phone.pairing_url)
+        expect(page.locator("#pair-form")).to_be_visible()
+        if lang == "en":
+            page.locator("#lang").select_option("en")
+            expect(page.locator("#pair-title")).to_have_text("Pair this phone")
+        page.locator("#src-other").check()
+        _shoot(page, out, f"{lang}-pair")
+        page.locator("#pair-code").fill(oathtool_code(phone.secret, current_step() - 1))
+        page.locator("#pair-submit").click()
+        expect(page.locator("#view-pending")).to_be_visible()
+
+        first = sqlite_server.ask(
+            phone, ["Hợp đồng mua bán 2024-117.pdf", "Phụ lục giá.pdf"], description="Hợp đồng mua bán"
+        )
+        second = sqlite_server.ask(phone, ["Tờ khai 05-KK.xml"])
+        expect(page.locator(f'[data-open="{second["id"]}"]')).to_be_visible()
+        expect(page.locator("#pending-count")).to_have_text("2")
+        _shoot(page, out, f"{lang}-pending")
+
+        open_request(page, first["id"])
+        page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+        _shoot(page, out, f"{lang}-request")
+        checks: list[str] = page.evaluate(CONTRAST_SCRIPT)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.locator("#confirm-btn").click()
+        expect(page.locator("#result-box")).to_have_attribute("data-status", "signed")
+        _shoot(page, out, f"{lang}-signed")
+        checks += page.evaluate(CONTRAST_SCRIPT)
+
+        page.locator("#view-result [data-back]").click()
+        open_request(page, second["id"])
+        page.locator("#reject-btn").click()
+        expect(page.locator("#result-box")).to_have_attribute("data-status", "rejected")
+        page.locator('.tab[data-view="history"]').click()
+        expect(page.locator("#history-list li")).to_have_count(2)
+        _shoot(page, out, f"{lang}-history")
+        checks += page.evaluate(CONTRAST_SCRIPT)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert not checks, f"text below 4.5:1 contrast: {checks}"
+
+        # Every form control has a label a screen reader can read.
+        unlabelled = page.evaluate(
+            """() => [...document.querySelectorAll('input, select, button')].filter((el) =>
+                !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim()
+            ).map((el) => el.id || el.outerHTML.slice(0, 60))"""
+        )
+        assert unlabelled == []
+        if os.environ.get("ESIGN_UPDATE_SCREENSHOTS") == "1":
+            DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+            for shot in out.glob("*.png"):
+                shutil.copy(shot, DOCS_IMAGES / shot.name)
+    finally:
+        context.close()
+        shutil.rmtree(out, ignore_errors=True)

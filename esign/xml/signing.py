@@ -81,6 +81,8 @@ class _Draft:
     chain: tuple[x509.Certificate, ...]
     inserted: etree._Element
     modified: bool
+    source: bytes | None = None
+    """The input as given, when the output can be that input with the Signature spliced in."""
 
     @property
     def signature_id(self) -> str:
@@ -169,6 +171,7 @@ def sign_xml(
         signing_time=signing_time, huge_tree=huge_tree,
     )
     value = _sign_now(signer, draft.tbs_digest(), draft.algorithm)
+    draft.source = data
     return _complete(draft, value, timestamper or _timestamper(tsa_url, profile))
 
 
@@ -656,11 +659,39 @@ def _complete(draft: _Draft, signature_value: bytes, timestamper: Timestamper | 
         _add_signature_timestamp(draft, timestamper)
         if draft.profile == "xades-b-lt":
             _add_validation_data(draft)
-    return _serialize(draft.tree)
+    spliced = _splice(draft)
+    return spliced if spliced is not None else _serialize(draft.tree)
 
 
 def _serialize(tree: etree._ElementTree) -> bytes:
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+
+
+SPLICE_MIN_BYTES = 1_000_000
+
+
+def _splice(draft: _Draft) -> bytes | None:
+    """The input bytes with the Signature inserted before the root's end tag, or None when not that simple.
+
+    Re-serializing a 50 MB tree costs as much as parsing it; when the Signature is the root's last
+    child of a UTF-8 document that ends with the root's end tag, the input bytes are reused as they are.
+    """
+    source = draft.source
+    root = draft.tree.getroot()
+    if source is None or len(source) < SPLICE_MIN_BYTES or draft.modified:
+        return None
+    if draft.signature.getparent() is not root or draft.signature.getnext() is not None:
+        return None
+    if (draft.tree.docinfo.encoding or "UTF-8").upper().replace("-", "") != "UTF8":
+        return None
+    body = source.rstrip()
+    qname = ((root.prefix + ":") if root.prefix else "") + etree.QName(root).localname
+    end = body.rfind(b"</")
+    if end < 0 or not body.endswith(b">"):
+        return None
+    if body[end + 2 : -1].strip() != qname.encode():
+        return None
+    return source[:end] + etree.tostring(draft.signature) + source[end:]
 
 
 def _raw_signature(certificate: x509.Certificate, algorithm: SignatureAlgorithm, value: bytes) -> bytes:

@@ -20,7 +20,7 @@ from tests.esign.xml.conftest import DOCUMENT, INVOICE
 
 DATA = Path(__file__).parent / "data"
 DS = f"{{{DS_NS}}}"
-PLAIN = b'<doc xmlns="urn:example:doc" xmlns:x="urn:x">\n  <item Id="item-1">first</item>\n  <x:b>second</x:b>\n</doc>\n'
+PLAIN = b'<doc xmlns="urn:example:doc" xmlns:x="urn:x">\n  <item Id="item-1">first</item>\n  <x:b>2</x:b>\n</doc>\n'
 ID_ELEMENTS = ("item", "DLHDon", "Object", "SignedProperties", "Signature")
 
 
@@ -60,7 +60,9 @@ def test_xmlsec1_accepts_the_xmldsig_core_of_xades_b_t(tmp_path: Path, dev_pki: 
     assert xmlsec1_verify(path, dev_pki).returncode == 0
 
 
-def test_xmlsec1_accepts_the_buyer_signature_too(tmp_path: Path, dev_pki: DevPKI, signers: dict[str, FileSigner]) -> None:
+def test_xmlsec1_accepts_the_buyer_signature_too(
+    tmp_path: Path, dev_pki: DevPKI, signers: dict[str, FileSigner]
+) -> None:
     seller = sign_xml(INVOICE, signers["org-rsa2048"], profile="einvoice")
     both = sign_xml(seller, signers["person-p256"], profile="einvoice", signature_parent="NMua")
     # xmlsec1 checks the first Signature it finds: cut the seller's out to make it check the buyer's.
@@ -190,3 +192,17 @@ def test_tr2012_sha1_vector_is_refused_unless_weak_is_allowed(dev_pki: DevPKI) -
         verify_xml(data, trust_anchors=dev_pki.root_pem_path)
     result = verify_xml(data, trust_anchors=dev_pki.root_pem_path, allow_weak=True)
     assert result.signed  # SHA-1 digest and RSA-1024 accepted by name; the core verifies
+
+
+@pytest.mark.parametrize("profile", ["xmldsig-enveloped", "xades-b-b"])
+def test_large_documents_keep_their_bytes_and_xmlsec1_agrees(
+    tmp_path: Path, dev_pki: DevPKI, rsa: FileSigner, profile: str
+) -> None:
+    rows = b"".join(b'  <row n="%d">gi\xc3\xa1 tr\xe1\xbb\x8b %d</row>\r\n' % (i, i) for i in range(40_000))
+    data = b'<?xml version="1.0" encoding="UTF-8"?>\n<p:rows xmlns:p="urn:rows">\r\n' + rows + b"</p:rows>\n"
+    signed = sign_xml(data, rsa, profile=profile)
+    assert signed.startswith(data[: len(data) - len(b"</p:rows>\n")])  # the input bytes, signature spliced in
+    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path).passed
+    path = tmp_path / "large.xml"
+    path.write_bytes(signed)
+    assert xmlsec1_verify(path, dev_pki).returncode == 0

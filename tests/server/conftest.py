@@ -13,14 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from esign.pki import create_dev_pki
 from esign_server.app import create_app
 from esign_server.config import Settings
 from esign_server.context import ServerContext
 from esign_server.db import migrate
 from esign_server.services import clients, credentials, devices, users
 from esign_server.services.pki import pki_base_url
+
+from esign.pki import create_dev_pki
 
 PUBLIC_URL = "http://127.0.0.1:8750"
 
@@ -71,6 +71,28 @@ async def http(ctx: ServerContext) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(ctx=ctx)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture
+def live_url(ctx: ServerContext) -> Iterator[str]:
+    """The app under a real uvicorn on a free loopback port (for streaming responses such as SSE)."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(ctx=ctx), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
 
 
 @dataclass

@@ -11,7 +11,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-
 from esign_server.context import ServerContext
 from esign_server.services import audit
 
@@ -168,9 +167,8 @@ async def test_concurrent_confirms_sign_once(
     statuses = sorted(r.status_code for r in results)
     assert statuses.count(200) == 1, [r.text for r in results]
     with ctx.db.read() as session:
-        from sqlmodel import select
-
         from esign_server.models import AuditEvent
+        from sqlmodel import select
 
         signed = session.exec(select(AuditEvent).where(AuditEvent.action == "session.signed")).all()
     assert len(signed) == 1
@@ -267,10 +265,9 @@ async def test_session_expires(
 ) -> None:
     from datetime import timedelta
 
-    from sqlalchemy import update
-
     from esign_server.db import utcnow
     from esign_server.models import SigningSession
+    from sqlalchemy import update
 
     created = await create(http, integrator, person, "x")
     with ctx.db.write() as session:

@@ -282,9 +282,12 @@ function showOutcome(session, note = "") {
   $("result-title").textContent = t(`result_${session.status}_title`);
   $("result-text").textContent =
     note || t(`result_${session.status}_text`, { name: session.relying_system.name, count: session.item_count });
-  $("result-detail").textContent = session.completed_at
-    ? `${statusText(session.status)} · ${formatDateTime(session.completed_at)}`
-    : "";
+  $("result-detail").textContent = [
+    `${t("confirmationCode")} ${session.confirmation_code}`,
+    session.completed_at ? `${statusText(session.status)} ${formatDateTime(session.completed_at)}` : "",
+  ]
+    .filter(Boolean)
+    .join(" · ");
   state.current = session.id;
   show("result");
   announce(`${$("result-title").textContent}. ${$("result-text").textContent}`);

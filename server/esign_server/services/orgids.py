@@ -23,9 +23,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import Table, func, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from esign.orgid import OrgIdentifier, OrgIdError, detect_form, fold_vietnamese, load_level1
 from esign.orgid.code import QCVN_WIDTHS
@@ -824,6 +824,12 @@ def _relations_problem(row: _Row, rows: dict[str, _Row], in_db: dict[str, OrgCod
     return None
 
 
+def _table(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
 def _insert(session: Session, new: list[_Row], in_db: dict[str, OrgCode], actor: str) -> None:
     """Bulk-insert the new rows (parents first, for the foreign key) with one history row each."""
     now = utcnow()
@@ -872,10 +878,12 @@ def _insert(session: Session, new: list[_Row], in_db: dict[str, OrgCode], actor:
         for v in values
     ]
     try:
+        # Core inserts (executemany / insertmanyvalues), not the ORM's per-object bookkeeping.
+        conn = session.connection()
         for start in range(0, len(values), 5000):
-            session.execute(insert(OrgCode), values[start : start + 5000])
+            conn.execute(insert(_table(OrgCode)), values[start : start + 5000])
         for start in range(0, len(events), 5000):
-            session.execute(insert(OrgCodeEvent), events[start : start + 5000])
+            conn.execute(insert(_table(OrgCodeEvent)), events[start : start + 5000])
         for parent, number in highest.items():
             if parent in in_db:
                 session.execute(

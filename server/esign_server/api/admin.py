@@ -146,6 +146,8 @@ def start_enrollment(
         qr_png=base64.b64encode(qr.qr_png(e.otpauth_uri)).decode(),
         qr_svg=qr.qr_svg(e.otpauth_uri),
         pairing_url=e.pairing_url,
+        pairing_qr_png=base64.b64encode(qr.qr_png(e.pairing_url)).decode(),
+        pairing_qr_svg=qr.qr_svg(e.pairing_url),
         enrollment_token=e.enrollment_token,
         expires_at=e.expires_at,
     )

@@ -160,6 +160,9 @@ class EnrollmentPublic(BaseModel):
     """PNG image of the otpauth URI, base64."""
     qr_svg: str
     pairing_url: str
+    pairing_qr_png: str
+    """PNG image of ``pairing_url``, base64: the phone's camera opens the mobile app at ``/m/`` with it."""
+    pairing_qr_svg: str
     enrollment_token: str
     expires_at: datetime
 

@@ -108,9 +108,10 @@ def main() -> None:
     pki = create_dev_pki(work / "pki", "bench")
     signer = pki.signer("person-rsa2048")
     key_pem, cert_pem = work / "key.pem", work / "cert.pem"
-    key_pem.write_bytes(signer._key.private_bytes(  # noqa: SLF001 - exporting the bench's own key
+    key_pem.write_bytes(signer._key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    cert_pem.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (signer.certificate, *signer.chain)))
+    pems = [c.public_bytes(serialization.Encoding.PEM) for c in (signer.certificate, *signer.chain)]
+    cert_pem.write_bytes(b"".join(pems))
     root = str(pki.root_pem_path)
     py = sys.executable
     print(f"# XML bench, enveloped RSA-2048/SHA-256 exc-c14n; {os.cpu_count()} cores; xmlsec1 "

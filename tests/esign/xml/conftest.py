@@ -17,7 +17,8 @@ INVOICE = (
 
 DOCUMENT = (
     b'<?xml version="1.0"?>\n<doc xmlns="urn:example:doc" xmlns:x="urn:x" xml:lang="vi">\n'
-    b'  <item Id="item-1">first <b>bold</b></item>\n  <!-- a comment -->\n  <x:item Id="item-2">second</x:item>\n</doc>\n'
+    b'  <item Id="item-1">first <b>bold</b></item>\n  <!-- a comment -->\n'
+    b'  <x:item Id="item-2">second</x:item>\n</doc>\n'
 )
 
 

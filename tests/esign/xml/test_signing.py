@@ -91,7 +91,7 @@ def test_staged_signing_without_embedding_the_document(dev_pki: DevPKI, ecdsa: F
 
 
 def test_finish_with_a_signature_over_something_else_fails_verification(dev_pki: DevPKI, rsa: FileSigner) -> None:
-    digest, state = prepare(DOCUMENT, rsa)
+    _, state = prepare(DOCUMENT, rsa)
     wrong = rsa.sign_digest_sync(bytes(32), signature_algorithm_of(state))
     result = verify_xml(finish(state, wrong), trust_anchors=dev_pki.root_pem_path)
     assert result.reports[0].sub_indication.value == "SIG_CRYPTO_FAILURE"  # type: ignore[union-attr]

@@ -113,7 +113,7 @@ class RunningServer:
     def __post_init__(self) -> None:
         self.http = httpx.Client(base_url=self.base_url, timeout=30)
 
-    def new_phone(self, full_name: str = "Nguyễn Văn An") -> Phone:
+    def new_phone(self, full_name: str = "Nguyễn Văn An", *, admin_api: bool = False) -> Phone:
         """A fresh user with a P-256 credential and an enrollment waiting for the phone."""
         self._cccd_seq += 1
         cccd = f"001203012{self._cccd_seq:03d}"
@@ -121,19 +121,32 @@ class RunningServer:
             self.ctx, full_name=full_name, cccd=cccd, email=f"u{self._cccd_seq}@example.vn", actor="test"
         )
         cred = credentials.issue_credential(self.ctx, user_id=user.id, label="Chữ ký cá nhân", actor="test")
-        enrollment = devices.start_enrollment(self.ctx, user_id=user.id, actor="test")
-        return Phone(user.id, full_name, cccd, cred.id, enrollment.pairing_url, enrollment.secret_b32)
+        if not admin_api:
+            enrollment = devices.start_enrollment(self.ctx, user_id=user.id, actor="test")
+            return Phone(user.id, full_name, cccd, cred.id, enrollment.pairing_url, enrollment.secret_b32)
+        answer = self.http.post(
+            f"/api/admin/users/{user.id}/enrollments", json={"device_name": "phone"}, headers=self._admin()
+        )
+        assert answer.status_code == 201, answer.text
+        shown = answer.json()
+        assert shown["pairing_url"].startswith(f"{self.base_url}/m/#pair=")
+        assert base64.b64decode(shown["pairing_qr_png"]).startswith(b"\x89PNG")
+        return Phone(user.id, full_name, cccd, cred.id, shown["pairing_url"], shown["secret"])
+
+    def _token_for(self, client_id: str, secret: str) -> str:
+        answer = self.http.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+        answer.raise_for_status()
+        token: str = answer.json()["access_token"]
+        return token
 
     def _auth(self) -> dict[str, str]:
         if self._token is None:
-            answer = self.http.post(
-                "/oauth2/token",
-                data={"grant_type": "client_credentials"},
-                auth=(self.client_id, self.client_secret),
-            )
-            answer.raise_for_status()
-            self._token = answer.json()["access_token"]
+            self._token = self._token_for(self.client_id, self.client_secret)
         return {"Authorization": f"Bearer {self._token}"}
+
+    def _admin(self) -> dict[str, str]:
+        admin = clients.create_client(self.ctx, name="admin console", scopes=["admin"], actor="test")
+        return {"Authorization": f"Bearer {self._token_for(admin.client.id, admin.client_secret)}"}
 
     def ask(self, phone: Phone, names: list[str], *, ttl: int | None = None, description: str | None = None) -> Any:
         """The relying system asks for signatures on SHA-256 digests of ``names``."""
@@ -308,7 +321,7 @@ def verify_signatures(server: RunningServer, phone: Phone, session: Any, names: 
 def test_pair_confirm_with_oathtool_code_and_relying_system_gets_a_verifying_signature(
     server: RunningServer, page: Page
 ) -> None:
-    phone = server.new_phone()
+    phone = server.new_phone(admin_api=True)
     pair(page, phone)
     expect(page.locator("#pending-empty")).to_be_visible()
 

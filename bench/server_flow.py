@@ -1,0 +1,303 @@
+"""Session flow benchmark over real HTTP on loopback: create -> confirm (TOTP) -> fetch signature.
+
+Beside it, in the same run and with the same client, a bare FastAPI endpoint that only signs a
+hash with the same key type. Both servers run as one uvicorn worker on 127.0.0.1; the full flow
+uses the SQLite database, the software keystore, the audit chain and one transaction per step.
+
+    .venv/bin/python bench/server_flow.py [--sessions 400] [--quick]
+
+Prints sessions/s and p50/p99 per flow at 1 and 16 concurrent clients, requests/s of the bare
+endpoint, and the ratio (aim: full flow >= 30% of bare, p99 < 50 ms at 16 clients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "server"))
+
+
+# --- the bare endpoint ------------------------------------------------------------------------
+
+
+class SignRequest(BaseModel):
+    """A SHA-256 digest, base64."""
+
+    digest: str
+
+
+def bare_app() -> Any:
+    """A FastAPI app with one route: sign a SHA-256 digest with a key parsed once (ESIGN_BENCH_KEY)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+    from fastapi import FastAPI
+
+    kind = os.environ.get("ESIGN_BENCH_KEY", "p256")
+    key: Any = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "p256"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    app = FastAPI()
+
+    @app.post("/sign")
+    def sign(body: SignRequest) -> dict[str, str]:
+        digest = base64.b64decode(body.digest)
+        if isinstance(key, rsa.RSAPrivateKey):
+            sig = key.sign(digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+        else:
+            sig = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+        return {"signature": base64.b64encode(sig).decode()}
+
+    return app
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(cmd: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(300):
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code in (200, 404):
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def drive(n: int, concurrency: int, one: Any) -> tuple[float, list[float]]:
+    """Run ``one(i)`` n times with ``concurrency`` workers; (per second, latencies)."""
+    latencies: list[float] = []
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            t0 = time.perf_counter()
+            await one(i)
+            latencies.append(time.perf_counter() - t0)
+
+    start_time = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - start_time), latencies
+
+
+# --- the full flow ----------------------------------------------------------------------------
+
+
+def setup_sandbox(env: dict[str, str], devices_per_key: int) -> dict[str, Any]:
+    """Client, two users (P-256, RSA-2048) with credentials, and many active devices (one per session)."""
+    os.environ.update(env)
+    from esign_server.config import get_settings
+    from esign_server.context import ServerContext
+    from esign_server.crypto import token_hash
+    from esign_server.db import migrate
+    from esign_server.models import Device
+    from esign_server.services import clients, credentials, devices, otp, users
+    from esign_server.services.pki import ensure_service_pki
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    migrate(settings.database_url)
+    ensure_service_pki(settings.resolved_pki_dir, settings.pki_password, settings.public_url)
+    ctx = ServerContext(settings)
+    rp = clients.create_client(ctx, name="Bench", scopes=["sessions"], actor="bench")
+    out: dict[str, Any] = {"client_id": rp.client.id, "client_secret": rp.client_secret, "keys": {}}
+    for n, kind in enumerate(("p256", "rsa2048")):
+        user = users.create_user(ctx, full_name=f"Bench {kind}", cccd=f"00109500000{n}", actor="bench")
+        cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=kind, actor="bench")
+        pool = []
+        with ctx.db.write() as session:
+            for _ in range(devices_per_key):
+                device_id, token, secret = str(uuid.uuid4()), uuid.uuid4().hex, otp.new_secret()
+                session.add(
+                    Device(
+                        id=device_id,
+                        user_id=user.id,
+                        name="bench",
+                        status="active",
+                        totp_secret_enc=ctx.sealer.seal(secret, devices.secret_aad(device_id)),
+                        device_token_hash=token_hash(token),
+                    )
+                )
+                pool.append((token, secret))
+        out["keys"][kind] = {"credential_id": cred.id, "devices": pool}
+    ctx.close()
+    return out
+
+
+async def flow_bench(
+    url: str, sandbox: dict[str, Any], kind: str, n: int, concurrency: int, offset: int
+) -> tuple[float, list[float]]:
+    from esign_server.services import otp
+
+    info = sandbox["keys"][kind]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+        token = (
+            await http.post(
+                "/oauth2/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": sandbox["client_id"],
+                    "client_secret": sandbox["client_secret"],
+                },
+            )
+        ).json()
+        rp = {"Authorization": f"Bearer {token['access_token']}"}
+
+        async def one(i: int) -> None:
+            device_token, secret = info["devices"][offset + i]
+            digest = hashlib.sha256(f"{kind}-{offset + i}".encode()).digest()
+            created = await http.post(
+                "/api/sessions",
+                headers=rp,
+                json={
+                    "credential_id": info["credential_id"],
+                    "items": [{"name": "doc.pdf", "digest": base64.b64encode(digest).decode()}],
+                },
+            )
+            sid = created.json()["id"]
+            code = otp.hotp(secret, otp.current_step() + 1)
+            confirmed = await http.post(
+                f"/api/mobile/sessions/{sid}/confirm",
+                json={"code": code},
+                headers={"Authorization": f"Bearer {device_token}"},
+            )
+            if confirmed.status_code != 200:
+                raise SystemExit(f"confirm failed: {confirmed.text}")
+            fetched = await http.get(f"/api/sessions/{sid}", headers=rp)
+            assert fetched.json()["signatures"]
+
+        return await drive(n, concurrency, one)
+
+
+async def bare_bench(url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    digest = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+
+        async def one(i: int) -> None:
+            r = await http.post("/sign", json={"digest": digest})
+            assert r.status_code == 200
+
+        await drive(50, concurrency, one)  # warm-up
+        return await drive(n, concurrency, one)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=400, help="sessions per measurement")
+    parser.add_argument("--quick", action="store_true", help="100 sessions per measurement")
+    args = parser.parse_args()
+    n = 100 if args.quick else args.sessions
+    tmp = Path(tempfile.mkdtemp(prefix="esign-bench-"))
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ESIGN_")},
+        "ESIGN_DEV_MODE": "1",
+        "ESIGN_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+        "ESIGN_VAR_DIR": str(tmp),
+        "ESIGN_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "ESIGN_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    print(f"setting up ({2 * (n + 20) * 2} devices) ...", flush=True)
+    sandbox = setup_sandbox(env, devices_per_key=2 * (n + 20) + 10)
+    esign = str(Path(sys.executable).parent / "esign")
+    rows = []
+    for kind in ("p256", "rsa2048"):
+        server = start([esign, "server", "run", "--port", str(port)], env, f"http://127.0.0.1:{port}")
+        bare_port = free_port()
+        bare = start(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "bench.server_flow:bare_app",
+                "--port",
+                str(bare_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            {**env, "ESIGN_BENCH_KEY": kind},
+            f"http://127.0.0.1:{bare_port}",
+        )
+        try:
+            offset = 0
+            asyncio.run(flow_bench(f"http://127.0.0.1:{port}", sandbox, kind, 20, 4, offset))  # warm-up
+            offset += 20
+            for concurrency in (1, 16):
+                flow_rate, flow_lat = asyncio.run(
+                    flow_bench(f"http://127.0.0.1:{port}", sandbox, kind, n, concurrency, offset)
+                )
+                offset += n
+                bare_rate, bare_lat = asyncio.run(bare_bench(f"http://127.0.0.1:{bare_port}", n * 3, concurrency))
+                rows.append(
+                    (
+                        kind,
+                        concurrency,
+                        flow_rate,
+                        pct(flow_lat, 0.5),
+                        pct(flow_lat, 0.99),
+                        bare_rate,
+                        pct(bare_lat, 0.5),
+                        pct(bare_lat, 0.99),
+                    )
+                )
+        finally:
+            server.terminate()
+            bare.terminate()
+            server.wait()
+            bare.wait()
+    print()
+    print(
+        "| key | clients | full flow sessions/s | flow p50 ms | flow p99 ms | bare sign req/s | bare p50 ms "
+        "| bare p99 ms | flow/bare |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for kind, c, fr, f50, f99, br, b50, b99 in rows:
+        print(
+            f"| {kind} | {c} | {fr:,.0f} | {f50:.1f} | {f99:.1f} | {br:,.0f} | {b50:.1f} | {b99:.1f} | {fr / br:.0%} |"
+        )
+    print(
+        f"\n(one session = 3 HTTP requests: create, confirm, fetch; {statistics.mean([r[2] for r in rows]):.0f} "
+        "sessions/s mean over the rows)"
+    )
+
+
+if __name__ == "__main__":
+    main()

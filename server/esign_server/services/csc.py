@@ -117,6 +117,16 @@ def hash_algorithm_of(oid_or_name: str | None, sign_algo: str | None = None) -> 
     return DigestAlgorithm.SHA256
 
 
+def hash_algorithm_by_length(value: str) -> DigestAlgorithm:
+    """For v1 requests, which name no hash algorithm: the SHA-2 digest whose length the base64 hash has."""
+    try:
+        size = len(base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4)))
+    except (ValueError, TypeError):
+        size = 0
+    by_size = {d.digest_size: d for d in (DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512)}
+    return by_size.get(size, DigestAlgorithm.SHA256)
+
+
 def _confirming_device(ctx: ServerContext, user_id: str) -> Device:
     """The device whose OTP an authorize call carries: the user's most recently activated one."""
     with ctx.db.read() as session:

@@ -336,12 +336,16 @@ def make_router(version: str) -> APIRouter:
     )
     def authorize(body: AuthorizeRequest, client: CscClient, ctx: CtxDep) -> Any:
         """Authorize hashes: with ``OTP``/``authData`` a SAD at once; without, ``202`` and the phone is asked."""
-        algorithm = csc.hash_algorithm_of(body.hashAlgorithmOID or body.hashAlgo)
+        values = body.hash_values()
+        if body.hashAlgorithmOID:
+            algorithm = csc.hash_algorithm_of(body.hashAlgorithmOID)
+        else:
+            algorithm = csc.hash_algorithm_by_length(values[0] if values else "")
         result = csc.authorize(
             ctx,
             client_id=client,
             credential_id=body.credentialID,
-            hashes=csc.decode_hashes(body.hash_values(), algorithm),
+            hashes=csc.decode_hashes(values, algorithm),
             hash_algorithm=algorithm,
             num_signatures=body.numSignatures,
             otp=body.otp(),

@@ -70,8 +70,7 @@ class AuthorizeRequest(CscBody):
     hash: list[str] | None = Field(None, max_length=10_000)
     """v1 name of ``hashes``."""
     hashAlgorithmOID: str | None = Field(None, max_length=64)
-    hashAlgo: str | None = Field(None, max_length=64)
-    """v1 name of ``hashAlgorithmOID``."""
+    """Absent (v1 has no such field): the hash length tells SHA-256, SHA-384 or SHA-512."""
     authData: list[AuthDataItem] | None = None
     OTP: str | None = Field(None, max_length=16)
     """v1: the OTP."""

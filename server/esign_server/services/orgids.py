@@ -23,7 +23,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, func, insert, update
+from sqlalchemy import JSON, Connection, Table, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -830,6 +831,56 @@ def _table(model: type[SQLModel]) -> Table:
     return table
 
 
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, batch: int = 5000) -> None:
+    """Insert many rows with the driver's ``executemany``, converting values once per distinct value.
+
+    SQLAlchemy's own executemany runs every bind processor on every row; here each column's
+    processor (JSON text, UTC timestamps) runs per row only where values differ, so a timestamp
+    shared by 100,000 rows is converted once. Column names come from the table, never from input.
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    processors = [c.type.bind_processor(conn.dialect) for c in columns]
+    for i, column in enumerate(columns):
+        if processors[i] is None and isinstance(column.type, JSON):
+            # psycopg adapts JSON in SQLAlchemy's own path only: hand it the text.
+            processors[i] = _json_text
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    quote = conn.dialect.identifier_preparer.quote
+    # Identifiers come from the table definition and every value is bound, so nothing is injected.
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608
+        f"VALUES ({', '.join([marker] * len(names))})"
+    )
+    last: list[tuple[Any, Any]] = [(object(), None)] * len(names)
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        out = []
+        for i, name in enumerate(names):
+            value = row[name]
+            process = processors[i]
+            if process is None or value is None:
+                out.append(value)
+                continue
+            seen, converted = last[i]
+            if value is not seen:
+                converted = process(value)
+                last[i] = (value, converted)
+            out.append(converted)
+        params.append(tuple(out))
+        if len(params) == batch:
+            conn.exec_driver_sql(sql, params)
+            params = []
+    if params:
+        conn.exec_driver_sql(sql, params)
+
+
 def _insert(session: Session, new: list[_Row], in_db: dict[str, OrgCode], actor: str) -> None:
     """Bulk-insert the new rows (parents first, for the foreign key) with one history row each."""
     now = utcnow()
@@ -878,12 +929,9 @@ def _insert(session: Session, new: list[_Row], in_db: dict[str, OrgCode], actor:
         for v in values
     ]
     try:
-        # Core inserts (executemany / insertmanyvalues), not the ORM's per-object bookkeeping.
         conn = session.connection()
-        for start in range(0, len(values), 5000):
-            conn.execute(insert(_table(OrgCode)), values[start : start + 5000])
-        for start in range(0, len(events), 5000):
-            conn.execute(insert(_table(OrgCodeEvent)), events[start : start + 5000])
+        bulk_insert(conn, _table(OrgCode), values)
+        bulk_insert(conn, _table(OrgCodeEvent), events)
         for parent, number in highest.items():
             if parent in in_db:
                 session.execute(
@@ -915,27 +963,33 @@ def import_text(ctx: ServerContext, text: str, *, fmt: str, actor: str) -> Impor
     return import_records(ctx, records, problems=problems, actor=actor, source=fmt)
 
 
-def export_records(ctx: ServerContext, *, batch: int = 5000) -> Iterator[dict[str, Any]]:
+def export_records(ctx: ServerContext, *, batch: int = 10_000) -> Iterator[dict[str, Any]]:
     """Every code as a record with the keys of :data:`COLUMNS`, ordered by code (parents first)."""
+    table = _table(OrgCode)
+    c = table.c
     after = ""
     while True:
         with ctx.db.read() as session:
-            rows = session.exec(
-                select(OrgCode).where(col(OrgCode.code) > after).order_by(col(OrgCode.code)).limit(batch)
+            # Plain rows, not ORM objects: an export of the whole registry is a bulk read.
+            rows = session.connection().execute(
+                sa_select(c.code, c.name, c.address, c.status, c.closed_reason, c.successor_code, c.details)
+                .where(c.code > after)
+                .order_by(c.code)
+                .limit(batch)
             ).all()
         if not rows:
             return
-        for r in rows:
+        for code, name, address, status, reason, successor, details in rows:
             yield {
-                "code": r.code,
-                "name": r.name,
-                "address": r.address,
-                "status": r.status,
-                "closed_reason": r.closed_reason or "",
-                "successor": r.successor_code or "",
-                "details": r.details,
+                "code": code,
+                "name": name,
+                "address": address,
+                "status": status,
+                "closed_reason": reason or "",
+                "successor": successor or "",
+                "details": details,
             }
-        after = rows[-1].code
+        after = rows[-1][0]
 
 
 def export_csv(ctx: ServerContext) -> str:

@@ -611,6 +611,12 @@ function defaultDeviceName() {
 function updatePairSource() {
   const fromApp = $("src-app").checked && state.pairing?.totp;
   $("pair-fill").hidden = !fromApp;
+  // With one's own authenticator: the otpauth link opens it; the key is there to type by hand.
+  const uri = state.pairing?.info.otpauth_uri || "";
+  $("authenticator-box").hidden = Boolean(fromApp) || !uri;
+  $("authenticator-link").href = uri || "#";
+  const secret = new URLSearchParams(uri.split("?")[1] || "").get("secret") || "";
+  $("authenticator-secret").textContent = secret.replace(/(.{4})/g, "$1 ").trim();
   $("pair-code-hint").textContent = fromApp ? t("firstCodeHintApp") : t("firstCodeHint");
   $("pair-code-hint").dataset.kind = "";
 }

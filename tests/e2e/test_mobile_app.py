@@ -433,6 +433,72 @@ def test_lost_connection_gives_a_plain_message_and_the_request_is_signed_once(
     assert sqlite_server.session(asked["id"])["status"] == "signed"
 
 
+def test_a_request_confirmed_on_another_screen_is_not_signed_twice(sqlite_server: RunningServer, page: Page) -> None:
+    phone = sqlite_server.new_phone("Ngô Thị Khánh")
+    pair(page, phone)
+    asked = sqlite_server.ask(phone, ["Hợp đồng thuê nhà.pdf"])
+    # A second tab of the same app, deaf to live updates, keeps the request open while the first signs.
+    stale = page.context.new_page()
+    stale.route("**/api/mobile/events*", lambda route: route.abort())
+    stale.goto(page.url)
+    open_request(stale, asked["id"])
+    open_request(page, asked["id"])
+    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#confirm-btn").click()
+    expect(page.locator("#result-title")).to_have_text("Đã ký thành công")
+    stale.locator("#otp").fill(oathtool_code(phone.secret, current_step() + 1))
+    stale.locator("#confirm-btn").click()
+    expect(stale.locator("#result-text")).to_have_text(
+        "Yêu cầu này đã được xử lý trước đó (Đã ký). Không có gì được ký lần hai."
+    )
+    done = sqlite_server.session(asked["id"])
+    assert done["status"] == "signed" and len(done["signatures"]) == 1
+
+
+def test_keyboard_alone_pairs_and_confirms(sqlite_server: RunningServer, page: Page) -> None:
+    phone = sqlite_server.new_phone("Bùi Văn Long")
+    page.goto(phone.pairing_url)
+    expect(page.locator("#pair-title")).to_be_focused()
+    page.keyboard.press("Tab")  # focus follows reading order: the heading, the choice of codes, ...
+    expect(page.locator("#src-app")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#src-other")).to_be_checked()
+    page.keyboard.press("Tab")
+    expect(page.locator("#authenticator-link")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#device-name")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#pair-code")).to_be_focused()
+    page.keyboard.type(oathtool_code(phone.secret, current_step() - 1))
+    page.keyboard.press("Enter")
+    expect(page.locator("#pending-title")).to_be_focused()
+
+    asked = sqlite_server.ask(phone, ["Đơn xin nghỉ phép.pdf"])
+    expect(page.locator(f'[data-open="{asked["id"]}"]')).to_be_visible()
+    page.locator(f'[data-open="{asked["id"]}"]').focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#req-title")).to_be_focused()
+    page.locator("#otp").focus()
+    page.keyboard.type(oathtool_code(phone.secret, current_step()))
+    page.keyboard.press("Enter")
+    expect(page.locator("#result-title")).to_be_focused()
+    expect(page.locator("#announce")).to_contain_text("Đã ký thành công")
+
+
+def test_installed_app_opens_offline_and_says_so(sqlite_server: RunningServer, page: Page) -> None:
+    phone = sqlite_server.new_phone("Đỗ Thị Mai")
+    pair(page, phone)
+    assert page.evaluate("navigator.serviceWorker.ready.then((r) => Boolean(r.active))")
+    page.reload()
+    expect(page.locator("#pending-title")).to_be_visible()
+    page.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#pending-title")).to_be_visible()
+    expect(page.locator("#conn")).to_have_text("Mất kết nối")
+    page.context.set_offline(False)
+    expect(page.locator("#conn")).to_be_hidden(timeout=10_000)
+
+
 def test_polling_takes_over_when_server_sent_events_are_blocked(sqlite_server: RunningServer, browser: Browser) -> None:
     # Routes do not see requests a service worker handles: this phone runs without one.
     page = _phone_context(browser, service_workers="block").new_page()

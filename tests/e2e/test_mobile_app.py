@@ -458,6 +458,7 @@ def test_a_request_confirmed_on_another_screen_is_not_signed_twice(sqlite_server
 def test_keyboard_alone_pairs_and_confirms(sqlite_server: RunningServer, page: Page) -> None:
     phone = sqlite_server.new_phone("Bùi Văn Long")
     page.goto(phone.pairing_url)
+    expect(page.locator("#pair-form")).to_be_visible()
     expect(page.locator("#pair-title")).to_be_focused()
     page.keyboard.press("Tab")  # focus follows reading order: the heading, the choice of codes, ...
     expect(page.locator("#src-app")).to_be_focused()

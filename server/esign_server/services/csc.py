@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, text, update
 from sqlmodel import col, select
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, digest_algorithm
 from esign.errors import EsignError, InvalidInput
-from esign_server.db import utcnow
+from esign_server.db import UTCDateTime, utcnow
 from esign_server.models import Credential, Device, SigningSession, User
 from esign_server.models.csc import CscAuthorization, CscAuthorizedHash
 from esign_server.services import audit
@@ -90,9 +90,9 @@ def _new_sad() -> str:
 def decode_hashes(values: Sequence[str], algorithm: DigestAlgorithm) -> list[bytes]:
     """Base64 hashes (standard or URL-safe alphabet) to bytes, each the digest length of ``algorithm``."""
     result = []
-    for index, text in enumerate(values):
+    for index, value in enumerate(values):
         try:
-            raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+            raw = base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4), validate=True)
         except (ValueError, TypeError):
             raise CscError(f"hashes[{index}] is not base64") from None
         if len(raw) != algorithm.digest_size:
@@ -186,9 +186,7 @@ def authorize(
         for digest, count in Counter(d.hex() for d in hashes).items():
             session.add(CscAuthorizedHash(authorization_id=authorization_id, digest=digest, allowed=count))
     if otp is None:
-        return AuthorizationResult(
-            authorization_id, "pending", AUTHORIZE_TTL_SECONDS, row.confirmation_code
-        )
+        return AuthorizationResult(authorization_id, "pending", AUTHORIZE_TTL_SECONDS, row.confirmation_code)
     device = _confirming_device(ctx, row.user_id)
     session_service.confirm(ctx, device=device, session_id=row.id, code=otp)
     return _issue_sad(ctx, authorization_id, row)
@@ -272,6 +270,43 @@ def extend_transaction(ctx: ServerContext, *, client_id: str, credential_id: str
     return AuthorizationResult(auth.id, "authorized", SAD_TTL_SECONDS, code, new)
 
 
+_SPEND_SAD = text(
+    "UPDATE csc_authorizations SET signatures_used = signatures_used + :k "
+    "WHERE sad_hash = :sad AND client_id = :client AND credential_id = :credential "
+    "AND signatures_used + :k <= num_signatures AND expires_at > :now"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+_SPEND_HASH = text(
+    "UPDATE csc_authorized_hashes SET used = used + :k "
+    "WHERE authorization_id = :auth AND digest = :digest AND used + :k <= allowed"
+)
+_AUTHORIZATION_BY_SAD = text(
+    "SELECT id, session_id, client_id, credential_id, hash_algorithm FROM csc_authorizations WHERE sad_hash = :sad"
+)
+_CREDENTIAL_KEY = text("SELECT status, keystore, key_ref FROM credentials WHERE id = :id")
+_algorithms: dict[tuple[str, str, str], SignatureAlgorithm] = {}
+
+
+def _algorithm_for(
+    ctx: ServerContext, credential_id: str, digest: DigestAlgorithm, sign_algo: str
+) -> SignatureAlgorithm:
+    """The signature algorithm of ``signAlgo`` for a credential (a key's type never changes: cached)."""
+    key = (credential_id, digest.value, sign_algo)
+    found = _algorithms.get(key)
+    if found is None:
+        with ctx.db.read() as session:
+            credential = session.get(Credential, credential_id)
+        if credential is None:
+            raise InvalidSad()
+        try:
+            found = session_service.resolve_algorithm(credential, digest, sign_algo)
+        except InvalidInput as exc:
+            raise CscError(exc.message) from None
+        if len(_algorithms) > 10_000:
+            _algorithms.clear()
+        _algorithms[key] = found
+    return found
+
+
 def sign_hash(
     ctx: ServerContext,
     *,
@@ -282,56 +317,46 @@ def sign_hash(
     hash_algorithm: DigestAlgorithm,
     sign_algo: str,
 ) -> HashSignatures:
-    """Sign ``hashes`` with the credential's key if the SAD authorizes each of them (and that many)."""
+    """Sign ``hashes`` with the credential's key if the SAD authorizes each of them (and that many).
+
+    The signatures are made first, outside the write transaction, and handed out only if the
+    transaction that spends the SAD and each authorized hash commits: the database lock is held for
+    a few statements, not for the signing, so several workers sign in parallel.
+    """
     if not hashes:
         raise CscError("hashes must not be empty")
-    now = utcnow()
+    digest_of_sad = sad_hash(sad)
+    with ctx.db.read() as session:
+        found = session.execute(_AUTHORIZATION_BY_SAD, {"sad": digest_of_sad}).first()
+        key_row = session.execute(_CREDENTIAL_KEY, {"id": credential_id}).first()
+    if found is None or found.client_id != client_id or found.credential_id != credential_id or key_row is None:
+        raise InvalidSad()
+    if found.hash_algorithm != hash_algorithm.value:
+        raise CscError(f"the SAD authorizes {found.hash_algorithm} hashes, not {hash_algorithm.value}")
+    if key_row.status != "active":
+        raise CscError("the credential is not active")
+    algorithm = _algorithm_for(ctx, credential_id, hash_algorithm, sign_algo)
+    store = ctx.keystore(key_row.keystore)
+    try:
+        signatures = [store.sign_digest(credential_id, bytes(key_row.key_ref), h, algorithm) for h in hashes]
+    except EsignError as exc:
+        raise CscError(f"signing failed: {exc.message}", code="server_error", status=500) from None
     with ctx.db.write() as session:
-        auth = session.exec(select(CscAuthorization).where(CscAuthorization.sad_hash == sad_hash(sad))).first()
-        if auth is None or auth.client_id != client_id or auth.credential_id != credential_id:
-            raise InvalidSad()
-        if auth.hash_algorithm != hash_algorithm.value:
-            raise CscError(f"the SAD authorizes {auth.hash_algorithm} hashes, not {hash_algorithm.value}")
         spent = session.execute(
-            update(CscAuthorization)
-            .where(
-                col(CscAuthorization.id) == auth.id,
-                col(CscAuthorization.signatures_used) + len(hashes) <= col(CscAuthorization.num_signatures),
-                col(CscAuthorization.expires_at) > now,
-            )
-            .values(signatures_used=col(CscAuthorization.signatures_used) + len(hashes))
+            _SPEND_SAD,
+            {"k": len(hashes), "sad": digest_of_sad, "client": client_id, "credential": credential_id, "now": utcnow()},
         )
         if spent.rowcount != 1:  # type: ignore[attr-defined]
             raise InvalidSad()
         for digest, count in Counter(h.hex() for h in hashes).items():
-            taken = session.execute(
-                update(CscAuthorizedHash)
-                .where(
-                    col(CscAuthorizedHash.authorization_id) == auth.id,
-                    col(CscAuthorizedHash.digest) == digest,
-                    col(CscAuthorizedHash.used) + count <= col(CscAuthorizedHash.allowed),
-                )
-                .values(used=col(CscAuthorizedHash.used) + count)
-            )
+            taken = session.execute(_SPEND_HASH, {"k": count, "auth": found.id, "digest": digest})
             if taken.rowcount != 1:  # type: ignore[attr-defined]
                 raise InvalidSad("a hash was not authorized by this SAD (or was already signed)")
-        credential = session.get(Credential, credential_id)
-        if credential is None or credential.status != "active":
-            raise CscError("the credential is not active", code="invalid_request")
-        try:
-            algorithm = session_service.resolve_algorithm(credential, hash_algorithm, sign_algo)
-        except InvalidInput as exc:
-            raise CscError(exc.message) from None
-        store = ctx.keystore(credential.keystore)
-        try:
-            signatures = [store.sign_digest(credential.id, credential.key_ref, h, algorithm) for h in hashes]
-        except EsignError as exc:
-            raise CscError(f"signing failed: {exc.message}", code="server_error", status=500) from None
         audit.record(
             session,
             actor=f"client:{client_id}",
             action="csc.signed",
-            target=f"session:{auth.session_id}",
+            target=f"session:{found.session_id}",
             credential_id=credential_id,
             signatures=len(signatures),
             hashes=[h.hex() for h in hashes][:16],

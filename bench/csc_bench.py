@@ -1,0 +1,236 @@
+"""CSC ``signatures/signHash`` benchmark over real HTTP on loopback, beside a bare signing endpoint.
+
+Each signHash request is the whole server path: bearer-token check, SAD lookup, conditional
+``UPDATE``\\s that spend the SAD and the authorized hash, credential read, keystore signature, audit
+event appended to the hash chain, and the database commit. The SADs are obtained before the
+measurement through the real flow (``credentials/authorize`` without OTP, confirmation with a TOTP
+code, ``credentials/authorizeCheck``), one SAD per client covering all the hashes it will sign.
+
+Beside it, in the same run, with the same HTTP client: a bare FastAPI endpoint that only signs a hash
+with a key of the same type (one uvicorn worker). The service runs with ``esign server run`` and
+``--workers 1`` then ``--workers 2`` (one SO_REUSEPORT socket per worker: see FIELD-NOTES).
+
+    .venv/bin/python bench/csc_bench.py [--requests 2000] [--keys p256,rsa2048] [--quick]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+Aim: one worker >= 50% of the bare endpoint's requests/s; two workers >= 1.7x one worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "server"))
+
+from bench.server_flow import bare_bench, free_port, pct, start  # noqa: E402
+
+ALGOS = {"p256": "1.2.840.10045.4.3.2", "rsa2048": "1.2.840.113549.1.1.11"}
+
+
+def setup(env: dict[str, str], kinds: list[str]) -> tuple[Any, dict[str, Any]]:
+    """Migrate, make the CA, a CSC relying system, and per key type a user with a credential."""
+    os.environ.update(env)
+    from esign_server.config import get_settings
+    from esign_server.context import ServerContext
+    from esign_server.db import migrate
+    from esign_server.services import clients, credentials, users
+    from esign_server.services.pki import ensure_service_pki
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    migrate(settings.database_url)
+    ensure_service_pki(settings.resolved_pki_dir, settings.pki_password, settings.public_url)
+    ctx = ServerContext(settings)
+    rp = clients.create_client(ctx, name="CSC bench", scopes=["csc"], actor="bench")
+    out: dict[str, Any] = {"client_id": rp.client.id, "client_secret": rp.client_secret, "keys": {}}
+    for n, kind in enumerate(kinds):
+        user = users.create_user(ctx, full_name=f"Bench {kind}", cccd=f"00109600000{n}", actor="bench")
+        cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=kind, actor="bench")
+        out["keys"][kind] = {"credential_id": cred.id, "user_id": user.id}
+    return ctx, out
+
+
+def new_device(ctx: Any, user_id: str) -> tuple[Any, bytes]:
+    """An active device with a fresh TOTP secret (a fresh replay history: one SAD per device)."""
+    from esign_server.crypto import token_hash
+    from esign_server.db import utcnow
+    from esign_server.models import Device
+    from esign_server.services import devices, otp
+
+    device_id, secret = str(uuid.uuid4()), otp.new_secret()
+    with ctx.db.write() as session:
+        device = Device(
+            id=device_id,
+            user_id=user_id,
+            name="bench",
+            status="active",
+            totp_secret_enc=ctx.sealer.seal(secret, devices.secret_aad(device_id)),
+            device_token_hash=token_hash(uuid.uuid4().hex),
+            activated_at=utcnow(),
+        )
+        session.add(device)
+    return device, secret
+
+
+def make_sads(ctx: Any, sandbox: dict[str, Any], kind: str, clients: int, per_client: int, tag: str) -> list[Any]:
+    """One SAD per client over ``per_client`` distinct hashes, through authorize -> phone -> authorizeCheck."""
+    from esign_server.services import csc, otp
+    from esign_server.services import sessions as session_service
+
+    from esign.algorithms import DigestAlgorithm
+
+    info = sandbox["keys"][kind]
+    result = []
+    for c in range(clients):
+        digests = [hashlib.sha256(f"{tag}-{kind}-{c}-{i}".encode()).digest() for i in range(per_client)]
+        device, secret = new_device(ctx, info["user_id"])
+        pending = csc.authorize(
+            ctx,
+            client_id=sandbox["client_id"],
+            credential_id=info["credential_id"],
+            hashes=digests,
+            hash_algorithm=DigestAlgorithm.SHA256,
+        )
+        auth = csc._authorization(ctx, sandbox["client_id"], pending.authorization_id)
+        session_service.confirm(
+            ctx, device=device, session_id=auth.session_id, code=otp.hotp(secret, otp.current_step())
+        )
+        authorized = csc.authorize_check(ctx, client_id=sandbox["client_id"], authorization_id=auth.id)
+        result.append((authorized.sad, digests))
+    return result
+
+
+async def sign_hash_bench(url: str, sandbox: dict[str, Any], kind: str, sads: list[Any]) -> tuple[float, list[float]]:
+    """Each client signs its hashes one signHash request at a time."""
+    info = sandbox["keys"][kind]
+    concurrency = len(sads)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": sandbox["client_id"],
+            "client_secret": sandbox["client_secret"],
+        }
+        token = (await http.post("/csc/v2/oauth2/token", data=form)).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        latencies: list[float] = []
+
+        async def client(sad: str, digests: list[bytes]) -> None:
+            for digest in digests:
+                t0 = time.perf_counter()
+                response = await http.post(
+                    "/csc/v2/signatures/signHash",
+                    headers=headers,
+                    json={
+                        "credentialID": info["credential_id"],
+                        "SAD": sad,
+                        "hashes": [base64.b64encode(digest).decode()],
+                        "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+                        "signAlgo": ALGOS[kind],
+                    },
+                )
+                latencies.append(time.perf_counter() - t0)
+                if response.status_code != 200:
+                    raise SystemExit(f"signHash failed: {response.text}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client(sad, digests) for sad, digests in sads))
+        total = sum(len(d) for _, d in sads)
+        return total / (time.perf_counter() - started), latencies
+
+
+def main() -> None:
+    """Run the measurements and print a Markdown table."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="signHash requests per measurement")
+    parser.add_argument("--keys", default="p256", help="comma-separated: p256, rsa2048")
+    parser.add_argument("--quick", action="store_true", help="400 requests per measurement")
+    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary directory")
+    args = parser.parse_args()
+    n = 400 if args.quick else args.requests
+    kinds = [k.strip() for k in args.keys.split(",") if k.strip()]
+    tmp = Path(tempfile.mkdtemp(prefix="esign-csc-bench-"))
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ESIGN_")},
+        "ESIGN_DEV_MODE": "1",
+        "ESIGN_DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
+        "ESIGN_VAR_DIR": str(tmp),
+        "ESIGN_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "ESIGN_LOG_LEVEL": "WARNING",
+        "ESIGN_MAX_ITEMS_PER_SESSION": "10000",
+        "PYTHONPATH": str(ROOT),
+    }
+    ctx, sandbox = setup(env, kinds)
+    esign = str(Path(sys.executable).parent / "esign")
+    url = f"http://127.0.0.1:{port}"
+    rows = []
+    for kind in kinds:
+        bare_port = free_port()
+        bare = start(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "bench.server_flow:bare_app",
+                "--port",
+                str(bare_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            {**env, "ESIGN_BENCH_KEY": kind},
+            f"http://127.0.0.1:{bare_port}",
+        )
+        try:
+            for workers in (1, 2):
+                server = start([esign, "server", "run", "--port", str(port), "--workers", str(workers)], env, url)
+                try:
+                    warm = make_sads(ctx, sandbox, kind, 4, 25, f"warm{workers}")
+                    asyncio.run(sign_hash_bench(url, sandbox, kind, warm))
+                    for concurrency in (1, 16):
+                        sads = make_sads(ctx, sandbox, kind, concurrency, n // concurrency, f"w{workers}c{concurrency}")
+                        rate, lat = asyncio.run(sign_hash_bench(url, sandbox, kind, sads))
+                        bare_rate, bare_lat = asyncio.run(bare_bench(f"http://127.0.0.1:{bare_port}", n, concurrency))
+                        rows.append((kind, workers, concurrency, rate, lat, bare_rate, bare_lat))
+                finally:
+                    server.terminate()
+                    server.wait()
+        finally:
+            bare.terminate()
+            bare.wait()
+    ctx.close()
+    print()
+    print(
+        "| key | workers | clients | signHash req/s | p50 ms | p99 ms | bare req/s (1 worker) | bare p50 ms "
+        "| bare p99 ms | signHash/bare |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for kind, w, c, rate, lat, bare_rate, bare_lat in rows:
+        print(
+            f"| {kind} | {w} | {c} | {rate:,.0f} | {pct(lat, 0.5):.1f} | {pct(lat, 0.99):.1f} | {bare_rate:,.0f} "
+            f"| {pct(bare_lat, 0.5):.1f} | {pct(bare_lat, 0.99):.1f} | {rate / bare_rate:.0%} |"
+        )
+    for kind in kinds:
+        one = {c: r for k, w, c, r, *_ in rows if k == kind and w == 1}
+        two = {c: r for k, w, c, r, *_ in rows if k == kind and w == 2}
+        print(f"{kind}: two workers / one worker at 16 clients = {two[16] / one[16]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

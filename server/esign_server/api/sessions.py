@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -14,6 +15,8 @@ from esign_server.api.views import credential_public, session_public
 from esign_server.schemas import CredentialPublic, ErrorBody, SessionCreate, SessionList, SessionPublic
 from esign_server.services import credentials as credential_service
 from esign_server.services import sessions as session_service
+from esign_server.services.documents import MEDIA_TYPES, DocumentIn
+from esign_server.services.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/api", tags=["sessions"], responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
 
@@ -47,6 +50,7 @@ def create_session(
         callback_url=body.callback_url,
         idempotency_key=idempotency_key,
         ttl_seconds=body.ttl_seconds,
+        documents=[DocumentIn(d.name, d.format, d.content, dict(d.options)) for d in body.documents],
     )
     if not created:
         response.status_code = 200
@@ -80,6 +84,30 @@ async def get_session(
         )
         await asyncio.sleep(0)
     return session_public(row)
+
+
+@router.get(
+    "/sessions/{session_id}/documents/{index}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}, "application/xml": {}}},
+        404: {"model": ErrorBody},
+        409: {"model": ErrorBody},
+    },
+)
+def get_document(session_id: str, index: int, caller: SessionsClient, ctx: CtxDep) -> Response:
+    """The signed document ``index`` of a signed session."""
+    row = session_service.get_for_client(ctx, client_id=caller.client_id, session_id=session_id)
+    if row.status != "signed":
+        raise Conflict(f"the session is {row.status}; documents are served once it is signed", code="not_signed")
+    for doc in session_service.document_rows(ctx, session_id):
+        if doc.index == index and doc.signed_content is not None:
+            return Response(
+                doc.signed_content,
+                media_type=MEDIA_TYPES.get(doc.format, "application/octet-stream"),
+                headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(doc.name)}"},
+            )
+    raise NotFound(f"no document {index} in session {session_id}", code="document_not_found")
 
 
 @router.post(

@@ -13,6 +13,7 @@ from esign_server.schemas import (
     CredentialPublic,
     CredentialSummary,
     DevicePublic,
+    DocumentOut,
     HashItemOut,
     MobileSession,
     RelyingSystemSummary,
@@ -25,8 +26,20 @@ from esign_server.services.sessions import fingerprint, relying_system_names
 
 def session_public(row: SigningSession) -> SessionPublic:
     """A session for its relying system."""
+    documents = (
+        [
+            DocumentOut(
+                index=n, name=i["name"], format=i.get("format", ""), href=f"/api/sessions/{row.id}/documents/{n}"
+            )
+            for n, i in enumerate(row.items)
+        ]
+        if row.kind == "document"
+        else []
+    )
     return SessionPublic(
         id=row.id,
+        kind=row.kind,
+        documents=documents,
         status=row.status,
         credential_id=row.credential_id,
         user_id=row.user_id,

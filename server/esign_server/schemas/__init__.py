@@ -216,11 +216,24 @@ class HashItemIn(Wire):
     digest: Base64Bytes
 
 
+class DocumentInWire(Wire):
+    """A whole document to sign on the server (staged signing: only its digest is confirmed)."""
+
+    name: str = Field(min_length=1, max_length=255)
+    format: Literal["pdf", "xml"]
+    content: Base64Bytes
+    options: dict[str, str | int | bool] = Field(default_factory=dict)
+    """PDF: ``level`` (B-B, B-T, B-LT), ``reason``, ``location``, ``contact``, ``field_name``;
+    XML: ``profile`` (xmldsig-enveloped, xades-b-b, xades-b-t, einvoice, ...), ``reference_id``,
+    ``signature_parent``, ``c14n``."""
+
+
 class SessionCreate(Wire):
-    """Ask a user to sign ``items`` (digests) with one of their credentials."""
+    """Ask a user to sign ``items`` (digests) or ``documents`` (whole PDF/XML) with one of their credentials."""
 
     credential_id: str = Field(min_length=1, max_length=36)
-    items: list[HashItemIn] = Field(min_length=1, max_length=10_000)
+    items: list[HashItemIn] = Field(default_factory=list, max_length=10_000)
+    documents: list[DocumentInWire] = Field(default_factory=list, max_length=100)
     digest_algorithm: str = Field("sha256", max_length=20)
     signature_algorithm: str | None = Field(None, max_length=40, pattern=r"^[0-9]+(\.[0-9]+)+$")
     """Signature-algorithm OID; default: the key's usual one with ``digest_algorithm``."""
@@ -236,10 +249,20 @@ class HashItemOut(BaseModel):
     digest: str
 
 
+class DocumentOut(BaseModel):
+    """A document of a session; ``href`` serves the signed file once the session is signed."""
+
+    index: int
+    name: str
+    format: str
+    href: str
+
+
 class SessionPublic(BaseModel):
     """A session as its relying system sees it; ``signatures`` (base64, item order) once signed."""
 
     id: str
+    kind: str
     status: str
     credential_id: str
     user_id: str
@@ -254,6 +277,7 @@ class SessionPublic(BaseModel):
     items: list[HashItemOut]
     signatures: list[str] | None
     reason: str | None
+    documents: list[DocumentOut] = Field(default_factory=list)
 
 
 class SessionList(BaseModel):

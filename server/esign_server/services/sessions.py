@@ -31,10 +31,11 @@ from esign.algorithms import (
 )
 from esign.errors import EsignError, InvalidInput, SigningError
 from esign_server.db import utcnow
-from esign_server.models import Credential, Device, RelyingSystem, SigningSession
+from esign_server.models import Credential, Device, RelyingSystem, SessionDocument, SigningSession
 from esign_server.services import audit
 from esign_server.services.credentials import default_signature_algorithm, public_key_of
 from esign_server.services.devices import check_otp, otp_error
+from esign_server.services.documents import DocumentIn, PreparedDocument, finish_document, prepare_document
 from esign_server.services.errors import Conflict, NotFound, ServiceError
 
 if TYPE_CHECKING:
@@ -96,6 +97,13 @@ def resolve_algorithm(credential: Credential, digest: DigestAlgorithm, signature
     return algorithm
 
 
+def _stored_item(item: HashItem, document_format: str | None) -> dict[str, Any]:
+    stored = {"name": item.name, "digest": base64.b64encode(item.digest).decode()}
+    if document_format:
+        stored["format"] = document_format
+    return stored
+
+
 def _request_hash(**fields: Any) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -113,8 +121,27 @@ def create_session(
     idempotency_key: str | None = None,
     ttl_seconds: int | None = None,
     kind: str = "hash",
+    documents: Sequence[DocumentIn] = (),
+    prepared: Sequence[PreparedDocument] = (),
+    documents_fingerprint: Sequence[str] = (),
 ) -> tuple[SigningSession, bool]:
-    """Create a pending session; returns it and whether it is new (False: replayed idempotency key)."""
+    """Create a pending session; returns it and whether it is new (False: replayed idempotency key).
+
+    Either ``items`` (digests) or ``documents`` (whole PDF/XML files, prepared here).
+    """
+    if documents:
+        if items:
+            raise ServiceError("give items (hashes) or documents, not both")
+        return _create_document_session(
+            ctx,
+            client_id=client_id,
+            credential_id=credential_id,
+            documents=documents,
+            description=description,
+            callback_url=callback_url,
+            idempotency_key=idempotency_key,
+            ttl_seconds=ttl_seconds,
+        )
     if not items:
         raise ServiceError("a session needs at least one item")
     if len(items) > ctx.settings.max_items_per_session:
@@ -168,7 +195,7 @@ def create_session(
                 expires_at=now + timedelta(seconds=ttl),
                 digest_algorithm=alg.value,
                 signature_algorithm=algorithm.oid,
-                items=[{"name": i.name, "digest": base64.b64encode(i.digest).decode()} for i in items],
+                items=[_stored_item(i, prepared[n].row.format if prepared else None) for n, i in enumerate(items)],
                 items_digest=bound,
                 confirmation_code=confirmation_code(session_id, bound),
                 description=description,
@@ -178,6 +205,9 @@ def create_session(
             )
             session.add(row)
             session.flush()
+            for doc in prepared:
+                doc.row.session_id = session_id
+                session.add(doc.row)
             audit.record(
                 session,
                 actor=f"client:{client_id}",
@@ -197,6 +227,72 @@ def create_session(
         return _replayed(existing, request_hash), False
     ctx.events.publish(f"user:{row.user_id}", f"session:{row.id}")
     return row, True
+
+
+def _create_document_session(
+    ctx: ServerContext, *, client_id: str, credential_id: str, documents: Sequence[DocumentIn], **options: Any
+) -> tuple[SigningSession, bool]:
+    if len(documents) > ctx.settings.max_items_per_session:
+        raise ServiceError(f"at most {ctx.settings.max_items_per_session} documents per session")
+    with ctx.db.read() as session:
+        cred = session.get(Credential, credential_id)
+    if cred is None:
+        raise NotFound(f"no credential {credential_id}", code="credential_not_found")
+    if cred.status != "active" or cred.certificate_der is None:
+        raise Conflict(f"credential {credential_id} is {cred.status}", code="credential_not_active")
+    fingerprint_ = [hashlib.sha256(d.format.encode() + d.content).hexdigest() for d in documents]
+    key = options.get("idempotency_key")
+    if key is not None:
+        with ctx.db.read() as session:
+            existing = _by_idempotency_key(session, client_id, key)
+        if existing is not None:
+            # Prepared documents differ each time (time, ids): the replay is judged on the inputs.
+            return _replayed(existing, _document_request_hash(credential_id, documents, fingerprint_, options)), False
+    prepared = [prepare_document(ctx, cred, n, d) for n, d in enumerate(documents)]
+    oids = {p.signature_algorithm_oid for p in prepared}
+    if len(oids) != 1:
+        raise ServiceError("all documents of a session must be signed with one signature algorithm")
+    items = [HashItem(d.name, p.digest) for d, p in zip(documents, prepared, strict=True)]
+    row, created = create_session(
+        ctx,
+        client_id=client_id,
+        credential_id=credential_id,
+        items=items,
+        signature_algorithm=oids.pop(),
+        kind="document",
+        prepared=prepared,
+        **options,
+    )
+    if created:
+        with ctx.db.write() as session:
+            session.execute(
+                update(SigningSession)
+                .where(col(SigningSession.id) == row.id)
+                .values(request_hash=_document_request_hash(credential_id, documents, fingerprint_, options))
+            )
+    return row, created
+
+
+def _document_request_hash(
+    credential_id: str, documents: Sequence[DocumentIn], fingerprints: Sequence[str], options: dict[str, Any]
+) -> str:
+    return _request_hash(
+        credential_id=credential_id,
+        documents=[(d.name, d.options, f) for d, f in zip(documents, fingerprints, strict=True)],
+        **{k: v for k, v in options.items() if k != "idempotency_key"},
+    )
+
+
+def document_rows(ctx: ServerContext, session_id: str) -> list[SessionDocument]:
+    """The documents of a session, in order."""
+    with ctx.db.read() as session:
+        return list(
+            session.exec(
+                select(SessionDocument)
+                .where(SessionDocument.session_id == session_id)
+                .order_by(col(SessionDocument.index))
+            ).all()
+        )
 
 
 def _by_idempotency_key(session: Session, client_id: str, key: str) -> SigningSession | None:
@@ -365,6 +461,13 @@ def _sign_and_finish(
         return Conflict("the credential is no longer active", code="credential_not_active")
     try:
         signatures = sign_items(ctx, credential, row)
+        if row.kind == "document":
+            docs = session.exec(
+                select(SessionDocument).where(SessionDocument.session_id == row.id).order_by(col(SessionDocument.index))
+            ).all()
+            for doc in docs:
+                doc.signed_content = finish_document(ctx, credential, doc, base64.b64decode(signatures[doc.index]))
+                session.add(doc)
     except EsignError as exc:
         _finish(session, row, FAILED, now=now, device_id=device.id, reason=f"signing failed: {exc.message}"[:500])
         audit.record(session, actor="system", action="session.failed", target=f"session:{row.id}", reason=exc.message)

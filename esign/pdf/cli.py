@@ -34,7 +34,7 @@ def _fail(exc: EsignError) -> typer.Exit:
 def sign(
     input: Annotated[Path, typer.Argument(help="PDF to sign.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the signed PDF.")],
-    key: Annotated[Path, typer.Option("--key", help="PKCS#12 (.p12/.pfx) file with key and chain.")],
+    key: Annotated[Path | None, typer.Option("--key", help="PKCS#12 (.p12/.pfx) file with key and chain.")] = None,
     password: Annotated[str | None, typer.Option(
         "--password", envvar="ESIGN_KEY_PASSWORD", help="PKCS#12 password (or $ESIGN_KEY_PASSWORD).")] = None,
     level: Annotated[str, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA.")] = "B-B",
@@ -50,14 +50,29 @@ def sign(
         "--certify", help="Certification signature with DocMDP level 1, 2 or 3.")] = None,
     trust: Annotated[list[Path] | None, typer.Option(
         "--trust", help="Trust anchor for B-LT material (default: the root in the key's chain).")] = None,
+    remote: Annotated[str | None, typer.Option(
+        "--remote", help="CSC v2 signing service URL: the key stays there (client id/secret from "
+        "$ESIGN_CLIENT_ID/$ESIGN_CLIENT_SECRET or $ESIGN_ACCESS_TOKEN).")] = None,
+    credential: Annotated[str | None, typer.Option("--credential", help="Credential id on --remote.")] = None,
+    otp: Annotated[str | None, typer.Option("--otp", help="OTP for --remote (default: confirm on the phone).")] = None,
 ) -> None:
-    """Sign IN.pdf into OUT.pdf with a PKCS#12 key."""
+    """Sign IN.pdf into OUT.pdf with a PKCS#12 key, or with a key on a remote signing service."""
     from esign.pdf.appearance import VisibleSignature
     from esign.pdf.signing import sign_pdf
-    from esign.signers import FileSigner
+    from esign.signers import FileSigner, Signer
 
     try:
-        signer = FileSigner.from_pkcs12(key, password)
+        signer: Signer
+        if remote:
+            from esign.signers.remote import console_signer
+
+            if not credential:
+                raise InvalidInput("--remote needs --credential ID")
+            signer = console_signer(remote, credential, otp=otp)
+        elif key is not None:
+            signer = FileSigner.from_pkcs12(key, password)
+        else:
+            raise InvalidInput("give --key FILE.p12, or --remote URL --credential ID")
         box = VisibleSignature.parse(visible, language=language) if visible else None
         sign_pdf(input, output, signer, level=level, tsa_url=tsa, reason=reason, location=location,
                  contact=contact, field_name=field, visible=box, certify=certify if certify else False,

@@ -8,7 +8,7 @@ the user's phone, answers ``202`` with a handle and a confirmation code, and thi
 
 HTTP goes through the standard library (``urllib``), so the library keeps no web dependency::
 
-    signer = RemoteSigner.connect(
+    return RemoteSigner.connect(
         "https://esign.example.vn", credential_id="…",
         client_id="rs_…", client_secret="…",            # or access_token="…"
         otp=lambda: input("OTP: "),                       # or None: confirm on the phone
@@ -158,11 +158,13 @@ class RemoteSigner(Signer):
         otp: OtpSource = None,
         on_confirmation: Callable[[PendingConfirmation], None] | None = None,
         on_progress: ProgressCallback | None = None,
+        on_answer: Callable[[], None] | None = None,
         poll_interval: float = 1.0,
         timeout: float = DEFAULT_TIMEOUT,
         description: str | None = None,
     ) -> None:
         super().__init__(certificate, chain)
+        self.on_answer = on_answer
         self.http = http
         self.credential_id = credential_id
         self.key_algorithms = tuple(key_algorithms)
@@ -188,7 +190,7 @@ class RemoteSigner(Signer):
     ) -> RemoteSigner:
         """Log in (client credentials) or use ``access_token``, then read the credential's chain and algorithms.
 
-        ``options`` go to the constructor: ``otp``, ``on_confirmation``, ``on_progress``,
+        ``options`` go to the constructor: ``otp``, ``on_confirmation``, ``on_progress``, ``on_answer``,
         ``poll_interval``, ``timeout``, ``description``.
         """
         http = CscHttp(base_url, api_version=api_version)
@@ -264,7 +266,11 @@ class RemoteSigner(Signer):
         )
         if self.on_confirmation is not None:
             self.on_confirmation(pending)
-        return self._wait_for_phone(pending)
+        try:
+            return self._wait_for_phone(pending)
+        finally:
+            if self.on_answer is not None:
+                self.on_answer()
 
     def _wait_for_phone(self, pending: PendingConfirmation) -> str:
         started = time.monotonic()
@@ -329,4 +335,58 @@ class RemoteSigner(Signer):
             raise SigningError(f"remote signing failed: {exc.__class__.__name__}: {exc}") from None
 
 
-__all__ = ["CscError", "CscHttp", "PendingConfirmation", "ProgressCallback", "RemoteSigner"]
+def console_signer(
+    base_url: str,
+    credential_id: str,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    access_token: str | None = None,
+    otp: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> RemoteSigner:
+    """A :class:`RemoteSigner` for command-line use: prints the confirmation code, shows a progress bar.
+
+    Credentials default to ``$ESIGN_CLIENT_ID``/``$ESIGN_CLIENT_SECRET`` or ``$ESIGN_ACCESS_TOKEN``;
+    without ``otp`` the user confirms on the phone while the bar runs.
+    """
+    import os
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]Waiting for the phone[/] / Đang chờ xác nhận"),
+        BarColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task("confirm", total=timeout)
+
+    def show(pending: PendingConfirmation) -> None:
+        console.print(
+            f"Confirm on your phone / Xác nhận trên điện thoại: [bold]{pending.confirmation_code}[/] "
+            f"({pending.hashes} signature{'s' if pending.hashes > 1 else ''})"
+        )
+        progress.start()
+
+    def tick(elapsed: float, total: float) -> None:
+        progress.update(task, completed=elapsed, total=total)
+
+    return RemoteSigner.connect(
+        base_url,
+        credential_id,
+        client_id=client_id or os.environ.get("ESIGN_CLIENT_ID"),
+        client_secret=client_secret or os.environ.get("ESIGN_CLIENT_SECRET"),
+        access_token=access_token or os.environ.get("ESIGN_ACCESS_TOKEN"),
+        otp=otp,
+        on_confirmation=show,
+        on_progress=tick,
+        on_answer=progress.stop,
+        timeout=timeout,
+    )
+
+
+__all__ = ["CscError", "CscHttp", "PendingConfirmation", "ProgressCallback", "RemoteSigner", "console_signer"]

@@ -17,7 +17,8 @@ app = typer.Typer(help="Sign and verify XML (XMLDSig, XAdES, e-invoice).", no_ar
 def sign(
     source: Annotated[Path, typer.Argument(help="The XML document (or any file, for xmldsig-detached).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the signed document.")],
-    key: Annotated[Path, typer.Option("--key", help="PKCS#12 file (.p12/.pfx), or a PEM key with --cert.")],
+    key: Annotated[Path | None, typer.Option(
+        "--key", help="PKCS#12 file (.p12/.pfx), or a PEM key with --cert.")] = None,
     password: Annotated[str | None, typer.Option(
         "--password", envvar="ESIGN_KEY_PASSWORD", help="Key password (or ESIGN_KEY_PASSWORD).")] = None,
     cert: Annotated[Path | None, typer.Option("--cert", help="PEM certificate (+ chain) for a PEM key.")] = None,
@@ -32,13 +33,28 @@ def sign(
     c14n: Annotated[str, typer.Option("--c14n", help="exclusive or inclusive.")] = "exclusive",
     scheme: Annotated[str | None, typer.Option("--scheme", help="rsa-pss to use RSASSA-PSS.")] = None,
     tsa: Annotated[str | None, typer.Option("--tsa", help="RFC 3161 time-stamping URL (B-T, B-LT).")] = None,
+    remote: Annotated[str | None, typer.Option(
+        "--remote", help="CSC v2 signing service URL: the key stays there (client id/secret from "
+        "$ESIGN_CLIENT_ID/$ESIGN_CLIENT_SECRET or $ESIGN_ACCESS_TOKEN).")] = None,
+    credential: Annotated[str | None, typer.Option("--credential", help="Credential id on --remote.")] = None,
+    otp: Annotated[str | None, typer.Option("--otp", help="OTP for --remote (default: confirm on the phone).")] = None,
 ) -> None:
-    """Sign an XML document."""
-    from esign.signers import FileSigner
+    """Sign an XML document with a key file, or with a key on a remote signing service."""
+    from esign.errors import InvalidInput
+    from esign.signers import FileSigner, Signer
     from esign.xml.signing import sign_xml
 
     try:
-        if cert is not None:
+        signer: Signer
+        if remote:
+            from esign.signers.remote import console_signer
+
+            if not credential:
+                raise InvalidInput("--remote needs --credential ID")
+            signer = console_signer(remote, credential, otp=otp)
+        elif key is None:
+            raise InvalidInput("give --key FILE, or --remote URL --credential ID")
+        elif cert is not None:
             signer = FileSigner.from_pem(key, cert, password)
         else:
             signer = FileSigner.from_pkcs12(key, password)

@@ -62,9 +62,7 @@ class ImportRejected(ServiceError):
     def __init__(self, problems: Sequence[ImportProblem]) -> None:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(
-            f"nothing was imported: {len(problems)} bad row(s); line {first.line}: {first.reason}{more}"
-        )
+        super().__init__(f"nothing was imported: {len(problems)} bad row(s); line {first.line}: {first.reason}{more}")
         self.problems = list(problems)
 
 
@@ -487,9 +485,7 @@ def history(ctx: ServerContext, code: str) -> list[OrgCodeEvent]:
         if session.get(OrgCode, key) is None:
             raise NotFound(f"no code {key} in the registry")
         return list(
-            session.exec(
-                select(OrgCodeEvent).where(OrgCodeEvent.code == key).order_by(col(OrgCodeEvent.id))
-            ).all()
+            session.exec(select(OrgCodeEvent).where(OrgCodeEvent.code == key).order_by(col(OrgCodeEvent.id))).all()
         )
 
 
@@ -805,8 +801,13 @@ def import_records(
         if new:
             _insert(session, new, in_db, actor)
             audit.record(
-                session, actor=actor, action="orgid.imported", target="orgid:import", source=source,
-                created=len(new), unchanged=unchanged,
+                session,
+                actor=actor,
+                action="orgid.imported",
+                target="orgid:import",
+                source=source,
+                created=len(new),
+                unchanged=unchanged,
             )
     return ImportResult(created=len(new), unchanged=unchanged)
 
@@ -836,11 +837,13 @@ def _json_text(value: Any) -> str:
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, batch: int = 5000) -> None:
-    """Insert many rows with the driver's ``executemany``, converting values once per distinct value.
+    """Insert many rows by the database's bulk path, converting each distinct value once.
 
-    SQLAlchemy's own executemany runs every bind processor on every row; here each column's
-    processor (JSON text, UTC timestamps) runs per row only where values differ, so a timestamp
-    shared by 100,000 rows is converted once. Column names come from the table, never from input.
+    PostgreSQL gets ``COPY ... FROM STDIN``; SQLite the driver's ``executemany``. SQLAlchemy's own
+    executemany runs every bind processor on every row; here each column's processor (JSON text,
+    UTC timestamps) runs only where the value differs from the row before, so a timestamp shared by
+    100,000 rows is converted once. Identifiers come from the table definition and every value is
+    bound, so nothing from the input reaches the SQL text.
     """
     if not rows:
         return
@@ -851,15 +854,31 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, b
         if processors[i] is None and isinstance(column.type, JSON):
             # psycopg adapts JSON in SQLAlchemy's own path only: hand it the text.
             processors[i] = _json_text
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     quote = conn.dialect.identifier_preparer.quote
-    # Identifiers come from the table definition and every value is bound, so nothing is injected.
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608
-        f"VALUES ({', '.join([marker] * len(names))})"
-    )
-    last: list[tuple[Any, Any]] = [(object(), None)] * len(names)
+    target = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {target} FROM STDIN") as stream:
+            for row in _converted(rows, names, processors):
+                stream.write_row(row)
+        return
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {target} VALUES ({', '.join([marker] * len(names))})"  # noqa: S608
     params: list[tuple[Any, ...]] = []
+    for row in _converted(rows, names, processors):
+        params.append(row)
+        if len(params) == batch:
+            conn.exec_driver_sql(sql, params)
+            params = []
+    if params:
+        conn.exec_driver_sql(sql, params)
+
+
+def _converted(
+    rows: list[dict[str, Any]], names: list[str], processors: list[Any]
+) -> Iterator[tuple[Any, ...]]:
+    """Rows as tuples of database values, each processor run once per distinct value object."""
+    last: list[tuple[Any, Any]] = [(object(), None)] * len(names)
     for row in rows:
         out = []
         for i, name in enumerate(names):
@@ -873,12 +892,7 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, b
                 converted = process(value)
                 last[i] = (value, converted)
             out.append(converted)
-        params.append(tuple(out))
-        if len(params) == batch:
-            conn.exec_driver_sql(sql, params)
-            params = []
-    if params:
-        conn.exec_driver_sql(sql, params)
+        yield tuple(out)
 
 
 def _insert(session: Session, new: list[_Row], in_db: dict[str, OrgCode], actor: str) -> None:
@@ -971,12 +985,16 @@ def export_records(ctx: ServerContext, *, batch: int = 10_000) -> Iterator[dict[
     while True:
         with ctx.db.read() as session:
             # Plain rows, not ORM objects: an export of the whole registry is a bulk read.
-            rows = session.connection().execute(
-                sa_select(c.code, c.name, c.address, c.status, c.closed_reason, c.successor_code, c.details)
-                .where(c.code > after)
-                .order_by(c.code)
-                .limit(batch)
-            ).all()
+            rows = (
+                session.connection()
+                .execute(
+                    sa_select(c.code, c.name, c.address, c.status, c.closed_reason, c.successor_code, c.details)
+                    .where(c.code > after)
+                    .order_by(c.code)
+                    .limit(batch)
+                )
+                .all()
+            )
         if not rows:
             return
         for code, name, address, status, reason, successor, details in rows:
@@ -1007,4 +1025,3 @@ def export_json(ctx: ServerContext) -> str:
     """The whole registry as a JSON array, one object per line; importable as it is."""
     lines = [json.dumps(record, ensure_ascii=False) for record in export_records(ctx)]
     return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
-

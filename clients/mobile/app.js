@@ -25,6 +25,7 @@ const state = {
   busy: new Set(), // ids with a confirm/reject in flight: live updates do not interrupt them
   attempts: new Map(), // id -> wrong codes typed here
   pairing: null, // {token, info, totp}
+  outcome: null, // {session, note} on the result screen
   live: "idle", // live | polling | reconnecting | offline
 };
 
@@ -252,6 +253,18 @@ function openRequest(id) {
   const s = state.pending.get(id);
   if (!s) return;
   state.current = id;
+  $("otp").value = "";
+  $("otp").removeAttribute("aria-invalid");
+  setBusy(false);
+  rerenderRequest();
+  $("otp-hint").dataset.kind = "";
+  show("request");
+  tick();
+}
+
+function rerenderRequest() {
+  const s = state.pending.get(state.current);
+  if (!s) return;
   $("req-title").textContent = t("requestFrom", { name: s.relying_system.name });
   $("req-desc").textContent = s.description || "";
   $("req-desc").hidden = !s.description;
@@ -261,13 +274,9 @@ function openRequest(id) {
   $("req-signer").textContent = signerText(s.credential);
   $("req-cert").textContent = certificateText(s.credential);
   $("req-created").textContent = formatDateTime(s.created_at);
-  $("otp").value = "";
-  $("otp").removeAttribute("aria-invalid");
   $("otp-fill").hidden = !state.totp;
   $("otp-hint").textContent = state.totp ? t("otpHintApp") : t("otpHintOther");
-  setBusy(false);
-  show("request");
-  tick();
+  $("confirm-btn").textContent = state.busy.has(s.id) ? t("working") : t("confirmSign");
 }
 
 function setBusy(busy) {
@@ -275,13 +284,20 @@ function setBusy(busy) {
   $("confirm-btn").textContent = busy ? t("working") : t("confirmSign");
 }
 
-function showOutcome(session, note = "") {
+function noteText(note) {
+  if (!note) return "";
+  return t(note.key, note.status ? { status: statusText(note.status) } : {});
+}
+
+function showOutcome(session, note = null, { focus = true } = {}) {
+  state.outcome = { session, note };
   const box = $("result-box");
   box.dataset.status = session.status;
   $("result-icon").textContent = { signed: "✓", rejected: "✕", expired: "⏱", failed: "!" }[session.status] || "i";
   $("result-title").textContent = t(`result_${session.status}_title`);
   $("result-text").textContent =
-    note || t(`result_${session.status}_text`, { name: session.relying_system.name, count: session.item_count });
+    noteText(note) ||
+    t(`result_${session.status}_text`, { name: session.relying_system.name, count: session.item_count });
   $("result-detail").textContent = [
     `${t("confirmationCode")} ${session.confirmation_code}`,
     session.completed_at ? `${statusText(session.status)} ${formatDateTime(session.completed_at)}` : "",
@@ -289,8 +305,8 @@ function showOutcome(session, note = "") {
     .filter(Boolean)
     .join(" · ");
   state.current = session.id;
-  show("result");
-  announce(`${$("result-title").textContent}. ${$("result-text").textContent}`);
+  show("result", { focus });
+  if (focus) announce(`${$("result-title").textContent}. ${$("result-text").textContent}`);
 }
 
 function otpError(text) {
@@ -336,7 +352,7 @@ async function confirmFailed(id, session, error) {
     if (fresh && fresh.status !== "pending") {
       state.pending.delete(id);
       upsert(fresh);
-      showOutcome(fresh, fresh.status === "failed" ? t("tooManyWrong") : "");
+      showOutcome(fresh, fresh.status === "failed" ? { key: "tooManyWrong" } : null);
       return;
     }
     $("otp").value = "";
@@ -353,7 +369,7 @@ async function confirmFailed(id, session, error) {
     state.pending.delete(id);
     const known = fresh || { ...session, status: error.extra.status_value };
     upsert(known);
-    showOutcome(known, t("alreadyDone", { status: statusText(known.status) }));
+    showOutcome(known, { key: "alreadyDone", status: known.status });
   } else if (error.code === "network") {
     otpError(t("offlineConfirm"));
     recheckWhenOnline(id);
@@ -585,14 +601,12 @@ async function beginPairing(token) {
       }
     }
     state.pairing = { token, info, totp };
-    $("pair-for").textContent = t("pairFor", { name: info.user_name, issuer: info.issuer });
-    $("pair-expiry").textContent = info.expires_at ? t("pairExpires", { time: formatDateTime(info.expires_at) }) : "";
     $("src-app").disabled = !totp;
     $("src-app").checked = Boolean(totp);
     $("src-other").checked = !totp;
     $("device-name").value = $("device-name").value || defaultDeviceName();
     $("pair-code").value = "";
-    updatePairSource();
+    renderPairing();
     $("pair-form").hidden = false;
     $("pair-title").focus();
   } catch (error) {
@@ -601,6 +615,13 @@ async function beginPairing(token) {
     message(result, pairErrorText(error));
     result.focus?.();
   }
+}
+
+function renderPairing() {
+  const info = state.pairing.info;
+  $("pair-for").textContent = t("pairFor", { name: info.user_name, issuer: info.issuer });
+  $("pair-expiry").textContent = info.expires_at ? t("pairExpires", { time: formatDateTime(info.expires_at) }) : "";
+  updatePairSource();
 }
 
 function defaultDeviceName() {
@@ -705,14 +726,17 @@ function enterApp() {
 
 function bind() {
   $("lang").addEventListener("change", async (event) => {
+    const deviceName = $("device-name");
+    const untouched = deviceName.value === defaultDeviceName();
     await i18n.load(event.target.value);
     i18n.apply();
+    if (untouched) deviceName.value = defaultDeviceName();
     setLive(state.live);
     renderPending();
-    if (state.view === "history") renderHistory();
-    if (state.view === "request" && state.current) openRequest(state.current);
-    if (state.pairing) $("pair-for").textContent = t("pairFor", { name: state.pairing.info.user_name, issuer: state.pairing.info.issuer });
-    if (state.pairing) updatePairSource();
+    renderHistory();
+    if (state.view === "request" && state.current) rerenderRequest();
+    if (state.view === "result" && state.outcome) showOutcome(state.outcome.session, state.outcome.note, { focus: false });
+    if (state.pairing) renderPairing();
   });
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => {

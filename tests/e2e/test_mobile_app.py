@@ -601,6 +601,8 @@ def test_main_screens_are_readable_at_360px_in_both_languages(
         if lang == "en":
             page.locator("#lang").select_option("en")
             expect(page.locator("#pair-title")).to_have_text("Pair this phone")
+            expect(page.locator("#pair-expiry")).to_contain_text("valid until")
+            expect(page.locator("#device-name")).to_have_value(re.compile(r"^Phone"))
         _shoot(page, out, f"{lang}-pair")
         # The app keeps the key to make codes itself; this first code is oathtool's, one step back.
         page.locator("#pair-code").fill(oathtool_code(phone.secret, current_step() - 1))
@@ -624,6 +626,11 @@ def test_main_screens_are_readable_at_360px_in_both_languages(
         page.locator("#confirm-btn").click()
         expect(page.locator("#result-box")).to_have_attribute("data-status", "signed")
         _shoot(page, out, f"{lang}-signed")
+        if lang == "en":  # the screen on show follows a change of language at once
+            page.locator("#lang").select_option("vi")
+            expect(page.locator("#result-title")).to_have_text("Đã ký thành công")
+            page.locator("#lang").select_option("en")
+            expect(page.locator("#result-title")).to_have_text("Signed")
         checks += page.evaluate(CONTRAST_SCRIPT)
 
         page.locator("#view-result [data-back]").click()

@@ -50,11 +50,20 @@ def _fail(exc: EsignError) -> typer.Exit:
 
 
 def prepare(settings: Settings) -> bool:
-    """Migrate the database and make the service CA if missing; True when the CA was created now."""
-    from esign_server.db import migrate
+    """Migrate the database, seed the level-1 organization codes, make the service CA if missing.
+
+    True when the CA was created now.
+    """
+    from esign_server.db import Database, migrate
+    from esign_server.services.orgids import seed_level1
     from esign_server.services.pki import ensure_service_pki
 
     migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        seed_level1(db, actor=CLI_ACTOR)  # only the codes the registry lacks
+    finally:
+        db.dispose()
     return ensure_service_pki(settings.resolved_pki_dir, settings.pki_password, settings.public_url)
 
 

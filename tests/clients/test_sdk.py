@@ -163,3 +163,26 @@ def test_webhook_check_matches_the_server_signer() -> None:
 
     body = b'{"event":"session.signed"}'
     assert verify_webhook(b"k" * 32, body, sign_payload(b"k" * 32, body, int(time.time())))
+
+
+def test_remote_cli_lists_credentials_and_signs_a_file(
+    server_url: str, rp: Integrator, person: Person, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from esign_client.cli import app
+    from typer.testing import CliRunner
+
+    env = {"ESIGN_URL": server_url, "ESIGN_CLIENT_ID": rp.client_id, "ESIGN_CLIENT_SECRET": rp.client_secret}
+    listed = CliRunner().invoke(app, ["credentials", person.user_id], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert person.credential_id in listed.output and "CCCD:001203012389" in listed.output
+    document = Path(str(tmp_path)) / "to-trinh.txt"
+    document.write_text("tờ trình")
+    signed = CliRunner().invoke(
+        app,
+        ["sign-file", str(document), "--credential", person.credential_id, "--otp", oath(person.secret, step_offset=1)],
+        env=env,
+    )
+    assert signed.exit_code == 0, signed.output
+    assert len(signed.output.strip().splitlines()[-1]) > 80  # base64 ECDSA signature

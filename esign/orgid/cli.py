@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from esign.orgid.admin_cli import app as admin_app
 from esign.orgid.code import OrgIdentifier, OrgIdError, OrgIdForm, detect_form
 from esign.orgid.seed import load_level1
 
@@ -14,6 +15,7 @@ app = typer.Typer(
     help="Organization electronic identifier codes (QĐ 20/2020/QĐ-TTg, QCVN 102:2016).",
     no_args_is_help=True,
 )
+app.add_typer(admin_app, name="admin")  # the server's registry, over HTTP (needs httpx)
 
 
 def _parse_or_exit(code: str) -> tuple[OrgIdentifier, OrgIdForm]:

@@ -98,9 +98,7 @@ def fresh_database(kind: str, tmp: Path) -> Iterator[str]:
 def registry(kind: str, tmp: Path) -> Iterator[ServerContext]:
     with fresh_database(kind, tmp) as url:
         migrate(url)
-        settings = Settings(
-            _env_file=None, dev_mode=True, database_url=url, var_dir=tmp, log_json=False
-        )
+        settings = Settings(_env_file=None, dev_mode=True, database_url=url, var_dir=tmp, log_json=False)
         ctx = ServerContext(settings)
         try:
             orgids.seed_level1(ctx.db, actor="bench")

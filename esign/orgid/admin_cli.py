@@ -120,9 +120,7 @@ def _connect(
     ctx: typer.Context,
     url: Annotated[str, typer.Option(envvar="ESIGN_URL", help="The server")] = "http://127.0.0.1:8750",
     client_id: Annotated[str | None, typer.Option(envvar="ESIGN_CLIENT_ID", help="Admin client id")] = None,
-    client_secret: Annotated[
-        str | None, typer.Option(envvar="ESIGN_CLIENT_SECRET", help="Admin client secret")
-    ] = None,
+    client_secret: Annotated[str | None, typer.Option(envvar="ESIGN_CLIENT_SECRET", help="Admin client secret")] = None,
 ) -> None:
     """The server's registry of codes: look up, issue, amend, close, import, export."""
     ctx.obj = Connection(url, client_id, client_secret)
@@ -218,8 +216,14 @@ def issue(
 ) -> None:
     """Issue a code to a new organization; prints the code."""
     conn = _connection(ctx)
-    body = {"name": name, "parent": parent, "group": group, "code": code, "address": address,
-            "details": _details(detail)}
+    body = {
+        "name": name,
+        "parent": parent,
+        "group": group,
+        "code": code,
+        "address": address,
+        "details": _details(detail),
+    }
     with conn.client() as http:
         response = http.post("/api/orgids", json=body, headers=conn.admin_headers(http))
         _check(response)

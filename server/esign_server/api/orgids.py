@@ -131,7 +131,8 @@ async def import_(
         fmt = "json" if media.endswith("json") else "csv" if media in ("text/csv", "text/plain") else None
     if fmt is None:
         raise ServiceError(
-            "say the format: Content-Type text/csv or application/json, or ?format=csv|json", code="invalid_format",
+            "say the format: Content-Type text/csv or application/json, or ?format=csv|json",
+            code="invalid_format",
             status=415,
         )
     try:

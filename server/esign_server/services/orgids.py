@@ -874,9 +874,7 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, b
         conn.exec_driver_sql(sql, params)
 
 
-def _converted(
-    rows: list[dict[str, Any]], names: list[str], processors: list[Any]
-) -> Iterator[tuple[Any, ...]]:
+def _converted(rows: list[dict[str, Any]], names: list[str], processors: list[Any]) -> Iterator[tuple[Any, ...]]:
     """Rows as tuples of database values, each processor run once per distinct value object."""
     last: list[tuple[Any, Any]] = [(object(), None)] * len(names)
     for row in rows:

@@ -52,7 +52,11 @@ def server(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     assert client_id and secret, init.stdout
     proc = subprocess.Popen(
         [ESIGN, "server", "run", "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:

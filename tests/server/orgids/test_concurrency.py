@@ -45,9 +45,7 @@ async def test_concurrent_http_requests_allocate_distinct_codes(
     http: httpx.AsyncClient, registry: ServerContext, admin: Integrator
 ) -> None:
     async def one(i: int) -> str:
-        response = await http.post(
-            "/api/orgids", json={"parent": "H55", "name": f"Xã {i}"}, headers=admin.headers
-        )
+        response = await http.post("/api/orgids", json={"parent": "H55", "name": f"Xã {i}"}, headers=admin.headers)
         assert response.status_code == 201, response.text
         return str(response.json()["code"])
 

@@ -94,11 +94,10 @@ def test_export_then_import_into_a_fresh_registry_round_trips(registry: ServerCo
     assert again_csv.created == 0
 
 
-async def test_import_and_export_over_http(
-    http: httpx.AsyncClient, registry: ServerContext, admin: Integrator
-) -> None:
+async def test_import_and_export_over_http(http: httpx.AsyncClient, registry: ServerContext, admin: Integrator) -> None:
     bad = await http.post(
-        "/api/orgids/import", content="code,name\nH49.1,Sở\nH49.2,\nH99.1,X\n",
+        "/api/orgids/import",
+        content="code,name\nH49.1,Sở\nH49.2,\nH99.1,X\n",
         headers={**admin.headers, "content-type": "text/csv"},
     )
     assert bad.status_code == 400

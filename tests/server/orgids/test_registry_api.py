@@ -66,8 +66,12 @@ async def test_search_children_and_status_are_public(
     assert [k["code"] for k in kids] == ["H49.9", "H49.22"]
     status = (await http.get("/api/orgids/H30/status")).json()
     assert status == {
-        "code": "H30", "known": True, "status": "closed", "active": False,
-        "name": "UBND tỉnh Hậu Giang", "successor": None,
+        "code": "H30",
+        "known": True,
+        "status": "closed",
+        "active": False,
+        "name": "UBND tỉnh Hậu Giang",
+        "successor": None,
     }
     unknown = (await http.get("/api/orgids/H49.77/status")).json()
     assert unknown["known"] is False and unknown["active"] is False

@@ -87,7 +87,10 @@ def test_malformed_input_names_the_rule(registry: ServerContext) -> None:
 def test_amendments_keep_the_old_values_in_history(registry: ServerContext) -> None:
     orgids.issue_code(registry, code="H49.22", name="Sở Tư pháp", address="Hạ Long", actor="admin:a")
     row = orgids.amend_code(
-        registry, code="H49.22", name="Sở Tư pháp tỉnh Quảng Ninh", details={"email": "stp@quangninh.gov.vn"},
+        registry,
+        code="H49.22",
+        name="Sở Tư pháp tỉnh Quảng Ninh",
+        details={"email": "stp@quangninh.gov.vn"},
         actor="admin:b",
     )
     assert row.version == 2 and row.name_folded == "so tu phap tinh quang ninh"
@@ -189,8 +192,12 @@ def test_registry_status_annotates_a_verification_report(registry: ServerContext
     report = {"signer": {"identity": {"agency_code": "H30", "name": "UBND"}}}
     orgids.annotate_report(registry.db, report)
     assert report["signer"]["identity"]["agency_registry"] == {
-        "code": "H30", "known": True, "status": "closed", "active": False,
-        "name": "UBND tỉnh Hậu Giang", "successor": None,
+        "code": "H30",
+        "known": True,
+        "status": "closed",
+        "active": False,
+        "name": "UBND tỉnh Hậu Giang",
+        "successor": None,
     }
     assert orgids.registry_status(registry.db, "H49").active
     assert not orgids.registry_status(registry.db, "H49.99").known

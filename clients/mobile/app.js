@@ -463,41 +463,85 @@ function renderHistory() {
   $("history-empty").hidden = state.history.length > 0;
 }
 
-// ---------------------------------------------------------------- live updates: SSE, then polling
+// ---------------------------------------------------------------- live updates: server-sent events, then polling
+// The event stream is read with fetch rather than EventSource, so the device token travels in the
+// Authorization header and never in a URL that proxies and access logs keep.
 
-let source = null;
+let stream = null; // AbortController of the open stream
 let pollTimer = null;
 let reconnectTimer = null;
+let retryMs = 3000; // the server's `retry:` advice
 
 function startLive() {
   stopLive();
   if (!state.device) return;
-  if (!globalThis.EventSource) {
+  if (!globalThis.ReadableStream || !globalThis.TextDecoderStream) {
     startPolling();
     return;
   }
-  const url = new URL(`events?access_token=${encodeURIComponent(state.device.token)}`, API);
-  source = new EventSource(url);
-  source.addEventListener("open", () => {
-    setLive("live");
-    stopPolling();
+  const controller = new AbortController();
+  stream = controller;
+  readStream(controller)
+    .catch(() => undefined)
+    .finally(() => {
+      if (stream !== controller || !state.device) return; // stopped, replaced or unpaired
+      stream = null;
+      // Closed or refused (offline, a proxy that buffers, a restart): poll meanwhile, retry soon.
+      if (state.live === "live") setLive("reconnecting");
+      startPolling();
+      reconnectTimer = setTimeout(startLive, retryMs);
+    });
+}
+
+async function readStream(controller) {
+  const response = await fetch(new URL("events", API), {
+    headers: { Accept: "text/event-stream", Authorization: `Bearer ${state.device.token}` },
+    cache: "no-store",
+    credentials: "omit",
+    signal: controller.signal,
   });
-  source.addEventListener("snapshot", (event) => replacePending(JSON.parse(event.data).sessions));
-  source.addEventListener("session", (event) => upsert(JSON.parse(event.data)));
-  source.addEventListener("error", () => {
-    if (state.live === "live") setLive("reconnecting");
-    startPolling();
-    if (source && source.readyState === EventSource.CLOSED) {
-      // The browser gave up (an HTTP error, e.g. a proxy that buffers): poll, and retry later.
-      source = null;
-      reconnectTimer = setTimeout(startLive, RECONNECT_MS);
+  if (!response.ok || !response.body) {
+    const data = await response.json().catch(() => null);
+    if (response.status === 401 && data && data.error === "invalid_device") forgetDevice(true);
+    return;
+  }
+  setLive("live");
+  stopPolling();
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+      handleEvent(buffer.slice(0, end));
+      buffer = buffer.slice(end + 2);
     }
-  });
+  }
+}
+
+function handleEvent(block) {
+  let name = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (!line || line.startsWith(":")) continue; // comments are keep-alives
+    const at = line.indexOf(":");
+    const key = at < 0 ? line : line.slice(0, at);
+    const value = at < 0 ? "" : line.slice(at + 1).replace(/^ /, "");
+    if (key === "event") name = value;
+    else if (key === "data") data.push(value);
+    else if (key === "retry" && /^\d+$/.test(value)) retryMs = Number(value);
+  }
+  if (!data.length) return;
+  const payload = JSON.parse(data.join("\n"));
+  if (name === "snapshot") replacePending(payload.sessions);
+  else if (name === "session") upsert(payload);
 }
 
 function stopLive() {
-  if (source) source.close();
-  source = null;
+  const open = stream;
+  stream = null;
+  if (open) open.abort();
   clearTimeout(reconnectTimer);
   stopPolling();
 }
@@ -635,7 +679,7 @@ function updatePairSource() {
   // With one's own authenticator: the otpauth link opens it; the key is there to type by hand.
   const uri = state.pairing?.info.otpauth_uri || "";
   $("authenticator-box").hidden = Boolean(fromApp) || !uri;
-  $("authenticator-link").href = uri || "#";
+  $("authenticator-link").href = uri.startsWith("otpauth://") ? uri : "#";
   const secret = new URLSearchParams(uri.split("?")[1] || "").get("secret") || "";
   $("authenticator-secret").textContent = secret.replace(/(.{4})/g, "$1 ").trim();
   $("pair-code-hint").textContent = fromApp ? t("firstCodeHintApp") : t("firstCodeHint");

@@ -281,10 +281,14 @@ def page(browser: Browser) -> Iterator[Page]:
     context = _phone_context(browser)
     page = context.new_page()
     errors: list[str] = []
+    urls: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda request: urls.append(request.url))
     yield page
     context.close()
     assert not errors, f"uncaught errors in the app: {errors}"
+    # The device token travels in headers only: never in a URL that logs and proxies keep.
+    assert not [u for u in urls if "token" in u.lower()]
 
 
 def pair(page: Page, phone: Phone, *, code: str | None = None, app_codes: bool = False) -> None:
@@ -498,6 +502,24 @@ def test_installed_app_opens_offline_and_says_so(sqlite_server: RunningServer, p
     expect(page.locator("#conn")).to_have_text("Mất kết nối")
     page.context.set_offline(False)
     expect(page.locator("#conn")).to_be_hidden(timeout=10_000)
+
+
+def test_a_revoked_device_is_told_to_pair_again(sqlite_server: RunningServer, page: Page) -> None:
+    phone = sqlite_server.new_phone("Trịnh Văn Nam")
+    pair(page, phone)
+    asked = sqlite_server.ask(phone, ["Hồ sơ vay.pdf"])
+    open_request(page, asked["id"])
+    (device,) = devices.list_devices(sqlite_server.ctx, user_id=phone.user_id)
+    devices.revoke_device(sqlite_server.ctx, device_id=device.id, actor="test")
+    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#confirm-btn").click()
+    expect(page.locator("#pair-result")).to_have_text(
+        "Thiết bị này không còn được ghép nối (đã bị thu hồi). Hãy ghép nối lại bằng mã QR mới."
+    )
+    expect(page.locator("#tabs")).to_be_hidden()
+    assert sqlite_server.session(asked["id"])["status"] == "pending"
+    page.reload()
+    expect(page.locator("#pair-link")).to_be_visible()  # nothing of the old pairing is kept
 
 
 def test_polling_takes_over_when_server_sent_events_are_blocked(sqlite_server: RunningServer, browser: Browser) -> None:

@@ -99,13 +99,13 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One read-write transaction: committed when the block ends, rolled back on an exception."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with Session(self.engine, expire_on_commit=False, autoflush=False) as session, session.begin():
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only transaction (rolled back at the end)."""
-        with Session(self.read_engine, expire_on_commit=False) as session:
+        with Session(self.read_engine, expire_on_commit=False, autoflush=False) as session:
             yield session
 
     def ping(self) -> None:

@@ -89,6 +89,7 @@ def issue_credential(user_id: str, body: CredentialIssue, caller: AdminClient, c
         label=body.label,
         external_ca=body.external_ca,
         keystore=body.keystore,
+        org_code=body.org_code,
         actor=caller.actor,
     )
     return credential_public(cred)

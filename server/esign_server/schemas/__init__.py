@@ -104,6 +104,9 @@ class CredentialIssue(Wire):
     external_ca: bool = False
     """True: no certificate from the service CA; fetch ``csr_pem`` and install the external CA's answer."""
     keystore: Literal["software", "pkcs11"] | None = None
+    org_code: str | None = Field(None, max_length=40, examples=["H49.22"])
+    """Organization electronic identifier code, active in the registry, put in the certificate as
+    ``organizationIdentifier=VN:<code>`` (for organizations: users with a tax code and no CCCD)."""
 
 
 class CredentialStatusChange(Wire):

@@ -32,13 +32,25 @@ if TYPE_CHECKING:
     from esign_server.context import ServerContext
 
 
-def subject_for(user: User) -> x509.Name:
-    """The certificate subject of a user in the Vietnamese conventions (CCCD for people, MST otherwise)."""
+def subject_for(user: User, *, org_code: str | None = None) -> x509.Name:
+    """The certificate subject of a user in the Vietnamese conventions (CCCD for people, MST otherwise).
+
+    ``org_code`` (an organization electronic identifier code) goes into an organization's subject
+    as ``organizationIdentifier=VN:<code>``.
+    """
     if user.cccd:
+        if org_code:
+            raise ServiceError(
+                "org_code goes into organization certificates: register the organization as a user with a "
+                "tax code and no CCCD",
+                code="org_code_not_allowed",
+            )
         extra = [f"MST:{user.tax_code}"] if user.tax_code and user.tax_code != user.cccd else []
         return person_subject(user.full_name, user.cccd, email=user.email, extra_ids=extra)
     if user.tax_code:
-        return organization_subject(user.organization or user.full_name, user.tax_code, email=user.email)
+        return organization_subject(
+            user.organization or user.full_name, user.tax_code, email=user.email, agency_code=org_code
+        )
     raise InvalidInput("the user has neither a CCCD nor a tax code to name in a certificate")
 
 
@@ -98,16 +110,25 @@ def issue_credential(
     label: str = "",
     external_ca: bool = False,
     keystore: str | None = None,
+    org_code: str | None = None,
     actor: str,
 ) -> Credential:
-    """Make a key in the keystore and a certificate from the service CA (or a CSR for an external CA)."""
+    """Make a key in the keystore and a certificate from the service CA (or a CSR for an external CA).
+
+    ``org_code``: an organization's electronic identifier code, active in the registry, written into
+    the certificate subject (organizations only).
+    """
     check_key_algorithm(key_algorithm)
     store = ctx.keystore(keystore)
     with ctx.db.read() as session:
         user = session.get(User, user_id)
     if user is None or user.status != "active":
         raise NotFound(f"no active user {user_id}")
-    subject = subject_for(user)
+    if org_code is not None:
+        from esign_server.services.orgids import active_code
+
+        org_code = active_code(ctx.db, org_code)
+    subject = subject_for(user, org_code=org_code)
     credential_id = str(uuid.uuid4())
     generated = store.generate(credential_id, key_algorithm)
     credential = Credential(
@@ -143,6 +164,7 @@ def issue_credential(
             keystore=store.name,
             serial=credential.serial,
             external_ca=external_ca,
+            org_code=org_code,
         )
     return credential
 

@@ -509,6 +509,18 @@ def registry_status(db: Database, code: str | OrgIdentifier) -> RegistryStatus:
     )
 
 
+def active_code(db: Database, code: str) -> str:
+    """``code`` in the QĐ 20 form when the registry knows it as active; else a 4xx saying why."""
+    key = parse_code(code)
+    found = registry_status(db, key)
+    if not found.known:
+        raise NotFound(f"organization code {key} is not in the registry", code="org_code_unknown")
+    if not found.active:
+        heir = f"; its successor is {found.successor}" if found.successor else ""
+        raise Conflict(f"organization code {key} is closed{heir}", code="org_code_closed")
+    return found.code
+
+
 def annotate_report(db: Database, report: dict[str, Any]) -> dict[str, Any]:
     """Add ``agency_registry`` (a :class:`RegistryStatus` dict) beside the signer's agency code.
 

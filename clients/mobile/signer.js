@@ -41,12 +41,20 @@ export function maskNumber(value) {
 
 const PERSONAL = new Set(["CCCD", "CMND", "HC"]);
 
+function maskIdentifier(kind, value) {
+  // A branch tax code keeps its public branch suffix: 01******06-001.
+  const branch = kind === "MST" && /^\d{10}-\d{3}$/.test(value);
+  return branch ? maskNumber(value.slice(0, 10)) + value.slice(10) : maskNumber(value);
+}
+
 /** The signer of a certificate subject: ``{name, ids: ["CCCD 0012******89"], organization}``. */
 export function signerOf(subject) {
   const pairs = parseDN(subject || "");
   const first = (type) => (pairs.find(([k]) => k === type) || [])[1] || "";
   const ids = [];
-  const uids = pairs
+  // RFC 4514 writes the last attribute first: reverse to list identifiers in certificate order.
+  const uids = [...pairs]
+    .reverse()
     .filter(([type]) => type === "UID" || type === "0.9.2342.19200300.100.1.1")
     .map(([, value]) => (value.includes(":") ? value.split(/:(.*)/s) : ["", value]))
     .map(([prefix, number]) => [prefix.toUpperCase(), (number || "").replace(/\s/g, "")]);
@@ -54,7 +62,7 @@ export function signerOf(subject) {
   const person = uids.some(([kind]) => PERSONAL.has(kind));
   for (const [kind, digits] of uids) {
     const personal = PERSONAL.has(kind) || (kind === "MST" && (person || /^\d{12}$/.test(digits)));
-    ids.push(`${kind || "ID"} ${personal ? maskNumber(digits) : digits}`);
+    ids.push(`${kind || "ID"} ${personal ? maskIdentifier(kind, digits) : digits}`);
   }
   const organization = first("O");
   return { name: first("CN") || organization, ids, organization };

@@ -39,6 +39,8 @@ from esign_server.services import clients, credentials, devices, users
 from esign_server.services.pki import ensure_service_pki
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, expect, sync_playwright
 
+from esign.identity import SignerIdentity, organization_subject, person_subject
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -557,6 +559,20 @@ def test_codes_made_by_the_app_match_oathtool_and_confirm(sqlite_server: Running
     page.locator("#confirm-btn").click()
     expect(page.locator("#result-title")).to_have_text("Đã ký thành công")
     assert sqlite_server.session(asked["id"])["status"] == "signed"
+
+
+def test_the_app_masks_signer_identifiers_as_the_library_does(sqlite_server: RunningServer, page: Page) -> None:
+    subjects = [
+        person_subject("Nguyễn Văn An", "001203012389", extra_ids=["MST:0100109106", "HC:C1234567"]),
+        person_subject("Lê Thị Hoa", "079301000123", extra_ids=["MST:0100109106-001"], email="hoa@example.vn"),
+        organization_subject("Công ty ABC, chi nhánh 1", "0100109106-001"),
+    ]
+    page.goto(f"{sqlite_server.base_url}/m/")
+    for name in subjects:
+        identity = SignerIdentity.from_name(name)
+        shown = page.evaluate("async (dn) => (await import('./signer.js')).signerOf(dn)", name.rfc4514_string())
+        assert shown["name"] == identity.name
+        assert shown["ids"] == [i["uid"].replace(":", " ", 1) for i in identity.to_dict()["identifiers"]]
 
 
 def test_app_is_served_with_strict_security_headers(sqlite_server: RunningServer) -> None:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from esign_server.api import admin, health, mobile, oauth, orgids, pki, sessions
+from esign_server.api import admin, csc, health, mobile, oauth, orgids, pki, sessions
 from esign_server.api.errors import install_error_handlers
 from esign_server.config import Settings, get_settings
 from esign_server.context import ServerContext
@@ -63,8 +63,16 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
     app.state.ctx = context
     install_error_handlers(app)
     for router in (
-        health.router, oauth.router, sessions.router, mobile.router, admin.router, orgids.router, pki.router
+        health.router,
+        oauth.router,
+        sessions.router,
+        mobile.router,
+        admin.router,
+        orgids.router,
+        pki.router,
     ):
+        app.include_router(router)
+    for router in csc.routers:  # CSC API v2 and v1
         app.include_router(router)
     mount_mobile_app(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

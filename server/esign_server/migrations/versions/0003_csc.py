@@ -34,9 +34,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "csc_authorized_hashes",
-        sa.Column(
-            "authorization_id", sa.String(36), sa.ForeignKey("csc_authorizations.id"), primary_key=True
-        ),
+        sa.Column("authorization_id", sa.String(36), sa.ForeignKey("csc_authorizations.id"), primary_key=True),
         sa.Column("digest", sa.String(128), primary_key=True),
         sa.Column("allowed", sa.Integer(), nullable=False, server_default="1"),
         sa.Column("used", sa.Integer(), nullable=False, server_default="0"),

@@ -299,6 +299,9 @@ def credential_issue(
     label: Annotated[str, typer.Option()] = "",
     external_ca: Annotated[bool, typer.Option(help="Print a CSR instead of issuing from the service CA")] = False,
     keystore: Annotated[str | None, typer.Option(help="software or pkcs11")] = None,
+    org_code: Annotated[
+        str | None, typer.Option(help="Organization code (active in the registry) for an organization's certificate")
+    ] = None,
 ) -> None:
     """A key in the keystore and its certificate (or a CSR)."""
     from esign_server.services.credentials import issue_credential
@@ -311,6 +314,7 @@ def credential_issue(
             label=label,
             external_ca=external_ca,
             keystore=keystore,
+            org_code=org_code,
             actor=CLI_ACTOR,
         )
     except EsignError as exc:

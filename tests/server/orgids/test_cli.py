@@ -66,18 +66,32 @@ def server(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield {"ESIGN_URL": url, "ESIGN_CLIENT_ID": client_id.group(1), "ESIGN_CLIENT_SECRET": secret.group(1)}
+        yield {
+            "ESIGN_URL": url,
+            "ESIGN_CLIENT_ID": client_id.group(1),
+            "ESIGN_CLIENT_SECRET": secret.group(1),
+            "server_env": json.dumps(env),
+            "cwd": str(tmp_path),
+        }
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["admin", *args], env=env)
+    shell = {k: v for k, v in env.items() if k.startswith("ESIGN_")}
+    result = CliRunner().invoke(app, ["admin", *args], env=shell)
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_admin_commands_over_http(server: dict[str, str], tmp_path: Path) -> None:
+def test_init_seeds_the_registry_and_the_commands_drive_it(server: dict[str, str], tmp_path: Path) -> None:
+    # One server per database (starting one costs seconds): each part below states its behaviour.
+    check_admin_commands_over_http(server, tmp_path)
+    check_changes_without_admin_credentials_are_refused(server)
+    check_server_cli_issues_an_organization_certificate_with_a_registry_code(server)
+
+
+def check_admin_commands_over_http(server: dict[str, str], tmp_path: Path) -> None:
     code, out, _ = run(server, "status", "H49")
     assert code == 0 and json.loads(out)["name"] == "UBND tỉnh Quảng Ninh"  # seeded by init
 
@@ -111,10 +125,26 @@ def test_admin_commands_over_http(server: dict[str, str], tmp_path: Path) -> Non
     assert code == 0 and "H49.22,Sở Y tế" in exported.read_text(encoding="utf-8")
 
 
-def test_changes_without_admin_credentials_are_refused(server: dict[str, str]) -> None:
+def check_changes_without_admin_credentials_are_refused(server: dict[str, str]) -> None:
     env = {"ESIGN_URL": server["ESIGN_URL"], "ESIGN_CLIENT_ID": "", "ESIGN_CLIENT_SECRET": ""}
     code, _, err = run(env, "issue", "Sở", "--parent", "H49")
     assert code == 1 and "admin client" in err
     wrong = {**server, "ESIGN_CLIENT_SECRET": "wrong"}
     code, _, err = run(wrong, "issue", "Sở", "--parent", "H49")
     assert code == 1 and "invalid_client" in err
+
+
+def check_server_cli_issues_an_organization_certificate_with_a_registry_code(server: dict[str, str]) -> None:
+    env, cwd = json.loads(server["server_env"]), server["cwd"]
+
+    def esign(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([ESIGN, "server", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+    user = esign("user", "create", "--name", "Sở Tư pháp tỉnh Quảng Ninh", "--tax-code", "0100109106")
+    assert user.returncode == 0, user.stderr
+    user_id = json.loads(user.stdout)["user_id"]
+    issued = esign("credential", "issue", user_id, "--org-code", "H49")
+    assert issued.returncode == 0, issued.stderr
+    assert json.loads(issued.stdout)["serial"]
+    refused = esign("credential", "issue", user_id, "--org-code", "H30")
+    assert refused.returncode == 1 and "closed" in refused.stdout + refused.stderr

@@ -9,7 +9,6 @@ import { canGenerate, importSecret, parseOtpauth, totpNow } from "./totp.js";
 
 const API = new URL("../api/mobile/", location.href);
 const POLL_MS = 4000;
-const RECONNECT_MS = 5000;
 const MAX_ATTEMPTS = 5;
 
 const $ = (id) => document.getElementById(id);
@@ -241,9 +240,11 @@ function tick() {
       renderPending();
     }
   }
+  let dropped = false;
   for (const [id, session] of state.pending) {
-    if (secondsLeft(session) <= 0 && id !== state.current) state.pending.delete(id);
+    if (secondsLeft(session) <= 0 && id !== state.current) dropped = state.pending.delete(id);
   }
+  if (dropped) renderPending();
   updateGenerator();
 }
 
@@ -328,18 +329,29 @@ async function confirmCurrent(event) {
     otpError(t("codeFormat"));
     return;
   }
+  await settle(id, session, `sessions/${encodeURIComponent(id)}/confirm`, { code });
+}
+
+async function settle(id, session, path, body) {
+  // One confirm or reject at a time per request; the form is live again before any message shows,
+  // so focus can go back to the code field.
   state.busy.add(id);
   setBusy(true);
+  let done = null;
+  let failure = null;
   try {
-    const done = await api(`sessions/${encodeURIComponent(id)}/confirm`, { method: "POST", body: { code } });
+    done = await api(path, { method: "POST", body });
+  } catch (error) {
+    failure = error;
+  }
+  state.busy.delete(id);
+  setBusy(false);
+  if (done) {
     state.pending.delete(id);
     upsert(done);
     showOutcome(done);
-  } catch (error) {
-    await confirmFailed(id, session, error);
-  } finally {
-    state.busy.delete(id);
-    setBusy(false);
+  } else {
+    await confirmFailed(id, session, failure);
   }
 }
 
@@ -411,19 +423,7 @@ async function rejectCurrent(event) {
   if (!session || state.busy.has(id)) return;
   const select = $("reject-reason");
   const reason = select.options[select.selectedIndex].textContent;
-  state.busy.add(id);
-  setBusy(true);
-  try {
-    const done = await api(`sessions/${encodeURIComponent(id)}/reject`, { method: "POST", body: { reason } });
-    state.pending.delete(id);
-    upsert(done);
-    showOutcome(done);
-  } catch (error) {
-    await confirmFailed(id, session, error);
-  } finally {
-    state.busy.delete(id);
-    setBusy(false);
-  }
+  await settle(id, session, `sessions/${encodeURIComponent(id)}/reject`, { reason });
 }
 
 // ---------------------------------------------------------------- history

@@ -402,6 +402,7 @@ def test_five_wrong_codes_fail_the_request_and_lock_the_device(sqlite_server: Ru
             f"Mã không đúng hoặc đã hết hạn. Chưa có gì được ký. Còn tối đa {left} lần thử."
         )
         expect(page.locator("#otp")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#otp")).to_be_focused()
     page.locator("#otp").fill(wrong_code(phone.secret))
     page.locator("#confirm-btn").click()
     expect(page.locator("#result-title")).to_have_text("Không ký được")

@@ -8,9 +8,10 @@ to upgrade a read lock; reads use a second engine with ordinary deferred transac
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from threading import RLock
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
@@ -95,12 +96,18 @@ class Database:
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
             self.read_engine = self.engine
+        self._write_lock: AbstractContextManager[object] = RLock() if self.is_sqlite else nullcontext()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One read-write transaction: committed when the block ends, rolled back on an exception."""
-        with Session(self.engine, expire_on_commit=False, autoflush=False) as session, session.begin():
-            yield session
+        """One read-write transaction: committed when the block ends, rolled back on an exception.
+
+        On SQLite the writers of this process queue on a lock first: SQLite's own busy handler
+        sleeps in steps of up to 100 ms, which turns contention into long tail latencies.
+        """
+        with self._write_lock, Session(self.engine, expire_on_commit=False, autoflush=False) as session:
+            with session.begin():
+                yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:

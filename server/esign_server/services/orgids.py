@@ -130,8 +130,15 @@ def parse_code(text: str) -> OrgIdentifier:
         raise ServiceError(exc.message, code="invalid_orgid", **extra) from None
 
 
+def _no_controls(text: str, what: str) -> str:
+    # NUL cannot be stored in PostgreSQL text and no name needs a control character.
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text):
+        raise ServiceError(f"{what} holds a control character", code=f"invalid_{what}")
+    return text
+
+
 def _clean_name(name: str) -> str:
-    cleaned = " ".join(name.split())
+    cleaned = _no_controls(" ".join(name.split()), "name")
     if not cleaned:
         raise ServiceError("name must not be empty", code="invalid_name")
     if len(cleaned) > MAX_NAME:
@@ -140,7 +147,7 @@ def _clean_name(name: str) -> str:
 
 
 def _clean_address(address: str) -> str:
-    cleaned = " ".join(address.split())
+    cleaned = _no_controls(" ".join(address.split()), "address")
     if len(cleaned) > MAX_ADDRESS:
         raise ServiceError(f"address is {len(cleaned)} characters, at most {MAX_ADDRESS}", code="invalid_address")
     return cleaned
@@ -156,6 +163,9 @@ def _clean_details(details: Any) -> dict[str, Any]:
             raise ServiceError("details keys must be non-empty strings", code="invalid_details")
         if value is not None and not isinstance(value, str | int | float | bool):
             raise ServiceError(f"details[{key!r}] must be a string, number, boolean or null", code="invalid_details")
+        _no_controls(key, "details")
+        if isinstance(value, str):
+            _no_controls(value, "details")
     if len(json.dumps(details, ensure_ascii=False)) > MAX_DETAILS:
         raise ServiceError(f"details is longer than {MAX_DETAILS} characters as JSON", code="invalid_details")
     return dict(details)
@@ -378,7 +388,7 @@ def close_code(ctx: ServerContext, *, code: str, reason: str, successor: str | N
     so no active code is left under a closed one.
     """
     key = str(parse_code(code))
-    reason = " ".join(reason.split())
+    reason = _no_controls(" ".join(reason.split()), "reason")
     if not reason:
         raise ServiceError("say why the code is closed (reason)", code="invalid_reason")
     if len(reason) > MAX_REASON:
@@ -619,9 +629,23 @@ class _Row:
 def read_csv(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[ImportProblem]]:
     """Records of a CSV import with the line each starts on, and the problems of its shape."""
     text = text.removeprefix("\ufeff")
+    if not text.strip():
+        return [], []
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+    records: list[tuple[int, dict[str, Any]]] = []
     problems: list[ImportProblem] = []
+    try:
+        _read_rows(reader, records, problems)
+    except csv.Error as exc:
+        # A NUL byte or an over-long field: the rest of the file cannot be read reliably.
+        problems.append(ImportProblem(reader.line_num or 1, None, f"not valid CSV: {exc}"))
+    return records, problems
+
+
+def _read_rows(
+    reader: csv.DictReader[str], records: list[tuple[int, dict[str, Any]]], problems: list[ImportProblem]
+) -> None:
+    header = reader.fieldnames or []
     unknown = [h for h in header if h not in COLUMNS]
     missing = [h for h in ("code", "name") if h not in header]
     if unknown or missing or len(set(header)) != len(header):
@@ -630,8 +654,8 @@ def read_csv(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[ImportPr
             reason += f"; unknown: {','.join(unknown)}"
         if missing:
             reason += f"; missing: {','.join(missing)}"
-        return [], [ImportProblem(1, None, reason)]
-    records: list[tuple[int, dict[str, Any]]] = []
+        problems.append(ImportProblem(1, None, reason))
+        return
     line = reader.line_num + 1
     for raw in reader:
         if None in raw:
@@ -644,7 +668,6 @@ def read_csv(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[ImportPr
             record["details"] = details or None
             records.append((line, record))
         line = reader.line_num + 1
-    return records, problems
 
 
 def read_json(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[ImportProblem]]:
@@ -666,6 +689,8 @@ def read_json(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[ImportP
             value, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             return records, [*problems, ImportProblem(exc.lineno, None, f"not valid JSON: {exc.msg}")]
+        except RecursionError:
+            return records, [*problems, ImportProblem(line, None, "JSON nested too deeply")]
         if not isinstance(value, dict):
             problems.append(ImportProblem(line, None, "each item must be a JSON object"))
         else:
@@ -697,7 +722,7 @@ def _text(value: Any) -> str | None:
 def _check_record(line: int, record: dict[str, Any], problems: list[ImportProblem]) -> _Row | None:
     raw_code = record.get("code")
     if not isinstance(raw_code, str) or not raw_code.strip():
-        problems.append(ImportProblem(line, None, "code is missing"))
+        problems.append(ImportProblem(line, None, "code is missing (or not a string)"))
         return None
     try:
         code = OrgIdentifier.parse(raw_code)
@@ -724,7 +749,7 @@ def _check_record(line: int, record: dict[str, Any], problems: list[ImportProble
             except json.JSONDecodeError:
                 raise ServiceError("details must be a JSON object") from None
         details = _clean_details(details_value)
-        reason = " ".join((record.get("closed_reason") or "").split()) or None
+        reason = _no_controls(" ".join((record.get("closed_reason") or "").split()), "closed_reason") or None
         if reason is not None and len(reason) > MAX_REASON:
             raise ServiceError(f"closed_reason is longer than {MAX_REASON} characters")
         successor_text = (record.get("successor") or "").strip()

@@ -117,3 +117,24 @@ async def test_import_and_export_over_http(http: httpx.AsyncClient, registry: Se
     assert as_csv.text.startswith("code,name,")
     empty = await http.post("/api/orgids/import", json=[], headers=admin.headers)
     assert empty.status_code == 400 and empty.json()["error"] == "empty_import"
+
+
+async def test_hostile_files_are_refused_with_a_reason_never_a_500(
+    http: httpx.AsyncClient, registry: ServerContext, admin: Integrator
+) -> None:
+    cases = [
+        ("csv", "code,name\nH49.1,Sở\x00\n", "control character"),
+        ("csv", "code,name,address\nH49.1,Sở,\x7f\n", "control character"),
+        ("csv", "code,name\nH49.1," + "x" * 200_000 + "\n", "not valid CSV"),
+        ("csv", "", "no rows"),
+        ("json", "[" * 50_000 + "]" * 50_000, "nested too deeply"),
+        ("json", '{"code": "H49.1"}', "array of objects"),
+        ("json", '[{"code": 491, "name": "X"}]', "code is missing"),
+        ("json", '[{"code": "H49.1", "name": "X", "details": [1]}]', "details must be a JSON object"),
+        ("json", '[{"code": "H49.1", "name": "X"}] trailing', "closing"),
+    ]
+    for fmt, text, reason in cases:
+        response = await http.post(f"/api/orgids/import?format={fmt}", content=text.encode(), headers=admin.headers)
+        assert response.status_code == 400, (fmt, text[:40], response.text[:200])
+        body = response.json()
+        assert reason in body["message"] + json.dumps(body.get("errors", [])), (reason, body)

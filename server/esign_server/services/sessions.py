@@ -459,6 +459,22 @@ def _sign_and_finish(
             session, actor="system", action="session.failed", target=f"session:{row.id}", reason="credential not active"
         )
         return Conflict("the credential is no longer active", code="credential_not_active")
+    if row.kind == "csc":
+        # A CSC authorization: the confirmation is the Signature Activation Data for these hashes;
+        # signatures/signHash signs them later, once (services.csc).
+        if not _finish(session, row, SIGNED, now=now, device_id=device.id):
+            raise Conflict("the session was completed by another request", code="session_conflict")
+        audit.record(
+            session,
+            actor=f"device:{device.id}",
+            action="session.signed",
+            target=f"session:{row.id}",
+            credential_id=credential.id,
+            items=len(row.items),
+            items_digest=row.items_digest,
+            signatures_deferred_to="csc.signHash",
+        )
+        return None
     try:
         signatures = sign_items(ctx, credential, row)
         if row.kind == "document":

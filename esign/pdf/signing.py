@@ -1,9 +1,10 @@
 """Sign a PDF at PAdES B-B, B-T, B-LT or B-LTA, and extend a signed PDF to B-LT / B-LTA.
 
 Each signature is an incremental update: the bytes already signed are never rewritten, so earlier
-signatures stay valid. The document is written once and hashed once: the signature size is computed
-from the key and the certificates (no dry-run signature), the update is appended in place to a copy
-of the input, and the byte ranges are hashed in large chunks.
+signatures stay valid. The document is read once and written once: the signature size is computed
+from the key and the certificates (no dry-run signature), the update is built in memory after the
+original bytes, and the hash pass over the byte ranges is also the copy of the input to the output
+(see :mod:`esign.pdf.workspace`).
 
 B-T adds an RFC 3161 signature time-stamp from ``tsa_url``; B-LT appends a DSS with the certificates,
 OCSP responses and CRLs that validate the signer and the TSA; B-LTA then adds a document time-stamp.
@@ -11,12 +12,8 @@ OCSP responses and CRLs that validate the signer and the TSA; B-LTA then adds a 
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
 from cryptography import x509
@@ -39,64 +36,12 @@ from esign.pdf.context import (
     TrustSource,
     boundary,
     load_trust_anchors,
-    read_all,
     validation_context,
 )
+from esign.pdf.workspace import CHUNK_SIZE, PdfSource, PdfTarget, Workspace
 from esign.signers.base import Signer, run_sync
 
-PdfSource = str | Path | bytes | bytearray | memoryview | IO[bytes]
-"""A PDF: a path, its bytes, or a readable binary stream."""
-PdfTarget = str | Path | IO[bytes] | None
-"""Where a signed PDF goes: a path, a writable binary stream, or None to get the bytes back."""
-
-CHUNK_SIZE = 1 << 20
-"""Bytes hashed per read when the document is a file (pyHanko's default is 4 KiB)."""
-
 DOCMDP_LEVELS = {1: MDPPerm.NO_CHANGES, 2: MDPPerm.FILL_FORMS, 3: MDPPerm.ANNOTATE}
-
-
-class Workspace:
-    """A read-write copy of the input where incremental updates are appended in place.
-
-    With an output path the copy is a temporary file beside it (copied by the kernel, never held in
-    memory) that replaces the output only when everything succeeded; otherwise an in-memory buffer.
-    """
-
-    def __init__(self, source: PdfSource, target: PdfTarget) -> None:
-        self.target = target
-        self._temp: Path | None = None
-        if isinstance(target, str | Path):
-            out = Path(target)
-            self._temp = out.with_name(f".{out.name}.esign-{os.getpid()}.tmp")
-            try:
-                if isinstance(source, str | Path):
-                    shutil.copyfile(source, self._temp)
-                else:
-                    self._temp.write_bytes(read_all(source))
-            except FileNotFoundError as exc:
-                self._temp.unlink(missing_ok=True)
-                raise InvalidInput(f"no such file or directory: {exc.filename}") from None
-            self.stream: IO[bytes] = open(self._temp, "r+b")  # closed by commit() or abort()
-        else:
-            self.stream = io.BytesIO(read_all(source))
-
-    def commit(self) -> bytes | None:
-        """Deliver the result: move the file into place, write to the stream, or return the bytes."""
-        if self._temp is not None:
-            self.stream.close()
-            os.replace(self._temp, Path(self.target))  # type: ignore[arg-type]
-            return None
-        assert isinstance(self.stream, io.BytesIO)
-        if self.target is None:
-            return self.stream.getvalue()
-        self.target.write(self.stream.getbuffer())  # type: ignore[union-attr]
-        return None
-
-    def abort(self) -> None:
-        """Drop the partial result."""
-        self.stream.close()
-        if self._temp is not None:
-            self._temp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -51,17 +51,14 @@ from esign.pdf.adapter import reserved_size, signature_mechanism, to_asn1
 from esign.pdf.appearance import VisibleSignature
 from esign.pdf.context import Level, TrustSource, boundary, load_trust_anchors
 from esign.pdf.signing import (
-    CHUNK_SIZE,
-    PdfSource,
-    PdfTarget,
     SignatureOptions,
-    Workspace,
     docmdp_level,
     extend_stream,
     free_field_name,
     pdf_signer,
     timestamper,
 )
+from esign.pdf.workspace import CHUNK_SIZE, PdfSource, PdfTarget, Workspace
 from esign.signers.base import run_sync, verify_digest_signature
 
 STATE_VERSION = 1
@@ -211,7 +208,7 @@ async def async_prepare(
         signing_cert=cert_asn1, cert_registry=SimpleCertificateStore.from_certs(chain_asn1),
         signature_mechanism=signature_mechanism(algorithm),
     )
-    work = Workspace(input, output)
+    work = Workspace(input, output, track_sha256=True)
     try:
         with boundary("preparing the PDF for signing", SigningError):
             writer = IncrementalPdfFileWriter(work.stream)
@@ -232,8 +229,9 @@ async def async_prepare(
                 prepared.document_digest, algorithm.digest.value,
                 attr_settings=PdfCMSSignedAttributes(signing_time=session.system_time), use_pades=True,
             )
-        document_sha256 = _sha256_stream(work.stream)
         document = work.commit()  # the bytes when output is None, else None (the caller keeps the file)
+        assert work.document_sha256 is not None
+        document_sha256 = work.document_sha256
     except BaseException:
         work.abort()
         raise

@@ -43,7 +43,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from esign.errors import InvalidInput
 from esign.pdf.adapter import from_asn1
 from esign.pdf.context import TrustSource, boundary, load_trust_anchors, read_all, validation_context
-from esign.pdf.signing import PdfSource
+from esign.pdf.workspace import PdfSource
 from esign.report import (
     Indication,
     RevocationInfo,

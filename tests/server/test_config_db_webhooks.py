@@ -85,6 +85,12 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
+def _wait_for_delivery(timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not _Receiver.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 async def test_signed_webhook_is_sent_when_the_session_ends(
     http: httpx.AsyncClient, integrator: Integrator, person: Person
 ) -> None:
@@ -104,9 +110,7 @@ async def test_signed_webhook_is_sent_when_the_session_ends(
             headers={"Authorization": f"Bearer {person.device_token}"},
             json={"code": oath(person.secret, step_offset=1)},
         )
-        deadline = time.monotonic() + 10
-        while not _Receiver.received and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(_wait_for_delivery, 10.0)
     finally:
         server.shutdown()
     headers, payload = _Receiver.received[0]

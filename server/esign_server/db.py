@@ -120,6 +120,15 @@ class Database:
         with self.read_engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
 
+    def migration_state(self) -> tuple[str | None, set[str]]:
+        """The database's Alembic revision and the heads of the shipped migration scripts."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        heads = set(ScriptDirectory.from_config(alembic_config(self.url)).get_heads())
+        with self.read_engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision(), heads
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

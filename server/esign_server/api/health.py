@@ -21,8 +21,8 @@ def ready(ctx: CtxDep) -> JSONResponse:
     """The database answers and is migrated, and the service CA is loaded."""
     checks: dict[str, str] = {}
     try:
-        ctx.db.ping()
-        checks["database"] = "ok"
+        revision, heads = ctx.db.migration_state()
+        checks["database"] = "ok" if revision in heads else f"not migrated (at {revision}; run `esign server init`)"
     except Exception as exc:
         checks["database"] = f"unreachable: {exc.__class__.__name__}"
     try:

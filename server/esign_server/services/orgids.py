@@ -886,11 +886,12 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, b
         return
     names = list(rows[0])
     columns = [table.c[name] for name in names]
-    processors = [c.type.bind_processor(conn.dialect) for c in columns]
-    for i, column in enumerate(columns):
-        if processors[i] is None and isinstance(column.type, JSON):
-            # psycopg adapts JSON in SQLAlchemy's own path only: hand it the text.
-            processors[i] = _json_text
+    # The dialect's own conversions (SQLite keeps timestamps as text in its own format); JSON goes
+    # as text on both databases, since psycopg adapts JSON only in SQLAlchemy's own path.
+    processors = [
+        _json_text if isinstance(c.type, JSON) else c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        for c in columns
+    ]
     quote = conn.dialect.identifier_preparer.quote
     target = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
     if conn.dialect.name == "postgresql":

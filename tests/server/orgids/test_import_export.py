@@ -138,3 +138,22 @@ async def test_hostile_files_are_refused_with_a_reason_never_a_500(
         assert response.status_code == 400, (fmt, text[:40], response.text[:200])
         body = response.json()
         assert reason in body["message"] + json.dumps(body.get("errors", [])), (reason, body)
+
+
+def test_imported_rows_read_back_like_issued_ones(registry: ServerContext) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    orgids.import_text(registry, GOOD_CSV, fmt="csv", actor="admin:t")
+    issued = orgids.issue_code(registry, parent="H49", name="Sở mới", actor="admin:t")
+    imported = orgids.get_code(registry, "H49.22")
+    now = datetime.now(UTC)
+    for row in (imported, orgids.get_code(registry, issued.code)):
+        assert row.created_at.tzinfo is not None and abs(now - row.created_at) < timedelta(minutes=1)
+    closed = orgids.get_code(registry, "H49.30")
+    assert closed.closed_at is not None and abs(now - closed.closed_at) < timedelta(minutes=1)
+    event = orgids.history(registry, "H49.22")[0]
+    assert abs(now - event.at) < timedelta(minutes=1)
+    assert event.changes["details"] == [None, {"email": "stp@quangninh.gov.vn"}]
+    # The database holds the same text for both kinds of row (SQLite compares timestamps as text).
+    page = orgids.search(registry, prefix="H49.")
+    assert sorted(r.created_at for r in page.items)[-1] == orgids.get_code(registry, issued.code).created_at

@@ -54,7 +54,7 @@ def list_users(
     caller: AdminClient,
     ctx: CtxDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[UserPublic]:
     """Users, oldest first."""
     return [user_public(u) for u in users.list_users(ctx, limit=limit, offset=offset)]
@@ -186,7 +186,7 @@ def verify_audit(caller: AdminClient, ctx: CtxDep) -> AuditCheck:
 def audit_events(
     caller: AdminClient,
     ctx: CtxDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2_147_483_647)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEventPublic]:
     """Audit events after sequence number ``after``."""

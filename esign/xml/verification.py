@@ -22,14 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, SignatureScheme, digest_algorithm
-from esign.errors import InvalidInput, WeakAlgorithm
+from esign.errors import EsignError, InvalidInput, WeakAlgorithm
 from esign.report import (
     Indication,
     ReferenceInfo,
@@ -146,7 +146,16 @@ def verify_xml(
             tree, signature, position, anchors=anchors, allow_fetching=allow_fetching, allow_weak=allow_weak,
             reveal=reveal, detached=detached, at=when, keep=keep_signed,
         )
-        report = checker.run()
+        try:
+            report = checker.run()
+        except EsignError:
+            raise
+        except Exception as exc:
+            # Last line of defence: a parser deep below (asn1crypto, cryptography) failing on some
+            # damage nobody foresaw is still hostile input, not a crash. The cause stays attached.
+            raise InvalidInput(
+                f"signature {checker.signature_id} cannot be read: {exc.__class__.__name__}: {exc}"
+            ) from exc
         reports.append(report)
         if checker.core_valid:
             signed.extend(checker.contents)
@@ -416,10 +425,8 @@ class _SignatureCheck:
     def _key_info_certificates(self) -> list[x509.Certificate]:
         certs = []
         for text in self.signature.findall(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate"):
-            try:
-                certs.append(x509.load_der_x509_certificate(base64.b64decode("".join((text.text or "").split()))))
-            except (ValueError, binascii.Error):
-                raise InvalidInput("an X509Certificate in KeyInfo is not a certificate") from None
+            der = _decode_base64(text.text, "an X509Certificate in KeyInfo")
+            certs.append(_load_certificate(der, "an X509Certificate in KeyInfo"))
         return certs
 
     def _leaf(self, certs: list[x509.Certificate]) -> x509.Certificate | None:
@@ -519,7 +526,7 @@ class _SignatureCheck:
         if alg is None:
             raise InvalidInput("the SigningCertificate digest method is not supported")
         alg = digest_algorithm(alg, allow_weak=True)  # a certificate digest, not a signature: SHA-1 is tolerable
-        if not hmac.compare_digest(alg.digest(der), base64.b64decode("".join(value.split()))):
+        if not hmac.compare_digest(alg.digest(der), _decode_base64(value, "the SigningCertificate digest")):
             raise _Failure(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                            "the signed SigningCertificate does not match the certificate in KeyInfo")
         text = sig_props.findtext(xa + "SigningTime")
@@ -554,10 +561,10 @@ class _SignatureCheck:
         base = f"{xa}UnsignedProperties/{xa}UnsignedSignatureProperties/"
 
         def blobs(path: str) -> list[bytes]:
-            return [base64.b64decode("".join((e.text or "").split())) for e in qualifying.iterfind(base + path)]
+            return [_decode_base64(e.text, f"an {etree.QName(e).localname}") for e in qualifying.iterfind(base + path)]
 
         encapsulated = blobs(f"{xa}CertificateValues/{xa}EncapsulatedX509Certificate")
-        certs = [x509.load_der_x509_certificate(b) for b in encapsulated]
+        certs = [_load_certificate(b, "an EncapsulatedX509Certificate") for b in encapsulated]
         ocsps = blobs(f"{xa}RevocationValues/{xa}OCSPValues/{xa}EncapsulatedOCSPValue")
         crls = blobs(f"{xa}RevocationValues/{xa}CRLValues/{xa}EncapsulatedCRLValue")
         return certs, ocsps, crls
@@ -671,6 +678,32 @@ def _is_ancestor_or_self(node: etree._Element, descendant: etree._Element) -> bo
 @functools.lru_cache(maxsize=256)
 def _signer_info(cert: x509.Certificate, reveal: bool) -> SignerInfo:
     return SignerInfo.from_certificate(cert, reveal=reveal)
+
+
+def _decode_base64(text: str | None, what: str) -> bytes:
+    """Strict base64 (whitespace allowed, as XML wraps lines); :class:`InvalidInput` naming ``what``."""
+    try:
+        return base64.b64decode("".join((text or "").split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"{what} is not base64") from None
+
+
+def _load_certificate(der: bytes, what: str) -> x509.Certificate:
+    """A certificate whose every part the verifier reads has been parsed once, here.
+
+    ``cryptography`` parses lazily: a damaged name, key or extension would otherwise raise a bare
+    ``ValueError`` much later (while building the path or describing the signer).
+    """
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        _ = (cert.subject, cert.issuer, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        cert.public_key()
+        _ = list(cert.extensions)
+        cert.subject.rfc4514_string()
+        cert.issuer.rfc4514_string()
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
+        raise InvalidInput(f"{what} is not a readable X.509 certificate") from None
+    return cert
 
 
 def _b64(text: str) -> bytes:

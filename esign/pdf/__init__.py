@@ -4,6 +4,7 @@ Recipes: :func:`sign_pdf`, :func:`verify_pdf`, :func:`extend_pdf`; staged signin
 are elsewhere: :func:`prepare` then :func:`finish` (see :mod:`esign.pdf.staged`).
 """
 
+from esign.pdf import hexstrings
 from esign.pdf.adapter import PyHankoSigner
 from esign.pdf.appearance import VisibleSignature
 from esign.pdf.context import Level
@@ -27,3 +28,5 @@ __all__ = [
     "sign_pdf",
     "verify_pdf",
 ]
+
+hexstrings.install()  # pyHanko parses a signature's /Contents ten times faster (esign.pdf.hexstrings)

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from pyhanko.pdf_utils.misc import PdfError, PdfReadError
 from pyhanko_certvalidator import ValidationContext
@@ -77,7 +78,7 @@ def load_trust_anchors(trust: Iterable[TrustSource] | TrustSource | None) -> lis
 def validation_context(
     trust_roots: Iterable[x509.Certificate],
     *,
-    other_certs: Iterable[x509.Certificate] = (),
+    other_certs: Iterable[x509.Certificate | asn1_x509.Certificate] = (),
     moment: datetime | None = None,
     allow_fetching: bool = False,
     revocation_mode: str = "soft-fail",
@@ -85,13 +86,16 @@ def validation_context(
     ocsps: Iterable[bytes | asn1_ocsp.OCSPResponse] = (),
     retroactive_revinfo: bool = False,
 ) -> ValidationContext:
-    """A certvalidator context trusting exactly ``trust_roots`` (never the operating system's store)."""
+    """A certvalidator context trusting exactly ``trust_roots`` (never the operating system's store).
+
+    ``other_certs`` (intermediates, e.g. from a DSS) may be given in either library's form.
+    """
     kwargs: dict[str, Any] = {}
     if allow_fetching:
         kwargs["fetcher_backend"] = RequestsFetcherBackend(per_request_timeout=FETCH_TIMEOUT)
     return ValidationContext(
         trust_roots=[to_asn1(c) for c in trust_roots],
-        other_certs=[to_asn1(c) for c in other_certs],
+        other_certs=[to_asn1(c) if isinstance(c, x509.Certificate) else c for c in other_certs],
         moment=moment,
         allow_fetching=allow_fetching,
         revocation_mode=revocation_mode,

@@ -153,18 +153,27 @@ class _Verifier:
         self.reveal = reveal
         self.embedded = embedded
         self.signatures = signatures
+        self._contexts: dict[tuple[datetime | None, bool, bool], Any] = {}
 
     def context(self, *, moment: datetime | None, hard_fail: bool, retroactive: bool = False) -> Any:
-        return validation_context(
-            self.anchors,
-            other_certs=[from_asn1(c) for c in self.embedded.certs],
-            moment=moment,
-            allow_fetching=self.allow_fetching,
-            revocation_mode="hard-fail" if hard_fail else "soft-fail",
-            crls=self.embedded.crls,
-            ocsps=self.embedded.ocsps,
-            retroactive_revinfo=retroactive,
-        )
+        """One validation context per distinct setting, shared by every signature of the file.
+
+        Building one costs about as much as checking a signature (roots registered, embedded
+        material indexed), and a context caches the paths and revocation answers it finds.
+        """
+        key = (moment, hard_fail, retroactive)
+        if key not in self._contexts:
+            self._contexts[key] = validation_context(
+                self.anchors,
+                other_certs=self.embedded.certs,
+                moment=moment,
+                allow_fetching=self.allow_fetching,
+                revocation_mode="hard-fail" if hard_fail else "soft-fail",
+                crls=self.embedded.crls,
+                ocsps=self.embedded.ocsps,
+                retroactive_revinfo=retroactive,
+            )
+        return self._contexts[key]
 
     async def report(self, sig: EmbeddedPdfSignature) -> ValidationReport:
         name = sig.field_name or "(unnamed)"

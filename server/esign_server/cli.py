@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -49,11 +51,13 @@ def _fail(exc: EsignError) -> typer.Exit:
     return typer.Exit(1)
 
 
-def prepare(settings: Settings) -> bool:
+def prepare(settings: Settings, pki_from: Path | None = None) -> bool:
     """Migrate the database, seed the level-1 organization codes, make the service CA if missing.
 
-    True when the CA was created now.
+    True when the CA was created now. ``pki_from``: copy an existing CA directory (the layout of
+    ``esign pki init``) instead of creating one; its keys must open with ``ESIGN_PKI_PASSWORD``.
     """
+    from esign.pki import load_dev_pki
     from esign_server.db import Database, migrate
     from esign_server.services.orgids import seed_level1
     from esign_server.services.pki import ensure_service_pki
@@ -64,18 +68,26 @@ def prepare(settings: Settings) -> bool:
         seed_level1(db, actor=CLI_ACTOR)  # only the codes the registry lacks
     finally:
         db.dispose()
-    return ensure_service_pki(settings.resolved_pki_dir, settings.pki_password, settings.public_url)
+    target = settings.resolved_pki_dir
+    if pki_from is not None and not (target / "pki.json").exists():
+        load_dev_pki(pki_from, settings.pki_password)  # refuse a directory the server could not use
+        shutil.copytree(pki_from, target, dirs_exist_ok=True)
+        return True
+    return ensure_service_pki(target, settings.pki_password, settings.public_url)
 
 
 @app.command()
 def init(
     admin_name: Annotated[str, typer.Option(help="Name of the first admin client")] = "Administrator",
     no_admin: Annotated[bool, typer.Option("--no-admin", help="Do not create an admin client")] = False,
+    pki_from: Annotated[
+        Path | None, typer.Option(help="Use this CA directory (esign pki init layout) instead of a new one")
+    ] = None,
 ) -> None:
-    """Create or upgrade the database (Alembic), the service CA (from the dev PKI profile), a first admin."""
+    """Create or upgrade the database (Alembic), the service CA (new, or copied from --pki-from), a first admin."""
     settings = _settings()
     try:
-        created = prepare(settings)
+        created = prepare(settings, pki_from)
         out.print(f"database migrated: {settings.database_url.split('@')[-1]}")
         out.print(f"service CA {'created' if created else 'found'} in {settings.resolved_pki_dir}")
         if not no_admin:

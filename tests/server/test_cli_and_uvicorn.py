@@ -127,3 +127,34 @@ def test_demo_json_then_full_flow_over_uvicorn_with_two_workers(database_url: st
     verify = subprocess.run([ESIGN, "server", "audit", "verify"], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
     assert "audit chain intact" in verify.stdout
+
+
+def test_init_with_supplied_ca_then_admin_commands(database_url: str, tmp_path: Path) -> None:
+    from esign.pki import create_dev_pki
+
+    supplied = tmp_path / "supplied-ca"
+    create_dev_pki(supplied, "esign-dev", base_url="http://127.0.0.1:9999/pki")
+    env = env_for(database_url, tmp_path, 9999)
+
+    def esign(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [ESIGN, "server", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+
+    init = esign("init", "--pki-from", str(supplied))
+    assert init.returncode == 0, init.stderr
+    assert "client_secret" in init.stdout
+    assert (tmp_path / "var" / "pki" / "issuing-ca.pem").read_bytes() == (supplied / "issuing-ca.pem").read_bytes()
+    user = json.loads(esign("user", "create", "--name", "Đỗ Minh Khang", "--cccd", "001088004321").stdout)
+    cred = json.loads(esign("credential", "issue", user["user_id"], "--key", "p256").stdout)
+    assert cred["status"] == "active"
+    assert json.loads(esign("credential", "suspend", cred["credential_id"]).stdout)["status"] == "suspended"
+    assert (
+        json.loads(esign("credential", "revoke", cred["credential_id"], "--reason", "key_compromise").stdout)["status"]
+        == "revoked"
+    )
+    again = esign("credential", "resume", cred["credential_id"])
+    assert again.returncode == 1 and "revoked" in again.stderr
+    client = json.loads(esign("client", "create", "--name", "Cổng DVC", "--scope", "sessions").stdout)
+    assert client["scopes"] == ["sessions"] and client["client_secret"]
+    assert esign("audit", "verify").returncode == 0

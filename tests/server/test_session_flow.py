@@ -280,3 +280,25 @@ async def test_session_expires(
         headers=device_headers(person),
     )
     assert late.status_code == 409
+
+
+def test_device_lockout_doubles_each_time(ctx: ServerContext, person: Person) -> None:
+    from datetime import timedelta
+
+    from esign_server.db import utcnow
+    from esign_server.services.devices import check_otp
+
+    now = utcnow()
+    lock_lengths = []
+    for _ in range(3):
+        for _ in range(ctx.settings.device_lock_threshold):
+            with ctx.db.write() as session:
+                result = check_otp(ctx, session, device_id=person.device_id, code="000000", now=now)
+        assert result.locked_until is None  # the failing attempt itself answers "invalid", not "locked"
+        with ctx.db.write() as session:
+            locked = check_otp(ctx, session, device_id=person.device_id, code=oath(person.secret), now=now)
+        assert not locked.accepted and locked.locked_until is not None
+        lock_lengths.append((locked.locked_until - now).total_seconds())
+        now = locked.locked_until + timedelta(seconds=1)
+    base = ctx.settings.device_lock_base_seconds
+    assert lock_lengths == [base, 2 * base, 4 * base]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ MAX_DETAILS = 4000
 """Longest ``details`` object, as compact JSON."""
 _ALLOCATION_ATTEMPTS = 5
 _CHUNK = 900  # stays under SQLite's bound-parameter limit in IN lists
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class ImportRejected(ServiceError):
@@ -132,7 +134,7 @@ def parse_code(text: str) -> OrgIdentifier:
 
 def _no_controls(text: str, what: str) -> str:
     # NUL cannot be stored in PostgreSQL text and no name needs a control character.
-    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text):
+    if _CONTROL.search(text):
         raise ServiceError(f"{what} holds a control character", code=f"invalid_{what}")
     return text
 
@@ -761,8 +763,7 @@ def _check_record(line: int, record: dict[str, Any], problems: list[ImportProble
     except ServiceError as exc:
         problems.append(ImportProblem(line, key, exc.message))
         return None
-    parent = code.parent
-    parent_key = str(parent) if parent else None
+    parent_key = key.rpartition(".")[0] or None  # the parent of a valid code, without parsing it again
     return _Row(line, key, parent_key, code.level, name, address, status, reason, successor, details)
 
 
@@ -870,7 +871,7 @@ def _table(model: type[SQLModel]) -> Table:
 
 
 def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return "{}" if value == {} else json.dumps(value, ensure_ascii=False)
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], *, batch: int = 5000) -> None:
@@ -931,6 +932,16 @@ def _converted(rows: list[dict[str, Any]], names: list[str], processors: list[An
         yield tuple(out)
 
 
+_HISTORY_FIELDS = (
+    ("name", "name"),
+    ("address", "address"),
+    ("details", "details"),
+    ("status", "status"),
+    ("closed_reason", "closed_reason"),
+    ("successor", "successor_code"),
+)
+
+
 def _insert(session: Session, new: list[_Row], in_db: dict[str, OrgCode], actor: str) -> None:
     """Bulk-insert the new rows (parents first, for the foreign key) with one history row each."""
     now = utcnow()
@@ -968,12 +979,9 @@ def _insert(session: Session, new: list[_Row], in_db: dict[str, OrgCode], actor:
             "at": now,
             "actor": actor,
             "changes": {
-                "name": [None, v["name"]],
-                "status": [None, v["status"]],
-                **({"address": [None, v["address"]]} if v["address"] else {}),
-                **({"details": [None, v["details"]]} if v["details"] else {}),
-                **({"closed_reason": [None, v["closed_reason"]]} if v["closed_reason"] else {}),
-                **({"successor": [None, v["successor_code"]]} if v["successor_code"] else {}),
+                field: [None, v[column]]
+                for field, column in _HISTORY_FIELDS
+                if v[column] or field in ("name", "status")
             },
         }
         for v in values

@@ -45,7 +45,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """``esign server init`` then ``esign server run``; yields the env an admin's shell would have."""
     port = free_port()
     env = env_for(database_url, tmp_path, port)
-    init = subprocess.run([ESIGN, "server", "init"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    init = subprocess.run([ESIGN, "server", "init"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert init.returncode == 0, init.stderr
     client_id = re.search(r"client_id\s+(\S+)", init.stdout)
     secret = re.search(r"client_secret\s+(\S+)", init.stdout)
@@ -60,12 +60,15 @@ def server(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        deadline = time.monotonic() + 90  # a loaded 2-core machine can take a while to import and bind
+        while True:
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
+                assert proc.poll() is None, "esign server run exited"
+                assert time.monotonic() < deadline, "esign server run did not answer /health"
+                time.sleep(0.2)
         yield {
             "ESIGN_URL": url,
             "ESIGN_CLIENT_ID": client_id.group(1),
@@ -75,7 +78,11 @@ def server(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         }
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:

@@ -22,9 +22,12 @@ from pyhanko.pdf_utils.misc import PdfError, PdfReadError
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
+from esign.der_limits import limit_der_tags
 from esign.errors import EsignError, InvalidInput
 from esign.pdf.adapter import to_asn1
 from esign.signers.file import load_certificates
+
+limit_der_tags()  # hostile DER is parsed here: bound its tag numbers (see esign.der_limits)
 
 TrustSource = str | Path | bytes | x509.Certificate
 """A trust anchor: a PEM/DER file (a PEM file may hold several), its bytes, or a certificate."""

@@ -15,9 +15,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from esign.algorithms import digest_algorithm
+from esign.der_limits import limit_der_tags
 from esign.errors import EsignError, InvalidInput
 from esign.pki.ca import signature_hash
 from esign.pki.keys import CAPrivateKey
+
+limit_der_tags()  # hostile DER is parsed here: bound its tag numbers (see esign.der_limits)
 
 DEFAULT_POLICY = "1.3.6.1.4.1.59999.3161.1"  # esign dev TSA policy (private arc, for tests and dev only)
 

@@ -20,9 +20,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from esign.algorithms import digest_algorithm
+from esign.der_limits import limit_der_tags
 from esign.errors import InvalidInput, SigningError
 from esign.report import TimestampInfo
 from esign.xml.chain import build_path
+
+limit_der_tags()  # hostile DER is parsed here: bound its tag numbers (see esign.der_limits)
 
 Timestamper = Callable[[bytes, str], Any]
 """Given a message imprint and its digest name, return a token (DER bytes or an asn1crypto ContentInfo)."""

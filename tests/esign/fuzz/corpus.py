@@ -21,8 +21,11 @@ class Seeds(dict[str, bytes]):
         return f"Seeds({', '.join(self)})"
 
 
-def signed_pdfs(pki: DevPKI, *, timestamped: bool = True) -> Seeds:
-    """One-page PDFs signed at B-B with RSA and ECDSA keys, a certified one and (if asked) a B-T one."""
+def signed_pdfs(pki: DevPKI, *, timestamped: bool = True, long_term: bool = False) -> Seeds:
+    """One-page PDFs signed at B-B with RSA and ECDSA keys, a certified one and (if asked) B-T, B-LT, B-LTA.
+
+    The long-term levels (DSS, document time-stamp) take 3-6x longer to verify: long runs only.
+    """
     pdf = make_pdf(1, text="Cong van so 1")
     rsa, ecdsa = pki.signer("person-rsa2048"), pki.signer("org-p256")
     samples = {
@@ -32,11 +35,14 @@ def signed_pdfs(pki: DevPKI, *, timestamped: bool = True) -> Seeds:
     }
     if timestamped:
         samples["B-T rsa"] = sign_pdf(pdf, None, rsa, level="B-T", tsa_url=pki.tsa_url)
+    if timestamped and long_term:
+        samples["B-LT rsa"] = sign_pdf(pdf, None, rsa, level="B-LT", tsa_url=pki.tsa_url)
+        samples["B-LTA ecdsa"] = sign_pdf(pdf, None, ecdsa, level="B-LTA", tsa_url=pki.tsa_url)
     return Seeds({name: data for name, data in samples.items() if data is not None})
 
 
-def signed_xmls(pki: DevPKI, *, timestamped: bool = True) -> Seeds:
-    """XMLDSig enveloped and enveloping, XAdES B-B, an e-invoice and (if asked) XAdES B-T."""
+def signed_xmls(pki: DevPKI, *, timestamped: bool = True, long_term: bool = False) -> Seeds:
+    """XMLDSig enveloped and enveloping, XAdES B-B, an e-invoice and (if asked) XAdES B-T and B-LT."""
     rsa, ecdsa = pki.signer("person-rsa2048"), pki.signer("org-p256")
     samples = {
         "enveloped rsa": sign_xml(DOCUMENT, rsa),
@@ -47,4 +53,7 @@ def signed_xmls(pki: DevPKI, *, timestamped: bool = True) -> Seeds:
     }
     if timestamped:
         samples["xades-b-t"] = sign_xml(DOCUMENT, rsa, profile="xades-b-t", tsa_url=pki.tsa_url)
+    if timestamped and long_term:
+        samples["xades-b-lt"] = sign_xml(DOCUMENT, ecdsa, profile="xades-b-lt", tsa_url=pki.tsa_url)
+        samples["einvoice buyer"] = sign_xml(samples["einvoice"], ecdsa, profile="einvoice", signature_parent="NMua")
     return Seeds(samples)

@@ -344,15 +344,35 @@ def _elements(root: etree._Element) -> list[etree._Element]:
 
 
 def _signed_elements(root: etree._Element) -> list[etree._Element]:
-    """Elements referenced by an ``#id`` URI of a Reference, or the root for ``URI=""``."""
+    """Elements referenced by an ``#id`` URI of any Reference, or the root for ``URI=""``."""
     found = []
     for ref in root.iter(f"{{{DS_NS}}}Reference"):
-        uri = ref.get("URI")
-        if uri == "":
-            found.append(root)
-        elif uri and uri.startswith("#"):
-            found += [e for e in _elements(root) if e.get("Id") == uri[1:]]
+        found += _referenced(root, ref)
     return found
+
+
+def _referenced(root: etree._Element, ref: etree._Element) -> list[etree._Element]:
+    uri = ref.get("URI")
+    if uri == "":
+        return [root]
+    if uri and uri.startswith("#"):
+        return [e for e in _elements(root) if e.get("Id") == uri[1:]]
+    return []
+
+
+def _signed_by_every_signature(root: etree._Element) -> list[etree._Element]:
+    """Elements whose text every Signature in the document covers (through one of its references)."""
+    common: set[etree._Element] | None = None
+    for signature in root.iter(f"{{{DS_NS}}}Signature"):
+        covered = {
+            element
+            for ref in signature.iterfind(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}Reference")
+            for target in _referenced(root, ref)
+            for element in _elements(target)
+            if not _under_signature(element, target)
+        }
+        common = covered if common is None else common & covered
+    return sorted(common or (), key=lambda e: _elements(root).index(e))
 
 
 def _under_signature(element: etree._Element, target: etree._Element) -> bool:
@@ -370,15 +390,9 @@ def _under_signature(element: etree._Element, target: etree._Element) -> bool:
 
 
 def xml_change_signed_text(data: bytes, choices: Choices) -> Mutant:
-    """Change one letter of text inside a signed element (never the Signature): the result must not pass."""
+    """Change one letter of text that every signature covers: no report may then pass."""
     root = _tree(data)
-    candidates = []
-    for target in _signed_elements(root):
-        for element in _elements(target):
-            if _under_signature(element, target):
-                continue
-            if element.text and any(c.isalnum() for c in element.text):
-                candidates.append(element)
+    candidates = [e for e in _signed_by_every_signature(root) if e.text and any(c.isalnum() for c in e.text)]
     if not candidates:
         return flip_byte(data, choices)
     element = pick(choices, candidates)

@@ -129,32 +129,44 @@ def test_demo_json_then_full_flow_over_uvicorn_with_two_workers(database_url: st
     assert "audit chain intact" in verify.stdout
 
 
-def test_init_with_supplied_ca_then_admin_commands(database_url: str, tmp_path: Path) -> None:
-    from esign.pki import create_dev_pki
+def test_init_with_supplied_ca_then_admin_commands(
+    database_url: str, tmp_path: Path, service_pki_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from esign_server.cli import app
+    from esign_server.config import get_settings
+    from typer.testing import CliRunner
 
-    supplied = tmp_path / "supplied-ca"
-    create_dev_pki(supplied, "esign-dev", base_url="http://127.0.0.1:9999/pki")
-    env = env_for(database_url, tmp_path, 9999)
+    env = env_for(database_url, tmp_path, 8750)
+    for key in [k for k in os.environ if k.startswith("ESIGN_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith("ESIGN_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    runner = CliRunner()
 
-    def esign(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [ESIGN, "server", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
-        )
+    def esign(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, list(args))
+        return result.exit_code, result.output
 
-    init = esign("init", "--pki-from", str(supplied))
-    assert init.returncode == 0, init.stderr
-    assert "client_secret" in init.stdout
-    assert (tmp_path / "var" / "pki" / "issuing-ca.pem").read_bytes() == (supplied / "issuing-ca.pem").read_bytes()
-    user = json.loads(esign("user", "create", "--name", "Đỗ Minh Khang", "--cccd", "001088004321").stdout)
-    cred = json.loads(esign("credential", "issue", user["user_id"], "--key", "p256").stdout)
-    assert cred["status"] == "active"
-    assert json.loads(esign("credential", "suspend", cred["credential_id"]).stdout)["status"] == "suspended"
-    assert (
-        json.loads(esign("credential", "revoke", cred["credential_id"], "--reason", "key_compromise").stdout)["status"]
-        == "revoked"
-    )
-    again = esign("credential", "resume", cred["credential_id"])
-    assert again.returncode == 1 and "revoked" in again.stderr
-    client = json.loads(esign("client", "create", "--name", "Cổng DVC", "--scope", "sessions").stdout)
-    assert client["scopes"] == ["sessions"] and client["client_secret"]
-    assert esign("audit", "verify").returncode == 0
+    try:
+        code, out = esign("init", "--pki-from", str(service_pki_dir))
+        assert code == 0, out
+        assert "client_secret" in out
+        copied = tmp_path / "var" / "pki" / "issuing-ca.pem"
+        assert copied.read_bytes() == (service_pki_dir / "issuing-ca.pem").read_bytes()
+        user = json.loads(esign("user", "create", "--name", "Đỗ Minh Khang", "--cccd", "001088004321")[1])
+        cred = json.loads(esign("credential", "issue", user["user_id"], "--key", "p256")[1])
+        assert cred["status"] == "active"
+        assert json.loads(esign("credential", "suspend", cred["credential_id"])[1])["status"] == "suspended"
+        revoked = esign("credential", "revoke", cred["credential_id"], "--reason", "key_compromise")
+        assert json.loads(revoked[1])["status"] == "revoked"
+        code, out = esign("credential", "resume", cred["credential_id"])
+        assert code == 1 and "revoked" in out
+        client = json.loads(esign("client", "create", "--name", "Cổng DVC", "--scope", "sessions")[1])
+        assert client["scopes"] == ["sessions"] and client["client_secret"]
+        code, out = esign("audit", "verify")
+        assert code == 0 and "audit chain intact" in out
+    finally:
+        get_settings.cache_clear()

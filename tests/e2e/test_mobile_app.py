@@ -75,6 +75,17 @@ def current_step(margin: float = 3.0) -> int:
     return int(now // PERIOD)
 
 
+def pairing_code(secret_b32: str) -> str:
+    """The first code, proving the pairing: this step's (valid for the next 30 s or more)."""
+    return oathtool_code(secret_b32, current_step(margin=0.5))
+
+
+def confirming_code(secret_b32: str) -> str:
+    """A code the server accepts after :func:`pairing_code`: the next step's (±1 step of skew is allowed,
+    and a step is accepted once), so no test waits half a minute for a fresh code."""
+    return oathtool_code(secret_b32, current_step(margin=0.5) + 1)
+
+
 def wrong_code(secret_b32: str) -> str:
     """A code that matches none of the steps the server would accept now."""
     step = current_step()
@@ -299,8 +310,7 @@ def pair(page: Page, phone: Phone, *, code: str | None = None, app_codes: bool =
     expect(page.locator("#pair-form")).to_be_visible()
     expect(page.locator("#pair-for")).to_contain_text(phone.full_name)
     page.locator("#src-app" if app_codes else "#src-other").check()
-    # One step back: the server accepts ±1 step, and the next code (this step) stays free to confirm.
-    page.locator("#pair-code").fill(code or oathtool_code(phone.secret, current_step() - 1))
+    page.locator("#pair-code").fill(code or pairing_code(phone.secret))
     page.locator("#pair-submit").click()
     expect(page.locator("#view-pending")).to_be_visible()
 
@@ -347,7 +357,7 @@ def test_pair_confirm_with_oathtool_code_and_relying_system_gets_a_verifying_sig
     expect(page.locator("#req-cert")).to_contain_text("esign Dev Issuing CA")
     expect(page.locator("#req-left")).to_have_text(re.compile(r"^[45]:\d\d$"))
 
-    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#otp").fill(confirming_code(phone.secret))
     page.locator("#confirm-btn").click()
     expect(page.locator("#view-result")).to_be_visible()
     expect(page.locator("#result-title")).to_have_text("Đã ký thành công")
@@ -413,7 +423,7 @@ def test_five_wrong_codes_fail_the_request_and_lock_the_device(sqlite_server: Ru
     second = sqlite_server.ask(phone, ["Hoá đơn 0002.xml"])
     page.locator("#view-result [data-back]").click()
     open_request(page, second["id"])
-    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#otp").fill(confirming_code(phone.secret))
     page.locator("#confirm-btn").click()
     expect(page.locator("#otp-hint")).to_contain_text("Thiết bị đang bị khoá")
     assert sqlite_server.session(second["id"])["status"] == "pending"
@@ -427,14 +437,14 @@ def test_lost_connection_gives_a_plain_message_and_the_request_is_signed_once(
     asked = sqlite_server.ask(phone, ["Biên bản.pdf"])
     open_request(page, asked["id"])
     page.context.set_offline(True)
-    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#otp").fill(confirming_code(phone.secret))
     page.locator("#confirm-btn").click()
     expect(page.locator("#otp-hint")).to_contain_text("Mất kết nối tới máy chủ")
     expect(page.locator("#conn")).to_have_text("Mất kết nối")
     assert sqlite_server.session(asked["id"])["status"] == "pending"
     page.context.set_offline(False)
     expect(page.locator("#otp-hint")).to_contain_text("Đã kết nối lại", timeout=8_000)
-    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#otp").fill(confirming_code(phone.secret))
     page.locator("#confirm-btn").click()
     expect(page.locator("#result-title")).to_have_text("Đã ký thành công")
     assert sqlite_server.session(asked["id"])["status"] == "signed"
@@ -449,11 +459,12 @@ def test_a_request_confirmed_on_another_screen_is_not_signed_twice(sqlite_server
     stale.route("**/api/mobile/events*", lambda route: route.abort())
     stale.goto(page.url)
     open_request(stale, asked["id"])
+    stale.route(lambda url: "state=pending" in url, lambda route: route.abort())  # and now deaf to polls too
     open_request(page, asked["id"])
-    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#otp").fill(confirming_code(phone.secret))
     page.locator("#confirm-btn").click()
     expect(page.locator("#result-title")).to_have_text("Đã ký thành công")
-    stale.locator("#otp").fill(oathtool_code(phone.secret, current_step() + 1))
+    stale.locator("#otp").fill(confirming_code(phone.secret))
     stale.locator("#confirm-btn").click()
     expect(stale.locator("#result-text")).to_have_text(
         "Yêu cầu này đã được xử lý trước đó (Đã ký). Không có gì được ký lần hai."
@@ -477,7 +488,7 @@ def test_keyboard_alone_pairs_and_confirms(sqlite_server: RunningServer, page: P
     expect(page.locator("#device-name")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.locator("#pair-code")).to_be_focused()
-    page.keyboard.type(oathtool_code(phone.secret, current_step() - 1))
+    page.keyboard.type(pairing_code(phone.secret))
     page.keyboard.press("Enter")
     expect(page.locator("#pending-title")).to_be_focused()
 
@@ -487,7 +498,7 @@ def test_keyboard_alone_pairs_and_confirms(sqlite_server: RunningServer, page: P
     page.keyboard.press("Enter")
     expect(page.locator("#req-title")).to_be_focused()
     page.locator("#otp").focus()
-    page.keyboard.type(oathtool_code(phone.secret, current_step()))
+    page.keyboard.type(confirming_code(phone.secret))
     page.keyboard.press("Enter")
     expect(page.locator("#result-title")).to_be_focused()
     expect(page.locator("#announce")).to_contain_text("Đã ký thành công")
@@ -514,7 +525,7 @@ def test_a_revoked_device_is_told_to_pair_again(sqlite_server: RunningServer, pa
     open_request(page, asked["id"])
     (device,) = devices.list_devices(sqlite_server.ctx, user_id=phone.user_id)
     devices.revoke_device(sqlite_server.ctx, device_id=device.id, actor="test")
-    page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+    page.locator("#otp").fill(confirming_code(phone.secret))
     page.locator("#confirm-btn").click()
     expect(page.locator("#pair-result")).to_have_text(
         "Thiết bị này không còn được ghép nối (đã bị thu hồi). Hãy ghép nối lại bằng mã QR mới."
@@ -539,7 +550,8 @@ def test_polling_takes_over_when_server_sent_events_are_blocked(sqlite_server: R
 
 def test_codes_made_by_the_app_match_oathtool_and_confirm(sqlite_server: RunningServer, page: Page) -> None:
     phone = sqlite_server.new_phone("Đặng Văn Hùng")
-    pair(page, phone, app_codes=True)
+    # Paired with the previous step's code, so the code the app makes now is a fresh one.
+    pair(page, phone, code=oathtool_code(phone.secret, current_step(margin=5) - 1), app_codes=True)
     # Web Crypto HOTP over the stored non-extractable key, against oathtool at fixed steps.
     for step in (0, 1, 56_666_666):
         made = page.evaluate(
@@ -644,7 +656,7 @@ def test_main_screens_are_readable_at_360px_in_both_languages(
             expect(page.locator("#device-name")).to_have_value(re.compile(r"^Phone"))
         _shoot(page, out, f"{lang}-pair")
         # The app keeps the key to make codes itself; this first code is oathtool's, one step back.
-        page.locator("#pair-code").fill(oathtool_code(phone.secret, current_step() - 1))
+        page.locator("#pair-code").fill(pairing_code(phone.secret))
         page.locator("#pair-submit").click()
         expect(page.locator("#view-pending")).to_be_visible()
 
@@ -657,7 +669,7 @@ def test_main_screens_are_readable_at_360px_in_both_languages(
         _shoot(page, out, f"{lang}-pending")
 
         open_request(page, first["id"])
-        page.locator("#otp").fill(oathtool_code(phone.secret, current_step()))
+        page.locator("#otp").fill(confirming_code(phone.secret))
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(out / f"mobile-{lang}-request.png"), full_page=True)
         checks: list[str] = page.evaluate(CONTRAST_SCRIPT)

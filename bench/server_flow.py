@@ -220,6 +220,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=400, help="sessions per measurement")
     parser.add_argument("--quick", action="store_true", help="100 sessions per measurement")
+    parser.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")
     args = parser.parse_args()
     n = 100 if args.quick else args.sessions
     tmp = Path(tempfile.mkdtemp(prefix="esign-bench-"))
@@ -227,7 +228,7 @@ def main() -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ESIGN_")},
         "ESIGN_DEV_MODE": "1",
-        "ESIGN_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+        "ESIGN_DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
         "ESIGN_VAR_DIR": str(tmp),
         "ESIGN_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "ESIGN_LOG_LEVEL": "WARNING",

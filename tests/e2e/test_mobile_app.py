@@ -179,6 +179,10 @@ class RunningServer:
         answer.raise_for_status()
         return answer.json()
 
+    def cancel(self, session_id: str) -> None:
+        """The relying system withdraws its request."""
+        self.http.post(f"/api/sessions/{session_id}/cancel", headers=self._auth()).raise_for_status()
+
     def certificate(self, credential_id: str) -> x509.Certificate:
         """The credential's certificate, as the relying system fetches it."""
         answer = self.http.get(f"/api/credentials/{credential_id}", headers=self._auth())
@@ -258,14 +262,16 @@ def sqlite_server(service_pki_dir: Path, tmp_path_factory: pytest.TempPathFactor
 # ------------------------------------------------------------------------------- the browser
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and every later test that calls asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
     """The Playwright driver."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     """Debian's Chromium, headless (never a downloaded browser)."""
     chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -398,6 +404,20 @@ def test_expired_request_says_so_and_cannot_be_confirmed(sqlite_server: RunningS
     expect(page.locator("#result-text")).to_contain_text("Không có gì được ký")
     assert sqlite_server.session(asked["id"], wait=5)["status"] == "expired"
     expect(page.locator(f'[data-open="{asked["id"]}"]')).to_have_count(0)
+
+
+def test_a_request_withdrawn_by_its_system_says_so(sqlite_server: RunningServer, page: Page) -> None:
+    phone = sqlite_server.new_phone("Cao Văn Phúc")
+    pair(page, phone)
+    asked = sqlite_server.ask(phone, ["Báo giá.pdf"])
+    open_request(page, asked["id"])
+    sqlite_server.cancel(asked["id"])
+    expect(page.locator("#result-title")).to_have_text("Yêu cầu đã được rút lại")
+    expect(page.locator("#result-text")).to_contain_text("Không có gì được ký")
+    page.locator('.tab[data-view="history"]').click()
+    expect(page.locator(f'#history-list li[data-session="{asked["id"]}"]')).to_contain_text(
+        "Lý do: hệ thống yêu cầu đã rút lại"
+    )
 
 
 def test_five_wrong_codes_fail_the_request_and_lock_the_device(sqlite_server: RunningServer, page: Page) -> None:

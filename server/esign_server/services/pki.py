@@ -64,7 +64,6 @@ class ServicePKI:
         self.tsa = tsa
         self._file_status = file_status
         self.ocsp = OCSPResponder(issuing_ca.certificate, ocsp_certificate, ocsp_key, self.status)
-        self.ocsp._lookup = self.status  # the responder stores its lookup under this name
 
     @classmethod
     def load(cls, ctx: ServerContext) -> ServicePKI:

@@ -156,6 +156,26 @@ function statusText(status) {
   return t(`status_${status}`);
 }
 
+// The server states its own reasons in English; these are shown in the reader's language.
+const SERVER_REASONS = {
+  "not confirmed in time": "reasonServerExpired",
+  "too many wrong codes": "reasonServerTooMany",
+  "credential is no longer active": "reasonServerCredential",
+  "cancelled by the relying system": "reasonServerWithdrawn",
+  "rejected by the user": "reasonServerRejected",
+};
+
+function reasonText(reason) {
+  if (!reason) return "";
+  const key = SERVER_REASONS[reason];
+  if (key) return t(key);
+  return reason.startsWith("signing failed") ? t("reasonServerSigning") : reason;
+}
+
+function withdrawn(session) {
+  return session.status === "rejected" && session.reason === "cancelled by the relying system";
+}
+
 // ---------------------------------------------------------------- the list of pending requests
 
 function remember(session) {
@@ -176,7 +196,7 @@ function upsert(session) {
     state.history = [session, ...state.history.filter((h) => h.id !== session.id)];
     // The request on screen ended elsewhere (expired, withdrawn by its system): say so.
     if (state.current === session.id && state.view === "request" && !state.busy.has(session.id)) {
-      showOutcome(session);
+      showOutcome(session, withdrawn(session) ? { key: "withdrawnText" } : null);
     }
     if (state.view === "history") renderHistory();
   }
@@ -295,7 +315,7 @@ function showOutcome(session, note = null, { focus = true } = {}) {
   const box = $("result-box");
   box.dataset.status = session.status;
   $("result-icon").textContent = { signed: "✓", rejected: "✕", expired: "⏱", failed: "!" }[session.status] || "i";
-  $("result-title").textContent = t(`result_${session.status}_title`);
+  $("result-title").textContent = withdrawn(session) ? t("withdrawnTitle") : t(`result_${session.status}_title`);
   $("result-text").textContent =
     noteText(note) ||
     t(`result_${session.status}_text`, { name: session.relying_system.name, count: session.item_count });
@@ -456,7 +476,7 @@ function renderHistory() {
           class: "card-meta",
           text: `${t("confirmationCode")}: ${s.confirmation_code} · ${formatDateTime(s.completed_at || s.created_at)}`,
         }),
-        s.reason ? node("p", { class: "card-meta", text: `${t("reason")}: ${s.reason}` }) : null,
+        s.reason ? node("p", { class: "card-meta", text: `${t("reason")}: ${reasonText(s.reason)}` }) : null,
       ),
     ),
   );

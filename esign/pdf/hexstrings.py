@@ -24,7 +24,8 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 
 _READ_AHEAD = 1 << 16
-_pyhanko_reader = generic.read_hex_string_from_stream
+pyhanko_read_hex_string = generic.read_hex_string_from_stream
+"""pyHanko's own reader: used for every string the fast path does not take, and by benchmarks of stock pyHanko."""
 
 
 def read_hex_string_from_stream(stream: Any) -> Any:
@@ -53,9 +54,14 @@ def read_hex_string_from_stream(stream: Any) -> Any:
 
 def _slow(stream: Any, start: int) -> Any:
     stream.seek(start, os.SEEK_SET)
-    return _pyhanko_reader(stream)
+    return pyhanko_read_hex_string(stream)
 
 
 def install() -> None:
     """Make pyHanko's object parser use :func:`read_hex_string_from_stream` (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
+
+
+def uninstall() -> None:
+    """Give pyHanko its own reader back (to measure stock pyHanko in the same process)."""
+    generic.read_hex_string_from_stream = pyhanko_read_hex_string

@@ -33,8 +33,10 @@ def read_hex_string_from_stream(stream: Any) -> Any:
     start = stream.tell()
     stream.read(1)  # the opening '<'
     body = bytearray()
+    ahead = 256  # most hex strings (text in content streams, IDs) are short; /Contents is long
     while True:
-        chunk = stream.read(_READ_AHEAD)
+        chunk = stream.read(ahead)
+        ahead = min(ahead * 4, _READ_AHEAD)
         end = chunk.find(b">")
         stop = chunk.find(b"%", 0, end if end >= 0 else len(chunk))
         if stop >= 0 or not chunk:

@@ -1,27 +1,32 @@
-"""A bound on DER tag numbers for asn1crypto, which pyHanko and our time-stamp checks parse with.
+"""Bounds on DER tag numbers and OID arcs for asn1crypto, which pyHanko and our time-stamp checks use.
 
-asn1crypto (1.5.1, the latest) reads a high-tag-number identifier of any length: it folds every
-continuation octet into one Python integer, which costs quadratic time. A CMS blob that starts
-with ``1F FF FF ...`` kept the verifier busy for ~5 s per 120 KB and hours for a few MB: a
-signature's ``/Contents`` in a PDF or an ``EncapsulatedTimeStamp`` in XAdES was enough (found by
-fuzzing, see docs/reliability.md). pyasn1 fixed the same flaw (CVE-2026-59884) by refusing tag
-numbers longer than 20 octets; :func:`limit_der_tags` makes asn1crypto do the same. No tag any
-signature format uses is longer than one octet, so nothing valid is refused.
+asn1crypto (1.5.1, the latest) reads a high-tag-number identifier, and each arc of an OBJECT
+IDENTIFIER, of any length: it folds every continuation octet into one Python integer, which
+costs quadratic time. A CMS blob that starts with ``3F FF FF ...`` kept the verifier busy for
+~5 s per 120 KB and hours for a few MB; a 100 KB arc in an algorithm OID costs ~4 s. A
+signature's ``/Contents`` in a PDF or an ``EncapsulatedTimeStamp`` in XAdES is enough (found by
+fuzzing, see docs/reliability.md). pyasn1 fixed the same flaws (CVE-2026-59884, CVE-2026-59885)
+by refusing tag numbers and arcs longer than 20 octets; :func:`limit_der_tags` makes asn1crypto
+do the same. No tag or OID any signature format uses comes near, so nothing valid is refused.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 MAX_TAG_OCTETS = 20
 """Continuation octets allowed in a high tag number (140 bits, as pyasn1 allows)."""
+MAX_ARC_OCTETS = 20
+"""Octets allowed in one OID arc (140 bits; UUID-based arcs under 2.25 need 128)."""
+_LONG_ARC = re.compile(rb"[\x80-\xff]{%d}" % MAX_ARC_OCTETS)
 
 _installed = False
 
 
 def limit_der_tags() -> None:
-    """Make asn1crypto refuse tag numbers longer than :data:`MAX_TAG_OCTETS` (idempotent).
+    """Make asn1crypto refuse tag numbers and OID arcs longer than 20 octets (idempotent).
 
     The refusal is a ``ValueError``, the error asn1crypto raises for any malformed encoding, so
     every caller's existing handling (pyHanko's, ours) applies unchanged.
@@ -43,4 +48,14 @@ def limit_der_tags() -> None:
 
     parser._parse = _parse  # parse(), peek() and the recursion inside
     core._parse = _parse  # core imported the name: Asn1Value.load()
+
+    dotted: Callable[[Any], str] = core.ObjectIdentifier.dotted.fget
+
+    def bounded_dotted(self: Any) -> str:
+        if self._dotted is None and self.contents and _LONG_ARC.search(self.contents):
+            raise ValueError(f"OID arc longer than {MAX_ARC_OCTETS} octets")
+        return dotted(self)
+
+    # .native, .map(), str() and comparisons of every OID (and RelativeOid) go through .dotted
+    core.ObjectIdentifier.dotted = property(bounded_dotted)
     _installed = True

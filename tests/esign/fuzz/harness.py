@@ -36,6 +36,13 @@ class Outcome:
         return any(r.passed for r in self.reports)
 
     @property
+    def kind(self) -> str:
+        """``refused`` (an EsignError), or the indications reported, for run statistics."""
+        if self.error is not None:
+            return f"refused ({self.error.__class__.__name__})"
+        return ",".join(sorted({r.indication.value for r in self.reports})) or "no signature found"
+
+    @property
     def converted(self) -> BaseException | None:
         """The foreign exception behind ``error``, when a last-resort boundary turned one into ours."""
         cause = self.error.__cause__ if self.error is not None else None

@@ -9,6 +9,7 @@ whether bytes the signature covers were certainly changed (then no report may be
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -72,6 +73,29 @@ class Mutant:
 
 
 Mutator = Callable[[bytes, Choices], Mutant]
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    return bytes([tag, 0x84]) + len(body).to_bytes(4, "big") + body
+
+
+def der_bomb(size: int, choices: Choices) -> bytes:
+    """About ``size`` bytes of DER shaped to hurt a parser: endless tags or OID arcs, deep nesting, lying lengths."""
+    kind = choices.integer(0, 5)
+    if kind == 0:
+        return b"\x3f" + b"\xff" * size + b"\x01\x00"
+    if kind == 1:
+        return _der(0x30, _der(0x06, b"\x2a" + b"\xff" * size + b"\x7f") + b"\xa0\x02\x30\x00")
+    if kind == 2:
+        return b"\x30\x80" * (size // 2)
+    if kind == 3:
+        return pick(choices, [b"\x30\x88" + b"\xff" * 8, b"\x30\x84\xff\xff\xff\xff", b"\x30\x8f"]) + b"\x00" * 16
+    if kind == 4:
+        body = b"\x05\x00"
+        for _ in range(min(size // 6, 5_000)):
+            body = _der(0x30, body)
+        return body
+    return _der(0x30, _der(0x02, b"\x7f" + b"\xff" * size) * 3)
 
 # Tokens that parsers treat specially: delimiters, keywords, numbers at the edges of integer types.
 PDF_TOKENS = (
@@ -227,7 +251,7 @@ def pdf_edit_contents(data: bytes, choices: Choices) -> Mutant:
         return flip_byte(data, choices)
     start, end = match.span(1)
     hexdata = bytearray(match.group(1))
-    kind = choices.integer(0, 4)
+    kind = choices.integer(0, 5)
     if kind == 0 and hexdata:
         for _ in range(choices.integer(1, 8)):
             pos = choices.integer(0, len(hexdata) - 1)
@@ -241,8 +265,10 @@ def pdf_edit_contents(data: bytes, choices: Choices) -> Mutant:
         new = b"0" * len(hexdata)
     elif kind == 3:
         new = bytes(hexdata[: choices.integer(0, len(hexdata))]).ljust(len(hexdata), b"0")
-    else:
+    elif kind == 4:
         new = bytes(hexdata) + b"00" * choices.integer(1, 64)
+    else:  # DER built to hurt the CMS parser, in the room the signer reserved
+        new = der_bomb(len(hexdata) // 2, choices).hex().encode()[: len(hexdata)].ljust(len(hexdata), b"0")
     # The DER inside may itself be edited at a known place: the first bytes hold tag and length.
     if kind == 0 and choices.integer(0, 1):
         new = pick(choices, [b"30800000", b"3084ffffffff", b"308900", b"0500", b"a0"]) + new[8:]
@@ -548,8 +574,11 @@ def xml_giant_base64(data: bytes, choices: Choices) -> Mutant:
         return flip_byte(data, choices)
     holder = pick(choices, holders)
     size = pick(choices, [4, 1_000, 100_000, 3_000_000])
-    chunk = pick(choices, ["QUFB", "////", "AAAA", "MIIB", "=", "A===", "QQ=\nQQ="])
-    text = (chunk * (size // len(chunk) + 1))[:size]
+    chunk = pick(choices, ["QUFB", "////", "AAAA", "MIIB", "=", "A===", "QQ=\nQQ=", "DER"])
+    if chunk == "DER":
+        text = base64.b64encode(der_bomb(size * 3 // 4, choices)).decode()
+    else:
+        text = (chunk * (size // len(chunk) + 1))[:size]
     if choices.integer(0, 1):
         text = "\n".join(text[i:i + 76] for i in range(0, len(text), 76))
     holder.text = text

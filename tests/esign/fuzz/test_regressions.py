@@ -12,7 +12,7 @@ import re
 import time
 
 import pytest
-from asn1crypto import core, parser
+from asn1crypto import cms, core, parser
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
@@ -85,50 +85,67 @@ def test_the_untouched_b_lt_sample_still_passes(dev_pki: DevPKI, xades_lt: bytes
     assert verify_xml(xades_lt, trust_anchors=dev_pki.root_pem_path).passed
 
 
-# A DER value whose tag number runs on for 300,000 octets: unbounded, asn1crypto spends ~90 s on it.
+# A DER value whose tag number runs on for 300,000 octets: unbounded, asn1crypto spends ~40 s on it.
 LONG_TAG = b"\x3f" + b"\xff" * 300_000 + b"\x01\x00"
 
 
-def test_der_tag_numbers_are_bounded_and_ordinary_high_tags_still_parse() -> None:
+def _der(tag: int, body: bytes) -> bytes:
+    return bytes([tag, 0x83]) + len(body).to_bytes(3, "big") + body
+
+
+# A CMS ContentInfo whose content type OID has a 300,000-octet arc: ~17 s unbounded, then a ValueError.
+LONG_ARC = _der(0x30, _der(0x06, b"\x2a" + b"\xff" * 300_000 + b"\x7f") + b"\xa0\x02\x30\x00")
+HOSTILE_DER = pytest.mark.parametrize("blob", [LONG_TAG, LONG_ARC], ids=["long tag", "long OID arc"])
+
+
+def test_der_tag_numbers_and_oid_arcs_are_bounded_and_ordinary_ones_still_parse() -> None:
     limit_der_tags()
     started = time.perf_counter()
     with pytest.raises(ValueError, match="tag number longer than"):
         core.Asn1Value.load(LONG_TAG)
-    assert time.perf_counter() - started < 1
     with pytest.raises(ValueError, match="tag number longer than"):
         parser.parse(LONG_TAG)
+    with pytest.raises(ValueError, match="OID arc longer than"):
+        cms.ContentInfo.load(LONG_ARC)["content"]
+    assert time.perf_counter() - started < 1
     longest = b"\x9f" + b"\x81" * (MAX_TAG_OCTETS - 1) + b"\x01\x00"
     assert parser.parse(longest)[2] > 2**130
     assert parser.parse(b"\x9f\x1f\x00")[2] == 31
+    uuid_arc = "2.25.329800735698586629295641978511506172918"  # the longest arcs in use: 128-bit UUIDs
+    assert core.ObjectIdentifier.load(core.ObjectIdentifier(uuid_arc).dump()).native == uuid_arc
+    assert cms.ContentType("signed_data").dotted == "1.2.840.113549.1.7.2"
 
 
-def test_time_stamp_token_with_an_endless_tag_is_refused_at_once(dev_pki: DevPKI) -> None:
+@HOSTILE_DER
+def test_time_stamp_token_with_endless_der_is_refused_at_once(dev_pki: DevPKI, blob: bytes) -> None:
     # Found by the random XML run (EncapsulatedTimeStamp -> 3,000,000 base64 "/" characters): a
     # 20 s hang per call, hours for the whole input, in asn1crypto's tag parser.
     signed = sign_xml(DOCUMENT, dev_pki.signer("person-rsa2048"), profile="xades-b-t", tsa_url=dev_pki.tsa_url)
-    hostile = _set_text(signed, XA + "EncapsulatedTimeStamp", base64.b64encode(LONG_TAG).decode())
+    hostile = _set_text(signed, XA + "EncapsulatedTimeStamp", base64.b64encode(blob).decode())
     started = time.perf_counter()
     with pytest.raises(InvalidInput, match="time-stamp token is not valid DER"):
         verify_xml(hostile, trust_anchors=dev_pki.root_pem_path)
     assert time.perf_counter() - started < 5
 
 
-def test_pdf_signature_contents_with_an_endless_tag_is_refused_at_once(dev_pki: DevPKI) -> None:
-    # The same asn1crypto flaw reached through a PDF: the CMS in /Contents is parsed as soon as
-    # the signatures are listed. A signer that reserves room (in hex digits) for a big /Contents makes the carrier.
+@HOSTILE_DER
+def test_pdf_signature_contents_with_endless_der_is_refused_at_once(dev_pki: DevPKI, blob: bytes) -> None:
+    # The same asn1crypto flaws reached through a PDF: the CMS in /Contents is parsed as soon as the
+    # signatures are listed. A signer that reserves room (in hex digits) for a big /Contents makes the carrier.
     writer = IncrementalPdfFileWriter(io.BytesIO(make_pdf(1)))
     meta = signers.PdfSignatureMetadata(field_name="Signature1")
     signer = PyHankoSigner(dev_pki.signer("person-rsa2048"))
-    signed = signers.sign_pdf(writer, meta, signer=signer, bytes_reserved=2 * len(LONG_TAG) + 32).getvalue()
+    signed = signers.sign_pdf(writer, meta, signer=signer, bytes_reserved=2 * len(blob) + 32).getvalue()
     match = re.search(rb"/Contents\s*<([0-9A-Fa-f]+)>", signed)
     assert match is not None
-    hostile_hex = LONG_TAG.hex().encode().ljust(len(match.group(1)), b"0")
+    hostile_hex = blob.hex().encode().ljust(len(match.group(1)), b"0")
     hostile = signed[: match.start(1)] + hostile_hex + signed[match.end(1):]
     started = time.perf_counter()
     try:
         reports = verify_pdf(hostile, trust_anchors=dev_pki.root_pem_path)
     except InvalidInput as exc:
-        assert "tag number" in str(exc)
+        assert "longer than 20 octets" in str(exc)
     else:
         assert reports and not any(r.passed for r in reports)
+        assert all("longer than 20 octets" in " ".join(r.errors) for r in reports)
     assert time.perf_counter() - started < 5

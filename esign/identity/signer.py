@@ -177,6 +177,7 @@ class SignerIdentity:
             "province": self.province,
             "locality": self.locality,
             "unrecognized_ids": [u if reveal else mask_personal_numbers(u) for u in self.unrecognized_ids],
+            "description": self.describe(reveal=reveal),
         }
 
     def describe(self, reveal: bool = False) -> str:

@@ -20,6 +20,8 @@ from esign.errors import InvalidInput
 from esign.xml.constants import C14N_METHODS, XML_NS
 
 _INHERITED_10 = ("lang", "space", "base", "id")
+# libxml2 refuses to canonicalize e.g. a relative namespace URI (xmlns:x="a/b"), which C14N forbids.
+_C14N_REFUSED = "the document cannot be canonicalized ({}); relative namespace URIs are not allowed"
 _INHERITED_11 = ("lang", "space")
 
 
@@ -59,9 +61,12 @@ def canonicalize(
     kwargs: dict[str, Any] = {"method": "c14n", "exclusive": exclusive, "with_comments": comments}
     if exclusive and inclusive_prefixes:
         kwargs["inclusive_ns_prefixes"] = inclusive_prefixes
-    if isinstance(node, etree._ElementTree) or node.getparent() is None:
-        return etree.tostring(node, **kwargs)
-    return etree.tostring(_standalone_copy(node, inherit_xml=not exclusive, c14n11=c14n11), **kwargs)
+    try:
+        if isinstance(node, etree._ElementTree) or node.getparent() is None:
+            return etree.tostring(node, **kwargs)
+        return etree.tostring(_standalone_copy(node, inherit_xml=not exclusive, c14n11=c14n11), **kwargs)
+    except etree.C14NError as exc:
+        raise InvalidInput(_C14N_REFUSED.format(exc)) from None
 
 
 def digest_document(tree: etree._ElementTree, algorithm: str, digest: str, *, keep: bool) -> tuple[bytes, bytes]:
@@ -72,7 +77,10 @@ def digest_document(tree: etree._ElementTree, algorithm: str, digest: str, *, ke
     exclusive, _, _ = method_flags(algorithm)
     sink = _HashSink(digest, keep)
     writer: Any = tree.write_c14n  # the stubs know neither file-like sinks nor exclusive=
-    writer(sink, exclusive=exclusive, with_comments=False)
+    try:
+        writer(sink, exclusive=exclusive, with_comments=False)
+    except etree.C14NError as exc:
+        raise InvalidInput(_C14N_REFUSED.format(exc)) from None
     return sink.hash.digest(), b"".join(sink.parts) if sink.parts is not None else b""
 
 

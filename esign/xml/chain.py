@@ -15,13 +15,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
+from esign.errors import InvalidInput
 from esign.report import RevocationInfo, RevocationStatus, SubIndication
 
 MAX_PATH = 8
+
+
+def load_certificate(der: bytes, what: str) -> x509.Certificate:
+    """A certificate from a document, every part that path building and reports read parsed here, once.
+
+    ``cryptography`` parses lazily: a damaged name, key or extension would otherwise raise a bare
+    ``ValueError`` much later (while building the path or describing the signer).
+    :class:`InvalidInput` names ``what`` when the certificate cannot be read.
+    """
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        _ = (cert.subject, cert.issuer, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        cert.public_key()
+        _ = list(cert.extensions)
+        cert.subject.rfc4514_string()
+        cert.issuer.rfc4514_string()
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
+        raise InvalidInput(f"{what} is not a readable X.509 certificate") from None
+    return cert
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from esign.algorithms import digest_algorithm
+from esign.algorithms import DigestAlgorithm, digest_algorithm
 from esign.der_limits import limit_der_tags
 from esign.errors import InvalidInput, SigningError
 from esign.report import TimestampInfo
-from esign.xml.chain import build_path
+from esign.xml.chain import build_path, load_certificate
 
 limit_der_tags()  # hostile DER is parsed here: bound its tag numbers (see esign.der_limits)
 
@@ -90,15 +90,27 @@ def check_token(
         gen_time: datetime = tst["gen_time"].native
         imprint = tst["message_imprint"]
         digest_name = imprint["hash_algorithm"]["algorithm"].native
-        certs = [x509.load_der_x509_certificate(c.chosen.dump()) for c in signed["certificates"] or []]
+        embedded = [c.chosen.dump() for c in signed["certificates"] or []]
         signer_info = signed["signer_infos"][0]
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise InvalidInput(f"the time-stamp token is not valid DER CMS: {exc}") from None
+    certs = [load_certificate(der, "a certificate in the time-stamp token") for der in embedded]
     try:
         alg = digest_algorithm(digest_name)
     except InvalidInput as exc:
         info = TimestampInfo(kind=kind, time=gen_time, tsa="?", valid=False, trusted=False)
         return info, str(exc)
+    try:
+        return _check_parsed(tst, imprint, alg, signer_info, certs, message, anchors, kind, gen_time)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        # asn1crypto parses the signer info lazily: damage deep inside surfaces only now.
+        raise InvalidInput(f"the time-stamp token is not valid DER CMS: {exc}") from None
+
+
+def _check_parsed(
+    tst: Any, imprint: Any, alg: DigestAlgorithm, signer_info: cms.SignerInfo, certs: list[x509.Certificate],
+    message: bytes, anchors: Sequence[x509.Certificate], kind: str, gen_time: datetime,
+) -> tuple[TimestampInfo, str | None]:
     tsa_cert = _signer_certificate(signer_info, certs)
     tsa_name = tsa_cert.subject.rfc4514_string() if tsa_cert else "unknown TSA"
     error: str | None = None

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -45,7 +45,7 @@ from esign.signers.base import rsa_padding
 from esign.signers.file import load_certificates
 from esign.xml import tree as xtree
 from esign.xml.c14n import canonicalize, digest_document, method_flags
-from esign.xml.chain import CertificatePath, build_path, check_revocation
+from esign.xml.chain import CertificatePath, build_path, check_revocation, load_certificate
 from esign.xml.constants import (
     C14N_INCLUSIVE,
     C14N_METHODS,
@@ -426,7 +426,7 @@ class _SignatureCheck:
         certs = []
         for text in self.signature.findall(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate"):
             der = _decode_base64(text.text, "an X509Certificate in KeyInfo")
-            certs.append(_load_certificate(der, "an X509Certificate in KeyInfo"))
+            certs.append(load_certificate(der, "an X509Certificate in KeyInfo"))
         return certs
 
     def _leaf(self, certs: list[x509.Certificate]) -> x509.Certificate | None:
@@ -564,7 +564,7 @@ class _SignatureCheck:
             return [_decode_base64(e.text, f"an {etree.QName(e).localname}") for e in qualifying.iterfind(base + path)]
 
         encapsulated = blobs(f"{xa}CertificateValues/{xa}EncapsulatedX509Certificate")
-        certs = [_load_certificate(b, "an EncapsulatedX509Certificate") for b in encapsulated]
+        certs = [load_certificate(b, "an EncapsulatedX509Certificate") for b in encapsulated]
         ocsps = blobs(f"{xa}RevocationValues/{xa}OCSPValues/{xa}EncapsulatedOCSPValue")
         crls = blobs(f"{xa}RevocationValues/{xa}CRLValues/{xa}EncapsulatedCRLValue")
         return certs, ocsps, crls
@@ -686,24 +686,6 @@ def _decode_base64(text: str | None, what: str) -> bytes:
         return base64.b64decode("".join((text or "").split()), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput(f"{what} is not base64") from None
-
-
-def _load_certificate(der: bytes, what: str) -> x509.Certificate:
-    """A certificate whose every part the verifier reads has been parsed once, here.
-
-    ``cryptography`` parses lazily: a damaged name, key or extension would otherwise raise a bare
-    ``ValueError`` much later (while building the path or describing the signer).
-    """
-    try:
-        cert = x509.load_der_x509_certificate(der)
-        _ = (cert.subject, cert.issuer, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
-        cert.public_key()
-        _ = list(cert.extensions)
-        cert.subject.rfc4514_string()
-        cert.issuer.rfc4514_string()
-    except (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
-        raise InvalidInput(f"{what} is not a readable X.509 certificate") from None
-    return cert
 
 
 def _b64(text: str) -> bytes:

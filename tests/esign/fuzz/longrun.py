@@ -18,10 +18,10 @@ printed and written as ``summary.json``.
 from __future__ import annotations
 
 import argparse
-import atexit
 import importlib.util
 import json
 import logging
+import os
 import random
 import socket
 import sys
@@ -197,6 +197,10 @@ class Campaign:
             (corpus / f"seed-{sha256(name.encode()).hexdigest()[:8]}").write_bytes(b"\0" + data)
 
         def one_input(data: bytes) -> None:
+            if time.monotonic() - self.started >= seconds:
+                # libFuzzer ends with a C exit() that skips Python's atexit: finish here instead.
+                self.finish()
+                os._exit(1 if self.findings else 0)
             if not data:
                 return
             if data[0] < RAW_MODE_BELOW:
@@ -204,8 +208,7 @@ class Campaign:
             else:
                 self.structured(ProviderChoices(atheris.FuzzedDataProvider(data[1:])), guard=False)
 
-        atexit.register(self.finish)
-        args = [sys.argv[0], f"-max_total_time={int(seconds)}", f"-timeout={int(self.timeout)}",
+        args = [sys.argv[0], f"-max_total_time={int(seconds) + 60}", f"-timeout={int(self.timeout)}",
                 "-rss_limit_mb=4096", "-max_len=200000", f"-artifact_prefix={self.out}/", *extra, str(corpus)]
         atheris.Setup(args, one_input)
         atheris.Fuzz()

@@ -10,6 +10,7 @@ import base64
 import io
 import re
 import time
+from collections.abc import Callable
 
 import pytest
 from asn1crypto import cms, core, parser
@@ -149,3 +150,53 @@ def test_pdf_signature_contents_with_endless_der_is_refused_at_once(dev_pki: Dev
         assert reports and not any(r.passed for r in reports)
         assert all("longer than 20 octets" in " ".join(r.errors) for r in reports)
     assert time.perf_counter() - started < 5
+
+
+@pytest.fixture(scope="module")
+def xades_t(dev_pki: DevPKI) -> bytes:
+    """XAdES B-T: an unsigned EncapsulatedTimeStamp anyone can edit without touching the signature."""
+    return sign_xml(DOCUMENT, dev_pki.signer("person-rsa2048"), profile="xades-b-t", tsa_url=dev_pki.tsa_url)
+
+
+def _with_token(document: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    root = etree.fromstring(document)
+    stamp = next(root.iter(XA + "EncapsulatedTimeStamp"))
+    token = change(base64.b64decode(stamp.text or ""))
+    stamp.text = base64.b64encode(token).decode()
+    return etree.tostring(root)
+
+
+def test_time_stamp_certificate_with_a_broken_name_is_invalid_input(dev_pki: DevPKI, xades_t: bytes) -> None:
+    # Found by the atheris XML run: the TSA certificate loaded (lazily) and failed in path building.
+    tsa_der = dev_pki.tsa.certificate.public_bytes(serialization.Encoding.DER)
+
+    def break_tsa_name(token: bytes) -> bytes:
+        assert tsa_der in token
+        der = bytearray(tsa_der)
+        der[der.index(bytes.fromhex("0603550406")) + 2] = 0x80
+        return token.replace(tsa_der, bytes(der))
+
+    with pytest.raises(InvalidInput, match="certificate in the time-stamp token is not a readable"):
+        verify_xml(_with_token(xades_t, break_tsa_name), trust_anchors=dev_pki.root_pem_path)
+
+
+def test_time_stamp_with_damaged_signed_attributes_is_invalid_input(dev_pki: DevPKI, xades_t: bytes) -> None:
+    # Found by the atheris XML run: "CMSAttributeType - tag should have been 6, but 10 was found"
+    # came out of the signer info, which asn1crypto parses only when it is read.
+    message_digest_oid = bytes.fromhex("06092a864886f70d010904")
+
+    def retag(token: bytes) -> bytes:
+        assert message_digest_oid in token
+        return token.replace(message_digest_oid, b"\x0a" + message_digest_oid[1:])
+
+    with pytest.raises(InvalidInput, match="time-stamp token is not valid DER CMS"):
+        verify_xml(_with_token(xades_t, retag), trust_anchors=dev_pki.root_pem_path)
+
+
+def test_relative_namespace_uri_is_invalid_input(dev_pki: DevPKI) -> None:
+    # Found by the atheris XML run: libxml2's C14NError ("C14N failed") escaped canonicalization.
+    signed = sign_xml(DOCUMENT, dev_pki.signer("person-rsa2048"), reference_id="item-1")
+    hostile = signed.replace(b'<item Id="item-1">', b'<item xmlns:rel="a/b" Id="item-1">', 1)
+    assert hostile != signed
+    with pytest.raises(InvalidInput, match="cannot be canonicalized"):
+        verify_xml(hostile, trust_anchors=dev_pki.root_pem_path)

@@ -449,19 +449,23 @@ def xml_wrap(data: bytes, choices: Choices) -> Mutant:
     import copy
 
     root = _tree(data)
-    signed = [e for e in _signed_elements(root) if e is not root] or _elements(root)[1:]
+    signed = [e for e in _signed_elements(root) if e is not root] or [
+        e for e in _elements(root)[1:] if not any(a.tag == f"{{{DS_NS}}}Signature" for a in [e, *e.iterancestors()])
+    ]
     if not signed:
         return flip_byte(data, choices)
     original = pick(choices, signed)
     kind = choices.integer(0, 3)
+    signature = next(root.iter(f"{{{DS_NS}}}Signature"), None)
+    if kind == 0 and (signature is None or any(a is original for a in [signature, *signature.iterancestors()])):
+        kind = 1  # the original cannot hide inside a signature it contains
     forged = copy.deepcopy(original)
     for element in _elements(forged):
         if element.text and element.text.strip():
             element.text = "forged"
             break
-    if kind == 0:  # classic XSW: the original hides in ds:Object, the forgery takes its place
-        signature = next(root.iter(f"{{{DS_NS}}}Signature"), None)
-        if signature is None or original.getparent() is None:
+    if kind == 0 and signature is not None:  # classic XSW: the original hides in ds:Object, the forgery replaces it
+        if original.getparent() is None:
             return flip_byte(data, choices)
         parent = original.getparent()
         index = parent.index(original)

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from esign.report import ValidationReport
 from esign.xml import verify_xml
-from tests.esign.fuzz.harness import DrawnChoices, check
-from tests.esign.fuzz.mutations import XML_MUTATORS, Mutator, xml_change_signed_text
+from tests.esign.fuzz.harness import DrawnChoices, check, run_bounded
+from tests.esign.fuzz.mutations import XML_MUTATORS, Mutator, xml_change_signed_text, xml_wrap
 
 # Measured: ~1-3 ms per verification of the seeds; giant base64 (3 MB) cases take ~0.1 s.
 TIMEOUT = 20.0
@@ -66,3 +66,23 @@ def test_changed_signed_text_never_passes(xml_seeds: dict[str, bytes], trust_roo
     outcome = check(_verifier(trust_root), mutant.data, signed_changed=mutant.signed_changed, timeout=TIMEOUT)
     assert mutant.signed_changed
     assert not outcome.passed
+
+
+@settings(CI, max_examples=200)
+@given(data=st.data())
+def test_wrapping_never_hands_back_the_forged_copy(
+    xml_seeds: dict[str, bytes], trust_root: bytes, data: st.DataObject
+) -> None:
+    seed = data.draw(st.sampled_from(sorted(xml_seeds)), label="seed")
+    mutant = xml_wrap(xml_seeds[seed], DrawnChoices(data))
+    note(f"{seed}: {mutant.what}")
+    handed_back: list[bytes] = []
+
+    def verify(document: bytes) -> list[ValidationReport]:
+        result = verify_xml(document, trust_anchors=trust_root)
+        handed_back.extend(content.data for content in result.signed)
+        return list(result.reports)
+
+    outcome = run_bounded(verify, mutant.data, timeout=TIMEOUT)
+    event(f"{mutant.what.split(' around')[0]}: {outcome.kind}")
+    assert not any(b"forged" in content for content in handed_back)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import hashlib
 import io
 import json
@@ -80,10 +81,12 @@ def _medians_ms(runs: int, ours, stock) -> tuple[float, float]:  # type: ignore[
         stock()  # warm-up
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(runs):
+        gc.collect()  # neither pays for the other's garbage
         t = time.perf_counter()
         ours()
         times[0].append((time.perf_counter() - t) * 1000)
         with _stock_pyhanko():
+            gc.collect()
             t = time.perf_counter()
             stock()
             times[1].append((time.perf_counter() - t) * 1000)

@@ -27,7 +27,8 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -103,16 +104,28 @@ async def async_verify_pdf(
         raise InvalidInput("give at least one trust anchor (the root CA certificate you trust)")
     if at is not None and at.tzinfo is None:
         raise InvalidInput("the validation time needs a time zone, e.g. 2025-06-01T12:00:00+07:00")
-    data = read_all(input)
-    with boundary("reading the PDF"):
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        signatures = list(reader.embedded_signatures)
-        embedded = _embedded_material(reader)
-    verifier = _Verifier(anchors, at, allow_fetching, reveal, embedded, signatures)
-    reports = []
-    for sig in signatures:
-        reports.append(await verifier.report(sig))
+    with _open(input) as stream:
+        with boundary("reading the PDF"):
+            reader = PdfFileReader(stream, strict=False)
+            signatures = list(reader.embedded_signatures)
+            embedded = _embedded_material(reader)
+        verifier = _Verifier(anchors, at, allow_fetching, reveal, embedded, signatures)
+        reports = []
+        for sig in signatures:
+            reports.append(await verifier.report(sig))
     return reports
+
+
+def _open(input: PdfSource) -> IO[bytes]:
+    """A file on disk is read where it is (hashing the byte ranges in chunks); anything else in memory."""
+    if isinstance(input, str | Path):
+        try:
+            return open(input, "rb")
+        except FileNotFoundError:
+            raise InvalidInput(f"no such file: {input}") from None
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {input}: {exc.strerror}") from None
+    return io.BytesIO(read_all(input))
 
 
 class _Embedded:
@@ -176,7 +189,7 @@ class _Verifier:
         return self._contexts[key]
 
     async def report(self, sig: EmbeddedPdfSignature) -> ValidationReport:
-        name = sig.field_name or "(unnamed)"
+        name = str(sig.field_name or "(unnamed)")  # a plain str: pyHanko's string objects hold the reader
         try:
             if sig.sig_object_type == "/DocTimeStamp":
                 return await self._document_timestamp(sig, name)

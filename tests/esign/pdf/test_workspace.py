@@ -63,6 +63,8 @@ def test_20_mb_file_signed_to_a_path_verifies_with_pdfsig_pyhanko_and_openssl(de
     assert "Total document signed" in report
     assert _pyhanko_accepts(out, dev_pki.root_cert)
     assert _openssl_accepts(out, dev_pki.root_pem_path, tmp_path)
+    [ours] = verify_pdf(out, trust_anchors=dev_pki.root_cert)  # read from the file, not loaded whole
+    assert ours.indication is Indication.TOTAL_PASSED and ours.coverage == "entire_file"
     with open(big_pdf, "rb") as a, open(out, "rb") as b:
         assert b.read(BIG) == a.read(BIG)  # the original bytes, untouched, first
 

@@ -29,6 +29,8 @@ PdfTarget = str | Path | IO[bytes] | None
 CHUNK_SIZE = 1 << 20
 """Bytes hashed (and copied) per read when the document is a file (pyHanko's default is 4 KiB)."""
 
+_BINARY = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
 
 class _Original:
     """The unchanged input, read by offset: an open file or bytes in memory."""
@@ -38,7 +40,7 @@ class _Original:
         self._data: memoryview | None = None
         if isinstance(source, str | Path):
             try:
-                self._fd = os.open(source, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                self._fd = os.open(source, os.O_RDONLY | _BINARY)
                 self.size = os.fstat(self._fd).st_size
             except FileNotFoundError:
                 raise InvalidInput(f"no such file or directory: {source}") from None
@@ -59,7 +61,7 @@ class _Original:
         assert self._fd is not None
         done = 0
         while done < len(view):
-            n = os.preadv(self._fd, [view[done:]], offset + done)
+            n = _pread_into(self._fd, view[done:], offset + done)
             if n == 0:
                 break
             done += n
@@ -232,9 +234,22 @@ def _preallocate(fd: int, offset: int, size: int) -> None:
             pass
 
 
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [view], offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # Windows: no positional I/O in the os module
+    data = os.read(fd, len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
     while len(view):
-        n = os.pwrite(fd, view, offset)
+        if hasattr(os, "pwrite"):
+            n = os.pwrite(fd, view, offset)
+        else:
+            os.lseek(fd, offset, os.SEEK_SET)
+            n = os.write(fd, view)
         view, offset = view[n:], offset + n
 
 
@@ -265,7 +280,7 @@ class Workspace:
             if isinstance(target, str | Path):
                 out = Path(target)
                 self._temp = out.with_name(f".{out.name}.esign-{os.getpid()}-{secrets.token_hex(4)}.tmp")
-                self._sink = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+                self._sink = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o666)
                 _preallocate(self._sink, 0, original.size)
         except OSError as exc:
             original.close()

@@ -152,3 +152,16 @@ def test_workspace_stream_reads_writes_and_patches_like_a_file(tmp_path):  # typ
     assert work.commit() is None
     assert out.read_bytes() == model
     assert work.document_sha256 == hashlib.sha256(model).digest()
+
+
+def test_without_positional_io_or_kernel_copy_the_output_is_the_same(dev_pki, one_page_pdf, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    # what Windows offers: no os.preadv / os.pwrite / os.copy_file_range / os.posix_fallocate
+    for name in ("preadv", "pwrite", "copy_file_range", "posix_fallocate"):
+        monkeypatch.delattr(os, name, raising=False)
+    source, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    source.write_bytes(one_page_pdf)
+    sign_pdf(source, out, dev_pki.signer("person-p256"))
+    data = out.read_bytes()
+    assert data.startswith(one_page_pdf)
+    [report] = verify_pdf(data, trust_anchors=dev_pki.root_cert)
+    assert report.indication is Indication.TOTAL_PASSED

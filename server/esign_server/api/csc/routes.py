@@ -237,7 +237,9 @@ def make_router(version: str) -> APIRouter:
     router = APIRouter(prefix=f"/csc/{version}", tags=[f"CSC API {version}"], route_class=CscRoute)
     specs = "2.0.0.2" if version == "v2" else "1.0.4.0"
 
-    @router.api_route("/info", methods=["GET", "POST"], responses=_ERRORS)
+    # One operation per method: a shared GET+POST route gives both the same OpenAPI operationId.
+    @router.get("/info", responses=_ERRORS, operation_id=f"csc_{version}_info_get")
+    @router.post("/info", responses=_ERRORS, operation_id=f"csc_{version}_info")
     def info(request: Request, ctx: CtxDep, body: InfoRequest | None = None) -> dict[str, Any]:
         """What this service is and which CSC methods it answers."""
         base = ctx.settings.public_url.rstrip("/")

@@ -2,11 +2,12 @@
 
 Signing appends an incremental update and hashes the byte ranges, which start with every byte of the
 original file. A :class:`Workspace` writing to a path does the copy to the output *during* that hash
-pass: each chunk pyHanko reads to hash is also written to the output file, so a big file is read
-once and written once, with a 1 MiB buffer whatever its size. The update itself (a few kilobytes: the
-signature dictionary, the appearance, the ``/Contents`` placeholder, later the DSS) is kept in memory
-and written after the original bytes when the result is committed; the output path only appears
-then, atomically (a temporary file beside it is renamed over it).
+pass: each chunk pyHanko reads to hash is also copied to the output file (by the kernel where it
+can), so a big file is read once and written once, with a 1 MiB buffer whatever its size. The
+update itself (a few kilobytes: the signature dictionary, the appearance, the ``/Contents``
+placeholder, later the DSS) is kept in memory and written after the original bytes when the result
+is committed; the output path only appears then, atomically (a temporary file beside it is renamed
+over it).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class _Original:
 
         The data was just read to be hashed, so it could be written from that buffer, but a kernel
         copy (as ``shutil.copyfile`` does) was steadier here: writing 100 MB from user memory in a
-        fresh process sometimes cost twice the CPU time (measured in docs/benchmarks.md).
+        fresh process sometimes cost twice the CPU time (see docs/benchmarks.md).
         """
         if self._fd is None or not hasattr(os, "copy_file_range"):
             return False

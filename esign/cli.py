@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from esign.errors import EsignError
 
@@ -50,8 +51,8 @@ def version() -> None:
 
 def _missing(name: str, extra: str | None, exc: ImportError) -> Callable[[], None]:
     def explain() -> None:
-        hint = f": pip install 'esign[{extra}]'" if extra else ""
-        err.print(f"[red]esign {name} is not available[/red] ({exc.name or exc}){hint}")
+        hint = escape(f": pip install 'esign[{extra}]'") if extra else ""  # [extra] is not Rich markup
+        err.print(f"[red]esign {name} is not available[/red] ({escape(str(exc.name or exc))}){hint}")
         raise typer.Exit(2)
 
     return explain
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=args, prog_name="esign")
     except EsignError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print(f"[red]error:[/red] {escape(exc.message)}")
         sys.exit(2)
 
 

@@ -58,9 +58,16 @@ def _missing(name: str, extra: str | None, exc: ImportError) -> Callable[[], Non
     return explain
 
 
+# A module each extra installs: its absence means the extra is missing, even when the group's own
+# module would import (the server CLI imports FastAPI only when it serves).
+EXTRA_PROBES = {"server": "fastapi", "client": "httpx", "pkcs11": "pkcs11"}
+
+
 def _register(name: str) -> None:
     module_name, help_text, extra = GROUPS[name]
     try:
+        if extra:
+            importlib.import_module(EXTRA_PROBES[extra])
         module = importlib.import_module(module_name)
     except ImportError as exc:
         if exc.name and (exc.name == module_name or module_name.startswith(exc.name + ".")):

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from esign.errors import (
@@ -22,6 +24,11 @@ from esign.errors import (
 from esign_server.services.errors import ServiceError
 
 log = logging.getLogger("esign_server.errors")
+
+DATABASE_RETRY_AFTER_SECONDS = 1
+"""What ``Retry-After`` tells a client when the database is out of reach for a moment."""
+KEYSTORE_RETRY_AFTER_SECONDS = 5
+"""What ``Retry-After`` tells a client when a key store (HSM) or PKI component is out of reach."""
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -67,6 +74,9 @@ async def _esign_error(request: Request, exc: Exception) -> JSONResponse:
         extra = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool)}
         if "retry_after" in extra:
             headers = {"Retry-After": str(extra["retry_after"])}
+    if status == 503 and headers is None:
+        # A key store or PKI component out of reach: the request can be sent again.
+        headers = {"Retry-After": str(KEYSTORE_RETRY_AFTER_SECONDS)}
     if status >= 500:
         log.error("request failed: %s %s: %s", request.method, request.url.path, exc.message)
     return error_response(status, exc.code, exc.message, headers, **extra)
@@ -90,6 +100,24 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, dict(exc.headers) if exc.headers else None)
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database connection failed (cut, restarting, pool exhausted, SQLite busy): 503, retry later.
+
+    The step's transaction was rolled back, so nothing of it is visible; the same request may be sent again.
+    """
+    if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) and not exc.connection_invalidated:
+        return await _unexpected(request, exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0])
+    message = "the service's database is unavailable for a moment; retry shortly"
+    return error_response(
+        503,
+        "temporarily_unavailable",
+        message,
+        {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        error_description=message,  # the CSC/OAuth2 error field, for CSC clients
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "the server failed to handle this request; it has been logged")
@@ -100,4 +128,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EsignError, _esign_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, text, update
 from sqlmodel import col, select
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, digest_algorithm
-from esign.errors import EsignError, InvalidInput
+from esign.errors import EsignError, InvalidInput, KeyAccessError
 from esign_server.db import UTCDateTime, utcnow
 from esign_server.models import Credential, Device, SigningSession, User
 from esign_server.models.csc import CscAuthorization, CscAuthorizedHash
@@ -41,6 +41,8 @@ SAD_TTL_SECONDS = 300
 """How long a SAD stays usable after the user's confirmation (``credentials/extendTransaction`` renews it)."""
 AUTHORIZE_TTL_SECONDS = 300
 """How long an authorization waits for the phone."""
+KEYSTORE_RETRY_AFTER_SECONDS = 5
+"""``Retry-After`` when the key store (an HSM token) is out of reach."""
 
 
 class CscError(ServiceError):
@@ -339,6 +341,14 @@ def sign_hash(
     store = ctx.keystore(key_row.keystore)
     try:
         signatures = [store.sign_digest(credential_id, bytes(key_row.key_ref), h, algorithm) for h in hashes]
+    except KeyAccessError as exc:
+        # Nothing was spent yet: the same request with the same SAD works once the key store is back.
+        raise CscError(
+            f"the signing key is unreachable for now ({exc.message}); retry shortly",
+            code="temporarily_unavailable",
+            status=503,
+            retry_after=KEYSTORE_RETRY_AFTER_SECONDS,
+        ) from None
     except EsignError as exc:
         raise CscError(f"signing failed: {exc.message}", code="server_error", status=500) from None
     with ctx.db.write() as session:

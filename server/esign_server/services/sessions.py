@@ -29,7 +29,7 @@ from esign.algorithms import (
     digest_algorithm,
     signature_algorithm_from_oid,
 )
-from esign.errors import EsignError, InvalidInput, SigningError
+from esign.errors import EsignError, InvalidInput, KeyAccessError, SigningError
 from esign_server.db import utcnow
 from esign_server.models import Credential, Device, RelyingSystem, SessionDocument, SigningSession
 from esign_server.services import audit
@@ -484,6 +484,11 @@ def _sign_and_finish(
             for doc in docs:
                 doc.signed_content = finish_document(ctx, credential, doc, base64.b64decode(signatures[doc.index]))
                 session.add(doc)
+    except KeyAccessError:
+        # The key store is out of reach (HSM token removed, connection lost): not the session's fault.
+        # Raising rolls the whole step back, the OTP step included: the session stays pending and
+        # the user can confirm again once the key store is back (the API answers 503 + Retry-After).
+        raise
     except EsignError as exc:
         _finish(session, row, FAILED, now=now, device_id=device.id, reason=f"signing failed: {exc.message}"[:500])
         audit.record(session, actor="system", action="session.failed", target=f"session:{row.id}", reason=exc.message)

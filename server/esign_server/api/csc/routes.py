@@ -66,6 +66,7 @@ _CSC_CODES = {
     "insufficient_scope",
     "unsupported_grant_type",
     "server_error",
+    "temporarily_unavailable",
 }
 _MAPPED_CODES = {
     "session_expired": "expired_token",

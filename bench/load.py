@@ -134,6 +134,8 @@ class LoadClient:
         self.faults = faults
         self.rng = rng
         self.confirmations = 0
+        self.end = float("inf")
+        """When the run ends (``time.monotonic()``): sessions left to expire are made only well before."""
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -244,8 +246,15 @@ class LoadClient:
         }
         headers = {**party.headers, "Idempotency-Key": key or uuid.uuid4().hex}
         # A create retried after a crash carries the same key: the answer is the same session (200).
-        response = await self.call("session.create", "POST", "/api/sessions", json=body, headers=headers,
-                                   ok=(200,) if replay else (201,), after_retry=(200,))
+        response = await self.call(
+            "session.create",
+            "POST",
+            "/api/sessions",
+            json=body,
+            headers=headers,
+            ok=(200,) if replay else (201,),
+            after_retry=(200,),
+        )
         return dict(response.json())
 
     async def phone_reads(self, phone: Phone, session: dict[str, Any]) -> None:
@@ -268,10 +277,12 @@ class LoadClient:
         if response.status_code == 409 and response.json().get("error") != "session_signed":
             raise Unexpected(f"confirm retried: {response.text[:200]}")
 
-    async def fetch_signed(self, party: RelyingParty, holder: Holder, session: dict[str, Any],
-                           items: list[tuple[str, bytes]]) -> None:
-        got = (await self.call("session.get", "GET", f"/api/sessions/{session['id']}", headers=party.headers,
-                               ok=(200,))).json()
+    async def fetch_signed(
+        self, party: RelyingParty, holder: Holder, session: dict[str, Any], items: list[tuple[str, bytes]]
+    ) -> None:
+        got = (
+            await self.call("session.get", "GET", f"/api/sessions/{session['id']}", headers=party.headers, ok=(200,))
+        ).json()
         if got["status"] != "signed":
             raise Unexpected(f"confirmed session is {got['status']}")
         self.check_signatures(holder, items, got["signatures"], got["signature_algorithm"])
@@ -298,8 +309,13 @@ class LoadClient:
                 real = phone.code(step)
                 wrong = f"{(int(real) + 1) % 1_000_000:06d}"
                 refused = await self.call(
-                    "mobile.confirm", "POST", f"/api/mobile/sessions/{session['id']}/confirm",
-                    json={"code": wrong}, headers=_bearer(phone.token), ok=(), provoked=(400,),
+                    "mobile.confirm",
+                    "POST",
+                    f"/api/mobile/sessions/{session['id']}/confirm",
+                    json={"code": wrong},
+                    headers=_bearer(phone.token),
+                    ok=(),
+                    provoked=(400,),
                 )
                 if refused.json().get("error") != "invalid_otp":
                     raise Unexpected(f"wrong code: {refused.text[:200]}")
@@ -315,16 +331,31 @@ class LoadClient:
         self.stats.planned[session["id"]] = "rejected"
         if who == "phone":
             phone = self.rng.choice(holder.phones)
-            done = await self.call("mobile.reject", "POST", f"/api/mobile/sessions/{session['id']}/reject",
-                                   json={"reason": "không phải tôi"}, headers=_bearer(phone.token), ok=(200,),
-                                   after_retry=(409,))
+            done = await self.call(
+                "mobile.reject",
+                "POST",
+                f"/api/mobile/sessions/{session['id']}/reject",
+                json={"reason": "không phải tôi"},
+                headers=_bearer(phone.token),
+                ok=(200,),
+                after_retry=(409,),
+            )
         else:
-            done = await self.call("session.cancel", "POST", f"/api/sessions/{session['id']}/cancel",
-                                   headers=party.headers, ok=(200,), after_retry=(409,))
+            done = await self.call(
+                "session.cancel",
+                "POST",
+                f"/api/sessions/{session['id']}/cancel",
+                headers=party.headers,
+                ok=(200,),
+                after_retry=(409,),
+            )
         if done.status_code == 200 and done.json()["status"] != "rejected":
             raise Unexpected(f"{who} rejection left the session {done.json()['status']}")
 
     async def scenario_expire(self) -> None:
+        if self.end - time.monotonic() < 12:
+            await self.scenario_reject_or_cancel("system")  # it could not expire before the run ends
+            return
         holder, party = self.rng.choice(self.sandbox.holders), self.party()
         session = await self.create(party, holder, self.items(), ttl=10)
         self.stats.planned[session["id"]] = "expired"
@@ -335,12 +366,28 @@ class LoadClient:
             return
         party, other = self.rng.sample(self.sandbox.systems, 2)
         holder, stranger = self.rng.sample(self.sandbox.holders, 2)
-        session = await self.create(party, holder, self.items(), ttl=10)
-        self.stats.planned[session["id"]] = "expired"
-        await self.call("probe.other_system", "GET", f"/api/sessions/{session['id']}", headers=other.headers,
-                        ok=(), provoked=(404,))
-        await self.call("probe.other_phone", "POST", f"/api/mobile/sessions/{session['id']}/confirm",
-                        json={"code": "123456"}, headers=_bearer(stranger.phones[0].token), ok=(), provoked=(404,))
+        session = await self.create(party, holder, self.items())
+        self.stats.planned[session["id"]] = "rejected"
+        await self.call(
+            "probe.other_system", "GET", f"/api/sessions/{session['id']}", headers=other.headers, ok=(), provoked=(404,)
+        )
+        await self.call(
+            "probe.other_phone",
+            "POST",
+            f"/api/mobile/sessions/{session['id']}/confirm",
+            json={"code": "123456"},
+            headers=_bearer(stranger.phones[0].token),
+            ok=(),
+            provoked=(404,),
+        )
+        await self.call(
+            "session.cancel",
+            "POST",
+            f"/api/sessions/{session['id']}/cancel",
+            headers=party.headers,
+            ok=(200,),
+            after_retry=(409,),
+        )
 
     async def scenario_csc(self) -> None:
         found = self.holder_with_phone()
@@ -352,28 +399,60 @@ class LoadClient:
             party = self.party()
             digests = [d for _, d in self.items()]
             hashes = [base64.b64encode(d).decode() for d in digests]
-            pending = await self.call("csc.authorize", "POST", "/csc/v2/credentials/authorize", headers=party.headers,
-                                      json={"credentialID": holder.credential_id, "numSignatures": len(hashes),
-                                            "hashes": hashes, "hashAlgorithmOID": SHA256_OID}, ok=(202,))
+            pending = await self.call(
+                "csc.authorize",
+                "POST",
+                "/csc/v2/credentials/authorize",
+                headers=party.headers,
+                json={
+                    "credentialID": holder.credential_id,
+                    "numSignatures": len(hashes),
+                    "hashes": hashes,
+                    "hashAlgorithmOID": SHA256_OID,
+                },
+                ok=(202,),
+            )
             handle, code = pending.json()["authorizationID"], pending.json()["confirmationCode"]
-            listed = await self.call("mobile.list", "GET", "/api/mobile/sessions", headers=_bearer(phone.token),
-                                     ok=(200,))
+            listed = await self.call(
+                "mobile.list", "GET", "/api/mobile/sessions", headers=_bearer(phone.token), ok=(200,)
+            )
             mine = [s for s in listed.json()["sessions"] if s["confirmation_code"] == code]
             if len(mine) != 1:
                 raise Unexpected(f"the phone lists {len(mine)} requests with code {code}")
             self.stats.planned[mine[0]["id"]] = "signed"
             await self.confirm(phone, step, mine[0]["id"])
-            sad = (await self.call("csc.authorizeCheck", "POST", "/csc/v2/credentials/authorizeCheck",
-                                   headers=party.headers, json={"authorizationID": handle}, ok=(200,))).json()["SAD"]
-            request = {"credentialID": holder.credential_id, "SAD": sad, "hashes": hashes,
-                       "hashAlgorithmOID": SHA256_OID, "signAlgo": SIGN_OIDS[holder.key_algorithm]}
-            signed = await self.call("csc.signHash", "POST", "/csc/v2/signatures/signHash", headers=party.headers,
-                                     json=request, ok=(200,))
+            sad = (
+                await self.call(
+                    "csc.authorizeCheck",
+                    "POST",
+                    "/csc/v2/credentials/authorizeCheck",
+                    headers=party.headers,
+                    json={"authorizationID": handle},
+                    ok=(200,),
+                )
+            ).json()["SAD"]
+            request = {
+                "credentialID": holder.credential_id,
+                "SAD": sad,
+                "hashes": hashes,
+                "hashAlgorithmOID": SHA256_OID,
+                "signAlgo": SIGN_OIDS[holder.key_algorithm],
+            }
+            signed = await self.call(
+                "csc.signHash", "POST", "/csc/v2/signatures/signHash", headers=party.headers, json=request, ok=(200,)
+            )
             signatures = signed.json()["signatures"]
             self.check_signatures(holder, [("", d) for d in digests], signatures, SIGN_OIDS[holder.key_algorithm])
             self.stats.csc_signatures += len(signatures)
-            again = await self.call("csc.signHash", "POST", "/csc/v2/signatures/signHash", headers=party.headers,
-                                    json=request, ok=(), provoked=(400,))
+            again = await self.call(
+                "csc.signHash",
+                "POST",
+                "/csc/v2/signatures/signHash",
+                headers=party.headers,
+                json=request,
+                ok=(),
+                provoked=(400,),
+            )
             if again.json().get("error") != "invalid_request":
                 raise Unexpected(f"a spent SAD: {again.text[:200]}")
         finally:
@@ -392,8 +471,17 @@ class LoadClient:
         await self.fetch_token(self.party())
 
     async def fetch_token(self, party: RelyingParty) -> None:
-        got = await self.call("oauth2.token", "POST", "/oauth2/token", ok=(200,), data={
-            "grant_type": "client_credentials", "client_id": party.client_id, "client_secret": party.client_secret})
+        got = await self.call(
+            "oauth2.token",
+            "POST",
+            "/oauth2/token",
+            ok=(200,),
+            data={
+                "grant_type": "client_credentials",
+                "client_id": party.client_id,
+                "client_secret": party.client_secret,
+            },
+        )
         party.token = got.json()["access_token"]
 
     async def one(self) -> None:
@@ -452,6 +540,7 @@ async def run_load(
 
         async def task(n: int) -> None:
             task_client = LoadClient(http, sandbox, stats, faults=faults, rng=random.Random(seed * 1000 + n))
+            task_client.end = end
             while time.monotonic() < end:
                 try:
                     await task_client.one()
@@ -582,8 +671,9 @@ def run(
     env = server_env(server_db_url, var_dir, port)
     log(f"setting up {systems} relying systems, {users} users x {phones_per_user} phones ...")
     t0 = time.monotonic()
-    sandbox = build_sandbox(server_env(database_url, var_dir, port), systems=systems, users=users,
-                            phones_per_user=phones_per_user)
+    sandbox = build_sandbox(
+        server_env(database_url, var_dir, port), systems=systems, users=users, phones_per_user=phones_per_user
+    )
     log(f"  done in {time.monotonic() - t0:.1f} s; starting the server ({workers} worker(s))")
     server = ServerProcess(env, workers=workers, log_path=var_dir / "server.log")
     server.start()
@@ -602,16 +692,29 @@ def run(
     fault = kill_and_restart if kill_every else cut_and_restore if cut_db_every else None
     try:
         stats = asyncio.run(
-            run_load(server.url, sandbox, duration=duration, concurrency=concurrency, seed=seed,
-                     faults=fault is not None, fault=fault, fault_every=kill_every or cut_db_every, settle=settle)
+            run_load(
+                server.url,
+                sandbox,
+                duration=duration,
+                concurrency=concurrency,
+                seed=seed,
+                faults=fault is not None,
+                fault=fault,
+                fault_every=kill_every or cut_db_every,
+                settle=settle,
+            )
         )
     finally:
         server.stop()
         if proxy is not None:
             proxy.close()
     log("checking the database ...")
-    report = check_database(database_url, env=server_env(database_url, var_dir, port), client_signatures=stats.signed,
-                            allow_pending_not_due=fault is not None)
+    report = check_database(
+        database_url,
+        env=server_env(database_url, var_dir, port),
+        client_signatures=stats.signed,
+        allow_pending_not_due=fault is not None,
+    )
     return RunResult(stats, report, kills=server.kills, db_cuts=proxy.cuts if proxy else 0)
 
 
@@ -619,8 +722,10 @@ def print_report(result: RunResult, title: str) -> None:
     """A readable report: throughput, latency per operation, errors, database checks."""
     s = result.summary()
     print(f"\n== {title}")
-    print(f"{s['requests']} requests in {s['elapsed_s']} s: {s['requests_per_s']} req/s; "
-          f"{s['sessions_signed_per_s']} signed sessions/s; {s['csc_signatures']} CSC signatures")
+    print(
+        f"{s['requests']} requests in {s['elapsed_s']} s: {s['requests_per_s']} req/s; "
+        f"{s['sessions_signed_per_s']} signed sessions/s; {s['csc_signatures']} CSC signatures"
+    )
     print(f"{'operation':<22}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}")
     for op, v in s["operations"].items():
         print(f"{op:<22}{v['count']:>8}{v['p50_ms']:>10}{v['p99_ms']:>10}")
@@ -628,8 +733,10 @@ def print_report(result: RunResult, title: str) -> None:
     print(f"retryable: {s['retryable']}  (server kills {s['server_kills']}, database cuts {s['database_cuts']})")
     print(f"unexpected: {s['unexpected_count']} {s['unexpected'][:5]}")
     db = s["database"]
-    print(f"database: {db['sessions_by_state']}, {db['signatures_verified']} signatures re-verified, "
-          f"{db['csc_signatures']} CSC, {db['pending_not_due']} pending (not due)")
+    print(
+        f"database: {db['sessions_by_state']}, {db['signatures_verified']} signatures re-verified, "
+        f"{db['csc_signatures']} CSC, {db['pending_not_due']} pending (not due)"
+    )
     print(f"audit: {db['audit']}")
     print(f"violations: {db['violations'][:5]}")
     print("OK" if result.ok else "FAILED")
@@ -639,8 +746,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--duration", type=float, default=180, help="seconds of load (default 180)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
-    parser.add_argument("--database-url", help="PostgreSQL server URL: a fresh database is made beside it "
-                        "(default: a fresh SQLite file)")
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL server URL: a fresh database is made beside it (default: a fresh SQLite file)",
+    )
     parser.add_argument("--concurrency", type=int, default=24, help="client tasks at once")
     parser.add_argument("--systems", type=int, default=6, help="relying systems")
     parser.add_argument("--users", type=int, default=40, help="users (each with a credential)")
@@ -658,11 +767,21 @@ def main() -> None:
     database_url = fresh_postgres_database(admin_url) if admin_url else f"sqlite:///{var_dir}/load.db"
     os.environ.pop("ESIGN_DATABASE_URL", None)
     try:
-        result = run(database_url=database_url, var_dir=var_dir, workers=args.workers, duration=args.duration,
-                     concurrency=args.concurrency, systems=args.systems, users=args.users,
-                     phones_per_user=args.phones, kill_every=args.kill_every, cut_db_every=args.cut_db_every,
-                     outage_seconds=args.outage, seed=args.seed,
-                     log=(lambda m: print(m, file=sys.stderr)) if args.json else print)
+        result = run(
+            database_url=database_url,
+            var_dir=var_dir,
+            workers=args.workers,
+            duration=args.duration,
+            concurrency=args.concurrency,
+            systems=args.systems,
+            users=args.users,
+            phones_per_user=args.phones,
+            kill_every=args.kill_every,
+            cut_db_every=args.cut_db_every,
+            outage_seconds=args.outage,
+            seed=args.seed,
+            log=(lambda m: print(m, file=sys.stderr)) if args.json else print,
+        )
     finally:
         if admin_url:
             drop_postgres_database(admin_url, database_url)

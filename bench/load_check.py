@@ -18,6 +18,7 @@ import base64
 import json
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +33,11 @@ from sqlalchemy import create_engine, text
 from esign.algorithms import SignatureScheme, signature_algorithm_from_oid
 
 STATES = ("pending", "signed", "rejected", "expired", "failed")
-_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
 
 @dataclass
@@ -100,7 +105,9 @@ def check_database(
                 r.id: (x509.load_der_x509_certificate(bytes(r.certificate_der)).public_key(), r.user_id)
                 for r in conn.execute(text("SELECT id, user_id, certificate_der FROM credentials"))
             }
-            device_user = dict(conn.execute(text("SELECT id, user_id FROM devices")).all())  # type: ignore[arg-type]
+            device_user: dict[str, str] = {
+                r.id: r.user_id for r in conn.execute(text("SELECT id, user_id FROM devices"))
+            }
             signed_events: Counter[str] = Counter()
             signed_by: dict[str, str] = {}
             csc_signed_total = 0

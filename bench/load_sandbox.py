@@ -14,7 +14,6 @@ from typing import Any
 
 import pyotp
 from cryptography import x509
-
 from esign_server.config import Settings
 
 
@@ -92,17 +91,17 @@ class Sandbox:
 
 def settings_for(env: dict[str, str]) -> Settings:
     """The server's settings from a :func:`load_server.server_env` environment."""
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        dev_mode=True,
-        database_url=env["ESIGN_DATABASE_URL"],
-        var_dir=Path(env["ESIGN_VAR_DIR"]),
-        public_url=env["ESIGN_PUBLIC_URL"],
-        log_level="WARNING",
-        **({"keystore": env["ESIGN_KEYSTORE"]} if "ESIGN_KEYSTORE" in env else {}),
-        **({"pkcs11_token_label": env["ESIGN_PKCS11_TOKEN_LABEL"]} if "ESIGN_PKCS11_TOKEN_LABEL" in env else {}),
-        **({"pkcs11_pin": env["ESIGN_PKCS11_PIN"]} if "ESIGN_PKCS11_PIN" in env else {}),
-    )
+    values: dict[str, Any] = {
+        "dev_mode": True,
+        "database_url": env["ESIGN_DATABASE_URL"],
+        "var_dir": Path(env["ESIGN_VAR_DIR"]),
+        "public_url": env["ESIGN_PUBLIC_URL"],
+        "log_level": "WARNING",
+    }
+    for name in ("keystore", "pkcs11_token_label", "pkcs11_pin", "pkcs11_module"):
+        if f"ESIGN_{name.upper()}" in env:
+            values[name] = env[f"ESIGN_{name.upper()}"]
+    return Settings(_env_file=None, **values)
 
 
 def build_sandbox(
@@ -114,7 +113,8 @@ def build_sandbox(
     """
     from esign_server.cli import prepare
     from esign_server.context import ServerContext
-    from esign_server.services import clients, credentials, devices, orgids, users as user_service
+    from esign_server.services import clients, credentials, devices, identity, orgids
+    from esign_server.services import users as user_service
 
     settings = settings_for(env)
     prepare(settings)
@@ -128,6 +128,10 @@ def build_sandbox(
         for n in range(users):
             user = user_service.create_user(
                 ctx, full_name=f"Người dùng {n + 1}", cccd=f"0010950{n:05d}", email=f"u{n}@example.vn", actor="load"
+            )
+            # An admin records how the holder's identity was checked before a credential is issued.
+            identity.record_verification(
+                ctx, user_id=user.id, evidence=identity.InPersonDocument("CCCD", user.cccd or ""), actor="load"
             )
             kind = "rsa2048" if rsa_every and n % rsa_every == rsa_every - 1 else "p256"
             cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=kind, actor="load")

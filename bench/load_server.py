@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -61,7 +62,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the server and wait until ``/ready`` answers 200."""
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        log: Any = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [ESIGN, "server", "run", "--workers", str(self.workers), "--port", str(self.port)],
             env=self.env,

@@ -30,6 +30,7 @@ from esign.algorithms import (
     signature_algorithm_from_oid,
 )
 from esign.errors import EsignError, InvalidInput, KeyAccessError, SigningError
+from esign.identity import mask_personal_numbers
 from esign_server.db import utcnow
 from esign_server.models import Credential, Device, RelyingSystem, SessionDocument, SigningSession
 from esign_server.services import audit
@@ -491,7 +492,13 @@ def _sign_and_finish(
         raise
     except EsignError as exc:
         _finish(session, row, FAILED, now=now, device_id=device.id, reason=f"signing failed: {exc.message}"[:500])
-        audit.record(session, actor="system", action="session.failed", target=f"session:{row.id}", reason=exc.message)
+        audit.record(
+            session,
+            actor="system",
+            action="session.failed",
+            target=f"session:{row.id}",
+            reason=mask_personal_numbers(exc.message),
+        )
         return SigningError(f"signing failed: {exc.message}")
     if not _finish(session, row, SIGNED, now=now, device_id=device.id, signatures=signatures):
         raise Conflict("the session was completed by another request", code="session_conflict")
@@ -516,7 +523,11 @@ def reject(ctx: ServerContext, *, device: Device, session_id: str, reason: str |
         text = (reason or "rejected by the user").strip()[:500]
         _finish(session, row, REJECTED, now=utcnow(), device_id=device.id, reason=text)
         audit.record(
-            session, actor=f"device:{device.id}", action="session.rejected", target=f"session:{row.id}", reason=text
+            session,
+            actor=f"device:{device.id}",
+            action="session.rejected",
+            target=f"session:{row.id}",
+            reason=mask_personal_numbers(text),  # free text typed by the user
         )
     _after_terminal(ctx, row)
     return row

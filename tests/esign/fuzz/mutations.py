@@ -336,7 +336,7 @@ def pdf_stream_length(data: bytes, choices: Choices) -> Mutant:
 
 def pdf_update_object(data: bytes, choices: Choices) -> Mutant:
     """Append an update that redefines an existing object with odd content (shadow-style)."""
-    numbers = sorted({int(n) for n in re.findall(rb"(\d+) 0 obj", data)}) or [1]
+    numbers = sorted({int(n) for n in re.findall(rb"(?<!\d)(\d+) 0 obj", data)}) or [1]
     obj = pick(choices, numbers)
     body = pick(choices, [
         b"null", b"<< >>", b"<< /Type /Page >>", b"<< /Type /Sig /Contents <00> /ByteRange [0 1 2 3] >>",

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "server"))
 
-from bench.server_flow import bare_bench, free_port, pct, start  # noqa: E402
+from bench.server_flow import bare_bench, free_port, pct, start, verify_identity  # noqa: E402
 
 ALGOS = {"p256": "1.2.840.10045.4.3.2", "rsa2048": "1.2.840.113549.1.1.11"}
 
@@ -59,6 +59,7 @@ def setup(env: dict[str, str], kinds: list[str]) -> tuple[Any, dict[str, Any]]:
     out: dict[str, Any] = {"client_id": rp.client.id, "client_secret": rp.client_secret, "keys": {}}
     for n, kind in enumerate(kinds):
         user = users.create_user(ctx, full_name=f"Bench {kind}", cccd=f"00109600000{n}", actor="bench")
+        verify_identity(ctx, user)
         cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=kind, actor="bench")
         out["keys"][kind] = {"credential_id": cred.id, "user_id": user.id}
     return ctx, out

@@ -116,6 +116,17 @@ async def drive(n: int, concurrency: int, one: Any) -> tuple[float, list[float]]
 # --- the full flow ----------------------------------------------------------------------------
 
 
+def verify_identity(ctx: Any, user: Any) -> None:
+    """Record an in-person check of the user's CCCD: credentials are issued to verified users only."""
+    try:
+        from esign_server.services import identity
+    except ImportError:  # a server from before identity verification
+        return
+    identity.record_verification(
+        ctx, user_id=user.id, evidence=identity.InPersonDocument("CCCD", user.cccd), actor="bench"
+    )
+
+
 def setup_sandbox(env: dict[str, str], devices_per_key: int) -> dict[str, Any]:
     """Client, two users (P-256, RSA-2048) with credentials, and many active devices (one per session)."""
     os.environ.update(env)
@@ -136,6 +147,7 @@ def setup_sandbox(env: dict[str, str], devices_per_key: int) -> dict[str, Any]:
     out: dict[str, Any] = {"client_id": rp.client.id, "client_secret": rp.client_secret, "keys": {}}
     for n, kind in enumerate(("p256", "rsa2048")):
         user = users.create_user(ctx, full_name=f"Bench {kind}", cccd=f"00109500000{n}", actor="bench")
+        verify_identity(ctx, user)
         cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=kind, actor="bench")
         pool = []
         with ctx.db.write() as session:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from esign_server.api.deps import CtxDep, CurrentDevice
+from esign_server.api.deps import CtxDep, CurrentDevice, DeviceToken
 from esign_server.api.views import mobile_sessions
 from esign_server.context import ServerContext
 from esign_server.models import Device, User
@@ -106,9 +106,15 @@ def get_session(session_id: str, device: CurrentDevice, ctx: CtxDep) -> MobileSe
 
 
 @router.post("/sessions/{session_id}/confirm", response_model=MobileSession)
-def confirm(session_id: str, body: Confirm, device: CurrentDevice, ctx: CtxDep) -> MobileSession:
+async def confirm(session_id: str, body: Confirm, token: DeviceToken, ctx: CtxDep) -> MobileSession:
     """Confirm with the current TOTP code: the items are signed at once."""
-    row = session_service.confirm(ctx, device=device, session_id=session_id, code=body.code)
+    # One thread-pool hop for the device check, the step and the answer (the hot path of a session).
+    return await run_in_threadpool(_confirm, ctx, token, session_id, body.code)
+
+
+def _confirm(ctx: ServerContext, token: str, session_id: str, code: str) -> MobileSession:
+    device = devices.authenticate_device(ctx, token)
+    row = session_service.confirm(ctx, device=device, session_id=session_id, code=code)
     return mobile_sessions(ctx, [row])[0]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, col, select
 
 from esign_server.crypto import new_secret, token_hash
@@ -144,10 +145,23 @@ def activate(
     return device, device_token
 
 
+_DEVICES = Device.__table__  # type: ignore[attr-defined]
+# Built once: these run in every confirmation, and building a statement costs more than running it.
+_BY_TOKEN = select(Device).where(col(Device.device_token_hash) == bindparam("token_hash"))
+_ACCEPT_STEP = (
+    update(_DEVICES)
+    .where(
+        _DEVICES.c.id == bindparam("device_id"),
+        or_(_DEVICES.c.last_accepted_step.is_(None), _DEVICES.c.last_accepted_step < bindparam("step")),
+    )
+    .values(last_accepted_step=bindparam("step"), failed_streak=0)
+)
+
+
 def authenticate_device(ctx: ServerContext, device_token: str) -> Device:
     """The active device holding ``device_token``."""
     with ctx.db.read() as session:
-        device = session.exec(select(Device).where(Device.device_token_hash == token_hash(device_token))).first()
+        device = session.exec(_BY_TOKEN, params={"token_hash": token_hash(device_token)}).first()
     if device is None or device.status != "active":
         raise Unauthorized("invalid device token", code="invalid_device")
     return device
@@ -199,10 +213,10 @@ def check_otp(
     secret = ctx.sealer.open(device.totp_secret_enc, secret_aad(device.id))
     step = otp.match_step(secret, code, now.timestamp())
     if step is not None and (device.last_accepted_step is None or step > device.last_accepted_step):
-        device.last_accepted_step = step
-        device.failed_streak = 0
-        session.add(device)
-        return OtpCheck(True)
+        # A plain conditional UPDATE (the ORM's flush costs more than the check): the step only moves forward.
+        accepted = session.execute(_ACCEPT_STEP, {"device_id": device.id, "step": step})
+        if accepted.rowcount == 1:  # type: ignore[attr-defined]
+            return OtpCheck(True)
     device.failed_streak += 1
     if device.failed_streak >= ctx.settings.device_lock_threshold:
         device.lock_count += 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -204,8 +204,8 @@ def create_session(
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
             )
-            session.add(row)
-            session.flush()
+            # A plain INSERT: the ORM's unit of work costs more CPU than the rest of the step.
+            session.execute(insert(_SESSIONS), row.model_dump())
             for doc in prepared:
                 doc.row.session_id = session_id
                 session.add(doc.row)
@@ -326,13 +326,14 @@ def get_for_user(ctx: ServerContext, *, user_id: str, session_id: str) -> Signin
     return _expire_if_due(ctx, row)
 
 
+_SESSIONS = SigningSession.__table__  # type: ignore[attr-defined]
+# A plain table UPDATE, not an ORM-enabled one (which costs several times more CPU), built once.
+_FINISH = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("row_id"), _SESSIONS.c.status == PENDING)
+
+
 def _finish(session: Session, row: SigningSession, status: str, *, now: datetime, **values: Any) -> bool:
     """Move a pending session to ``status`` with a conditional UPDATE; True when this call did it."""
-    result = session.execute(
-        update(SigningSession)
-        .where(col(SigningSession.id) == row.id, col(SigningSession.status) == PENDING)
-        .values(status=status, completed_at=now, **values)
-    )
+    result = session.execute(_FINISH.values(status=status, completed_at=now, **values), {"row_id": row.id})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     row.status = status

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from esign_server.api import admin, csc, health, mobile, oauth, orgids, pki, sessions
+from esign_server.api import admin, csc, health, identity, mobile, oauth, orgids, pki, sessions, verify
 from esign_server.api.errors import install_error_handlers
 from esign_server.config import Settings, get_settings
 from esign_server.context import ServerContext
@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         admin.router,
         orgids.router,
         pki.router,
+        identity.router,
+        verify.router,
     ):
         app.include_router(router)
     for router in csc.routers:  # CSC API v2 and v1

@@ -153,7 +153,7 @@ def demo(
 
 
 def _make_sandbox(settings: Settings) -> dict[str, str]:
-    from esign_server.services import clients, credentials, devices, otp, users
+    from esign_server.services import clients, credentials, devices, identity, otp, users
 
     ctx = _context(settings)
     rp = clients.create_client(ctx, name="Demo relying system", scopes=["sessions", "csc"], actor=CLI_ACTOR)
@@ -165,6 +165,9 @@ def _make_sandbox(settings: Settings) -> dict[str, str]:
         email="demo@example.vn",
         phone="0901234567",
         actor=CLI_ACTOR,
+    )
+    identity.record_verification(
+        ctx, user_id=user.id, evidence=identity.InPersonDocument("CCCD", user.cccd or ""), actor=CLI_ACTOR
     )
     cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm="p256", label="demo", actor=CLI_ACTOR)
     enrollment = devices.start_enrollment(ctx, user_id=user.id, device_name="demo phone", actor=CLI_ACTOR)
@@ -257,6 +260,39 @@ def user_create(
     except EsignError as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps({"user_id": user.id}))
+
+
+@user_app.command("verify")
+def user_verify(
+    user_id: str,
+    document: Annotated[
+        str | None, typer.Option(help="Document shown in person, KIND:NUMBER (CCCD, CMND, HC or BRN)")
+    ] = None,
+    ekyc_provider: Annotated[str | None, typer.Option(help="eKYC service that verified the user")] = None,
+    ekyc_reference: Annotated[str | None, typer.Option(help="That service's reference for the check")] = None,
+) -> None:
+    """Record how the user's identity was verified (credentials are issued only after this)."""
+    from esign_server.services import identity
+
+    evidence: identity.Evidence
+    if document and not (ekyc_provider or ekyc_reference):
+        kind, _, number = document.partition(":")
+        evidence = identity.InPersonDocument(kind, number)
+    elif ekyc_provider and ekyc_reference and not document:
+        evidence = identity.EkycReference(ekyc_provider, ekyc_reference)
+    else:
+        err.print("[red]error:[/red] give --document KIND:NUMBER, or --ekyc-provider and --ekyc-reference")
+        raise typer.Exit(2)
+    try:
+        outcome = identity.record_verification(_context(), user_id=user_id, evidence=evidence, actor=CLI_ACTOR)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    row = outcome.verification
+    typer.echo(
+        json.dumps(
+            {"verification_id": row.id, "method": row.method, "document": row.document_masked, "provider": row.provider}
+        )
+    )
 
 
 @user_app.command("enroll")

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     max_items_per_session: int = Field(100, ge=1, le=10_000)
     webhook_timeout_seconds: float = 5.0
     totp_issuer: str = "esign"
+    personal_data_retention_days: int = Field(5 * 365, ge=0, le=100 * 365)
+    """How long a user's personal data are kept after their last certificate was revoked or expired
+    (certificate records must outlive the certificates); erasure is refused before that."""
+    verify_max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    """Largest PDF or XML ``POST /api/verify`` accepts."""
+    verify_trust_anchors: list[Path] = Field(default_factory=list)
+    """Root certificates (PEM/DER files) ``POST /api/verify`` trusts besides the service's own root."""
     log_json: bool = True
     log_level: str = "INFO"
 

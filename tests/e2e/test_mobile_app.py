@@ -35,7 +35,7 @@ from esign_server.app import create_app
 from esign_server.config import Settings
 from esign_server.context import ServerContext
 from esign_server.db import migrate
-from esign_server.services import clients, credentials, devices, users
+from esign_server.services import clients, credentials, devices, identity, users
 from esign_server.services.pki import ensure_service_pki
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, expect, sync_playwright
 
@@ -132,6 +132,9 @@ class RunningServer:
         cccd = f"001203012{self._cccd_seq:03d}"
         user = users.create_user(
             self.ctx, full_name=full_name, cccd=cccd, email=f"u{self._cccd_seq}@example.vn", actor="test"
+        )
+        identity.record_verification(
+            self.ctx, user_id=user.id, evidence=identity.InPersonDocument("CCCD", cccd), actor="test"
         )
         cred = credentials.issue_credential(self.ctx, user_id=user.id, label="Chữ ký cá nhân", actor="test")
         if not admin_api:

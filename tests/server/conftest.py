@@ -17,7 +17,7 @@ from esign_server.app import create_app
 from esign_server.config import Settings
 from esign_server.context import ServerContext
 from esign_server.db import migrate
-from esign_server.services import clients, credentials, devices, users
+from esign_server.services import clients, credentials, devices, identity, users
 from esign_server.services.pki import pki_base_url
 
 from esign.pki import create_dev_pki
@@ -120,11 +120,29 @@ class Integrator:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+def verify_in_person(ctx: ServerContext, user_id: str, number: str, kind: str = "CCCD") -> None:
+    """Record that an operator checked the user's document in person (credentials need it)."""
+    identity.record_verification(
+        ctx, user_id=user_id, evidence=identity.InPersonDocument(kind, number), actor="client:test-admin"
+    )
+
+
+async def verify_over_http(http: httpx.AsyncClient, admin: Integrator, user_id: str, kind: str, number: str) -> None:
+    """The admin API records an in-person check of the user's document (credentials need it)."""
+    response = await http.post(
+        f"/api/admin/users/{user_id}/identity-verifications",
+        json={"method": "in_person", "document": {"kind": kind, "number": number}},
+        headers=admin.headers,
+    )
+    assert response.status_code == 201, response.text
+
+
 def enroll_person(
     ctx: ServerContext, *, cccd: str = "001203012389", key_algorithm: str = "p256", name: str = "Nguyễn Văn An"
 ) -> Person:
     """Make a user, a credential and an active device (first code from oathtool)."""
     user = users.create_user(ctx, full_name=name, cccd=cccd, email="an@example.vn", actor="test")
+    verify_in_person(ctx, user.id, cccd)
     cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=key_algorithm, actor="test")
     enrollment = devices.start_enrollment(ctx, user_id=user.id, device_name="phone", actor="test")
     device, token = devices.activate(

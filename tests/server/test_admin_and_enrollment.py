@@ -14,7 +14,7 @@ from esign_server.context import ServerContext
 from esign_server.services import audit
 from sqlalchemy import text
 
-from .conftest import Integrator, Person, oath
+from .conftest import Integrator, Person, oath, verify_over_http
 
 
 async def test_admin_creates_user_credential_and_pairs_a_phone_through_the_mobile_api(
@@ -27,6 +27,7 @@ async def test_admin_creates_user_credential_and_pairs_a_phone_through_the_mobil
     )
     assert user.status_code == 201, user.text
     user_id = user.json()["id"]
+    await verify_over_http(http, admin, user_id, "CCCD", "001303004567")
     cred = await http.post(
         f"/api/admin/users/{user_id}/credentials",
         headers=admin.headers,

@@ -157,6 +157,10 @@ def test_init_with_supplied_ca_then_admin_commands(
         copied = tmp_path / "var" / "pki" / "issuing-ca.pem"
         assert copied.read_bytes() == (service_pki_dir / "issuing-ca.pem").read_bytes()
         user = json.loads(esign("user", "create", "--name", "Đỗ Minh Khang", "--cccd", "001088004321")[1])
+        refused = esign("credential", "issue", user["user_id"])
+        assert refused[0] == 1 and "has not been verified" in " ".join(refused[1].split())
+        verified = json.loads(esign("user", "verify", user["user_id"], "--document", "CCCD:001088004321")[1])
+        assert verified["document"] == "0010******21"
         cred = json.loads(esign("credential", "issue", user["user_id"], "--key", "p256")[1])
         assert cred["status"] == "active"
         assert json.loads(esign("credential", "suspend", cred["credential_id"])[1])["status"] == "suspended"

@@ -16,7 +16,7 @@ from pkcs11 import Attribute, ObjectClass
 
 from tests.softhsm import make_softhsm_token
 
-from .conftest import Integrator, oath
+from .conftest import Integrator, oath, verify_in_person
 
 
 async def test_pkcs11_credentials_sign_sessions_and_keys_stay_on_the_token(
@@ -29,6 +29,7 @@ async def test_pkcs11_credentials_sign_sessions_and_keys_stay_on_the_token(
     from esign_server.services import users
 
     user = users.create_user(ctx, full_name="Võ Thị Hoa", cccd="048190000123", actor="test")
+    verify_in_person(ctx, user.id, "048190000123")
     for n, kind in enumerate(("p256", "rsa2048")):
         cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=kind, keystore="pkcs11", actor="t")
         assert cred.keystore == "pkcs11" and cred.key_ref == cred.id.encode()

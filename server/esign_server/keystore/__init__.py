@@ -36,6 +36,10 @@ class KeyStore(Protocol):
         """Sign a precomputed digest; ECDSA signatures come back DER-encoded."""
         ...
 
+    def destroy(self, key_id: str, key_ref: bytes) -> None:
+        """Destroy the key (erasure): afterwards nothing signs with it."""
+        ...
+
 
 def check_key_algorithm(algorithm: str) -> str:
     """Validate a key algorithm name."""

@@ -19,7 +19,7 @@ from esign.signers.pkcs11 import PKCS11Token, generate_keypair
 from esign_server.keystore import GeneratedKey, check_key_algorithm
 
 try:
-    from pkcs11 import Mechanism, ObjectClass
+    from pkcs11 import Attribute, Mechanism, ObjectClass
     from pkcs11 import exceptions as p11err
     from pkcs11.util.ec import encode_ecdsa_signature
 except ImportError as _exc:  # pragma: no cover - only without the extra
@@ -71,6 +71,15 @@ class PKCS11KeyStore:
                 raise KeyAccessError(f"no key {label!r} on token {self.token.label!r}") from None
             self._keys[label] = key
         return key
+
+    def destroy(self, key_id: str, key_ref: bytes) -> None:
+        """Delete the key pair from the token: nothing can sign with it any more (erasure)."""
+        label = key_ref.decode()
+        with self._lock:
+            self._keys.pop(label, None)
+            session = self._open()
+            for obj in list(session.get_objects({Attribute.LABEL: label})):
+                obj.destroy()
 
     def sign_digest(self, key_id: str, key_ref: bytes, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:
         """Sign on the token: ECDSA over the bare digest, RSA PKCS#1 v1.5 over the DigestInfo."""

@@ -76,6 +76,10 @@ class SoftwareKeyStore:
         with self._lock:
             self._cache.pop(key_id, None)
 
+    def destroy(self, key_id: str, key_ref: bytes) -> None:
+        """Forget the key; the caller overwrites the wrapped key it stored (erasure)."""
+        self.forget(key_id)
+
     def sign_digest(self, key_id: str, key_ref: bytes, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:
         """Sign ``digest`` with the unwrapped key."""
         key = self._key(key_id, key_ref)

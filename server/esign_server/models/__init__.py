@@ -4,12 +4,14 @@ from esign_server.models.audit import AuditEvent, AuditHead
 from esign_server.models.identity import Credential, Device, RelyingSystem, User
 from esign_server.models.orgids import OrgCode, OrgCodeEvent
 from esign_server.models.sessions import SessionDocument, SigningSession
+from esign_server.models.verification import IdentityVerification
 
 __all__ = [
     "AuditEvent",
     "AuditHead",
     "Credential",
     "Device",
+    "IdentityVerification",
     "OrgCode",
     "OrgCodeEvent",
     "RelyingSystem",

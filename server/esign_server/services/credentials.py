@@ -18,8 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlmodel import col, select
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, SignatureScheme
-from esign.errors import InvalidInput
-from esign.identity import organization_subject, person_subject
 from esign.pki.revocation import revocation_reason
 from esign.signers.file import load_certificates, order_chain
 from esign_server.db import utcnow
@@ -27,31 +25,16 @@ from esign_server.keystore import check_key_algorithm
 from esign_server.models import Credential, User
 from esign_server.services import audit
 from esign_server.services.errors import Conflict, NotFound, ServiceError
+from esign_server.services.identity import IdentityData, require_verified
 
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
 
 
-def subject_for(user: User, *, org_code: str | None = None) -> x509.Name:
-    """The certificate subject of a user in the Vietnamese conventions (CCCD for people, MST otherwise).
-
-    ``org_code`` (an organization electronic identifier code) goes into an organization's subject
-    as ``organizationIdentifier=VN:<code>``.
-    """
-    if user.cccd:
-        if org_code:
-            raise ServiceError(
-                "org_code goes into organization certificates: register the organization as a user with a "
-                "tax code and no CCCD",
-                code="org_code_not_allowed",
-            )
-        extra = [f"MST:{user.tax_code}"] if user.tax_code and user.tax_code != user.cccd else []
-        return person_subject(user.full_name, user.cccd, email=user.email, extra_ids=extra)
-    if user.tax_code:
-        return organization_subject(
-            user.organization or user.full_name, user.tax_code, email=user.email, agency_code=org_code
-        )
-    raise InvalidInput("the user has neither a CCCD nor a tax code to name in a certificate")
+def subject_for(identity: IdentityData, *, org_code: str | None = None) -> x509.Name:
+    """The certificate subject of a verified identity in the Vietnamese conventions (CCCD for people,
+    MST otherwise); ``org_code`` goes into an organization's subject as ``organizationIdentifier=VN:<code>``."""
+    return identity.subject(org_code=org_code)
 
 
 def default_signature_algorithm(public_key: Any) -> SignatureAlgorithm:
@@ -111,12 +94,15 @@ def issue_credential(
     external_ca: bool = False,
     keystore: str | None = None,
     org_code: str | None = None,
+    replaces: str | None = None,
     actor: str,
 ) -> Credential:
     """Make a key in the keystore and a certificate from the service CA (or a CSR for an external CA).
 
-    ``org_code``: an organization's electronic identifier code, active in the registry, written into
-    the certificate subject (organizations only).
+    Only for a user whose identity was verified (409 ``identity_not_verified`` otherwise): the subject
+    is built from the verified identity, never from request fields. ``org_code``: an organization's
+    electronic identifier code, active in the registry, written into the certificate subject
+    (organizations only). ``replaces``: the credential this one reissues (recorded in the audit log).
     """
     check_key_algorithm(key_algorithm)
     store = ctx.keystore(keystore)
@@ -124,11 +110,12 @@ def issue_credential(
         user = session.get(User, user_id)
     if user is None or user.status != "active":
         raise NotFound(f"no active user {user_id}")
+    verified = require_verified(ctx, user)
     if org_code is not None:
         from esign_server.services.orgids import active_code
 
         org_code = active_code(ctx.db, org_code)
-    subject = subject_for(user, org_code=org_code)
+    subject = subject_for(verified.identity, org_code=org_code)
     credential_id = str(uuid.uuid4())
     generated = store.generate(credential_id, key_algorithm)
     credential = Credential(
@@ -147,7 +134,7 @@ def issue_credential(
         credential.csr_pem = build_csr(ctx, credential, subject)
     else:
         pki = ctx.pki
-        cert = pki.issuing_ca.issue_signer(subject, generated.public_key, email=user.email)
+        cert = pki.issuing_ca.issue_signer(subject, generated.public_key, email=verified.identity.email)
         credential.certificate_der = cert.public_bytes(serialization.Encoding.DER)
         credential.chain_pem = pki.chain_pem()
         credential.serial = format(cert.serial_number, "x")
@@ -165,6 +152,8 @@ def issue_credential(
             serial=credential.serial,
             external_ca=external_ca,
             org_code=org_code,
+            verification_id=verified.verification.id,
+            replaces=replaces,
         )
     return credential
 

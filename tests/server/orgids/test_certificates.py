@@ -12,7 +12,7 @@ from esign_server.services import orgids
 
 from esign.identity import SignerIdentity
 
-from ..conftest import Integrator
+from ..conftest import Integrator, verify_over_http
 
 
 def openssl_subject(pem: str) -> str:
@@ -32,6 +32,7 @@ async def make_org_user(http: httpx.AsyncClient, admin: Integrator) -> str:
         headers=admin.headers,
     )
     assert response.status_code == 201, response.text
+    await verify_over_http(http, admin, response.json()["id"], "BRN", "0100109106")
     return str(response.json()["id"])
 
 
@@ -72,6 +73,7 @@ async def test_closed_unknown_or_personal_codes_are_refused(
     person = await http.post(
         "/api/admin/users", json={"full_name": "Nguyễn Văn An", "cccd": "001203012389"}, headers=admin.headers
     )
+    await verify_over_http(http, admin, person.json()["id"], "CCCD", "001203012389")
     refused = await http.post(
         f"/api/admin/users/{person.json()['id']}/credentials", json={"org_code": "H49"}, headers=admin.headers
     )

@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable
 from hashlib import sha256
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.esign.fuzz.mutations import (
     PDF_MUTATORS,
@@ -44,6 +44,9 @@ from tests.esign.fuzz.mutations import (
     mutate,
     pick,
 )
+
+if TYPE_CHECKING:
+    from tests.esign.fuzz.harness import Outcome
 
 INSTRUMENTED = ["esign", "pyhanko", "pyhanko_certvalidator", "asn1crypto"]
 """Packages whose Python code atheris instruments for coverage (lxml and cryptography are C)."""
@@ -104,12 +107,14 @@ class Campaign:
             reports = verify(data)
             if not (reports and all(r.passed for r in reports)):
                 raise SystemExit(f"seed {name!r} does not verify TOTAL-PASSED; fix the corpus first")
+        self.started = time.monotonic()  # --seconds counts fuzzing, not setting up
 
     # -- one input -------------------------------------------------------------------------------
 
     def evaluate(self, mutant: Mutant, *, guard: bool) -> None:
         """Verify one mutant and record what happened; ``guard`` runs it in a watched thread."""
-        from tests.esign.fuzz.harness import FuzzDefect, Outcome, check
+        # Imported late (here and below): esign must first be imported under atheris' instrumentation.
+        from tests.esign.fuzz.harness import FuzzDefect, check
 
         began = time.perf_counter()
         try:
@@ -130,12 +135,12 @@ class Campaign:
         finally:
             self.slowest = max(self.slowest, time.perf_counter() - began)
         self.tally["inputs"] += 1
-        if isinstance(outcome, Outcome) and outcome.error is not None:
+        if outcome.error is not None:
             self.tally[f"refused: {outcome.error.__class__.__name__}"] += 1
             converted = outcome.converted
             if converted is not None:
                 self.record("boundary: " + _place(converted), mutant, str(outcome.error))
-        elif isinstance(outcome, Outcome):
+        else:
             verdict = ",".join(sorted({r.indication.value for r in outcome.reports})) or "no signature"
             self.tally[f"reported: {verdict}"] += 1
             for report in outcome.reports:
@@ -143,7 +148,7 @@ class Campaign:
                     if any(mark in error for mark in BOUNDARY_MARKS):
                         self.record("boundary: " + error.split(":")[1].strip(), mutant, error)
 
-    def _direct(self, mutant: Mutant) -> Any:
+    def _direct(self, mutant: Mutant) -> Outcome:
         """Verify in this thread (atheris: libFuzzer's own -timeout watches for hangs)."""
         from esign.errors import EsignError
         from tests.esign.fuzz.harness import FuzzDefect, Outcome

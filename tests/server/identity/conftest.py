@@ -70,3 +70,42 @@ async def ocsp_status(http: httpx.AsyncClient, certificate_pem: str, tmp_path: P
     both = tmp_path / "chain.pem"
     both.write_text(issuer.read_text() + root.read_text())
     return run("openssl", "ocsp", "-respin", answer, "-issuer", issuer, "-cert", leaf, "-CAfile", both)
+
+
+async def pair_phone(http: httpx.AsyncClient, admin: Integrator, user_id: str) -> tuple[str, str]:
+    """Enroll and pair a phone; (TOTP secret, device token)."""
+    from ..conftest import oath
+
+    enrollment = (await http.post(f"/api/admin/users/{user_id}/enrollments", headers=admin.headers)).json()
+    body = {"enrollment_token": enrollment["enrollment_token"], "code": oath(enrollment["secret"])}
+    paired = await http.post("/api/mobile/pair", json=body)
+    assert paired.status_code == 200, paired.text
+    return enrollment["secret"], paired.json()["device_token"]
+
+
+async def sign_documents(
+    http: httpx.AsyncClient,
+    integrator: Integrator,
+    credential_id: str,
+    phone: tuple[str, str],
+    documents: list[dict[str, Any]],
+) -> list[bytes]:
+    """Ask for signatures on whole documents, confirm on the phone, fetch the signed files."""
+    import base64
+
+    from ..conftest import oath
+
+    body = {
+        "credential_id": credential_id,
+        "documents": [{**d, "content": base64.b64encode(d["content"]).decode()} for d in documents],
+    }
+    created = await http.post("/api/sessions", json=body, headers=integrator.headers)
+    assert created.status_code == 201, created.text
+    session = created.json()
+    confirmed = await http.post(
+        f"/api/mobile/sessions/{session['id']}/confirm",
+        json={"code": oath(phone[0], step_offset=1)},
+        headers={"Authorization": f"Bearer {phone[1]}"},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    return [(await http.get(d["href"], headers=integrator.headers)).content for d in session["documents"]]

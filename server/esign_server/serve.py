@@ -5,20 +5,83 @@ never sets ``TCP_NODELAY`` on accepted connections and every keep-alive response
 delayed ACK (uvicorn issue 3149); and with one shared listener a single worker can end up taking
 every connection. Here each worker binds its own ``IPPROTO_TCP`` socket with ``SO_REUSEPORT``: the
 kernel spreads connections over the workers, and asyncio sets ``TCP_NODELAY`` on each of them.
+
+Why a protocol subclass: uvicorn sets no deadline for receiving a request, so a client that sends
+half a request (slowloris) or connects and says nothing keeps its connection forever; enough of them
+exhaust the worker's file descriptors. :class:`DeadlineHttpProtocol` gives each request
+``REQUEST_READ_TIMEOUT_SECONDS`` to arrive whole, then answers 408 and closes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
 import socket
 import sys
 from types import FrameType
+from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 APP_FACTORY = "esign_server.app:app_from_env"
+REQUEST_READ_TIMEOUT_SECONDS = 20.0
+"""How long a client has to send a whole request (line, headers and body) once it has started one."""
+_TIMEOUT_BODY = b'{"error":"request_timeout","message":"the request did not arrive in time"}'
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: " + str(len(_TIMEOUT_BODY)).encode() + b"\r\n\r\n" + _TIMEOUT_BODY
+)
+
+
+class DeadlineHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with a deadline for receiving each request whole.
+
+    Armed when a connection opens and when a request starts; disarmed once the request (body
+    included) is in. Idle keep-alive connections are uvicorn's own ``timeout_keep_alive``.
+    """
+
+    read_timeout = REQUEST_READ_TIMEOUT_SECONDS
+
+    def connection_made(self, transport: Any) -> None:
+        self._read_deadline: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._arm_read_deadline()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_read_deadline()
+
+    def on_message_complete(self) -> None:
+        self._disarm_read_deadline()
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_read_deadline()
+        super().connection_lost(exc)
+
+    def _arm_read_deadline(self) -> None:
+        if self._read_deadline is None:
+            self._read_deadline = self.loop.call_later(self.read_timeout, self._read_timed_out)
+
+    def _disarm_read_deadline(self) -> None:
+        if self._read_deadline is not None:
+            self._read_deadline.cancel()
+            self._read_deadline = None
+
+    def _read_timed_out(self) -> None:
+        self._read_deadline = None
+        if self.transport.is_closing() or (self.cycle is not None and self.cycle.response_started):
+            return
+        self.transport.write(_TIMEOUT_RESPONSE)
+        self.transport.close()
+
+
+def protocol_with_read_timeout(seconds: float) -> type[DeadlineHttpProtocol]:
+    """A :class:`DeadlineHttpProtocol` with another deadline (tests use a short one)."""
+    return type("DeadlineHttpProtocol", (DeadlineHttpProtocol,), {"read_timeout": seconds})
 
 
 def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
@@ -43,6 +106,7 @@ def _config(log_level: str) -> uvicorn.Config:
         proxy_headers=False,
         server_header=False,
         timeout_keep_alive=30,
+        http=DeadlineHttpProtocol,
     )
 
 

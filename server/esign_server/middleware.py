@@ -11,13 +11,18 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("esign_server.access")
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from ``receive`` past the limit. An HTTPException because FastAPI turns any other
+    exception met while reading a body into 400 "error parsing the body"; this one it re-raises."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(413, message)
 
 
 async def _reject(send: Send, status: int, code: str, message: str) -> None:
@@ -63,7 +68,7 @@ class BodySizeLimit:
             if msg["type"] == "http.request":
                 received += len(msg.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(message)
             return msg
 
         async def tracking_send(msg: Message) -> None:

@@ -111,7 +111,8 @@ class ImportRejectedBody(BaseModel):
 
     error: str
     message: str
-    errors: list[ImportProblemPublic]
+    errors: list[ImportProblemPublic] = Field(default_factory=list)
+    """Every bad row; empty when the file as a whole is refused (empty, not UTF-8)."""
 
 
 class ImportSummary(BaseModel):

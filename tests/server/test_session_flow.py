@@ -56,7 +56,8 @@ async def test_confirmed_session_returns_signatures_that_verify(
     assert shown["confirmation_code"] == created["confirmation_code"]
     assert shown["documents"] == ["hợp đồng.pdf", "phụ lục.pdf"]
     assert shown["item_count"] == 2
-    assert "CCCD:001203012389" in shown["credential"]["subject"]
+    assert "CCCD:0012******89" in shown["credential"]["subject"]
+    assert shown["credential"]["identity"]["identifiers"][0]["uid"] == "CCCD:0012******89"
 
     confirmed = await http.post(
         f"/api/mobile/sessions/{created['id']}/confirm",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import bindparam, select
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, SignatureScheme
+from esign.identity import SignerIdentity, mask_personal_numbers
 from esign.signers.file import load_certificates
 from esign_server.context import ServerContext
 from esign_server.db import utcnow
@@ -124,10 +126,16 @@ _SUMMARIES = select(
 
 
 @lru_cache(maxsize=1024)
-def _certificate_fields(certificate_der: bytes) -> tuple[str, str, datetime]:
-    """Subject, issuer and end of validity of a certificate (parsed once per certificate, not per request)."""
+def _certificate_fields(certificate_der: bytes) -> tuple[str, str, datetime, dict[str, Any]]:
+    """Masked subject, issuer, end of validity and masked identity of a certificate (parsed once per
+    certificate, not per request). The phone shows the holder; it never needs the whole number."""
     cert = x509.load_der_x509_certificate(certificate_der)
-    return cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.not_valid_after_utc
+    return (
+        mask_personal_numbers(cert.subject.rfc4514_string()),
+        cert.issuer.rfc4514_string(),
+        cert.not_valid_after_utc,
+        SignerIdentity.from_certificate(cert).to_dict(),
+    )
 
 
 def mobile_sessions(ctx: ServerContext, rows: list[SigningSession]) -> list[MobileSession]:
@@ -138,8 +146,8 @@ def mobile_sessions(ctx: ServerContext, rows: list[SigningSession]) -> list[Mobi
     with ctx.db.read() as session:
         names = dict(session.execute(_NAMES, {"ids": list({r.client_id for r in rows})}).tuples().all())
         for cred in session.execute(_SUMMARIES, {"ids": list({r.credential_id for r in rows})}):
-            subject, issuer, not_after = (
-                _certificate_fields(bytes(cred.certificate_der)) if cred.certificate_der else (None, None, None)
+            subject, issuer, not_after, identity = (
+                _certificate_fields(bytes(cred.certificate_der)) if cred.certificate_der else (None, None, None, None)
             )
             credentials[cred.id] = CredentialSummary(
                 id=cred.id,
@@ -149,6 +157,7 @@ def mobile_sessions(ctx: ServerContext, rows: list[SigningSession]) -> list[Mobi
                 issuer=issuer,
                 serial=cred.serial,
                 not_after=not_after,
+                identity=identity,
             )
     now = utcnow()
     result = []

@@ -335,15 +335,18 @@ class DeviceMe(BaseModel):
 
 
 class CredentialSummary(BaseModel):
-    """The credential a request would sign with, as the phone shows it."""
+    """The credential a request would sign with, as the phone shows it (personal numbers masked)."""
 
     id: str
     label: str
     key_algorithm: str
     subject: str | None
+    """RFC 4514 subject with personal numbers masked (``UID=CCCD:0012******89``)."""
     issuer: str | None
     serial: str | None
     not_after: datetime | None
+    identity: dict[str, Any] | None = None
+    """Who the certificate names: ``esign.identity.SignerIdentity.to_dict()``, personal numbers masked."""
 
 
 class RelyingSystemSummary(BaseModel):

@@ -39,7 +39,7 @@ def test_generated_requests_get_no_5xx_and_answers_fit_the_schema(ctx: ServerCon
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # hypothesis: .example() outside @given is meant for exploration
         for result in schema.get_all_operations():
-            operation = result.ok()
+            operation = result.ok()  # type: ignore[union-attr]  # an Err here is a broken document: let it raise
             if operation.path.endswith("/events"):
                 continue  # the SSE stream never ends by design (tested in test_admin_and_enrollment)
             operations += 1

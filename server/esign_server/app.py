@@ -62,19 +62,20 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
     )
     app.state.ctx = context
     install_error_handlers(app)
+    # Routes are matched in order, one regular expression each: the per-request paths (sessions, the
+    # phone, CSC v2 and v1) come first, so a signing request does not try the admin routes first.
     for router in (
         health.router,
         oauth.router,
         sessions.router,
         mobile.router,
+        *csc.routers,  # CSC API v2 and v1
         admin.router,
         orgids.router,
         pki.router,
         identity.router,
         verify.router,
     ):
-        app.include_router(router)
-    for router in csc.routers:  # CSC API v2 and v1
         app.include_router(router)
     mount_mobile_app(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import Connection, bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from esign_server.db import Database, utcnow
@@ -51,10 +51,11 @@ _APPEND = insert(_EVENTS)
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 
 
-def record(session: Session, *, actor: str, action: str, target: str = "", **details: Any) -> int:
+def record(session: Session | Connection, *, actor: str, action: str, target: str = "", **details: Any) -> int:
     """Append one event inside the caller's transaction (it commits or rolls back with the step).
 
     Plain SQL statements rather than ORM objects: this runs in every security-relevant step.
+    ``session`` is the step's ORM session or, on the hottest paths, its Core connection.
     Returns the event's sequence number.
     """
     head = session.execute(_READ_HEAD).one()

@@ -281,10 +281,12 @@ _SPEND_HASH = text(
     "UPDATE csc_authorized_hashes SET used = used + :k "
     "WHERE authorization_id = :auth AND digest = :digest AND used + :k <= allowed"
 )
-_AUTHORIZATION_BY_SAD = text(
-    "SELECT id, session_id, client_id, credential_id, hash_algorithm FROM csc_authorizations WHERE sad_hash = :sad"
+# The authorization and the credential's key in one statement (one round trip per signHash).
+_AUTHORIZATION_AND_KEY = text(
+    "SELECT a.id, a.session_id, a.client_id, a.credential_id, a.hash_algorithm, c.status, c.keystore, c.key_ref "
+    "FROM csc_authorizations a JOIN credentials c ON c.id = a.credential_id "
+    "WHERE a.sad_hash = :sad AND a.credential_id = :id"
 )
-_CREDENTIAL_KEY = text("SELECT status, keystore, key_ref FROM credentials WHERE id = :id")
 _algorithms: dict[tuple[str, str, str], SignatureAlgorithm] = {}
 
 
@@ -328,19 +330,18 @@ def sign_hash(
     if not hashes:
         raise CscError("hashes must not be empty")
     digest_of_sad = sad_hash(sad)
-    with ctx.db.read() as session:
-        found = session.execute(_AUTHORIZATION_BY_SAD, {"sad": digest_of_sad}).first()
-        key_row = session.execute(_CREDENTIAL_KEY, {"id": credential_id}).first()
-    if found is None or found.client_id != client_id or found.credential_id != credential_id or key_row is None:
+    with ctx.db.read_connection() as conn:
+        found = conn.execute(_AUTHORIZATION_AND_KEY, {"sad": digest_of_sad, "id": credential_id}).first()
+    if found is None or found.client_id != client_id or found.credential_id != credential_id:
         raise InvalidSad()
     if found.hash_algorithm != hash_algorithm.value:
         raise CscError(f"the SAD authorizes {found.hash_algorithm} hashes, not {hash_algorithm.value}")
-    if key_row.status != "active":
+    if found.status != "active":
         raise CscError("the credential is not active")
     algorithm = _algorithm_for(ctx, credential_id, hash_algorithm, sign_algo)
-    store = ctx.keystore(key_row.keystore)
+    store = ctx.keystore(found.keystore)
     try:
-        signatures = [store.sign_digest(credential_id, bytes(key_row.key_ref), h, algorithm) for h in hashes]
+        signatures = [store.sign_digest(credential_id, bytes(found.key_ref), h, algorithm) for h in hashes]
     except KeyAccessError as exc:
         # Nothing was spent yet: the same request with the same SAD works once the key store is back.
         raise CscError(
@@ -351,19 +352,19 @@ def sign_hash(
         ) from None
     except EsignError as exc:
         raise CscError(f"signing failed: {exc.message}", code="server_error", status=500) from None
-    with ctx.db.write() as session:
-        spent = session.execute(
+    with ctx.db.write_connection() as conn:
+        spent = conn.execute(
             _SPEND_SAD,
             {"k": len(hashes), "sad": digest_of_sad, "client": client_id, "credential": credential_id, "now": utcnow()},
         )
-        if spent.rowcount != 1:  # type: ignore[attr-defined]
+        if spent.rowcount != 1:
             raise InvalidSad()
         for digest, count in Counter(h.hex() for h in hashes).items():
-            taken = session.execute(_SPEND_HASH, {"k": count, "auth": found.id, "digest": digest})
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
+            taken = conn.execute(_SPEND_HASH, {"k": count, "auth": found.id, "digest": digest})
+            if taken.rowcount != 1:
                 raise InvalidSad("a hash was not authorized by this SAD (or was already signed)")
         audit.record(
-            session,
+            conn,
             actor=f"client:{client_id}",
             action="csc.signed",
             target=f"session:{found.session_id}",

@@ -119,8 +119,9 @@ class CscRoute(APIRoute):
         return csc_handler
 
 
-def csc_client(request: Request, ctx: CtxDep) -> str:
+async def csc_client(request: Request, ctx: CtxDep) -> str:
     """The client id of a relying system presenting an access token with the ``csc`` scope."""
+    # async: no I/O here, and a plain ``def`` dependency would cost a thread-pool hop per request.
     token = bearer_token(request)
     claims = ctx.tokens.check(token) if token else None
     if claims is None:

@@ -621,10 +621,20 @@ def xml_invalid_utf8(data: bytes, choices: Choices) -> Mutant:
     return Mutant(b'<?xml version="1.0" encoding="' + encoding + b'"?>' + body, f"encoding declared {encoding!r}")
 
 
+def xml_copy_signatures(data: bytes, choices: Choices) -> Mutant:
+    """Repeat a whole ds:Signature element many times (each copy costs the verifier another pass)."""
+    match = re.search(rb"<(\w+:)?Signature[\s>].*?</(\w+:)?Signature>", data, re.S)
+    if match is None:
+        return flip_byte(data, choices)
+    copies = pick(choices, [2, 10, 100, 1_000])
+    end = match.end()
+    return Mutant(data[:end] + match.group(0) * copies + data[end:], f"{copies} copies of the Signature")
+
+
 XML_MUTATORS: tuple[Mutator, ...] = (
     flip_byte, flip_bytes, truncate, delete_span, _insert_tokens(XML_TOKENS), xml_change_signed_text,
     xml_move_element, xml_wrap, xml_edit_attribute, xml_namespace_games, xml_doctype, xml_giant_base64,
-    xml_deep_nesting, xml_invalid_utf8,
+    xml_deep_nesting, xml_invalid_utf8, xml_copy_signatures,
 )
 
 

@@ -200,3 +200,24 @@ def test_relative_namespace_uri_is_invalid_input(dev_pki: DevPKI) -> None:
     assert hostile != signed
     with pytest.raises(InvalidInput, match="cannot be canonicalized"):
         verify_xml(hostile, trust_anchors=dev_pki.root_pem_path)
+
+
+def test_copies_of_a_signature_cannot_make_verification_quadratic(dev_pki: DevPKI) -> None:
+    # Found after the first runs by duplicating Signature elements (now the xml_copy_signatures
+    # mutator): every copy canonicalized the whole document again, so 200 copies (1.1 MB) took 8 s
+    # and 2,000 would take ~15 minutes. The references of a document now have a work budget.
+    signed = sign_xml(DOCUMENT, dev_pki.signer("person-rsa2048"))
+    start, end = signed.index(b"<ds:Signature"), signed.index(b"</ds:Signature>") + len(b"</ds:Signature>")
+    hostile = signed[:end] + signed[start:end] * 400 + signed[end:]
+    started = time.perf_counter()
+    with pytest.raises(InvalidInput, match="denial-of-service"):
+        verify_xml(hostile, trust_anchors=dev_pki.root_pem_path)
+    assert time.perf_counter() - started < 10  # ~1 s here; 30 s without the budget
+
+
+def test_a_seller_and_buyer_invoice_is_far_within_the_budget(dev_pki: DevPKI) -> None:
+    from tests.esign.xml.conftest import INVOICE
+
+    seller = sign_xml(INVOICE, dev_pki.signer("person-rsa2048"), profile="einvoice")
+    both = sign_xml(seller, dev_pki.signer("org-p256"), profile="einvoice", signature_parent="NMua")
+    assert verify_xml(both, trust_anchors=dev_pki.root_pem_path).passed

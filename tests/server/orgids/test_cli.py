@@ -150,6 +150,8 @@ def check_server_cli_issues_an_organization_certificate_with_a_registry_code(ser
     user = esign("user", "create", "--name", "Sở Tư pháp tỉnh Quảng Ninh", "--tax-code", "0100109106")
     assert user.returncode == 0, user.stderr
     user_id = json.loads(user.stdout)["user_id"]
+    verified = esign("user", "verify", user_id, "--document", "BRN:0100109106")
+    assert verified.returncode == 0, verified.stderr
     issued = esign("credential", "issue", user_id, "--org-code", "H49")
     assert issued.returncode == 0, issued.stderr
     assert json.loads(issued.stdout)["serial"]

@@ -13,7 +13,7 @@ from esign_server.services import audit
 from esign.identity import IdentifierKind, SignerIdentity
 
 from ..conftest import Integrator
-from .conftest import CCCD, NEW_CCCD, create_user, issue, ocsp_status, openssl_subject, verify
+from .conftest import CCCD, NEW_CCCD, create_user, issue, ocsp_status, openssl_subject, run, verify
 
 
 async def test_new_citizen_number_revokes_and_reissues(
@@ -44,6 +44,10 @@ async def test_new_citizen_number_revokes_and_reissues(
     out = await ocsp_status(http, old["certificate_pem"], tmp_path)
     assert "Response verify OK" in out and ": revoked" in out and "superseded" in out, out
     assert ": good" in await ocsp_status(http, new["certificate_pem"], tmp_path)
+    crl = tmp_path / "crl.der"
+    crl.write_bytes((await http.get("/pki/crl")).content)
+    listed = run("openssl", "crl", "-inform", "DER", "-in", crl, "-noout", "-text").upper().replace(":", "")
+    assert old["serial"].upper() in listed and new["serial"].upper() not in listed
 
     shown = openssl_subject(new["certificate_pem"])
     assert "CN = Trần Thị Bình" in shown and f"UID = CCCD:{NEW_CCCD}" in shown and CCCD not in shown, shown

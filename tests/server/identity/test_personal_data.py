@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -12,6 +15,7 @@ from sqlalchemy import text
 from ..conftest import Integrator, oath
 from .conftest import CCCD, create_user, issue, ocsp_status, verify
 
+ESIGN = str(Path(sys.executable).parent / "esign")
 _TABLES = ("users", "identity_verifications", "credentials", "devices", "signing_sessions", "session_documents")
 
 
@@ -116,5 +120,10 @@ async def test_erasure_waits_for_revocation_and_retention_then_removes_the_data(
     assert ": revoked" in out, out
     check = (await http.get("/api/admin/audit/verify", headers=admin.headers)).json()
     assert check["ok"] is True and check["events"] > 10
+    env = {"PATH": os.environ.get("PATH", ""), "ESIGN_DEV_MODE": "1", "ESIGN_DATABASE_URL": ctx.settings.database_url}
+    cli = subprocess.run(  # noqa: ASYNC221 - the real command, once
+        [ESIGN, "server", "audit", "verify"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert cli.returncode == 0 and "audit chain intact" in cli.stdout, cli.stdout + cli.stderr
     again = await http.post(erase, headers=admin.headers)
     assert (again.status_code, again.json()["error"]) == (409, "already_erased")

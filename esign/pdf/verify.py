@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,6 +37,7 @@ from cryptography import x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import EmbeddedPdfSignature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature, async_validate_pdf_timestamp
@@ -110,10 +112,12 @@ async def async_verify_pdf(
     with _open(input) as stream:
         with boundary("reading the PDF"):
             reader = PdfFileReader(stream, strict=False)
+            # Counted before pyHanko builds its (costly) signature objects: ~2.4 ms each.
+            if sum(1 for _ in islice(enumerate_sig_fields(reader, filled_status=True), MAX_SIGNATURES + 1)) \
+                    > MAX_SIGNATURES:
+                raise InvalidInput(f"the PDF holds more than {MAX_SIGNATURES} signatures; "
+                                   "refused as a denial-of-service risk")
             signatures = list(reader.embedded_signatures)
-            if len(signatures) > MAX_SIGNATURES:
-                raise InvalidInput(f"the PDF holds {len(signatures)} signatures; more than {MAX_SIGNATURES} "
-                                   "are refused as a denial-of-service risk")
             embedded = _embedded_material(reader)
         verifier = _Verifier(anchors, at, allow_fetching, reveal, embedded, signatures)
         reports = []

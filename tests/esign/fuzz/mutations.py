@@ -346,10 +346,45 @@ def pdf_update_object(data: bytes, choices: Choices) -> Mutant:
     return Mutant(_append_update(data, obj, body), f"object {obj} redefined as {body[:40]!r}")
 
 
+def shared_signature_fields(data: bytes, count: int) -> bytes:
+    """An update adding ``count`` signature fields that all point at the existing signature dictionary."""
+    value = re.search(rb"/FT\s*/Sig[^>]*?/V\s+(\d+)\s+0\s+R|/V\s+(\d+)\s+0\s+R[^>]*?/FT\s*/Sig", data)
+    pages = re.search(rb"/Pages\s+(\d+)\s+0\s+R", data)
+    roots = re.findall(rb"/Root\s+(\d+)\s+0\s+R", data)
+    if value is None or pages is None or not roots:
+        return data
+    signature = value.group(1) or value.group(2)
+    first = max(int(n) for n in re.findall(rb"/Size\s+(\d+)", data))
+    prev = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    out = bytearray(data if data.endswith(b"\n") else data + b"\n")
+    offsets: dict[int, int] = {}
+    ids = range(first, first + count)
+    for number in ids:
+        offsets[number] = len(out)
+        field = b"<< /FT /Sig /T (f%d) /V %s 0 R /Type /Annot /Subtype /Widget /Rect [0 0 0 0] >>" % (number, signature)
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, field)
+    root = int(roots[-1])
+    offsets[root] = len(out)
+    fields = b" ".join(b"%d 0 R" % n for n in ids)
+    out += b"%d 0 obj\n<< /Type /Catalog /Pages %s 0 R /AcroForm << /Fields [%s] >> >>\nendobj\n" % (
+        root, pages.group(1), fields)
+    xref = len(out)
+    out += b"xref\n" + b"".join(b"%d 1\n%010d 00000 n \n" % (n, offsets[n]) for n in sorted(offsets))
+    trailer = b"<< /Size %d /Root %d 0 R /Prev %d >>" % (first + count, root, prev)
+    out += b"trailer\n%s\nstartxref\n%d\n%%%%EOF\n" % (trailer, xref)
+    return bytes(out)
+
+
+def pdf_many_signatures(data: bytes, choices: Choices) -> Mutant:
+    """Many fields sharing one signature dictionary: each would cost a full validation."""
+    count = pick(choices, [2, 49, 51, 500, 5_000])
+    return Mutant(shared_signature_fields(data, count), f"{count} fields share the signature")
+
+
 PDF_MUTATORS: tuple[Mutator, ...] = (
     flip_byte, flip_bytes, truncate, delete_span, _insert_tokens(PDF_TOKENS), pdf_flip_signed_byte,
     pdf_damage_xref, pdf_edit_byte_range, pdf_edit_contents, pdf_nesting_bomb, pdf_huge_numbers,
-    pdf_stream_length, pdf_update_object,
+    pdf_stream_length, pdf_update_object, pdf_many_signatures,
 )
 
 

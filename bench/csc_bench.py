@@ -25,18 +25,26 @@ import hashlib
 import os
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "server"))
 
-from bench.server_flow import bare_bench, free_port, pct, start, verify_identity  # noqa: E402
+from bench.server_flow import (  # noqa: E402
+    Run,
+    bare_bench,
+    drive,
+    free_port,
+    http_client,
+    load_average,
+    pct,
+    start,
+    start_bare,
+    verify_identity,
+)
 
 ALGOS = {"p256": "1.2.840.10045.4.3.2", "rsa2048": "1.2.840.113549.1.1.11"}
 
@@ -115,43 +123,40 @@ def make_sads(ctx: Any, sandbox: dict[str, Any], kind: str, clients: int, per_cl
     return result
 
 
-async def sign_hash_bench(url: str, sandbox: dict[str, Any], kind: str, sads: list[Any]) -> tuple[float, list[float]]:
+async def sign_hash_bench(
+    url: str, sandbox: dict[str, Any], kind: str, sads: list[Any], server_pid: int | None = None
+) -> Run:
     """Each client signs its hashes one signHash request at a time."""
     info = sandbox["keys"][kind]
     concurrency = len(sads)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": sandbox["client_id"],
-            "client_secret": sandbox["client_secret"],
-        }
-        token = (await http.post("/csc/v2/oauth2/token", data=form)).json()["access_token"]
+    async with http_client(url, concurrency) as http:
+        form = {"grant_type": "client_credentials", "client_id": sandbox["client_id"]}
+        form["client_secret"] = sandbox["client_secret"]
+        async with http.post("/csc/v2/oauth2/token", data=form) as response:
+            token = (await response.json())["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        latencies: list[float] = []
+        work = [(sad, digest) for sad, digests in sads for digest in digests]
+        # Client c takes requests c, c + concurrency, ...: each keeps to its own SAD's hashes.
+        by_client = {
+            c: iter(work[c * (len(work) // concurrency) : (c + 1) * (len(work) // concurrency)])
+            for c in range(concurrency)
+        }
 
-        async def client(sad: str, digests: list[bytes]) -> None:
-            for digest in digests:
-                t0 = time.perf_counter()
-                response = await http.post(
-                    "/csc/v2/signatures/signHash",
-                    headers=headers,
-                    json={
-                        "credentialID": info["credential_id"],
-                        "SAD": sad,
-                        "hashes": [base64.b64encode(digest).decode()],
-                        "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
-                        "signAlgo": ALGOS[kind],
-                    },
-                )
-                latencies.append(time.perf_counter() - t0)
-                if response.status_code != 200:
-                    raise SystemExit(f"signHash failed: {response.text}")
+        async def one(i: int) -> None:
+            sad, digest = next(by_client[i % concurrency])
+            body = {
+                "credentialID": info["credential_id"],
+                "SAD": sad,
+                "hashes": [base64.b64encode(digest).decode()],
+                "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+                "signAlgo": ALGOS[kind],
+            }
+            async with http.post("/csc/v2/signatures/signHash", headers=headers, json=body) as response:
+                if response.status != 200:
+                    raise SystemExit(f"signHash failed: {await response.text()}")
+                await response.read()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(client(sad, digests) for sad, digests in sads))
-        total = sum(len(d) for _, d in sads)
-        return total / (time.perf_counter() - started), latencies
+        return await drive(len(work), concurrency, one, server_pid)
 
 
 def main() -> None:
@@ -180,24 +185,9 @@ def main() -> None:
     esign = str(Path(sys.executable).parent / "esign")
     url = f"http://127.0.0.1:{port}"
     rows = []
+    loads = [load_average()]
     for kind in kinds:
-        bare_port = free_port()
-        bare = start(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "bench.server_flow:bare_app",
-                "--port",
-                str(bare_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            {**env, "ESIGN_BENCH_KEY": kind},
-            f"http://127.0.0.1:{bare_port}",
-        )
+        bare, bare_url = start_bare(env, kind)
         try:
             for workers in (1, 2):
                 server = start([esign, "server", "run", "--port", str(port), "--workers", str(workers)], env, url)
@@ -206,9 +196,10 @@ def main() -> None:
                     asyncio.run(sign_hash_bench(url, sandbox, kind, warm))
                     for concurrency in (1, 16):
                         sads = make_sads(ctx, sandbox, kind, concurrency, n // concurrency, f"w{workers}c{concurrency}")
-                        rate, lat = asyncio.run(sign_hash_bench(url, sandbox, kind, sads))
-                        bare_rate, bare_lat = asyncio.run(bare_bench(f"http://127.0.0.1:{bare_port}", n, concurrency))
-                        rows.append((kind, workers, concurrency, rate, lat, bare_rate, bare_lat))
+                        run = asyncio.run(sign_hash_bench(url, sandbox, kind, sads, server.pid))
+                        plain = asyncio.run(bare_bench(bare_url, n, concurrency, bare.pid))
+                        rows.append((kind, workers, concurrency, run, plain))
+                        loads.append(load_average())
                 finally:
                     server.terminate()
                     server.wait()
@@ -219,18 +210,26 @@ def main() -> None:
     print()
     print(
         "| key | workers | clients | signHash req/s | p50 ms | p99 ms | bare req/s (1 worker) | bare p50 ms "
-        "| bare p99 ms | signHash/bare |"
+        "| bare p99 ms | signHash/bare | server CPU ms per signHash | bare server CPU ms per request "
+        "| signHash/bare by CPU |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for kind, w, c, rate, lat, bare_rate, bare_lat in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for kind, w, c, run, plain in rows:
+        lat, bare_lat = run.latencies, plain.latencies
         print(
-            f"| {kind} | {w} | {c} | {rate:,.0f} | {pct(lat, 0.5):.1f} | {pct(lat, 0.99):.1f} | {bare_rate:,.0f} "
-            f"| {pct(bare_lat, 0.5):.1f} | {pct(bare_lat, 0.99):.1f} | {rate / bare_rate:.0%} |"
+            f"| {kind} | {w} | {c} | {run.rate:,.0f} | {pct(lat, 0.5):.1f} | {pct(lat, 0.99):.1f} | {plain.rate:,.0f} "
+            f"| {pct(bare_lat, 0.5):.1f} | {pct(bare_lat, 0.99):.1f} | {run.rate / plain.rate:.0%} "
+            f"| {run.server_cpu_ms:.2f} | {plain.server_cpu_ms:.3f} | {plain.server_cpu_ms / run.server_cpu_ms:.0%} |"
         )
     for kind in kinds:
-        one = {c: r for k, w, c, r, *_ in rows if k == kind and w == 1}
-        two = {c: r for k, w, c, r, *_ in rows if k == kind and w == 2}
+        one = {c: r.rate for k, w, c, r, _ in rows if k == kind and w == 1}
+        two = {c: r.rate for k, w, c, r, _ in rows if k == kind and w == 2}
         print(f"{kind}: two workers / one worker at 16 clients = {two[16] / one[16]:.2f}x")
+    print(
+        "('by CPU' = bare server CPU per request / signHash server CPU per request: the throughput ratio each "
+        f"would reach with a core of its own. Load average (1/5/15 min) at the start and after each row: "
+        f"{'; '.join(loads)}.)"
+    )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from pydantic import BaseModel
 
@@ -92,13 +93,47 @@ def start(cmd: list[str], env: dict[str, str], url: str) -> subprocess.Popen[byt
     raise SystemExit(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants (Linux /proc)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo.extend(child for child, (parent, _) in stats.items() if parent == current)
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def drive(n: int, concurrency: int, one: Any) -> tuple[float, list[float]]:
-    """Run ``one(i)`` n times with ``concurrency`` workers; (per second, latencies)."""
+class Run:
+    """One measurement: rate, latencies, and the CPU the server processes and this client used."""
+
+    def __init__(self, rate: float, latencies: list[float], server_cpu: float, client_cpu: float, n: int) -> None:
+        self.rate = rate
+        self.latencies = latencies
+        self.server_cpu_ms = server_cpu / n * 1000
+        """Server CPU (all its processes) per unit of work, in ms: steady under a loaded machine."""
+        self.client_cpu_ms = client_cpu / n * 1000
+
+
+async def drive(n: int, concurrency: int, one: Any, server_pid: int | None = None) -> Run:
+    """Run ``one(i)`` n times with ``concurrency`` workers, measuring the server's CPU alongside."""
     latencies: list[float] = []
     counter = iter(range(n))
 
@@ -108,9 +143,21 @@ async def drive(n: int, concurrency: int, one: Any) -> tuple[float, list[float]]
             await one(i)
             latencies.append(time.perf_counter() - t0)
 
+    cpu0 = tree_cpu(server_pid) if server_pid else 0.0
+    client0 = time.process_time()
     start_time = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - start_time), latencies
+    elapsed = time.perf_counter() - start_time
+    client = time.process_time() - client0
+    server = (tree_cpu(server_pid) - cpu0) if server_pid else 0.0
+    return Run(n / elapsed, latencies, server, client, n)
+
+
+def http_client(url: str, concurrency: int) -> aiohttp.ClientSession:
+    """A keep-alive client with one connection per concurrent client (aiohttp: less CPU per request than
+    httpx, which matters when client and server share two cores)."""
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False, enable_cleanup_closed=False)
+    return aiohttp.ClientSession(base_url=url, connector=connector, timeout=aiohttp.ClientTimeout(total=30))
 
 
 # --- the full flow ----------------------------------------------------------------------------
@@ -170,62 +217,66 @@ def setup_sandbox(env: dict[str, str], devices_per_key: int) -> dict[str, Any]:
 
 
 async def flow_bench(
-    url: str, sandbox: dict[str, Any], kind: str, n: int, concurrency: int, offset: int
-) -> tuple[float, list[float]]:
+    url: str, sandbox: dict[str, Any], kind: str, n: int, concurrency: int, offset: int, server_pid: int | None = None
+) -> Run:
+    """``n`` whole sessions (create, confirm with a fresh TOTP code, fetch) from ``concurrency`` clients."""
     from esign_server.services import otp
 
     info = sandbox["keys"][kind]
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
-        token = (
-            await http.post(
-                "/oauth2/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": sandbox["client_id"],
-                    "client_secret": sandbox["client_secret"],
-                },
-            )
-        ).json()
-        rp = {"Authorization": f"Bearer {token['access_token']}"}
+    async with http_client(url, concurrency) as http:
+        form = {"grant_type": "client_credentials", "client_id": sandbox["client_id"]}
+        form["client_secret"] = sandbox["client_secret"]
+        async with http.post("/oauth2/token", data=form) as response:
+            token = (await response.json())["access_token"]
+        rp = {"Authorization": f"Bearer {token}"}
 
         async def one(i: int) -> None:
             device_token, secret = info["devices"][offset + i]
             digest = hashlib.sha256(f"{kind}-{offset + i}".encode()).digest()
-            created = await http.post(
-                "/api/sessions",
-                headers=rp,
-                json={
-                    "credential_id": info["credential_id"],
-                    "items": [{"name": "doc.pdf", "digest": base64.b64encode(digest).decode()}],
-                },
-            )
-            sid = created.json()["id"]
+            body = {
+                "credential_id": info["credential_id"],
+                "items": [{"name": "doc.pdf", "digest": base64.b64encode(digest).decode()}],
+            }
+            async with http.post("/api/sessions", headers=rp, json=body) as created:
+                sid = (await created.json())["id"]
             code = otp.hotp(secret, otp.current_step() + 1)
-            confirmed = await http.post(
-                f"/api/mobile/sessions/{sid}/confirm",
-                json={"code": code},
-                headers={"Authorization": f"Bearer {device_token}"},
-            )
-            if confirmed.status_code != 200:
-                raise SystemExit(f"confirm failed: {confirmed.text}")
-            fetched = await http.get(f"/api/sessions/{sid}", headers=rp)
-            assert fetched.json()["signatures"]
+            device = {"Authorization": f"Bearer {device_token}"}
+            async with http.post(f"/api/mobile/sessions/{sid}/confirm", json={"code": code}, headers=device) as done:
+                if done.status != 200:
+                    raise SystemExit(f"confirm failed: {await done.text()}")
+                await done.read()
+            async with http.get(f"/api/sessions/{sid}", headers=rp) as fetched:
+                assert (await fetched.json())["signatures"]
 
-        return await drive(n, concurrency, one)
+        return await drive(n, concurrency, one, server_pid)
 
 
-async def bare_bench(url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    digest = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+async def bare_bench(url: str, n: int, concurrency: int, server_pid: int | None = None) -> Run:
+    """``n`` requests to the bare signing endpoint from ``concurrency`` clients (after a short warm-up)."""
+    body = {"digest": base64.b64encode(hashlib.sha256(b"x").digest()).decode()}
+    async with http_client(url, concurrency) as http:
 
         async def one(i: int) -> None:
-            r = await http.post("/sign", json={"digest": digest})
-            assert r.status_code == 200
+            async with http.post("/sign", json=body) as r:
+                await r.read()
+                assert r.status == 200
 
         await drive(50, concurrency, one)  # warm-up
-        return await drive(n, concurrency, one)
+        return await drive(n, concurrency, one, server_pid)
+
+
+def start_bare(env: dict[str, str], kind: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The bare endpoint: one uvicorn worker (httptools, uvloop, no access log) signing with a ``kind`` key."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "bench.server_flow:bare_app", "--port", str(port)]
+    cmd += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
+    url = f"http://127.0.0.1:{port}"
+    return start(cmd, {**env, "ESIGN_BENCH_KEY": kind}, url), url
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as the table's note shows them."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -250,47 +301,22 @@ def main() -> None:
     sandbox = setup_sandbox(env, devices_per_key=2 * (n + 20) + 10)
     esign = str(Path(sys.executable).parent / "esign")
     rows = []
+    loads = [load_average()]
     for kind in ("p256", "rsa2048"):
         server = start([esign, "server", "run", "--port", str(port)], env, f"http://127.0.0.1:{port}")
-        bare_port = free_port()
-        bare = start(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "bench.server_flow:bare_app",
-                "--port",
-                str(bare_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            {**env, "ESIGN_BENCH_KEY": kind},
-            f"http://127.0.0.1:{bare_port}",
-        )
+        bare, bare_url = start_bare(env, kind)
         try:
             offset = 0
             asyncio.run(flow_bench(f"http://127.0.0.1:{port}", sandbox, kind, 20, 4, offset))  # warm-up
             offset += 20
             for concurrency in (1, 16):
-                flow_rate, flow_lat = asyncio.run(
-                    flow_bench(f"http://127.0.0.1:{port}", sandbox, kind, n, concurrency, offset)
+                flow = asyncio.run(
+                    flow_bench(f"http://127.0.0.1:{port}", sandbox, kind, n, concurrency, offset, server.pid)
                 )
                 offset += n
-                bare_rate, bare_lat = asyncio.run(bare_bench(f"http://127.0.0.1:{bare_port}", n * 3, concurrency))
-                rows.append(
-                    (
-                        kind,
-                        concurrency,
-                        flow_rate,
-                        pct(flow_lat, 0.5),
-                        pct(flow_lat, 0.99),
-                        bare_rate,
-                        pct(bare_lat, 0.5),
-                        pct(bare_lat, 0.99),
-                    )
-                )
+                plain = asyncio.run(bare_bench(bare_url, n * 3, concurrency, bare.pid))
+                rows.append((kind, concurrency, flow, plain))
+                loads.append(load_average())
         finally:
             server.terminate()
             bare.terminate()
@@ -299,16 +325,22 @@ def main() -> None:
     print()
     print(
         "| key | clients | full flow sessions/s | flow p50 ms | flow p99 ms | bare sign req/s | bare p50 ms "
-        "| bare p99 ms | flow/bare |"
+        "| bare p99 ms | flow/bare | server CPU ms per session | bare server CPU ms per request | flow/bare by CPU |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for kind, c, fr, f50, f99, br, b50, b99 in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for kind, c, flow, plain in rows:
+        fl, bl = flow.latencies, plain.latencies
         print(
-            f"| {kind} | {c} | {fr:,.0f} | {f50:.1f} | {f99:.1f} | {br:,.0f} | {b50:.1f} | {b99:.1f} | {fr / br:.0%} |"
+            f"| {kind} | {c} | {flow.rate:,.0f} | {pct(fl, 0.5):.1f} | {pct(fl, 0.99):.1f} | {plain.rate:,.0f} "
+            f"| {pct(bl, 0.5):.1f} | {pct(bl, 0.99):.1f} | {flow.rate / plain.rate:.0%} "
+            f"| {flow.server_cpu_ms:.2f} | {plain.server_cpu_ms:.3f} | {plain.server_cpu_ms / flow.server_cpu_ms:.0%} |"
         )
     print(
-        f"\n(one session = 3 HTTP requests: create, confirm, fetch; {statistics.mean([r[2] for r in rows]):.0f} "
-        "sessions/s mean over the rows)"
+        "\n(one session = 3 HTTP requests: create, confirm, fetch. 'flow/bare by CPU' = bare server CPU per request"
+        " / flow server CPU per session: the throughput ratio the two would reach, each given a core of its own."
+        f" Client CPU per session {statistics.median([r[2].client_cpu_ms for r in rows]):.2f} ms,"
+        f" per bare request {statistics.median([r[3].client_cpu_ms for r in rows]):.2f} ms."
+        f" Load average (1/5/15 min) at the start and after each row: {'; '.join(loads)}.)"
     )
 
 

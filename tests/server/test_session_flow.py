@@ -239,6 +239,24 @@ async def test_device_cannot_confirm_another_users_session(
     assert r.status_code == 404
 
 
+async def test_revoked_or_unknown_device_token_cannot_confirm(
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, person: Person
+) -> None:
+    from esign_server.services.devices import revoke_device
+
+    created = await create(http, integrator, person, "x")
+    url = f"/api/mobile/sessions/{created['id']}/confirm"
+    code = oath(person.secret, step_offset=1)
+    unknown = await http.post(url, json={"code": code}, headers={"Authorization": "Bearer not-a-device-token"})
+    assert (unknown.status_code, unknown.json()["error"]) == (401, "invalid_device")
+    revoke_device(ctx, device_id=person.device_id, actor="test")
+    revoked = await http.post(url, json={"code": code}, headers=device_headers(person))
+    assert (revoked.status_code, revoked.json()["error"]) == (401, "invalid_device")
+    fetched = (await http.get(f"/api/sessions/{created['id']}", headers=integrator.headers)).json()
+    assert fetched["status"] == "pending"
+    assert fetched["signatures"] is None
+
+
 async def test_long_poll_returns_when_the_phone_confirms(
     http: httpx.AsyncClient, integrator: Integrator, person: Person
 ) -> None:

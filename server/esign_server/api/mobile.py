@@ -108,13 +108,12 @@ def get_session(session_id: str, device: CurrentDevice, ctx: CtxDep) -> MobileSe
 @router.post("/sessions/{session_id}/confirm", response_model=MobileSession)
 async def confirm(session_id: str, body: Confirm, token: DeviceToken, ctx: CtxDep) -> MobileSession:
     """Confirm with the current TOTP code: the items are signed at once."""
-    # One thread-pool hop for the device check, the step and the answer (the hot path of a session).
+    # One thread-pool hop and one transaction for the device check and the step (the hot path of a session).
     return await run_in_threadpool(_confirm, ctx, token, session_id, body.code)
 
 
 def _confirm(ctx: ServerContext, token: str, session_id: str, code: str) -> MobileSession:
-    device = devices.authenticate_device(ctx, token)
-    row = session_service.confirm(ctx, device=device, session_id=session_id, code=code)
+    row = session_service.confirm_with_token(ctx, device_token=token, session_id=session_id, code=code)
     return mobile_sessions(ctx, [row])[0]
 
 

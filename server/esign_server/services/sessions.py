@@ -16,9 +16,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, update
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import bindparam, exists, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -31,13 +34,14 @@ from esign.algorithms import (
 )
 from esign.errors import EsignError, InvalidInput, KeyAccessError, SigningError
 from esign.identity import mask_personal_numbers
+from esign_server.crypto import token_hash
 from esign_server.db import utcnow
 from esign_server.models import Credential, Device, RelyingSystem, SessionDocument, SigningSession
 from esign_server.services import audit
-from esign_server.services.credentials import default_signature_algorithm, public_key_of
+from esign_server.services.credentials import default_signature_algorithm
 from esign_server.services.devices import check_otp, otp_error
 from esign_server.services.documents import DocumentIn, PreparedDocument, finish_document, prepare_document
-from esign_server.services.errors import Conflict, NotFound, ServiceError
+from esign_server.services.errors import Conflict, NotFound, ServiceError, Unauthorized
 
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
@@ -81,8 +85,19 @@ def fingerprint(digest_hex: str) -> str:
 
 def resolve_algorithm(credential: Credential, digest: DigestAlgorithm, signature_oid: str | None) -> SignatureAlgorithm:
     """The signature algorithm for a credential: by OID when asked, else the key's default with ``digest``."""
-    key = public_key_of(credential)
-    default = default_signature_algorithm(key)
+    return _resolve_algorithm(credential.public_key_der, credential.key_algorithm, digest, signature_oid)
+
+
+@lru_cache(maxsize=1024)
+def _key_default_algorithm(public_key_der: bytes) -> SignatureAlgorithm:
+    """A public key's usual signature algorithm (parsed once per key: a key's type never changes)."""
+    return default_signature_algorithm(serialization.load_der_public_key(public_key_der))
+
+
+def _resolve_algorithm(
+    public_key_der: bytes, key_algorithm: str, digest: DigestAlgorithm, signature_oid: str | None
+) -> SignatureAlgorithm:
+    default = _key_default_algorithm(bytes(public_key_der))
     if signature_oid is None:
         return SignatureAlgorithm(default.scheme, digest)
     algorithm = signature_algorithm_from_oid(signature_oid)
@@ -90,7 +105,7 @@ def resolve_algorithm(credential: Credential, digest: DigestAlgorithm, signature
         algorithm = SignatureAlgorithm(SignatureScheme.RSA_PSS, digest)
     rsa_key = default.scheme is SignatureScheme.RSA_PKCS1V15
     if rsa_key != (algorithm.scheme in (SignatureScheme.RSA_PKCS1V15, SignatureScheme.RSA_PSS)):
-        raise InvalidInput(f"signature algorithm {signature_oid} does not fit a {credential.key_algorithm} key")
+        raise InvalidInput(f"signature algorithm {signature_oid} does not fit a {key_algorithm} key")
     if algorithm.digest is not digest:
         raise InvalidInput(
             f"signature algorithm {signature_oid} uses {algorithm.digest.value}, items are {digest.value}"
@@ -107,6 +122,19 @@ def _stored_item(item: HashItem, document_format: str | None) -> dict[str, Any]:
 
 def _request_hash(**fields: Any) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+_CREDENTIALS = Credential.__table__  # type: ignore[attr-defined]
+_DEVICES = Device.__table__  # type: ignore[attr-defined]
+# What a new session needs to know of its credential, in one prebuilt statement (not the whole row).
+_CREDENTIAL_FOR_SESSION = sa_select(
+    _CREDENTIALS.c.status,
+    _CREDENTIALS.c.user_id,
+    _CREDENTIALS.c.key_algorithm,
+    _CREDENTIALS.c.public_key_der,
+    _CREDENTIALS.c.certificate_der.is_not(None).label("has_certificate"),
+    exists().where(_DEVICES.c.user_id == _CREDENTIALS.c.user_id, _DEVICES.c.status == "active").label("has_device"),
+).where(_CREDENTIALS.c.id == bindparam("id"))
 
 
 def create_session(
@@ -172,19 +200,16 @@ def create_session(
                 existing = _by_idempotency_key(session, client_id, idempotency_key)
                 if existing is not None:
                     return _replayed(existing, request_hash), False
-            cred = session.get(Credential, credential_id)
+            cred = session.execute(_CREDENTIAL_FOR_SESSION, {"id": credential_id}).first()
             if cred is None:
                 raise NotFound(f"no credential {credential_id}", code="credential_not_found")
-            if cred.status != "active" or cred.certificate_der is None:
+            if cred.status != "active" or not cred.has_certificate:
                 raise Conflict(f"credential {credential_id} is {cred.status}", code="credential_not_active")
-            has_device = session.exec(
-                select(Device.id).where(Device.user_id == cred.user_id, Device.status == "active").limit(1)
-            ).first()
-            if has_device is None:
+            if not cred.has_device:
                 raise Conflict(
                     "the credential's holder has no enrolled device to confirm with", code="no_active_device"
                 )
-            algorithm = resolve_algorithm(cred, alg, signature_algorithm)
+            algorithm = _resolve_algorithm(cred.public_key_der, cred.key_algorithm, alg, signature_algorithm)
             now = utcnow()
             row = SigningSession(
                 id=session_id,
@@ -402,11 +427,44 @@ def sign_items(ctx: ServerContext, credential: Credential, row: SigningSession) 
     ]
 
 
+@dataclass(frozen=True)
+class DeviceRef:
+    """What a confirmation needs to know of the device: its id and its user."""
+
+    id: str
+    user_id: str
+
+
+_DEVICE_BY_TOKEN = sa_select(_DEVICES.c.id, _DEVICES.c.user_id, _DEVICES.c.status).where(
+    _DEVICES.c.device_token_hash == bindparam("token_hash")
+)
+
+
 def confirm(ctx: ServerContext, *, device: Device, session_id: str, code: str) -> SigningSession:
     """The user's phone confirms with a TOTP code: on success the items are signed, once."""
+    return _confirm(ctx, device, None, session_id, code)
+
+
+def confirm_with_token(ctx: ServerContext, *, device_token: str, session_id: str, code: str) -> SigningSession:
+    """:func:`confirm` for a phone presenting its device token, checked inside the step's transaction.
+
+    The same outcome as :func:`~esign_server.services.devices.authenticate_device` then :func:`confirm`,
+    with one transaction fewer on the hottest path of a session.
+    """
+    return _confirm(ctx, None, device_token, session_id, code)
+
+
+def _confirm(
+    ctx: ServerContext, device: Device | DeviceRef | None, device_token: str | None, session_id: str, code: str
+) -> SigningSession:
     error: EsignError | None = None
     terminal = False
     with ctx.db.write() as session:
+        if device is None:
+            found = session.execute(_DEVICE_BY_TOKEN, {"token_hash": token_hash(device_token or "")}).first()
+            if found is None or found.status != "active":
+                raise Unauthorized("invalid device token", code="invalid_device")
+            device = DeviceRef(found.id, found.user_id)
         row = _locked(session, session_id, device.user_id)
         now = utcnow()
         if row.status != PENDING:
@@ -430,7 +488,7 @@ def confirm(ctx: ServerContext, *, device: Device, session_id: str, code: str) -
 
 
 def _otp_failure(
-    ctx: ServerContext, session: Session, row: SigningSession, device: Device, locked: bool, now: datetime
+    ctx: ServerContext, session: Session, row: SigningSession, device: Device | DeviceRef, locked: bool, now: datetime
 ) -> None:
     """Count a wrong code against the session (a locked device's code is not looked at, not counted)."""
     audit.record(
@@ -452,7 +510,7 @@ def _otp_failure(
 
 
 def _sign_and_finish(
-    ctx: ServerContext, session: Session, row: SigningSession, device: Device, now: datetime
+    ctx: ServerContext, session: Session, row: SigningSession, device: Device | DeviceRef, now: datetime
 ) -> EsignError | None:
     credential = session.get(Credential, row.credential_id)
     if credential is None or credential.status != "active":

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -101,10 +101,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The database connection failed (cut, restarting, pool exhausted, SQLite busy): 503, retry later.
-
-    The step's transaction was rolled back, so nothing of it is visible; the same request may be sent again.
+    """A database error: a value it refuses is 400; a lost connection (cut, restarting, pool exhausted,
+    SQLite busy) is 503 with Retry-After. Either way the step's transaction was rolled back, so nothing
+    of it is visible and the same request may be sent again.
     """
+    if isinstance(exc, DataError):
+        # The database refused a value the request carried (PostgreSQL: a NUL character in text, a
+        # string longer than its column, a number out of range): bad input, not a server fault.
+        message = "a value in the request cannot be stored (a NUL character, too long, or out of range)"
+        return error_response(400, "invalid_request", message, error_description=message)
     if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) and not exc.connection_invalidated:
         return await _unexpected(request, exc)
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0])

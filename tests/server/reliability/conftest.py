@@ -11,7 +11,7 @@ import pytest
 
 from bench.load import RunResult, run
 
-SHORT_LOAD_SECONDS = 10.0
+SHORT_LOAD_SECONDS = 8.0
 """CI runs: long enough for every scenario to occur many times, short enough for a 2-core runner."""
 
 

@@ -179,7 +179,7 @@ def main() -> None:
         "ESIGN_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "ESIGN_LOG_LEVEL": "WARNING",
         "ESIGN_MAX_ITEMS_PER_SESSION": "10000",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "server"))),
     }
     ctx, sandbox = setup(env, kinds)
     esign = str(Path(sys.executable).parent / "esign")

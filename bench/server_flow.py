@@ -295,7 +295,7 @@ def main() -> None:
         "ESIGN_VAR_DIR": str(tmp),
         "ESIGN_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "ESIGN_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "server"))),
     }
     print(f"setting up ({2 * (n + 20) * 2} devices) ...", flush=True)
     sandbox = setup_sandbox(env, devices_per_key=2 * (n + 20) + 10)

@@ -148,6 +148,7 @@ def activate(
 _DEVICES = Device.__table__  # type: ignore[attr-defined]
 # Built once: these run in every confirmation, and building a statement costs more than running it.
 _BY_TOKEN = select(Device).where(col(Device.device_token_hash) == bindparam("token_hash"))
+_LOCK_DEVICE = select(Device).where(col(Device.id) == bindparam("device_id")).with_for_update()
 _ACCEPT_STEP = (
     update(_DEVICES)
     .where(
@@ -205,7 +206,7 @@ def check_otp(
     lockout that doubles each time. While locked, the code is not even looked at.
     """
     now = now or utcnow()
-    device = session.exec(select(Device).where(Device.id == device_id).with_for_update()).first()
+    device = session.exec(_LOCK_DEVICE, params={"device_id": device_id}).first()
     if device is None or device.status != "active":
         raise Unauthorized("invalid device token", code="invalid_device")
     if device.locked_until is not None and device.locked_until > now:

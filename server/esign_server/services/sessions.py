@@ -354,11 +354,22 @@ def get_for_user(ctx: ServerContext, *, user_id: str, session_id: str) -> Signin
 _SESSIONS = SigningSession.__table__  # type: ignore[attr-defined]
 # A plain table UPDATE, not an ORM-enabled one (which costs several times more CPU), built once.
 _FINISH = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("row_id"), _SESSIONS.c.status == PENDING)
+_finish_statements: dict[tuple[str, ...], Any] = {}
+
+
+def _finish_statement(columns: tuple[str, ...]) -> Any:
+    """The conditional UPDATE setting ``columns`` from parameters of the same names, built once per set."""
+    statement = _finish_statements.get(columns)
+    if statement is None:
+        statement = _FINISH.values({name: bindparam(name, type_=_SESSIONS.c[name].type) for name in columns})
+        _finish_statements[columns] = statement
+    return statement
 
 
 def _finish(session: Session, row: SigningSession, status: str, *, now: datetime, **values: Any) -> bool:
     """Move a pending session to ``status`` with a conditional UPDATE; True when this call did it."""
-    result = session.execute(_FINISH.values(status=status, completed_at=now, **values), {"row_id": row.id})
+    params = {"status": status, "completed_at": now, **values}
+    result = session.execute(_finish_statement(tuple(sorted(params))), {"row_id": row.id, **params})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     row.status = status
@@ -401,8 +412,11 @@ def expire_due(ctx: ServerContext, *, limit: int = 500) -> int:
     return count
 
 
+_LOCK_SESSION = select(SigningSession).where(col(SigningSession.id) == bindparam("session_id")).with_for_update()
+
+
 def _locked(session: Session, session_id: str, user_id: str) -> SigningSession:
-    row = session.exec(select(SigningSession).where(SigningSession.id == session_id).with_for_update()).first()
+    row = session.exec(_LOCK_SESSION, params={"session_id": session_id}).first()
     if row is None or row.user_id != user_id:
         raise NotFound(f"no session {session_id}", code="session_not_found")
     session.expunge(row)  # changes go through conditional UPDATEs only

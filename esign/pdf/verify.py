@@ -34,6 +34,7 @@ from typing import IO, Any
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
@@ -112,11 +113,7 @@ async def async_verify_pdf(
     with _open(input) as stream:
         with boundary("reading the PDF"):
             reader = PdfFileReader(stream, strict=False)
-            # Counted before pyHanko builds its (costly) signature objects: ~2.4 ms each.
-            if sum(1 for _ in islice(enumerate_sig_fields(reader, filled_status=True), MAX_SIGNATURES + 1)) \
-                    > MAX_SIGNATURES:
-                raise InvalidInput(f"the PDF holds more than {MAX_SIGNATURES} signatures; "
-                                   "refused as a denial-of-service risk")
+            _refuse_signature_floods(reader)
             signatures = list(reader.embedded_signatures)
             embedded = _embedded_material(reader)
         verifier = _Verifier(anchors, at, allow_fetching, reveal, embedded, signatures)
@@ -136,6 +133,21 @@ def _open(input: PdfSource) -> IO[bytes]:
         except OSError as exc:
             raise InvalidInput(f"cannot read {input}: {exc.strerror}") from None
     return io.BytesIO(read_all(input))
+
+
+def _refuse_signature_floods(reader: PdfFileReader) -> None:
+    """Refuse what makes pyHanko validate without end, before it builds its (costly) signature objects.
+
+    Too many signatures, or fields sharing one signature dictionary (never done by a signer; each
+    field would be validated again, with difference analysis): both found by fuzzing.
+    """
+    fields = list(islice(enumerate_sig_fields(reader, filled_status=True), MAX_SIGNATURES + 1))
+    if len(fields) > MAX_SIGNATURES:
+        raise InvalidInput(f"the PDF holds more than {MAX_SIGNATURES} signatures; refused as a denial-of-service risk")
+    values = [field.get_object().raw_get("/V") for _, _, field in fields]
+    shared = [(v.idnum, v.generation) for v in values if isinstance(v, generic.IndirectObject)]
+    if len(set(shared)) < len(shared):
+        raise InvalidInput("several signature fields share one signature dictionary; refused (no signer does this)")
 
 
 class _Embedded:

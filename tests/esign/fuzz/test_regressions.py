@@ -235,5 +235,11 @@ def test_pdf_with_hundreds_of_fields_sharing_a_signature_is_refused_at_once(dev_
     with pytest.raises(InvalidInput, match="more than 50 signatures"):
         verify_pdf(hostile, trust_anchors=dev_pki.root_pem_path)
     assert time.perf_counter() - started < 10  # ~0.6 s here
-    reports = verify_pdf(shared_signature_fields(signed, 3), trust_anchors=dev_pki.root_pem_path)
-    assert len(reports) == 3 and not any(r.passed for r in reports)  # fields added after signing
+    # Fewer fields still cost a validation each (49 of them: 20 s on a loaded machine): no signer
+    # ever lets two fields share one signature dictionary, so that is refused too.
+    started = time.perf_counter()
+    with pytest.raises(InvalidInput, match="share one signature dictionary"):
+        verify_pdf(shared_signature_fields(signed, 49), trust_anchors=dev_pki.root_pem_path)
+    assert time.perf_counter() - started < 2
+    [report] = verify_pdf(shared_signature_fields(signed, 1), trust_anchors=dev_pki.root_pem_path)
+    assert not report.passed  # its field was replaced after signing

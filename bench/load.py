@@ -589,6 +589,11 @@ class RunResult:
     database: DatabaseReport
     kills: int = 0
     db_cuts: int = 0
+    server_cpu_seconds: float = 0.0
+    """CPU the server used during the load (only when it was never killed)."""
+    client_cpu_seconds: float = 0.0
+    load_average: tuple[float, float] = (0.0, 0.0)
+    """The machine's 1-minute load average before and after the run (2 cores here)."""
 
     @property
     def ok(self) -> bool:
@@ -599,6 +604,9 @@ class RunResult:
         """The report as one JSON-able dict."""
         return {
             **self.stats.summary(),
+            "server_cpu_ms_per_request": round(1000 * self.server_cpu_seconds / max(1, self.stats.requests), 2),
+            "client_cpu_ms_per_request": round(1000 * self.client_cpu_seconds / max(1, self.stats.requests), 2),
+            "load_average_before_after": list(self.load_average),
             "server_kills": self.kills,
             "database_cuts": self.db_cuts,
             "database": {
@@ -690,6 +698,8 @@ def run(
         proxy.restore()
 
     fault = kill_and_restart if kill_every else cut_and_restore if cut_db_every else None
+    load_before = os.getloadavg()[0]
+    cpu_before, client_before = server.cpu_seconds(), time.process_time()
     try:
         stats = asyncio.run(
             run_load(
@@ -704,6 +714,8 @@ def run(
                 settle=settle,
             )
         )
+        server_cpu = server.cpu_seconds() - cpu_before if not server.kills else 0.0
+        client_cpu = time.process_time() - client_before
     finally:
         server.stop()
         if proxy is not None:
@@ -715,7 +727,15 @@ def run(
         client_signatures=stats.signed,
         allow_pending_not_due=fault is not None,
     )
-    return RunResult(stats, report, kills=server.kills, db_cuts=proxy.cuts if proxy else 0)
+    return RunResult(
+        stats,
+        report,
+        kills=server.kills,
+        db_cuts=proxy.cuts if proxy else 0,
+        server_cpu_seconds=server_cpu,
+        client_cpu_seconds=client_cpu,
+        load_average=(round(load_before, 2), round(os.getloadavg()[0], 2)),
+    )
 
 
 def print_report(result: RunResult, title: str) -> None:
@@ -729,6 +749,10 @@ def print_report(result: RunResult, title: str) -> None:
     print(f"{'operation':<22}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}")
     for op, v in s["operations"].items():
         print(f"{op:<22}{v['count']:>8}{v['p50_ms']:>10}{v['p99_ms']:>10}")
+    print(
+        f"CPU per request: server {s['server_cpu_ms_per_request']} ms, load client "
+        f"{s['client_cpu_ms_per_request']} ms; load average {s['load_average_before_after']} (2 cores)"
+    )
     print(f"provoked 4xx: {s['provoked_4xx']}")
     print(f"retryable: {s['retryable']}  (server kills {s['server_kills']}, database cuts {s['database_cuts']})")
     print(f"unexpected: {s['unexpected_count']} {s['unexpected'][:5]}")

@@ -86,6 +86,20 @@ class ServerProcess:
             time.sleep(0.05)
         raise RuntimeError("the server did not become ready")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's processes (its process group)."""
+        if self.proc is None:
+            return 0.0
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.proc.pid:  # field 5 of stat: the process group
+                total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+        return total / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         """SIGKILL every process of the server at once (no shutdown code runs)."""
         if self.proc is None:

@@ -71,6 +71,7 @@ class Campaign:
         self.findings: dict[str, dict[str, Any]] = {}
         self.started = time.monotonic()
         self.slowest = 0.0
+        self.slowest_what = ""
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -133,7 +134,11 @@ class Campaign:
                 raise SystemExit(3) from None
             return
         finally:
-            self.slowest = max(self.slowest, time.perf_counter() - began)
+            took = time.perf_counter() - began
+            if took > self.slowest:  # kept, to see what costs the most
+                self.slowest = took
+                (self.out / ("slowest" + (".pdf" if self.fmt == "pdf" else ".xml"))).write_bytes(mutant.data)
+                self.slowest_what = mutant.what[:300]
         self.tally["inputs"] += 1
         if outcome.error is not None:
             self.tally[f"refused: {outcome.error.__class__.__name__}"] += 1
@@ -226,7 +231,8 @@ class Campaign:
         summary = {
             "format": self.fmt, "seconds": round(elapsed, 1), "inputs": self.tally["inputs"],
             "inputs_per_second": round(self.tally["inputs"] / elapsed, 1) if elapsed else None,
-            "slowest_input_seconds": round(self.slowest, 2), "seeds": sorted(self.seeds),
+            "slowest_input_seconds": round(self.slowest, 2), "slowest_input": self.slowest_what,
+            "seeds": sorted(self.seeds),
             "outcomes": {k: v for k, v in sorted(self.tally.items()) if k.startswith(("refused", "reported"))},
             "findings": self.findings,
         }

@@ -406,34 +406,52 @@ def _elements(root: etree._Element) -> list[etree._Element]:
 
 def _signed_elements(root: etree._Element) -> list[etree._Element]:
     """Elements referenced by an ``#id`` URI of any Reference, or the root for ``URI=""``."""
+    ids = _id_index(root)
     found = []
     for ref in root.iter(f"{{{DS_NS}}}Reference"):
-        found += _referenced(root, ref)
+        found += _referenced(root, ref, ids)
     return found
 
 
-def _referenced(root: etree._Element, ref: etree._Element) -> list[etree._Element]:
+def _id_index(root: etree._Element) -> dict[str, list[etree._Element]]:
+    """Elements by ``Id``, built once: documents with thousands of signatures stay linear to mutate."""
+    index: dict[str, list[etree._Element]] = {}
+    for element in _elements(root):
+        value = element.get("Id")
+        if value is not None:
+            index.setdefault(value, []).append(element)
+    return index
+
+
+def _referenced(
+    root: etree._Element, ref: etree._Element, ids: dict[str, list[etree._Element]]
+) -> list[etree._Element]:
     uri = ref.get("URI")
     if uri == "":
         return [root]
     if uri and uri.startswith("#"):
-        return [e for e in _elements(root) if e.get("Id") == uri[1:]]
+        return ids.get(uri[1:], [])
     return []
 
 
 def _signed_by_every_signature(root: etree._Element) -> list[etree._Element]:
     """Elements whose text every Signature in the document covers (through one of its references)."""
     common: set[etree._Element] | None = None
-    for signature in root.iter(f"{{{DS_NS}}}Signature"):
+    ids = _id_index(root)
+    signatures = list(root.iter(f"{{{DS_NS}}}Signature"))
+    if len(signatures) > 20:  # an earlier round copied signatures: not worth the quadratic bookkeeping
+        return []
+    for signature in signatures:
         covered = {
             element
             for ref in signature.iterfind(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}Reference")
-            for target in _referenced(root, ref)
+            for target in _referenced(root, ref, ids)
             for element in _elements(target)
             if not _under_signature(element, target)
         }
         common = covered if common is None else common & covered
-    return sorted(common or (), key=lambda e: _elements(root).index(e))
+    order = {element: position for position, element in enumerate(_elements(root))}
+    return sorted(common or (), key=order.__getitem__)
 
 
 def _under_signature(element: etree._Element, target: etree._Element) -> bool:

@@ -20,6 +20,7 @@ import schemathesis
 import uvicorn
 from esign_server.app import create_app
 from esign_server.context import ServerContext
+from esign_server.schemas.orgids import ImportRejectedBody
 from esign_server.serve import REQUEST_READ_TIMEOUT_SECONDS, DeadlineHttpProtocol, _config, protocol_with_read_timeout
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -59,6 +60,20 @@ def test_generated_requests_get_no_5xx_and_answers_fit_the_schema(ctx: ServerCon
 def _first_lines(exc: BaseException) -> str:
     text = str(exc) if not isinstance(exc, BaseExceptionGroup) else " | ".join(str(e) for e in exc.exceptions)
     return " ".join(text.split())[:400]
+
+
+async def test_refused_import_answers_in_its_declared_schema(http: httpx.AsyncClient, admin: Integrator) -> None:
+    # Regression (found by schemathesis): an empty file was refused without the ``errors`` list the
+    # 400 schema required. Checked against the document the server publishes.
+    document = (await http.get("/openapi.json")).json()
+    declared = document["paths"]["/api/orgids/import"]["post"]["responses"]["400"]
+    ref = declared["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    for body in (b"", b"\xff\xfe"):
+        r = await http.post("/api/orgids/import", content=body, headers={**admin.headers, "Content-Type": "text/csv"})
+        assert r.status_code == 400, r.text
+        ImportRejectedBody.model_validate(r.json(), strict=True)
+        required = document["components"]["schemas"][ref].get("required", [])
+        assert set(required) <= set(r.json()), (required, r.json())
 
 
 async def test_oversized_body_is_refused_with_413_before_parsing(

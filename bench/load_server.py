@@ -175,7 +175,7 @@ class TcpProxy:
                     if not data:
                         return
                     (b if sock is a else a).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select() on a socket cut() closed meanwhile
             return
         finally:
             for sock in (a, b):

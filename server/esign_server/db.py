@@ -7,6 +7,7 @@ to upgrade a read lock; reads use a second engine with ordinary deferred transac
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -19,6 +20,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
+
+try:
+    import fcntl
+except ImportError:  # Windows: writers of one process still queue; across processes SQLite's busy handler
+    fcntl = None  # type: ignore[assignment]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -88,6 +94,46 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+def _sqlite_path(url: str) -> str | None:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    return path if path and path != ":memory:" else None
+
+
+class _SqliteWriterQueue:
+    """The writers of a SQLite database queue here, in this process and across processes.
+
+    SQLite's own busy handler sleeps and retries in steps growing to 100 ms, which turns write
+    contention into tail latencies of hundreds of milliseconds. Threads of one process queue on a
+    lock; processes (``--workers N``) on an ``flock`` of a file beside the database, which wakes the
+    next writer as soon as the lock is released (and is released by the kernel if a process dies).
+    """
+
+    def __init__(self, database_path: str | None) -> None:
+        self._lock = RLock()
+        self._depth = 0
+        self._file: int | None = None
+        self._path = f"{database_path}-writers.lock" if database_path and fcntl is not None else None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._path is not None:
+            try:
+                if self._file is None:
+                    self._file = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+            except BaseException:
+                self._depth -= 1
+                self._lock.release()
+                raise
+
+    def __exit__(self, *_exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._lock.release()
+
+
 class Database:
     """The engines of one database, with one-transaction-per-step helpers."""
 
@@ -100,7 +146,9 @@ class Database:
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
             self.read_engine = self.engine
-        self._write_lock: AbstractContextManager[object] = RLock() if self.is_sqlite else nullcontext()
+        self._write_lock: AbstractContextManager[object] = (
+            _SqliteWriterQueue(_sqlite_path(self.url)) if self.is_sqlite else nullcontext()
+        )
 
     @contextmanager
     def write(self) -> Iterator[Session]:

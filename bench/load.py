@@ -439,8 +439,19 @@ class LoadClient:
                 "signAlgo": SIGN_OIDS[holder.key_algorithm],
             }
             signed = await self.call(
-                "csc.signHash", "POST", "/csc/v2/signatures/signHash", headers=party.headers, json=request, ok=(200,)
+                "csc.signHash",
+                "POST",
+                "/csc/v2/signatures/signHash",
+                headers=party.headers,
+                json=request,
+                ok=(200,),
+                after_retry=(400,),
             )
+            if signed.status_code == 400:
+                # The first attempt was signed and spent the SAD, but its answer was lost in the crash:
+                # CSC signHash has no idempotency key, so the retry is refused (never signed twice).
+                self.stats.retryable["csc.signHash:lost_answer"] += 1
+                return
             signatures = signed.json()["signatures"]
             self.check_signatures(holder, [("", d) for d in digests], signatures, SIGN_OIDS[holder.key_algorithm])
             self.stats.csc_signatures += len(signatures)

@@ -41,7 +41,7 @@ typecheck:
 
 ## The API reference, generated from the docstrings into docs/api/.
 docs: setup-dev
-	$(VENV)/bin/pdoc -o docs/api -d google esign esign_client esign_server
+	bash scripts/api-docs.sh
 
 bench: setup-dev
 	$(PY) -m bench

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_items_per_session: int = Field(100, ge=1, le=10_000)
     webhook_timeout_seconds: float = 5.0
+    inline_steps: bool | None = None
+    """Run the short steps of the hot paths (create, confirm, fetch, signHash) on the event loop instead
+    of the thread pool. Default: on with SQLite (in-process statements), off with PostgreSQL (network
+    waits). Turn it off with a PKCS#11 module that reaches a network HSM."""
     totp_issuer: str = "esign"
     personal_data_retention_days: int = Field(5 * 365, ge=0, le=100 * 365)
     """How long a user's personal data are kept after their last certificate was revoked or expired

@@ -8,15 +8,20 @@ to upgrade a read lock; reads use a second engine with ordinary deferred transac
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from threading import RLock
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
@@ -60,6 +65,127 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class _DriverPlan:
+    sql: str
+    positions: tuple[str, ...] | None
+    """Parameter names in order, for drivers with positional placeholders (SQLite's ``?``)."""
+    defaults: dict[str, Any]
+    """Values bound in the statement itself (``WHERE id = 1``)."""
+    binds: dict[str, Callable[[Any], Any]]
+    results: tuple[Callable[[Any], Any] | None, ...]
+    row: Any
+
+
+class DriverResult:
+    """The rows (converted to Python values) and row count of a :class:`DriverStatement`."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rowcount: int, rows: list[Any]) -> None:
+        self.rowcount = rowcount
+        self._rows = rows
+
+    def first(self) -> Any:
+        """The first row (a named tuple), or None."""
+        return self._rows[0] if self._rows else None
+
+    def all(self) -> list[Any]:
+        """Every row."""
+        return self._rows
+
+    def scalar(self) -> Any:
+        """The first column of the first row, or None."""
+        return self._rows[0][0] if self._rows else None
+
+
+class DriverStatement:
+    """A Core statement compiled once per dialect and run straight on the driver's cursor.
+
+    For the few statements of the hottest paths (a signing session's steps, signHash, the audit
+    chain): SQLAlchemy's execution machinery around a prepared statement costs several times what
+    the database spends on it (measured: 30 µs against 8 µs for a primary-key SELECT on SQLite).
+    The SQL, the parameter conversions (UTC timestamps, JSON) and the result conversions are
+    SQLAlchemy's own, taken from the compiled statement, so values are stored and read exactly as
+    through the ORM. No expanding ``IN`` parameters; SQLAlchemy's cursor events do not fire.
+    """
+
+    def __init__(self, statement: Any, *, column_keys: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self._column_keys = list(column_keys) if column_keys is not None else None
+        self._plans: dict[int, tuple[Dialect, _DriverPlan]] = {}
+
+    def _plan(self, dialect: Dialect) -> _DriverPlan:
+        found = self._plans.get(id(dialect))
+        if found is not None and found[0] is dialect:
+            return found[1]
+        compiled: Any = self.statement.compile(dialect=dialect, column_keys=self._column_keys)
+        columns = compiled._result_columns
+        plan = _DriverPlan(
+            sql=compiled.string,
+            positions=tuple(compiled.positiontup) if compiled.positiontup is not None else None,
+            defaults={
+                name: bind.effective_value
+                for bind, name in compiled.bind_names.items()
+                if not bind.required and bind.callable is None
+            },
+            binds=dict(compiled._bind_processors),
+            results=tuple(c.type._cached_result_processor(dialect, None) for c in columns),
+            row=namedtuple("DriverRow", [c.keyname for c in columns], rename=True) if columns else None,
+        )
+        self._plans[id(dialect)] = (dialect, plan)
+        return plan
+
+    def execute(self, conn: Connection | OrmSession, params: Mapping[str, Any] | None = None) -> DriverResult:
+        """Run the statement in ``conn``'s transaction (a Core connection or an ORM session's)."""
+        connection = conn.connection() if isinstance(conn, OrmSession) else conn
+        plan = self._plan(connection.dialect)
+        values = {**plan.defaults, **params} if params else dict(plan.defaults)
+        for name, convert in plan.binds.items():
+            if name in values:
+                values[name] = convert(values[name])
+        args = tuple(values[n] for n in plan.positions) if plan.positions is not None else values
+        cursor = None
+        try:
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(plan.sql, args)
+            rows = []
+            if plan.row is not None:
+                results = plan.results
+                for raw in cursor.fetchall():
+                    rows.append(plan.row(*(f(v) if f is not None else v for f, v in zip(results, raw, strict=True))))
+            elif cursor.description is not None:
+                # A textual SELECT: no column types known, values as the driver gives them.
+                row = _text_row(tuple(d[0] for d in cursor.description))
+                rows = [row(*raw) for raw in cursor.fetchall()]
+            return DriverResult(cursor.rowcount, rows)
+        except Exception as exc:
+            # As SQLAlchemy's own execution does: wrap the driver's error (IntegrityError, DataError,
+            # OperationalError ...) and invalidate the connection when the database went away.
+            connection._handle_dbapi_exception(exc, plan.sql, args, cursor, None)
+        finally:
+            if cursor is not None:
+                cursor.close()
+
+
+@lru_cache(maxsize=256)
+def _text_row(names: tuple[str, ...]) -> Any:
+    return namedtuple("DriverRow", names, rename=True)
+
+
+M = TypeVar("M")
+
+
+def detached(model: type[M], values: Mapping[str, Any]) -> M:
+    """A table model instance from a database row's values, as the ORM's loader makes one: no
+    validation (the values come from the database), in no session, history clean, so that
+    ``session.add`` of a changed instance writes an ``UPDATE`` of the changed columns."""
+    instance: Any = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    return instance
 
 
 def _ensure_sqlite_directory(url: str) -> None:

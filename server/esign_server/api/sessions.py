@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Annotated
 from urllib.parse import quote
@@ -31,7 +32,7 @@ router = APIRouter(prefix="/api", tags=["sessions"], responses={401: {"model": E
         409: {"model": ErrorBody},
     },
 )
-def create_session(
+async def create_session(
     body: SessionCreate,
     caller: SessionsClient,
     ctx: CtxDep,
@@ -39,7 +40,8 @@ def create_session(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> SessionPublic:
     """Ask the credential's holder to sign ``items``; show them ``confirmation_code``."""
-    row, created = session_service.create_session(
+    create = functools.partial(
+        session_service.create_session,
         ctx,
         client_id=caller.client_id,
         credential_id=body.credential_id,
@@ -52,6 +54,8 @@ def create_session(
         ttl_seconds=body.ttl_seconds,
         documents=[DocumentIn(d.name, d.format, d.content, dict(d.options)) for d in body.documents],
     )
+    # Hashes: a short step. Whole documents are prepared (parsed, hashed) first: never on the event loop.
+    row, created = await (run_in_threadpool(create) if body.documents else ctx.step(create))
     if not created:
         response.status_code = 200
     return session_public(row)
@@ -72,16 +76,12 @@ async def get_session(
     wait: Annotated[float, Query(ge=0, le=300, description="Long-poll: wait up to this many seconds")] = 0,
 ) -> SessionPublic:
     """The session; with ``wait`` the answer comes when it leaves ``pending`` (or the wait ends)."""
-    row = await run_in_threadpool(
-        session_service.get_for_client, ctx, client_id=caller.client_id, session_id=session_id
-    )
+    row = await ctx.step(session_service.get_for_client, ctx, client_id=caller.client_id, session_id=session_id)
     deadline = time.monotonic() + min(wait, ctx.settings.long_poll_max_seconds)
     while row.status == "pending" and (remaining := deadline - time.monotonic()) > 0:
         # Woken at once by this worker; re-read at least every second for the other workers.
         await ctx.events.wait([f"session:{session_id}"], min(remaining, 1.0))
-        row = await run_in_threadpool(
-            session_service.get_for_client, ctx, client_id=caller.client_id, session_id=session_id
-        )
+        row = await ctx.step(session_service.get_for_client, ctx, client_id=caller.client_id, session_id=session_id)
         await asyncio.sleep(0)
     return session_public(row)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -138,27 +139,62 @@ def _certificate_fields(certificate_der: bytes) -> tuple[str, str, datetime, dic
     )
 
 
+# What the phone shows of a relying system (its name) and of a credential (label, certificate), kept a
+# few seconds per process: every confirmation answers with them, and they change only by an admin's
+# rename or a re-issued certificate, which the phone may show a few seconds late.
+DISPLAY_CACHE_SECONDS = 10.0
+_display_names: dict[str, tuple[float, str]] = {}
+_display_credentials: dict[str, tuple[float, CredentialSummary]] = {}
+
+
+def _fresh(cache: dict[str, tuple[float, Any]], key: str, now: float) -> Any:
+    found = cache.get(key)
+    return found[1] if found is not None and now - found[0] < DISPLAY_CACHE_SECONDS else None
+
+
+def _remember(cache: dict[str, tuple[float, Any]], key: str, value: Any, now: float) -> None:
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[key] = (now, value)
+
+
 def mobile_sessions(ctx: ServerContext, rows: list[SigningSession]) -> list[MobileSession]:
     """Requests as the phone shows them: who asks, what, with which credential, time left."""
     if not rows:
         return []
-    credentials: dict[str, CredentialSummary] = {}
-    with ctx.db.read() as session:
-        names = dict(session.execute(_NAMES, {"ids": list({r.client_id for r in rows})}).tuples().all())
-        for cred in session.execute(_SUMMARIES, {"ids": list({r.credential_id for r in rows})}):
-            subject, issuer, not_after, identity = (
-                _certificate_fields(bytes(cred.certificate_der)) if cred.certificate_der else (None, None, None, None)
-            )
-            credentials[cred.id] = CredentialSummary(
-                id=cred.id,
-                label=cred.label,
-                key_algorithm=cred.key_algorithm,
-                subject=subject,
-                issuer=issuer,
-                serial=cred.serial,
-                not_after=not_after,
-                identity=identity,
-            )
+    clock = time.monotonic()
+    names = {cid: name for cid in {r.client_id for r in rows} if (name := _fresh(_display_names, cid, clock))}
+    credentials: dict[str, CredentialSummary] = {
+        cid: summary
+        for cid in {r.credential_id for r in rows}
+        if (summary := _fresh(_display_credentials, cid, clock)) is not None
+    }
+    missing_names = list({r.client_id for r in rows} - names.keys())
+    missing_credentials = list({r.credential_id for r in rows} - credentials.keys())
+    if missing_names or missing_credentials:
+        with ctx.db.read() as session:
+            if missing_names:
+                for cid, name in session.execute(_NAMES, {"ids": missing_names}).tuples():
+                    names[cid] = name
+                    _remember(_display_names, cid, name, clock)
+            rows_ = session.execute(_SUMMARIES, {"ids": missing_credentials}) if missing_credentials else ()
+            for cred in rows_:
+                subject, issuer, not_after, identity = (
+                    _certificate_fields(bytes(cred.certificate_der))
+                    if cred.certificate_der
+                    else (None, None, None, None)
+                )
+                credentials[cred.id] = CredentialSummary(
+                    id=cred.id,
+                    label=cred.label,
+                    key_algorithm=cred.key_algorithm,
+                    subject=subject,
+                    issuer=issuer,
+                    serial=cred.serial,
+                    not_after=not_after,
+                    identity=identity,
+                )
+                _remember(_display_credentials, cred.id, credentials[cred.id], clock)
     now = utcnow()
     result = []
     for row in rows:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, Engine, bindparam, insert, update
 from sqlmodel import Session, col, select
 
-from esign_server.db import Database, utcnow
+from esign_server.db import Database, DriverStatement, utcnow
 from esign_server.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -46,26 +47,52 @@ def event_hash(
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 _EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 # Built once: statement construction is a noticeable share of a step's CPU time.
-_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
-_APPEND = insert(_EVENTS)
-_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+_READ_HEAD = DriverStatement(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update())
+_APPEND = DriverStatement(
+    insert(_EVENTS), column_keys=["seq", "at", "actor", "action", "target", "details", "prev_hash", "hash"]
+)
+_MOVE_HEAD_STATEMENT = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+_MOVE_HEAD = DriverStatement(_MOVE_HEAD_STATEMENT)
+# Moves the head only if it is still where this process last left it (compare-and-set).
+_MOVE_HEAD_FROM = DriverStatement(
+    _MOVE_HEAD_STATEMENT.where(_HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
+)
+# The head as this process last wrote it, per database. Only a guess: the compare-and-set above checks
+# it against the row, and on a miss (another worker appended, or that transaction rolled back) the
+# head is read and locked as usual.
+_last_head: weakref.WeakKeyDictionary[Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
 
 
 def record(session: Session | Connection, *, actor: str, action: str, target: str = "", **details: Any) -> int:
     """Append one event inside the caller's transaction (it commits or rolls back with the step).
 
-    Plain SQL statements rather than ORM objects: this runs in every security-relevant step.
+    Driver-level statements rather than ORM objects: this runs in every security-relevant step.
     ``session`` is the step's ORM session or, on the hottest paths, its Core connection.
     Returns the event's sequence number.
     """
-    head = session.execute(_READ_HEAD).one()
     # Round-trip the details through JSON so the hash covers exactly what the database returns.
     clean: dict[str, Any] = json.loads(json.dumps(details, default=str)) if details else {}
     at = utcnow()
-    seq = head.seq + 1
-    digest = event_hash(head.hash, seq, at, actor, action, target, clean)
-    session.execute(
-        _APPEND,
+    bind = session.get_bind() if isinstance(session, Session) else session
+    engine = bind.engine
+    guess = _last_head.get(engine)
+    if guess is not None:
+        # One statement instead of two: the UPDATE both checks the head and locks its row.
+        prev_seq, prev_hash = guess
+        seq = prev_seq + 1
+        digest = event_hash(prev_hash, seq, at, actor, action, target, clean)
+        moved = _MOVE_HEAD_FROM.execute(
+            session, {"new_seq": seq, "new_hash": digest, "old_seq": prev_seq, "old_hash": prev_hash}
+        )
+        if moved.rowcount != 1:
+            guess = None
+    if guess is None:
+        head = _READ_HEAD.execute(session).first()
+        prev_hash, seq = head.hash, head.seq + 1
+        digest = event_hash(prev_hash, seq, at, actor, action, target, clean)
+        _MOVE_HEAD.execute(session, {"new_seq": seq, "new_hash": digest})
+    _APPEND.execute(
+        session,
         {
             "seq": seq,
             "at": at,
@@ -73,11 +100,11 @@ def record(session: Session | Connection, *, actor: str, action: str, target: st
             "action": action,
             "target": target,
             "details": clean,
-            "prev_hash": head.hash,
+            "prev_hash": prev_hash,
             "hash": digest,
         },
     )
-    session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+    _last_head[engine] = (seq, digest)
     return seq
 
 

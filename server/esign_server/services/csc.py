@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, digest_algorithm
 from esign.errors import EsignError, InvalidInput, KeyAccessError
-from esign_server.db import UTCDateTime, utcnow
+from esign_server.db import DriverStatement, UTCDateTime, utcnow
 from esign_server.models import Credential, Device, SigningSession, User
 from esign_server.models.csc import CscAuthorization, CscAuthorizedHash
 from esign_server.services import audit
@@ -272,20 +272,26 @@ def extend_transaction(ctx: ServerContext, *, client_id: str, credential_id: str
     return AuthorizationResult(auth.id, "authorized", SAD_TTL_SECONDS, code, new)
 
 
-_SPEND_SAD = text(
-    "UPDATE csc_authorizations SET signatures_used = signatures_used + :k "
-    "WHERE sad_hash = :sad AND client_id = :client AND credential_id = :credential "
-    "AND signatures_used + :k <= num_signatures AND expires_at > :now"
-).bindparams(bindparam("now", type_=UTCDateTime()))
-_SPEND_HASH = text(
-    "UPDATE csc_authorized_hashes SET used = used + :k "
-    "WHERE authorization_id = :auth AND digest = :digest AND used + :k <= allowed"
+_SPEND_SAD = DriverStatement(
+    text(
+        "UPDATE csc_authorizations SET signatures_used = signatures_used + :k "
+        "WHERE sad_hash = :sad AND client_id = :client AND credential_id = :credential "
+        "AND signatures_used + :k <= num_signatures AND expires_at > :now"
+    ).bindparams(bindparam("now", type_=UTCDateTime()))
+)
+_SPEND_HASH = DriverStatement(
+    text(
+        "UPDATE csc_authorized_hashes SET used = used + :k "
+        "WHERE authorization_id = :auth AND digest = :digest AND used + :k <= allowed"
+    )
 )
 # The authorization and the credential's key in one statement (one round trip per signHash).
-_AUTHORIZATION_AND_KEY = text(
-    "SELECT a.id, a.session_id, a.client_id, a.credential_id, a.hash_algorithm, c.status, c.keystore, c.key_ref "
-    "FROM csc_authorizations a JOIN credentials c ON c.id = a.credential_id "
-    "WHERE a.sad_hash = :sad AND a.credential_id = :id"
+_AUTHORIZATION_AND_KEY = DriverStatement(
+    text(
+        "SELECT a.id, a.session_id, a.client_id, a.credential_id, a.hash_algorithm, c.status, c.keystore, c.key_ref "
+        "FROM csc_authorizations a JOIN credentials c ON c.id = a.credential_id "
+        "WHERE a.sad_hash = :sad AND a.credential_id = :id"
+    )
 )
 _algorithms: dict[tuple[str, str, str], SignatureAlgorithm] = {}
 
@@ -331,7 +337,7 @@ def sign_hash(
         raise CscError("hashes must not be empty")
     digest_of_sad = sad_hash(sad)
     with ctx.db.read_connection() as conn:
-        found = conn.execute(_AUTHORIZATION_AND_KEY, {"sad": digest_of_sad, "id": credential_id}).first()
+        found = _AUTHORIZATION_AND_KEY.execute(conn, {"sad": digest_of_sad, "id": credential_id}).first()
     if found is None or found.client_id != client_id or found.credential_id != credential_id:
         raise InvalidSad()
     if found.hash_algorithm != hash_algorithm.value:
@@ -353,14 +359,14 @@ def sign_hash(
     except EsignError as exc:
         raise CscError(f"signing failed: {exc.message}", code="server_error", status=500) from None
     with ctx.db.write_connection() as conn:
-        spent = conn.execute(
-            _SPEND_SAD,
+        spent = _SPEND_SAD.execute(
+            conn,
             {"k": len(hashes), "sad": digest_of_sad, "client": client_id, "credential": credential_id, "now": utcnow()},
         )
         if spent.rowcount != 1:
             raise InvalidSad()
         for digest, count in Counter(h.hex() for h in hashes).items():
-            taken = conn.execute(_SPEND_HASH, {"k": count, "auth": found.id, "digest": digest})
+            taken = _SPEND_HASH.execute(conn, {"k": count, "auth": found.id, "digest": digest})
             if taken.rowcount != 1:
                 raise InvalidSad("a hash was not authorized by this SAD (or was already signed)")
         audit.record(

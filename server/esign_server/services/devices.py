@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from esign_server.crypto import new_secret, token_hash
-from esign_server.db import utcnow
+from esign_server.db import DriverStatement, detached, utcnow
 from esign_server.models import Device, User
 from esign_server.services import audit, otp
 from esign_server.services.errors import DeviceLocked, InvalidOtp, NotFound, ServiceError, Unauthorized
@@ -148,8 +149,8 @@ def activate(
 _DEVICES = Device.__table__  # type: ignore[attr-defined]
 # Built once: these run in every confirmation, and building a statement costs more than running it.
 _BY_TOKEN = select(Device).where(col(Device.device_token_hash) == bindparam("token_hash"))
-_LOCK_DEVICE = select(Device).where(col(Device.id) == bindparam("device_id")).with_for_update()
-_ACCEPT_STEP = (
+_LOCK_DEVICE = DriverStatement(sa_select(_DEVICES).where(_DEVICES.c.id == bindparam("device_id")).with_for_update())
+_ACCEPT_STEP = DriverStatement(
     update(_DEVICES)
     .where(
         _DEVICES.c.id == bindparam("device_id"),
@@ -206,7 +207,9 @@ def check_otp(
     lockout that doubles each time. While locked, the code is not even looked at.
     """
     now = now or utcnow()
-    device = session.exec(_LOCK_DEVICE, params={"device_id": device_id}).first()
+    found = _LOCK_DEVICE.execute(session, {"device_id": device_id}).first()
+    # Outside the ORM session until a wrong code changes it (then ``session.add`` writes an UPDATE).
+    device = detached(Device, found._asdict()) if found is not None else None
     if device is None or device.status != "active":
         raise Unauthorized("invalid device token", code="invalid_device")
     if device.locked_until is not None and device.locked_until > now:
@@ -215,8 +218,8 @@ def check_otp(
     step = otp.match_step(secret, code, now.timestamp())
     if step is not None and (device.last_accepted_step is None or step > device.last_accepted_step):
         # A plain conditional UPDATE (the ORM's flush costs more than the check): the step only moves forward.
-        accepted = session.execute(_ACCEPT_STEP, {"device_id": device.id, "step": step})
-        if accepted.rowcount == 1:  # type: ignore[attr-defined]
+        accepted = _ACCEPT_STEP.execute(session, {"device_id": device.id, "step": step})
+        if accepted.rowcount == 1:
             return OtpCheck(True)
     device.failed_streak += 1
     if device.failed_streak >= ctx.settings.device_lock_threshold:

@@ -35,7 +35,7 @@ from esign.algorithms import (
 from esign.errors import EsignError, InvalidInput, KeyAccessError, SigningError
 from esign.identity import mask_personal_numbers
 from esign_server.crypto import token_hash
-from esign_server.db import utcnow
+from esign_server.db import DriverStatement, detached, utcnow
 from esign_server.models import Credential, Device, RelyingSystem, SessionDocument, SigningSession
 from esign_server.services import audit
 from esign_server.services.credentials import default_signature_algorithm
@@ -127,7 +127,7 @@ def _request_hash(**fields: Any) -> str:
 _CREDENTIALS = Credential.__table__  # type: ignore[attr-defined]
 _DEVICES = Device.__table__  # type: ignore[attr-defined]
 # What a new session needs to know of its credential, in one prebuilt statement (not the whole row).
-_CREDENTIAL_FOR_SESSION = sa_select(
+_CREDENTIAL_FOR_SESSION_STATEMENT = sa_select(
     _CREDENTIALS.c.status,
     _CREDENTIALS.c.user_id,
     _CREDENTIALS.c.key_algorithm,
@@ -135,6 +135,9 @@ _CREDENTIAL_FOR_SESSION = sa_select(
     _CREDENTIALS.c.certificate_der.is_not(None).label("has_certificate"),
     exists().where(_DEVICES.c.user_id == _CREDENTIALS.c.user_id, _DEVICES.c.status == "active").label("has_device"),
 ).where(_CREDENTIALS.c.id == bindparam("id"))
+_CREDENTIAL_FOR_SESSION = DriverStatement(_CREDENTIAL_FOR_SESSION_STATEMENT)
+_SESSION_COLUMNS = [c.name for c in SigningSession.__table__.columns]  # type: ignore[attr-defined]
+_INSERT_SESSION = DriverStatement(insert(SigningSession.__table__), column_keys=_SESSION_COLUMNS)  # type: ignore[attr-defined]
 
 
 def create_session(
@@ -200,7 +203,7 @@ def create_session(
                 existing = _by_idempotency_key(session, client_id, idempotency_key)
                 if existing is not None:
                     return _replayed(existing, request_hash), False
-            cred = session.execute(_CREDENTIAL_FOR_SESSION, {"id": credential_id}).first()
+            cred = _CREDENTIAL_FOR_SESSION.execute(session, {"id": credential_id}).first()
             if cred is None:
                 raise NotFound(f"no credential {credential_id}", code="credential_not_found")
             if cred.status != "active" or not cred.has_certificate:
@@ -211,26 +214,34 @@ def create_session(
                 )
             algorithm = _resolve_algorithm(cred.public_key_der, cred.key_algorithm, alg, signature_algorithm)
             now = utcnow()
-            row = SigningSession(
-                id=session_id,
-                client_id=client_id,
-                user_id=cred.user_id,
-                credential_id=credential_id,
-                kind=kind,
-                created_at=now,
-                expires_at=now + timedelta(seconds=ttl),
-                digest_algorithm=alg.value,
-                signature_algorithm=algorithm.oid,
-                items=[_stored_item(i, prepared[n].row.format if prepared else None) for n, i in enumerate(items)],
-                items_digest=bound,
-                confirmation_code=confirmation_code(session_id, bound),
-                description=description,
-                callback_url=callback_url,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-            )
-            # A plain INSERT: the ORM's unit of work costs more CPU than the rest of the step.
-            session.execute(insert(_SESSIONS), row.model_dump())
+            values: dict[str, Any] = {
+                "id": session_id,
+                "client_id": client_id,
+                "user_id": cred.user_id,
+                "credential_id": credential_id,
+                "status": PENDING,
+                "kind": kind,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=ttl),
+                "completed_at": None,
+                "digest_algorithm": alg.value,
+                "signature_algorithm": algorithm.oid,
+                "items": [_stored_item(i, prepared[n].row.format if prepared else None) for n, i in enumerate(items)],
+                "items_digest": bound,
+                "confirmation_code": confirmation_code(session_id, bound),
+                "signatures": None,
+                "description": description,
+                "callback_url": callback_url,
+                "idempotency_key": idempotency_key,
+                "request_hash": request_hash,
+                "otp_failures": 0,
+                "device_id": None,
+                "reason": None,
+                "sad_used": False,
+            }
+            # A driver-level INSERT: the ORM's unit of work costs more CPU than the rest of the step.
+            _INSERT_SESSION.execute(session, values)
+            row = detached(SigningSession, values)
             for doc in prepared:
                 doc.row.session_id = session_id
                 session.add(doc.row)
@@ -333,10 +344,15 @@ def _replayed(existing: SigningSession, request_hash: str) -> SigningSession:
     return existing
 
 
+def _read_session(ctx: ServerContext, session_id: str) -> SigningSession | None:
+    with ctx.db.read_connection() as conn:
+        found = _SESSION_BY_ID.execute(conn, {"id": session_id}).first()
+    return detached(SigningSession, found._asdict()) if found is not None else None
+
+
 def get_for_client(ctx: ServerContext, *, client_id: str, session_id: str) -> SigningSession:
     """A session of this relying system (another system's session is 'not found')."""
-    with ctx.db.read() as session:
-        row = session.get(SigningSession, session_id)
+    row = _read_session(ctx, session_id)
     if row is None or row.client_id != client_id:
         raise NotFound(f"no session {session_id}", code="session_not_found")
     return _expire_if_due(ctx, row)
@@ -344,8 +360,7 @@ def get_for_client(ctx: ServerContext, *, client_id: str, session_id: str) -> Si
 
 def get_for_user(ctx: ServerContext, *, user_id: str, session_id: str) -> SigningSession:
     """A session of this user (for the user's devices)."""
-    with ctx.db.read() as session:
-        row = session.get(SigningSession, session_id)
+    row = _read_session(ctx, session_id)
     if row is None or row.user_id != user_id:
         raise NotFound(f"no session {session_id}", code="session_not_found")
     return _expire_if_due(ctx, row)
@@ -354,14 +369,25 @@ def get_for_user(ctx: ServerContext, *, user_id: str, session_id: str) -> Signin
 _SESSIONS = SigningSession.__table__  # type: ignore[attr-defined]
 # A plain table UPDATE, not an ORM-enabled one (which costs several times more CPU), built once.
 _FINISH = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("row_id"), _SESSIONS.c.status == PENDING)
-_finish_statements: dict[tuple[str, ...], Any] = {}
+_finish_statements: dict[tuple[str, ...], DriverStatement] = {}
+_KIND = DriverStatement(sa_select(_SESSIONS.c.kind).where(_SESSIONS.c.id == bindparam("id")))
+_SESSION_BY_ID = DriverStatement(sa_select(_SESSIONS).where(_SESSIONS.c.id == bindparam("id")))
 
 
-def _finish_statement(columns: tuple[str, ...]) -> Any:
+def kind_of(ctx: ServerContext, session_id: str) -> str | None:
+    """A session's kind (``hash``, ``csc``, ``document``), or None when there is no such session."""
+    with ctx.db.read_connection() as conn:
+        kind: str | None = _KIND.execute(conn, {"id": session_id}).scalar()
+    return kind
+
+
+def _finish_statement(columns: tuple[str, ...]) -> DriverStatement:
     """The conditional UPDATE setting ``columns`` from parameters of the same names, built once per set."""
     statement = _finish_statements.get(columns)
     if statement is None:
-        statement = _FINISH.values({name: bindparam(name, type_=_SESSIONS.c[name].type) for name in columns})
+        statement = DriverStatement(
+            _FINISH.values({name: bindparam(name, type_=_SESSIONS.c[name].type) for name in columns})
+        )
         _finish_statements[columns] = statement
     return statement
 
@@ -369,8 +395,8 @@ def _finish_statement(columns: tuple[str, ...]) -> Any:
 def _finish(session: Session, row: SigningSession, status: str, *, now: datetime, **values: Any) -> bool:
     """Move a pending session to ``status`` with a conditional UPDATE; True when this call did it."""
     params = {"status": status, "completed_at": now, **values}
-    result = session.execute(_finish_statement(tuple(sorted(params))), {"row_id": row.id, **params})
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    result = _finish_statement(tuple(sorted(params))).execute(session, {"row_id": row.id, **params})
+    if result.rowcount != 1:
         return False
     row.status = status
     row.completed_at = now
@@ -412,15 +438,15 @@ def expire_due(ctx: ServerContext, *, limit: int = 500) -> int:
     return count
 
 
-_LOCK_SESSION = select(SigningSession).where(col(SigningSession.id) == bindparam("session_id")).with_for_update()
+_LOCK_SESSION = DriverStatement(sa_select(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id")).with_for_update())
 
 
 def _locked(session: Session, session_id: str, user_id: str) -> SigningSession:
-    row = session.exec(_LOCK_SESSION, params={"session_id": session_id}).first()
-    if row is None or row.user_id != user_id:
+    found = _LOCK_SESSION.execute(session, {"session_id": session_id}).first()
+    if found is None or found.user_id != user_id:
         raise NotFound(f"no session {session_id}", code="session_not_found")
-    session.expunge(row)  # changes go through conditional UPDATEs only
-    return row
+    # Not in the ORM session: changes go through conditional UPDATEs only.
+    return detached(SigningSession, found._asdict())
 
 
 def _state_conflict(row: SigningSession) -> Conflict:
@@ -449,8 +475,10 @@ class DeviceRef:
     user_id: str
 
 
-_DEVICE_BY_TOKEN = sa_select(_DEVICES.c.id, _DEVICES.c.user_id, _DEVICES.c.status).where(
-    _DEVICES.c.device_token_hash == bindparam("token_hash")
+_DEVICE_BY_TOKEN = DriverStatement(
+    sa_select(_DEVICES.c.id, _DEVICES.c.user_id, _DEVICES.c.status).where(
+        _DEVICES.c.device_token_hash == bindparam("token_hash")
+    )
 )
 
 
@@ -475,7 +503,7 @@ def _confirm(
     terminal = False
     with ctx.db.write() as session:
         if device is None:
-            found = session.execute(_DEVICE_BY_TOKEN, {"token_hash": token_hash(device_token or "")}).first()
+            found = _DEVICE_BY_TOKEN.execute(session, {"token_hash": token_hash(device_token or "")}).first()
             if found is None or found.status != "active":
                 raise Unauthorized("invalid device token", code="invalid_device")
             device = DeviceRef(found.id, found.user_id)
@@ -523,10 +551,14 @@ def _otp_failure(
         row.otp_failures = failures
 
 
+_CREDENTIAL_BY_ID = DriverStatement(sa_select(_CREDENTIALS).where(_CREDENTIALS.c.id == bindparam("id")))
+
+
 def _sign_and_finish(
     ctx: ServerContext, session: Session, row: SigningSession, device: Device | DeviceRef, now: datetime
 ) -> EsignError | None:
-    credential = session.get(Credential, row.credential_id)
+    found = _CREDENTIAL_BY_ID.execute(session, {"id": row.credential_id}).first()
+    credential = detached(Credential, found._asdict()) if found is not None else None
     if credential is None or credential.status != "active":
         _finish(session, row, FAILED, now=now, device_id=device.id, reason="credential is no longer active")
         audit.record(

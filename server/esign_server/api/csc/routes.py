@@ -388,12 +388,13 @@ def make_router(version: str) -> APIRouter:
         return ChallengeResponse(challenge=_b64(secrets.token_bytes(32)), expiresIn=csc.AUTHORIZE_TTL_SECONDS)
 
     @router.post("/signatures/signHash", response_model=SignHashResponse, responses=_ERRORS)
-    def sign_hash(body: SignHashRequest, client: CscClient, ctx: CtxDep) -> SignHashResponse:
+    async def sign_hash(body: SignHashRequest, client: CscClient, ctx: CtxDep) -> SignHashResponse:
         """Sign hashes the SAD authorizes (each once per authorization), with ``signAlgo``."""
         if body.operationMode != "S":
             raise ServiceError("only the synchronous operation mode (S) is offered")
         algorithm = csc.hash_algorithm_of(body.hashAlgorithmOID or body.hashAlgo, body.signAlgo)
-        result = csc.sign_hash(
+        result = await ctx.step(
+            csc.sign_hash,
             ctx,
             client_id=client,
             credential_id=body.credentialID,

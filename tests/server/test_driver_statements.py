@@ -1,0 +1,107 @@
+"""Statements run straight on the driver store and read values exactly as SQLAlchemy does (both databases)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from esign_server.context import ServerContext
+from esign_server.db import DriverStatement, detached
+from esign_server.models import AuditHead, SigningSession
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from tests.server.conftest import Integrator, Person
+
+_SESSIONS = SigningSession.__table__  # type: ignore[attr-defined]
+
+
+def _row(person: Person, client_id: str, session_id: str, created: datetime) -> dict[str, object]:
+    return {
+        "id": session_id,
+        "client_id": client_id,
+        "user_id": person.user_id,
+        "credential_id": person.credential_id,
+        "status": "pending",
+        "kind": "hash",
+        "created_at": created,
+        "expires_at": created + timedelta(minutes=5),
+        "digest_algorithm": "sha256",
+        "signature_algorithm": "1.2.840.10045.4.3.2",
+        "items": [{"name": "tài liệu.pdf", "digest": "AAAA"}],
+        "items_digest": "ab" * 32,
+        "confirmation_code": "ABC-DEF",
+        "otp_failures": 0,
+        "sad_used": False,
+    }
+
+
+def test_insert_select_update_round_trip_like_the_orm(
+    ctx: ServerContext, person: Person, integrator: Integrator
+) -> None:
+    created = datetime(2026, 11, 23, 8, 30, 15, 123456, tzinfo=UTC)
+    keys = list(_row(person, integrator.client_id, "x", created))
+    driver_insert = DriverStatement(insert(_SESSIONS), column_keys=keys)
+    driver_select = DriverStatement(select(_SESSIONS).where(_SESSIONS.c.id == bindparam("id")))
+    finish = DriverStatement(
+        update(_SESSIONS)
+        .where(_SESSIONS.c.id == bindparam("row_id"), _SESSIONS.c.status == "pending")
+        .values(status=bindparam("status"), signatures=bindparam("signatures"))
+    )
+    with ctx.db.write_connection() as conn:
+        assert driver_insert.execute(conn, _row(person, integrator.client_id, "s-driver", created)).rowcount == 1
+        conn.execute(
+            insert(_SESSIONS), _row(person, integrator.client_id, "s-core", created)
+        )  # the same through SQLAlchemy
+        done = finish.execute(conn, {"row_id": "s-driver", "status": "signed", "signatures": ["c2ln"]})
+        again = finish.execute(conn, {"row_id": "s-driver", "status": "signed", "signatures": ["c2ln"]})
+        assert (done.rowcount, again.rowcount) == (1, 0)  # the literal 'pending' in WHERE is bound too
+    with ctx.db.read_connection() as conn:
+        mine = driver_select.execute(conn, {"id": "s-driver"}).first()
+        theirs = driver_select.execute(conn, {"id": "s-core"}).first()
+        assert driver_select.execute(conn, {"id": "none"}).first() is None
+    with Session(ctx.db.engine) as session:
+        orm = session.get(SigningSession, "s-driver")
+        assert orm is not None
+        # What the ORM reads back from the driver's row equals what the driver reads, value by value.
+        assert {k: getattr(orm, k) for k in mine._fields} == mine._asdict()
+    assert mine.created_at == created and mine.created_at.tzinfo is not None
+    assert mine.items == [{"name": "tài liệu.pdf", "digest": "AAAA"}] and mine.signatures == ["c2ln"]
+    assert theirs.created_at == created and theirs.items == mine.items and theirs.signatures is None
+
+
+def test_detached_instances_update_only_what_changed(
+    ctx: ServerContext, person: Person, integrator: Integrator
+) -> None:
+    created = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    with ctx.db.write_connection() as conn:
+        conn.execute(insert(_SESSIONS), _row(person, integrator.client_id, "s-1", created))
+    select_one = DriverStatement(select(_SESSIONS).where(_SESSIONS.c.id == bindparam("id")))
+    with ctx.db.write() as session:
+        row = detached(SigningSession, select_one.execute(session, {"id": "s-1"}).first()._asdict())
+        assert row.status == "pending" and row.expires_at == created + timedelta(minutes=5)
+        row.otp_failures = 2
+        session.add(row)  # an UPDATE of the changed column, not an INSERT
+    with ctx.db.read() as session:
+        stored = session.get(SigningSession, "s-1")
+        assert (
+            stored is not None
+            and stored.otp_failures == 2
+            and stored.items == _row(person, integrator.client_id, "", created)["items"]
+        )
+    head = DriverStatement(select(AuditHead.__table__.c.seq).where(AuditHead.__table__.c.id == 1))  # type: ignore[attr-defined]
+    with ctx.db.read_connection() as conn:
+        assert head.execute(conn).scalar() >= 1
+
+
+def test_driver_errors_arrive_as_sqlalchemy_errors(ctx: ServerContext, person: Person, integrator: Integrator) -> None:
+    # The error handlers (409 on a race, 400 on a refused value, 503 on an unreachable database)
+    # know SQLAlchemy's exception classes, not each driver's.
+    created = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    row = _row(person, integrator.client_id, "dup", created)
+    statement = DriverStatement(insert(_SESSIONS), column_keys=list(row))
+    with ctx.db.write_connection() as conn:
+        statement.execute(conn, row)
+    with pytest.raises(IntegrityError), ctx.db.write_connection() as conn:
+        statement.execute(conn, row)

@@ -14,6 +14,11 @@ with a key of the same type (one uvicorn worker). The service runs with ``esign 
         [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
 Aim: one worker >= 50% of the bare endpoint's requests/s; two workers >= 1.7x one worker.
+
+The client is ``wrk`` (``--client wrk``, the default when it is installed: C, a few microseconds of
+CPU per request, so on two cores the servers get the cores) or, with ``--client aiohttp``, an
+aiohttp session in this process. With wrk each thread reads its own file of (SAD, hash) bodies and
+sends each once; both the bare endpoint and signHash are driven the same way for ``--seconds``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import json
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -43,8 +50,11 @@ from bench.server_flow import (  # noqa: E402
     pct,
     start,
     start_bare,
+    tree_cpu,
     verify_identity,
 )
+from bench.wrk import WrkRun  # noqa: E402
+from bench.wrk import run as wrk_run  # noqa: E402
 
 ALGOS = {"p256": "1.2.840.10045.4.3.2", "rsa2048": "1.2.840.113549.1.1.11"}
 
@@ -159,6 +169,121 @@ async def sign_hash_bench(
         return await drive(len(work), concurrency, one, server_pid)
 
 
+def sign_hash_body(credential_id: str, kind: str, sad: str, digest: bytes) -> bytes:
+    """One signHash request body (CSC v2 field names)."""
+    return json.dumps(
+        {
+            "credentialID": credential_id,
+            "SAD": sad,
+            "hashes": [base64.b64encode(digest).decode()],
+            "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+            "signAlgo": ALGOS[kind],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def access_token(url: str, sandbox: dict[str, Any]) -> str:
+    """A CSC access token for the bench's relying system."""
+    import httpx
+
+    form = {"grant_type": "client_credentials", "client_id": sandbox["client_id"]}
+    form["client_secret"] = sandbox["client_secret"]
+    return str(httpx.post(f"{url}/csc/v2/oauth2/token", data=form).json()["access_token"])
+
+
+class WrkRow:
+    """A wrk measurement with the server CPU it took."""
+
+    def __init__(self, run: WrkRun, server_cpu: float) -> None:
+        self.run = run
+        self.server_cpu_ms = server_cpu / max(1, run.requests) * 1000
+
+
+def wrk_measure(url: str, bodies: list[list[bytes]], connections: int, seconds: float, pid: int, **kw: Any) -> WrkRow:
+    """One wrk run with the server's CPU (all its processes) read around it."""
+    cpu0 = tree_cpu(pid)
+    run = wrk_run(url, bodies, connections=connections, seconds=seconds, **kw)
+    return WrkRow(run, tree_cpu(pid) - cpu0)
+
+
+def wrk_sign_hash(
+    url: str, ctx: Any, sandbox: dict[str, Any], kind: str, connections: int, seconds: float, pid: int, tag: str
+) -> WrkRow:
+    """signHash under wrk: enough fresh (SAD, hash) bodies for ``seconds`` at up to 6,000 requests/s."""
+    threads = 1 if connections == 1 else 2
+    per_thread = int(6000 * seconds / threads) + 1
+    per_sad = 5000
+    sads_per_thread = -(-per_thread // per_sad)
+    bodies: list[list[bytes]] = []
+    credential_id = sandbox["keys"][kind]["credential_id"]
+    for t in range(threads):
+        pairs = make_sads(ctx, sandbox, kind, sads_per_thread, per_sad, f"{tag}-t{t}")
+        bodies.append([sign_hash_body(credential_id, kind, sad, d) for sad, digests in pairs for d in digests])
+    headers = {"Authorization": f"Bearer {access_token(url, sandbox)}"}
+    return wrk_measure(f"{url}/csc/v2/signatures/signHash", bodies, connections, seconds, pid, headers=headers)
+
+
+def wrk_bare(url: str, connections: int, seconds: float, pid: int) -> WrkRow:
+    """The bare endpoint under wrk, the same way (one body per line, sent in turn)."""
+    body = json.dumps({"digest": base64.b64encode(hashlib.sha256(b"x").digest()).decode()}).encode()
+    threads = 1 if connections == 1 else 2
+    bodies = [[body] * 1000 for _ in range(threads)]
+    return wrk_measure(f"{url}/sign", bodies, connections, seconds, pid)
+
+
+def main_wrk(args: argparse.Namespace, kinds: list[str], env: dict[str, str], url: str, port: int) -> None:
+    """The measurements with wrk as the client; prints a Markdown table."""
+    ctx, sandbox = setup(env, kinds)
+    esign = str(Path(sys.executable).parent / "esign")
+    rows = []
+    loads = [load_average()]
+    for kind in kinds:
+        bare, bare_url = start_bare(env, kind)
+        try:
+            wrk_bare(bare_url, 16, 1, bare.pid)  # warm-up
+            for workers in (1, 2):
+                server = start([esign, "server", "run", "--port", str(port), "--workers", str(workers)], env, url)
+                try:
+                    wrk_sign_hash(url, ctx, sandbox, kind, 16, 1, server.pid, f"warm{workers}")
+                    for connections in (1, 16):
+                        tag = f"w{workers}c{connections}"
+                        run = wrk_sign_hash(url, ctx, sandbox, kind, connections, args.seconds, server.pid, tag)
+                        plain = wrk_bare(bare_url, connections, args.seconds, bare.pid)
+                        rows.append((kind, workers, connections, run, plain))
+                        loads.append(load_average())
+                finally:
+                    server.terminate()
+                    server.wait()
+        finally:
+            bare.terminate()
+            bare.wait()
+    ctx.close()
+    print()
+    print(
+        "| key | workers | clients | signHash req/s | p50 ms | p99 ms | refused | bare req/s (1 worker) | bare p50 ms "
+        "| bare p99 ms | signHash/bare | server CPU ms per signHash | bare server CPU ms per request |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for kind, w, c, row, plain in rows:
+        r, b = row.run, plain.run
+        print(
+            f"| {kind} | {w} | {c} | {r.rate:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.refused} | {b.rate:,.0f} "
+            f"| {b.p50_ms:.2f} | {b.p99_ms:.2f} | {r.rate / b.rate:.0%} | {row.server_cpu_ms:.3f} "
+            f"| {plain.server_cpu_ms:.3f} |"
+        )
+    for kind in kinds:
+        by = {(w, c): row.run.rate for k, w, c, row, _ in rows if k == kind}
+        print(
+            f"{kind}: two workers / one worker = {by[(2, 16)] / by[(1, 16)]:.2f}x at 16 clients, "
+            f"{by[(2, 1)] / by[(1, 1)]:.2f}x at 1 client"
+        )
+    print(
+        f"(client: wrk, {args.seconds:g} s per measurement; 'refused' = non-2xx answers, which must be 0. "
+        f"Load average (1/5/15 min) at the start and after each row: {'; '.join(loads)}.)"
+    )
+
+
 def main() -> None:
     """Run the measurements and print a Markdown table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -166,6 +291,13 @@ def main() -> None:
     parser.add_argument("--keys", default="p256", help="comma-separated: p256, rsa2048")
     parser.add_argument("--quick", action="store_true", help="400 requests per measurement")
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary directory")
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "aiohttp"),
+        default="wrk" if shutil.which("wrk") else "aiohttp",
+        help="load generator",
+    )
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each wrk measurement")
     args = parser.parse_args()
     n = 400 if args.quick else args.requests
     kinds = [k.strip() for k in args.keys.split(",") if k.strip()]
@@ -181,9 +313,12 @@ def main() -> None:
         "ESIGN_MAX_ITEMS_PER_SESSION": "10000",
         "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "server"))),
     }
+    url = f"http://127.0.0.1:{port}"
+    if args.client == "wrk":
+        main_wrk(args, kinds, env, url, port)
+        return
     ctx, sandbox = setup(env, kinds)
     esign = str(Path(sys.executable).parent / "esign")
-    url = f"http://127.0.0.1:{port}"
     rows = []
     loads = [load_average()]
     for kind in kinds:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages esign uses (signing tools we check against, SoftHSM2, Chromium, fonts).
+# Installs the Debian packages esign uses (signing tools we check against, SoftHSM2, Chromium, fonts, wrk).
 # Runs apt only when something is missing, so repeated `make` calls stay fast.
 set -euo pipefail
 need=()
@@ -12,6 +12,7 @@ check oathtool oathtool
 check chromium chromium
 check certutil libnss3-tools
 check pkcs11-tool opensc
+check wrk wrk  # bench/: an HTTP load generator in C, so the servers measured get the cores
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then

@@ -298,9 +298,11 @@ class Database:
         """Like :meth:`write`, for plain SQL statements only: a Core connection, one transaction.
 
         No ORM session around it: on a hot path of a few prebuilt statements the session's own
-        bookkeeping costs more CPU than the statements.
+        bookkeeping costs more CPU than the statements. The connection is taken from the pool before
+        the writers' lock and returned after it: the lock covers the transaction only, which is what
+        the other workers of a SQLite database wait for.
         """
-        with self._write_lock, self.engine.begin() as conn:
+        with self.engine.connect() as conn, self._write_lock, conn.begin():
             yield conn
 
     @contextmanager

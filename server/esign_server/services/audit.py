@@ -27,21 +27,30 @@ def event_hash(
     prev_hash: str, seq: int, at: datetime, actor: str, action: str, target: str, details: dict[str, Any]
 ) -> str:
     """The chain hash of one event."""
-    canonical = json.dumps(
-        {
-            "seq": seq,
-            "at": at.isoformat(timespec="microseconds"),
-            "actor": actor,
-            "action": action,
-            "target": target,
-            "details": details,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
-    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+    return _EventText(at, actor, action, target, details).hash(prev_hash, seq)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class _EventText:
+    """An event's canonical JSON (sorted keys, no spaces), built before its sequence number is known.
+
+    Appending holds the database's writers' lock from reading the chain's head to the commit, so the
+    text is prepared outside it and only the number and the previous hash are added inside.
+    """
+
+    def __init__(self, at: datetime, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
+        # The same bytes as json.dumps of the whole event with sort_keys: the keys are in that order.
+        self._head = (
+            f'{{"action":{_json(action)},"actor":{_json(actor)},'
+            f'"at":{_json(at.isoformat(timespec="microseconds"))},"details":{_json(details)},"seq":'
+        )
+        self._tail = f',"target":{_json(target)}}}'
+
+    def hash(self, prev_hash: str, seq: int) -> str:
+        return hashlib.sha256(f"{prev_hash}\n{self._head}{seq}{self._tail}".encode()).hexdigest()
 
 
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
@@ -73,6 +82,7 @@ def record(session: Session | Connection, *, actor: str, action: str, target: st
     # Round-trip the details through JSON so the hash covers exactly what the database returns.
     clean: dict[str, Any] = json.loads(json.dumps(details, default=str)) if details else {}
     at = utcnow()
+    text = _EventText(at, actor, action, target, clean)
     bind = session.get_bind() if isinstance(session, Session) else session
     engine = bind.engine
     guess = _last_head.get(engine)
@@ -80,7 +90,7 @@ def record(session: Session | Connection, *, actor: str, action: str, target: st
         # One statement instead of two: the UPDATE both checks the head and locks its row.
         prev_seq, prev_hash = guess
         seq = prev_seq + 1
-        digest = event_hash(prev_hash, seq, at, actor, action, target, clean)
+        digest = text.hash(prev_hash, seq)
         moved = _MOVE_HEAD_FROM.execute(
             session, {"new_seq": seq, "new_hash": digest, "old_seq": prev_seq, "old_hash": prev_hash}
         )
@@ -89,7 +99,7 @@ def record(session: Session | Connection, *, actor: str, action: str, target: st
     if guess is None:
         head = _READ_HEAD.execute(session).first()
         prev_hash, seq = head.hash, head.seq + 1
-        digest = event_hash(prev_hash, seq, at, actor, action, target, clean)
+        digest = text.hash(prev_hash, seq)
         _MOVE_HEAD.execute(session, {"new_seq": seq, "new_hash": digest})
     _APPEND.execute(
         session,

@@ -5,11 +5,13 @@ extra ``pkcs11``), :class:`ExternalSigner` (digest out, signature in later) and
 ``esign.signers.remote.RemoteSigner`` (a CSC v2 server).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from esign.signers.base import Signer, run_sync, verify_digest_signature
-from esign.signers.external import ExternalSigner, SignatureRequest
 from esign.signers.file import FileSigner, load_certificates, order_chain
+
+if TYPE_CHECKING:
+    from esign.signers.external import ExternalSigner, SignatureRequest
 
 __all__ = [
     "ExternalSigner",
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 _PKCS11_NAMES = ("PKCS11Signer", "PKCS11Token")
+_EXTERNAL_NAMES = ("ExternalSigner", "SignatureRequest")
 
 
 def __getattr__(name: str) -> Any:
@@ -34,4 +37,9 @@ def __getattr__(name: str) -> Any:
         from esign.signers import pkcs11
 
         return getattr(pkcs11, name)
+    # The external signer needs asyncio (~30 ms to import); a process that only verifies does not.
+    if name in _EXTERNAL_NAMES:
+        from esign.signers import external
+
+        return getattr(external, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

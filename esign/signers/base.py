@@ -7,8 +7,6 @@ algorithm policy and the digest length first, so no backend can be asked to sign
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
@@ -133,6 +131,9 @@ def rsa_padding(algorithm: SignatureAlgorithm) -> padding.AsymmetricPadding:
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from synchronous code, even inside a running event loop."""
+    import asyncio  # here, not at module level: verifying imports this module and needs no event loop
+    import concurrent.futures
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -5,6 +5,8 @@ Recipes: :func:`sign_xml` and :func:`verify_xml`. Staged signing for remote keys
 :func:`finish`. Parsing is hardened everywhere (:func:`parse_xml`).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from esign.xml.parsing import parse_xml
 from esign.xml.signing import (
     XmlSigningState,
@@ -14,8 +16,10 @@ from esign.xml.signing import (
     sign_xml,
     signature_algorithm_of,
 )
-from esign.xml.timestamps import http_timestamper
 from esign.xml.verification import SignedContent, XmlVerification, verify_xml
+
+if TYPE_CHECKING:
+    from esign.xml.timestamps import http_timestamper
 
 __all__ = [
     "SignedContent",
@@ -30,3 +34,12 @@ __all__ = [
     "signature_algorithm_of",
     "verify_xml",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The time-stamp client (urllib, asn1crypto) loads on first use: verifying needs neither.
+    if name == "http_timestamper":
+        from esign.xml.timestamps import http_timestamper
+
+        return http_timestamper
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

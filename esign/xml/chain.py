@@ -9,7 +9,6 @@ caller allows fetching, from the OCSP responder named in the certificate.
 from __future__ import annotations
 
 import functools
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -177,6 +176,8 @@ def fetch_ocsp(cert: x509.Certificate, issuer: x509.Certificate, *, timeout: flo
     urls = [d.access_location.value for d in aia if d.access_method == x509.AuthorityInformationAccessOID.OCSP]
     if not urls:
         return None
+    import urllib.request  # only when fetching is asked for: it pulls in http.client, ssl and email
+
     request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build()  # noqa: S303 - RFC 6960 CertID
     http = urllib.request.Request(  # noqa: S310 - URL from the certificate, fetching asked for by the caller
         str(urls[0]), data=request.public_bytes(serialization.Encoding.DER),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 from esign.algorithms import DigestAlgorithm, SignatureScheme
+
+VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
+"""The e-invoice's local time (UTC+7): SigningTime values without a zone are read in it."""
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 DS11_NS = "http://www.w3.org/2009/xmldsig11#"

@@ -11,7 +11,6 @@ XAdES time-stamp, for B-T) and returns the signed document.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -19,11 +18,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from asn1crypto import cms as asn1_cms
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -50,13 +47,17 @@ from esign.xml.constants import (
     ENVELOPED,
     PROFILES,
     SIGNATURE_URI_OF,
+    VIETNAM_TIME,
     XADES_NS,
     XADES_SIGNED_PROPERTIES_TYPE,
 )
 from esign.xml.parsing import parse_xml
-from esign.xml.timestamps import Timestamper, http_timestamper, token_bytes
 
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
+# asyncio, asn1crypto and the time-stamp client are imported where they are used: a process
+# that only verifies (or signs without a TSA) does not pay for them at start-up.
+if TYPE_CHECKING:
+    from esign.xml.timestamps import Timestamper
+
 STATE_VERSION = 1
 SignatureParent = str | Callable[[etree._Element], etree._Element] | None
 
@@ -295,6 +296,8 @@ def _sign_now(signer: Signer, digest: bytes, algorithm: SignatureAlgorithm) -> b
     A per-thread event loop is kept: ``asyncio.run`` builds and tears down a loop per call,
     which costs more than the RSA signature itself on small documents.
     """
+    import asyncio
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -307,6 +310,8 @@ def _sign_now(signer: Signer, digest: bytes, algorithm: SignatureAlgorithm) -> b
 
 def _timestamper(tsa_url: str | None, profile: str) -> Timestamper | None:
     if tsa_url:
+        from esign.xml.timestamps import http_timestamper
+
         return http_timestamper(tsa_url)
     return None
 
@@ -597,6 +602,9 @@ class _Builder:
 
 
 def _issuer_serial(cert: x509.Certificate) -> bytes:
+    from asn1crypto import cms as asn1_cms
+    from asn1crypto import x509 as asn1_x509
+
     name = asn1_x509.Name.load(cert.issuer.public_bytes())
     value = asn1_cms.IssuerSerial({
         "issuer": [asn1_x509.GeneralName({"directory_name": name})],
@@ -723,6 +731,8 @@ def _unsigned_signature_properties(draft: _Draft) -> etree._Element:
 
 
 def _add_signature_timestamp(draft: _Draft, timestamper: Timestamper) -> None:
+    from esign.xml.timestamps import token_bytes
+
     imprint = hashlib.sha256(canonicalize(draft.value, draft.c14n)).digest()
     token = token_bytes(timestamper(imprint, "sha256"))
     props = _unsigned_signature_properties(draft)

@@ -54,13 +54,12 @@ from esign.xml.constants import (
     DS_NS,
     ENVELOPED,
     SIGNATURE_URIS,
+    VIETNAM_TIME,
     XADES141_NS,
     XADES_NS,
     XADES_SIGNED_PROPERTIES_TYPE,
 )
 from esign.xml.parsing import parse_xml
-from esign.xml.signing import VIETNAM_TIME
-from esign.xml.timestamps import check_token
 
 _DS = f"{{{DS_NS}}}"
 _XADES_NAMESPACES = (XADES_NS, XADES141_NS)
@@ -136,6 +135,37 @@ def verify_xml(
     >>> result = verify_xml(signed, trust_anchors="root.pem")               # doctest: +SKIP
     >>> result.passed, result.signed_xml[0].tag                             # doctest: +SKIP
     """
+    result, _ = verify_keeping_tree(
+        data,
+        trust_anchors=trust_anchors,
+        allow_fetching=allow_fetching,
+        allow_weak=allow_weak,
+        reveal=reveal,
+        detached=detached,
+        validation_time=validation_time,
+        huge_tree=huge_tree,
+        keep_signed=keep_signed,
+    )
+    return result
+
+
+def verify_keeping_tree(
+    data: bytes,
+    *,
+    trust_anchors: TrustAnchors,
+    allow_fetching: bool = False,
+    allow_weak: bool = False,
+    reveal: bool = False,
+    detached: DetachedResolver | None = None,
+    validation_time: datetime | None = None,
+    huge_tree: bool = False,
+    keep_signed: bool = True,
+) -> tuple[XmlVerification, etree._ElementTree]:
+    """:func:`verify_xml`, also handing back the parsed document (internal: for ``esign xml verify``).
+
+    Freeing the tree of a 50 MB document (millions of libxml2 nodes, then glibc merging the freed
+    chunks) costs ~0.2 s; a process that ends right after the report can leave that to the kernel.
+    """
     anchors = _anchors(trust_anchors)
     tree = parse_xml(data, huge_tree=huge_tree)
     root = tree.getroot()
@@ -164,7 +194,7 @@ def verify_xml(
         reports.append(report)
         if checker.core_valid:
             signed.extend(checker.contents)
-    return XmlVerification(tuple(reports), tuple(signed))
+    return XmlVerification(tuple(reports), tuple(signed)), tree
 
 
 def _anchors(trust_anchors: TrustAnchors) -> list[x509.Certificate]:
@@ -414,7 +444,8 @@ class _SignatureCheck:
             target is not None and etree.QName(target).localname == "SignedProperties"
         ):
             return "signed-properties"
-        if target is not None and target.find("SignatureProperties") is not None and target.tag == _DS + "Object":
+        # The tag first: for URI="" the target is the root, and find() would scan all its children.
+        if target is not None and target.tag == _DS + "Object" and target.find("SignatureProperties") is not None:
             return "signature-properties"
         return "content"
 
@@ -579,6 +610,8 @@ class _SignatureCheck:
                 token = base64.b64decode("".join(token_text.split()), validate=True)
             except (binascii.Error, ValueError):
                 raise InvalidInput("an EncapsulatedTimeStamp is not base64") from None
+            from esign.xml.timestamps import check_token  # asn1crypto: loaded only for time-stamped signatures
+
             info, error = check_token(token, message, anchors=self.anchors)
             if error:
                 self.warnings.append(f"signature time-stamp: {error}")
@@ -666,7 +699,9 @@ class _signature_removed:
     """Take a Signature out of its parent for the enveloped-signature transform, then put it back.
 
     lxml moves an element's tail with it; the tail is text of the parent, which the transform keeps,
-    so it is handed to the previous node while the Signature is out.
+    so it is handed to the previous node while the Signature is out. The Signature goes back next to
+    its previous sibling (or first in its parent): constant time, where ``parent.index()`` and
+    ``parent.insert(i)`` walk the siblings (two passes over 450,000 invoices took 130 ms).
     """
 
     def __init__(self, signature: etree._Element) -> None:
@@ -678,7 +713,6 @@ class _signature_removed:
         if parent is None:
             raise InvalidInput("the enveloped-signature transform needs the signature inside the document")
         self.parent = parent
-        self.index = parent.index(sig)
         self.tail = sig.tail
         self.previous = sig.getprevious()
         self.saved = self.previous.tail if self.previous is not None else parent.text
@@ -693,9 +727,10 @@ class _signature_removed:
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:
             self.previous.tail = self.saved
+            self.previous.addnext(self.signature)  # after the previous node's tail, as before
         else:
             self.parent.text = self.saved
-        self.parent.insert(self.index, self.signature)
+            self.parent.insert(0, self.signature)
         self.signature.tail = self.tail
 
 

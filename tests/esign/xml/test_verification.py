@@ -10,6 +10,7 @@ from esign.pki import DevPKI
 from esign.signers import FileSigner
 from esign.xml import sign_xml, verify_xml
 from esign.xml.constants import DS_NS
+from esign.xml.verification import verify_keeping_tree
 from tests.esign.xml.conftest import DOCUMENT, INVOICE
 
 DS = f"{{{DS_NS}}}"
@@ -47,6 +48,34 @@ def test_unknown_trust_anchor_is_indeterminate(rsa: FileSigner, dev_pki: DevPKI)
 def test_comments_and_whitespace_outside_signed_element_do_not_matter(dev_pki: DevPKI, rsa: FileSigner) -> None:
     signed = sign_xml(DOCUMENT, rsa, reference_id="item-1")
     assert verify_xml(signed.replace(b"<!-- a comment -->", b""), trust_anchors=dev_pki.root_pem_path).passed
+
+
+@pytest.mark.parametrize("place", ["first", "splitting-a-tail", "after-the-comment", "last"])
+def test_enveloped_signature_anywhere_among_text_verifies_and_the_tree_is_left_intact(
+    dev_pki: DevPKI, rsa: FileSigner, place: str
+) -> None:
+    # The enveloped transform takes the Signature out and puts it back next to its previous sibling;
+    # the text around it (its tail, the previous node's tail or the parent's text) must come out joined
+    # and go back exactly as it was.
+    root = etree.fromstring(sign_xml(DOCUMENT, rsa))
+    signature = root.find(f"{DS}Signature")
+    assert signature is not None
+    root.remove(signature)
+    children = list(root)
+    if place == "first":
+        root.text, signature.tail = "\n", "  "
+        root.insert(0, signature)
+    elif place == "splitting-a-tail":
+        children[0].addnext(signature)
+        children[0].tail, signature.tail = "\n", "  "
+    elif place == "after-the-comment":
+        children[1].addnext(signature)
+    else:
+        root.append(signature)
+    moved = etree.tostring(root)
+    result, tree = verify_keeping_tree(moved, trust_anchors=dev_pki.root_pem_path)
+    assert result.passed, result.reports[0].to_text()
+    assert etree.tostring(tree.getroot()) == moved
 
 
 def test_report_lists_what_each_reference_covers(dev_pki: DevPKI, rsa: FileSigner) -> None:

@@ -2,27 +2,23 @@
 
 Each group lives beside the code it drives (``esign/<area>/cli.py``) and is imported only when
 used, so ``esign pki ...`` works without the server extra and a missing extra gets a clear message.
+typer and rich load only when needed: ``esign xml sign`` and ``esign xml verify`` (the commands
+people time against ``xmlsec1``) start without them (:func:`esign.xml.commands.fast_main`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Callable
-
-import typer
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from esign.errors import EsignError
 
-app = typer.Typer(
-    name="esign",
-    help="Sign and verify PDF and XML documents; run the remote-signing server.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    import typer
+    from rich.console import Console
 
 # group name -> (module holding `app`, help text, extra that module needs or None)
 GROUPS: dict[str, tuple[str, str, str | None]] = {
@@ -36,23 +32,55 @@ GROUPS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-@app.callback()
 def _root() -> None:
     """Sign and verify PDF and XML documents; run the remote-signing server."""
 
 
-@app.command()
 def version() -> None:
     """Print the esign version."""
     from esign import __version__
 
-    typer.echo(__version__)
+    print(__version__)
+
+
+@functools.cache
+def _app() -> typer.Typer:
+    import typer
+
+    app = typer.Typer(
+        name="esign",
+        help="Sign and verify PDF and XML documents; run the remote-signing server.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(_root)
+    app.command()(version)
+    return app
+
+
+@functools.cache
+def _err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def __getattr__(name: str) -> Any:
+    # `app` (the typer application) and `err` (the stderr console) are built on first use.
+    if name == "app":
+        return _app()
+    if name == "err":
+        return _err()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _missing(name: str, extra: str | None, exc: ImportError) -> Callable[[], None]:
     def explain() -> None:
+        import typer
+        from rich.markup import escape
+
         hint = escape(f": pip install 'esign[{extra}]'") if extra else ""  # [extra] is not Rich markup
-        err.print(f"[red]esign {name} is not available[/red] ({escape(str(exc.name or exc))}){hint}")
+        _err().print(f"[red]esign {name} is not available[/red] ({escape(str(exc.name or exc))}){hint}")
         raise typer.Exit(2)
 
     return explain
@@ -72,12 +100,11 @@ def _register(name: str) -> None:
     except ImportError as exc:
         if exc.name and (exc.name == module_name or module_name.startswith(exc.name + ".")):
             return  # that group does not exist in this build
-        app.command(name, help=help_text, context_settings={"allow_extra_args": True,
-                                                            "ignore_unknown_options": True})(
-            _missing(name, extra, exc)
-        )
+        _app().command(
+            name, help=help_text, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+        )(_missing(name, extra, exc))
         return
-    app.add_typer(module.app, name=name, help=help_text)
+    _app().add_typer(module.app, name=name, help=help_text)
 
 
 def _wanted_groups(argv: list[str]) -> list[str]:
@@ -89,14 +116,20 @@ def _wanted_groups(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``esign`` command."""
+    """Entry point of the ``esign`` command (plain ``esign xml sign|verify`` end the process when done)."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["xml"] and args[1:2] in (["sign"], ["verify"]):
+        from esign.xml.commands import fast_main
+
+        fast_main(args[1:])  # ends the process, or returns when the arguments need typer (help, mistakes)
     for name in _wanted_groups(args):
         _register(name)
     try:
-        app(args=args, prog_name="esign")
+        _app()(args=args, prog_name="esign")
     except EsignError as exc:
-        err.print(f"[red]error:[/red] {escape(exc.message)}")
+        from rich.markup import escape
+
+        _err().print(f"[red]error:[/red] {escape(exc.message)}")
         sys.exit(2)
 
 

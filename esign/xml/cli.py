@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from esign.errors import EsignError
 
 app = typer.Typer(help="Sign and verify XML (XMLDSig, XAdES, e-invoice).", no_args_is_help=True)
 
@@ -40,36 +37,27 @@ def sign(
     otp: Annotated[str | None, typer.Option("--otp", help="OTP for --remote (default: confirm on the phone).")] = None,
 ) -> None:
     """Sign an XML document with a key file, or with a key on a remote signing service."""
-    from esign.errors import InvalidInput
-    from esign.signers import FileSigner, Signer
-    from esign.xml.signing import sign_xml
+    from esign.xml.commands import sign as run
 
-    try:
-        signer: Signer
-        if remote:
-            from esign.signers.remote import console_signer
-
-            if not credential:
-                raise InvalidInput("--remote needs --credential ID")
-            signer = console_signer(remote, credential, otp=otp)
-        elif key is None:
-            raise InvalidInput("give --key FILE, or --remote URL --credential ID")
-        elif cert is not None:
-            signer = FileSigner.from_pem(key, cert, password)
-        else:
-            signer = FileSigner.from_pkcs12(key, password)
-        signed = sign_xml(
-            source.read_bytes(), signer, profile=profile, reference_id=ref, signature_parent=parent,
-            digest=digest, c14n=c14n, scheme=scheme, tsa_url=tsa,
-        )
-    except EsignError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    output.write_bytes(signed)
-    typer.echo(f"signed ({profile}): {output}")
+    code = run(
+        source,
+        output,
+        key=key,
+        password=password,
+        cert=cert,
+        profile=profile,
+        ref=ref,
+        parent=parent,
+        digest=digest,
+        c14n=c14n,
+        scheme=scheme,
+        tsa=tsa,
+        remote=remote,
+        credential=credential,
+        otp=otp,
+        echo=typer.echo,
+    )
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -84,33 +72,19 @@ def verify(
         "--detached", help="URI=FILE for a detached reference; repeatable.")] = None,
 ) -> None:
     """Verify every signature; exit 0 only when all are TOTAL-PASSED (1 when not, 2 on refused input)."""
-    from esign.signers import load_certificates
-    from esign.xml.verification import verify_xml
+    from esign.xml.commands import verify as run
 
-    try:
-        anchors = [c for path in trust for c in load_certificates(path)]
-        resolver = {}
-        for item in detached or []:
-            uri, _, path = item.partition("=")
-            resolver[uri] = Path(path).read_bytes()
-        result = verify_xml(
-            source.read_bytes(), trust_anchors=anchors, allow_fetching=fetch, allow_weak=allow_weak,
-            reveal=reveal, detached=resolver or None, keep_signed=False,
-        )
-    except EsignError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if as_json:
-        typer.echo(json.dumps({
-            "indication": result.indication.value,
-            "signatures": [r.to_dict() for r in result.reports],
-        }, ensure_ascii=False, indent=2))
-    else:
-        typer.echo("\n\n".join(r.to_text() for r in result.reports))
-    raise typer.Exit(0 if result.passed else 1)
+    code = run(
+        source,
+        trust,
+        as_json=as_json,
+        fetch=fetch,
+        allow_weak=allow_weak,
+        reveal=reveal,
+        detached=detached,
+        echo=typer.echo,
+    )
+    raise typer.Exit(code)
 
 
 __all__ = ["app"]

@@ -2,6 +2,10 @@
 
 Enveloped signature, RSA-2048, SHA-256, exclusive C14N, over 10 KB, 1 MB and 50 MB documents.
 Peak memory is the peak RSS of a child process (os.wait4), so each large run happens in its own process.
+The runs of xmlsec1 and of esign alternate (xmlsec1, esign, esign CLI, xmlsec1, ...), so that load from
+elsewhere on the machine falls on both alike; the load average is printed with the table. esign's
+bytecode is compiled first, as ``pip install`` does: with PYTHONDONTWRITEBYTECODE set and an editable
+install, every child would otherwise compile the package from source (~50 ms per process).
 
     .venv/bin/python bench/xml_bench.py [--sizes 10k,1m,50m] [--repeat 3]
 """
@@ -9,6 +13,7 @@ Peak memory is the peak RSS of a child process (os.wait4), so each large run hap
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import subprocess
@@ -114,11 +119,16 @@ def main() -> None:
     cert_pem.write_bytes(b"".join(pems))
     root = str(pki.root_pem_path)
     py = sys.executable
+    cli = str(Path(py).with_name("esign"))
+    import esign
+
+    compileall.compile_dir(Path(esign.__file__).parent, quiet=1)
     print(f"# XML bench, enveloped RSA-2048/SHA-256 exc-c14n; {os.cpu_count()} cores; xmlsec1 "
           + subprocess.run(["xmlsec1", "--version"], capture_output=True, text=True).stdout.strip())
-    print("| size | operation | xmlsec1 (process) | esign in-process | esign whole process | signxml in-process |"
-          " ratio xmlsec1/esign (in-proc / process) | peak RSS xmlsec1 / esign / signxml (MB) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| size | operation | xmlsec1 (process) | esign in-process | esign whole process | esign CLI (process) |"
+          " signxml in-process | ratio xmlsec1/esign (in-proc / process / CLI) |"
+          " peak RSS xmlsec1 / esign / CLI / signxml (MB) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in opts.sizes.split(","):
         doc = make_document(SIZES[name])
         src = work / f"{name}.xml"
@@ -128,28 +138,45 @@ def main() -> None:
         ours_out, xs_out, sx_out = work / f"{name}-ours.xml", work / f"{name}-xmlsec.xml", work / f"{name}-signxml.xml"
         inner = {"10k": 200, "1m": 10, "50m": 1}[name]
         xmlsec_runs = {"10k": 40, "1m": 5, "50m": opts.repeat}[name]
+        cli_out = work / f"{name}-cli.xml"
         for op in ("sign", "verify"):
             if op == "sign":
-                xs = [run(["xmlsec1", "--sign", "--privkey-pem", f"{key_pem},{cert_pem}", "--output", str(xs_out),
-                           str(tmpl)]) for _ in range(xmlsec_runs)]
+                xs_args = ["xmlsec1", "--sign", "--privkey-pem", f"{key_pem},{cert_pem}", "--output", str(xs_out),
+                           str(tmpl)]
+                cli_args = [cli, "xml", "sign", str(src), "-o", str(cli_out), "--key", str(key_pem),
+                            "--cert", str(cert_pem)]
             else:
-                xs = [run(["xmlsec1", "--verify", "--trusted-pem", root, "--untrusted-pem",
-                           str(pki.directory / "issuing-ca.pem"), str(ours_out)]) for _ in range(xmlsec_runs)]
-            ours = [run([py, "-c", CHILD_OURS, op, str(key_pem), str(cert_pem), str(src if op == "sign" else ours_out),
-                         str(ours_out), root, str(inner)]) for _ in range(opts.repeat)]
-            ours1 = [run([py, "-c", CHILD_OURS, op, str(key_pem), str(cert_pem), str(src if op == "sign" else ours_out),
-                          str(ours_out), root, "1"]) for _ in range(opts.repeat)]
+                xs_args = ["xmlsec1", "--verify", "--trusted-pem", root, "--untrusted-pem",
+                           str(pki.directory / "issuing-ca.pem"), str(ours_out)]
+                cli_args = [cli, "xml", "verify", str(ours_out), "--trust", root]
+            ours_args = [py, "-c", CHILD_OURS, op, str(key_pem), str(cert_pem), str(src if op == "sign" else ours_out),
+                         str(ours_out), root]
+            xs: list[tuple[float, float, str]] = []
+            ours: list[tuple[float, float, str]] = []
+            ours1: list[tuple[float, float, str]] = []
+            clis: list[tuple[float, float, str]] = []
+            for i in range(max(xmlsec_runs, opts.repeat)):  # interleaved
+                if i < xmlsec_runs:
+                    xs.append(run(xs_args))
+                if i < opts.repeat:
+                    ours.append(run([*ours_args, str(inner)]))
+                    ours1.append(run([*ours_args, "1"]))
+                    clis.append(run(cli_args))
             sx = [run([py, "-c", CHILD_SIGNXML, op, str(key_pem), str(cert_pem),
                        str(src if op == "sign" else sx_out), str(sx_out), root,
                        str(max(1, inner // 10))]) for _ in range(opts.repeat if name != "50m" else 1)]
             xs_t = statistics.median(w for w, _, _ in xs)
             ours_t = statistics.median(float(o) for _, _, o in ours)
             ours_proc = statistics.median(w for w, _, _ in ours1)
+            cli_t = statistics.median(w for w, _, _ in clis)
             sx_t = statistics.median(float(o) for _, _, o in sx)
-            rss = (max(r for _, r, _ in xs), max(r for _, r, _ in ours1), max(r for _, r, _ in sx))
+            rss = (max(r for _, r, _ in xs), max(r for _, r, _ in ours1), max(r for _, r, _ in clis),
+                   max(r for _, r, _ in sx))
             print(f"| {name} | {op} | {xs_t * 1000:.1f} ms | {ours_t * 1000:.2f} ms | {ours_proc * 1000:.0f} ms |"
-                  f" {sx_t * 1000:.2f} ms | {xs_t / ours_t:.1f}x / {xs_t / ours_proc:.2f}x |"
-                  f" {rss[0]:.0f} / {rss[1]:.0f} / {rss[2]:.0f} |", flush=True)
+                  f" {cli_t * 1000:.0f} ms | {sx_t * 1000:.2f} ms |"
+                  f" {xs_t / ours_t:.1f}x / {xs_t / ours_proc:.2f}x / {xs_t / cli_t:.2f}x |"
+                  f" {rss[0]:.0f} / {rss[1]:.0f} / {rss[2]:.0f} / {rss[3]:.0f} |", flush=True)
+    print(f"# load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

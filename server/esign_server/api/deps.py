@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -40,6 +40,8 @@ class ClientCaller:
 
     client_id: str
     scopes: tuple[str, ...]
+    ctx: ServerContext = field(repr=False, compare=False)
+    """The server context, carried here so a route needs one dependency, not two (each costs ~35 µs)."""
 
     @property
     def actor(self) -> str:
@@ -47,7 +49,8 @@ class ClientCaller:
         return f"client:{self.client_id}"
 
 
-def _client(request: Request, ctx: ServerContext, scope: str) -> ClientCaller:
+def _client(request: Request, scope: str) -> ClientCaller:
+    ctx: ServerContext = request.app.state.ctx
     token = bearer_token(request)
     claims = ctx.tokens.check(token) if token else None
     if claims is None:
@@ -55,17 +58,17 @@ def _client(request: Request, ctx: ServerContext, scope: str) -> ClientCaller:
     scopes = tuple(claims.get("scp", ()))
     if scope not in scopes:
         raise Forbidden(f"this token lacks the '{scope}' scope", code="insufficient_scope")
-    return ClientCaller(str(claims["sub"]), scopes)
+    return ClientCaller(str(claims["sub"]), scopes, ctx)
 
 
-async def sessions_client(request: Request, ctx: CtxDep) -> ClientCaller:
+async def sessions_client(request: Request) -> ClientCaller:
     """A relying system with the ``sessions`` scope."""
-    return _client(request, ctx, "sessions")
+    return _client(request, "sessions")
 
 
-async def admin_client(request: Request, ctx: CtxDep) -> ClientCaller:
+async def admin_client(request: Request) -> ClientCaller:
     """A caller with the ``admin`` scope."""
-    return _client(request, ctx, "admin")
+    return _client(request, "admin")
 
 
 SessionsClient = Annotated[ClientCaller, Depends(sessions_client)]
@@ -84,6 +87,25 @@ async def device_token(
 
 
 DeviceToken = Annotated[str, Depends(device_token)]
+
+
+@dataclass(frozen=True)
+class DeviceCall:
+    """A device's bearer token (not yet checked: the step checks it in its own transaction) and the context."""
+
+    token: str
+    ctx: ServerContext
+
+
+async def device_call(request: Request) -> DeviceCall:
+    """The device token of an ``Authorization: Bearer`` header, with the server context: one dependency."""
+    token = bearer_token(request)
+    if not token:
+        raise Unauthorized("missing device token", code="invalid_device")
+    return DeviceCall(token, request.app.state.ctx)
+
+
+DeviceCallDep = Annotated[DeviceCall, Depends(device_call)]
 
 
 def current_device(ctx: CtxDep, token: DeviceToken) -> Device:

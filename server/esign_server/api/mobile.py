@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from esign_server.api.deps import CtxDep, CurrentDevice, DeviceToken
+from esign_server.api.deps import CtxDep, CurrentDevice, DeviceCallDep
 from esign_server.api.views import mobile_sessions
 from esign_server.context import ServerContext
 from esign_server.models import Device, User
@@ -106,8 +106,9 @@ def get_session(session_id: str, device: CurrentDevice, ctx: CtxDep) -> MobileSe
 
 
 @router.post("/sessions/{session_id}/confirm", response_model=MobileSession)
-async def confirm(session_id: str, body: Confirm, token: DeviceToken, ctx: CtxDep) -> MobileSession:
+async def confirm(session_id: str, body: Confirm, device: DeviceCallDep) -> MobileSession:
     """Confirm with the current TOTP code: the items are signed at once."""
+    ctx, token = device.ctx, device.token
     # One transaction for the device check and the step (the hot path of a session). Document sessions
     # also finish their documents (a time-stamp from the service's own TSA, over HTTP): never on the loop.
     if ctx.inline_steps and session_service.kind_of(ctx, session_id) != "document":

@@ -35,11 +35,11 @@ router = APIRouter(prefix="/api", tags=["sessions"], responses={401: {"model": E
 async def create_session(
     body: SessionCreate,
     caller: SessionsClient,
-    ctx: CtxDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> SessionPublic:
     """Ask the credential's holder to sign ``items``; show them ``confirmation_code``."""
+    ctx = caller.ctx
     create = functools.partial(
         session_service.create_session,
         ctx,
@@ -72,10 +72,10 @@ def list_sessions(caller: SessionsClient, ctx: CtxDep, limit: Annotated[int, Que
 async def get_session(
     session_id: str,
     caller: SessionsClient,
-    ctx: CtxDep,
     wait: Annotated[float, Query(ge=0, le=300, description="Long-poll: wait up to this many seconds")] = 0,
 ) -> SessionPublic:
     """The session; with ``wait`` the answer comes when it leaves ``pending`` (or the wait ends)."""
+    ctx = caller.ctx
     row = await ctx.step(session_service.get_for_client, ctx, client_id=caller.client_id, session_id=session_id)
     deadline = time.monotonic() + min(wait, ctx.settings.long_poll_max_seconds)
     while row.status == "pending" and (remaining := deadline - time.monotonic()) > 0:

@@ -12,6 +12,7 @@ import binascii
 import json
 import secrets
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -132,6 +133,22 @@ async def csc_client(request: Request, ctx: CtxDep) -> str:
 
 
 CscClient = Annotated[str, Depends(csc_client)]
+
+
+@dataclass(frozen=True)
+class CscCall:
+    """The relying system's client id and the server context: one dependency for signHash, not two."""
+
+    client_id: str
+    ctx: ServerContext
+
+
+async def csc_call(request: Request) -> CscCall:
+    """:func:`csc_client` with the context."""
+    return CscCall(await csc_client(request, request.app.state.ctx), request.app.state.ctx)
+
+
+CscCallDep = Annotated[CscCall, Depends(csc_call)]
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": CscErrorBody}, 401: {"model": CscErrorBody}}
 
 
@@ -388,8 +405,9 @@ def make_router(version: str) -> APIRouter:
         return ChallengeResponse(challenge=_b64(secrets.token_bytes(32)), expiresIn=csc.AUTHORIZE_TTL_SECONDS)
 
     @router.post("/signatures/signHash", response_model=SignHashResponse, responses=_ERRORS)
-    async def sign_hash(body: SignHashRequest, client: CscClient, ctx: CtxDep) -> SignHashResponse:
+    async def sign_hash(body: SignHashRequest, call: CscCallDep) -> SignHashResponse:
         """Sign hashes the SAD authorizes (each once per authorization), with ``signAlgo``."""
+        client, ctx = call.client_id, call.ctx
         if body.operationMode != "S":
             raise ServiceError("only the synchronous operation mode (S) is offered")
         algorithm = csc.hash_algorithm_of(body.hashAlgorithmOID or body.hashAlgo, body.signAlgo)

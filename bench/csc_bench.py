@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import uuid
@@ -210,9 +211,9 @@ def wrk_measure(url: str, bodies: list[list[bytes]], connections: int, seconds: 
 def wrk_sign_hash(
     url: str, ctx: Any, sandbox: dict[str, Any], kind: str, connections: int, seconds: float, pid: int, tag: str
 ) -> WrkRow:
-    """signHash under wrk: enough fresh (SAD, hash) bodies for ``seconds`` at up to 6,000 requests/s."""
+    """signHash under wrk: enough fresh (SAD, hash) bodies for ``seconds`` at up to 5,000 requests/s."""
     threads = 1 if connections == 1 else 2
-    per_thread = int(6000 * seconds / threads) + 1
+    per_thread = int(5000 * seconds / threads) + 1
     per_sad = 5000
     sads_per_thread = -(-per_thread // per_sad)
     bodies: list[list[bytes]] = []
@@ -233,54 +234,68 @@ def wrk_bare(url: str, connections: int, seconds: float, pid: int) -> WrkRow:
 
 
 def main_wrk(args: argparse.Namespace, kinds: list[str], env: dict[str, str], url: str, port: int) -> None:
-    """The measurements with wrk as the client; prints a Markdown table."""
+    """The measurements with wrk as the client, in interleaved rounds; prints Markdown tables.
+
+    The bare endpoint, the service with one worker and the service with two workers run side by side
+    (the same database); each round measures the three in turn, so a slower or faster moment of the
+    machine falls on all three, and each ratio is taken within a round (median over the rounds).
+    """
     ctx, sandbox = setup(env, kinds)
     esign = str(Path(sys.executable).parent / "esign")
-    rows = []
+    port2 = free_port()
+    url2 = f"http://127.0.0.1:{port2}"
+    results: list[tuple[str, int, int, WrkRow, WrkRow, WrkRow]] = []
     loads = [load_average()]
     for kind in kinds:
         bare, bare_url = start_bare(env, kind)
+        one = start([esign, "server", "run", "--port", str(port), "--workers", "1"], env, url)
+        two = start([esign, "server", "run", "--port", str(port2), "--workers", "2"], env, url2)
         try:
             wrk_bare(bare_url, 16, 1, bare.pid)  # warm-up
-            for workers in (1, 2):
-                server = start([esign, "server", "run", "--port", str(port), "--workers", str(workers)], env, url)
-                try:
-                    wrk_sign_hash(url, ctx, sandbox, kind, 16, 1, server.pid, f"warm{workers}")
-                    for connections in (1, 16):
-                        tag = f"w{workers}c{connections}"
-                        run = wrk_sign_hash(url, ctx, sandbox, kind, connections, args.seconds, server.pid, tag)
-                        plain = wrk_bare(bare_url, connections, args.seconds, bare.pid)
-                        rows.append((kind, workers, connections, run, plain))
-                        loads.append(load_average())
-                finally:
-                    server.terminate()
-                    server.wait()
+            wrk_sign_hash(url, ctx, sandbox, kind, 16, 1, one.pid, "warm1")
+            wrk_sign_hash(url2, ctx, sandbox, kind, 16, 1, two.pid, "warm2")
+            for connections in (1, 16):
+                for n in range(args.rounds):
+                    tag = f"c{connections}r{n}"
+                    plain = wrk_bare(bare_url, connections, args.seconds, bare.pid)
+                    run1 = wrk_sign_hash(url, ctx, sandbox, kind, connections, args.seconds, one.pid, f"{tag}w1")
+                    run2 = wrk_sign_hash(url2, ctx, sandbox, kind, connections, args.seconds, two.pid, f"{tag}w2")
+                    results.append((kind, connections, n, plain, run1, run2))
+                    loads.append(load_average())
         finally:
-            bare.terminate()
-            bare.wait()
+            for process in (bare, one, two):
+                process.terminate()
+                process.wait()
     ctx.close()
     print()
     print(
-        "| key | workers | clients | signHash req/s | p50 ms | p99 ms | refused | bare req/s (1 worker) | bare p50 ms "
-        "| bare p99 ms | signHash/bare | server CPU ms per signHash | bare server CPU ms per request |"
+        "| key | clients | round | bare req/s | bare p50 / p99 ms | signHash 1 worker req/s | p50 / p99 ms "
+        "| signHash 2 workers req/s | p50 / p99 ms | 1 worker / bare | 2 workers / 1 worker "
+        "| server CPU ms per request: bare / 1 worker / 2 workers |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for kind, w, c, row, plain in rows:
-        r, b = row.run, plain.run
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for kind, c, n, plain, run1, run2 in results:
+        b, r1, r2 = plain.run, run1.run, run2.run
+        if r1.refused or r2.refused:
+            raise SystemExit(f"signHash refused {r1.refused + r2.refused} requests: the measurement is void")
         print(
-            f"| {kind} | {w} | {c} | {r.rate:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.refused} | {b.rate:,.0f} "
-            f"| {b.p50_ms:.2f} | {b.p99_ms:.2f} | {r.rate / b.rate:.0%} | {row.server_cpu_ms:.3f} "
-            f"| {plain.server_cpu_ms:.3f} |"
+            f"| {kind} | {c} | {n + 1} | {b.rate:,.0f} | {b.p50_ms:.2f} / {b.p99_ms:.2f} | {r1.rate:,.0f} "
+            f"| {r1.p50_ms:.2f} / {r1.p99_ms:.2f} | {r2.rate:,.0f} | {r2.p50_ms:.2f} / {r2.p99_ms:.2f} "
+            f"| {r1.rate / b.rate:.0%} | {r2.rate / r1.rate:.2f}x "
+            f"| {plain.server_cpu_ms:.3f} / {run1.server_cpu_ms:.3f} / {run2.server_cpu_ms:.3f} |"
         )
+    print()
     for kind in kinds:
-        by = {(w, c): row.run.rate for k, w, c, row, _ in rows if k == kind}
-        print(
-            f"{kind}: two workers / one worker = {by[(2, 16)] / by[(1, 16)]:.2f}x at 16 clients, "
-            f"{by[(2, 1)] / by[(1, 1)]:.2f}x at 1 client"
-        )
+        for c in (1, 16):
+            mine = [(p.run, r1.run, r2.run) for k, cc, _, p, r1, r2 in results if k == kind and cc == c]
+            print(
+                f"{kind}, {c} client(s), median over {len(mine)} rounds: one worker = "
+                f"{statistics.median(r1.rate / b.rate for b, r1, _ in mine):.0%} of bare (aim 50%); two workers = "
+                f"{statistics.median(r2.rate / r1.rate for _, r1, r2 in mine):.2f}x one worker (aim 1.7x)"
+            )
     print(
-        f"(client: wrk, {args.seconds:g} s per measurement; 'refused' = non-2xx answers, which must be 0. "
-        f"Load average (1/5/15 min) at the start and after each row: {'; '.join(loads)}.)"
+        f"\n(client: wrk, {args.seconds:g} s per measurement; every signHash answer was 2xx. "
+        f"Load average (1/5/15 min) at the start and after each round: {'; '.join(loads)}.)"
     )
 
 
@@ -297,7 +312,8 @@ def main() -> None:
         default="wrk" if shutil.which("wrk") else "aiohttp",
         help="load generator",
     )
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of each wrk measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each wrk measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (wrk client)")
     args = parser.parse_args()
     n = 400 if args.quick else args.requests
     kinds = [k.strip() for k in args.keys.split(",") if k.strip()]

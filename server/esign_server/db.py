@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from threading import RLock
+from threading import Lock, RLock, local
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event
@@ -272,6 +272,9 @@ class Database:
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
             self.read_engine = self.engine
+        self._readers = local()
+        self._readers_lock = Lock()
+        self._reader_connections: list[Connection] = []
         self._write_lock: AbstractContextManager[object] = (
             _SqliteWriterQueue(_sqlite_path(self.url)) if self.is_sqlite else nullcontext()
         )
@@ -307,9 +310,26 @@ class Database:
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
-        """Like :meth:`read`, for plain SQL statements only (rolled back at the end)."""
-        with self.read_engine.connect() as conn:
-            yield conn
+        """Like :meth:`read`, for plain SQL statements only (rolled back at the end).
+
+        On SQLite each thread keeps one read connection open across calls: opening a Core connection
+        and handing it back to the pool costs more than the primary-key SELECT it is used for.
+        """
+        if not self.is_sqlite:
+            with self.read_engine.connect() as pooled:
+                yield pooled
+            return
+        kept: Connection | None = getattr(self._readers, "conn", None)
+        if kept is None or kept.closed or kept.invalidated:
+            kept = self.read_engine.connect()
+            self._readers.conn = kept
+            with self._readers_lock:
+                self._reader_connections.append(kept)
+        try:
+            yield kept
+        finally:
+            if kept.in_transaction():
+                kept.rollback()
 
     def ping(self) -> None:
         """Run ``SELECT 1``; raises when the database is unreachable."""
@@ -326,7 +346,11 @@ class Database:
             return MigrationContext.configure(conn).get_current_revision(), heads
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the threads' read connections)."""
+        with self._readers_lock:
+            readers, self._reader_connections = self._reader_connections, []
+        for conn in readers:
+            conn.close()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

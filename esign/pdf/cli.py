@@ -66,8 +66,6 @@ def sign(
         if remote:
             from esign.signers.remote import console_signer
 
-            if not credential:
-                raise InvalidInput("--remote needs --credential ID")
             signer = console_signer(remote, credential, otp=otp)
         elif key is not None:
             signer = FileSigner.from_pkcs12(key, password)

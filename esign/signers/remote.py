@@ -337,7 +337,7 @@ class RemoteSigner(Signer):
 
 def console_signer(
     base_url: str,
-    credential_id: str,
+    credential_id: str | None,
     *,
     client_id: str | None = None,
     client_secret: str | None = None,
@@ -348,9 +348,13 @@ def console_signer(
     """A :class:`RemoteSigner` for command-line use: prints the confirmation code, shows a progress bar.
 
     Credentials default to ``$ESIGN_CLIENT_ID``/``$ESIGN_CLIENT_SECRET`` or ``$ESIGN_ACCESS_TOKEN``;
-    without ``otp`` the user confirms on the phone while the bar runs.
+    without ``otp`` the user confirms on the phone while the bar runs. A missing ``credential_id`` is
+    the command line's mistake (``--remote`` without ``--credential``): :class:`InvalidInput`.
     """
     import os
+
+    if not credential_id:
+        raise InvalidInput("--remote needs --credential ID")
 
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn

@@ -133,8 +133,6 @@ def sign(
         if remote:
             from esign.signers.remote import console_signer
 
-            if not credential:
-                raise InvalidInput("--remote needs --credential ID")
             signer = console_signer(remote, credential, otp=otp)
         elif key is None:
             raise InvalidInput("give --key FILE, or --remote URL --credential ID")

@@ -34,8 +34,21 @@ def test_sign_then_verify_exits_zero_and_json_says_total_passed(tmp_path: Path, 
 def test_verify_exits_one_when_a_signature_is_not_trusted(tmp_path: Path, dev_pki: DevPKI) -> None:
     source, signed = tmp_path / "invoice.xml", tmp_path / "signed.xml"
     source.write_bytes(INVOICE)
-    runner.invoke(app, ["sign", str(source), "-o", str(signed), "--key", str(dev_pki.p12_path("person-p256")),
-                        "--password", dev_pki.password, "-p", "einvoice"])
+    runner.invoke(
+        app,
+        [
+            "sign",
+            str(source),
+            "-o",
+            str(signed),
+            "--key",
+            str(dev_pki.p12_path("person-p256")),
+            "--password",
+            dev_pki.password,
+            "-p",
+            "einvoice",
+        ],
+    )
     result = runner.invoke(app, ["verify", str(signed), "--trust", str(dev_pki.directory / "tsa.pem")])
     assert result.exit_code == 1
     assert "INDETERMINATE" in result.output
@@ -161,3 +174,17 @@ def test_the_fast_path_reads_the_options_the_typer_commands_declare() -> None:
             if opt not in remote_only
         }
         assert declared == table
+
+
+def test_remote_without_credential_is_a_usage_error_for_pdf_and_xml(tmp_path: Path) -> None:
+    from esign.pdf.cli import app as pdf_app
+
+    for cli, name in ((app, "in.xml"), (pdf_app, "in.pdf")):
+        source = tmp_path / name
+        source.write_bytes(INVOICE)
+        result = runner.invoke(
+            cli, ["sign", str(source), "-o", str(tmp_path / "out"), "--remote", "http://127.0.0.1:9"]
+        )
+        assert result.exit_code == 2, result.output
+        assert "--remote needs --credential" in result.output
+        assert not (tmp_path / "out").exists()

@@ -253,6 +253,29 @@ class _SqliteWriterQueue:
                 self._lock.release()
                 raise
 
+    def busy(self) -> bool:
+        """Whether another thread of this process, or another process, holds the lock right now.
+
+        A probe (taken and released at once, never waited for): a step about to run on the event
+        loop goes to the thread pool instead of stalling the loop behind a long writer, such as a
+        registry import.
+        """
+        if not self._lock.acquire(blocking=False):
+            return True
+        try:
+            if self._depth > 0 or self._path is None:
+                return False
+            if self._file is None:
+                self._file = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            return False
+        finally:
+            self._lock.release()
+
     def __exit__(self, *_exc: object) -> None:
         self._depth -= 1
         if self._depth == 0 and self._file is not None:
@@ -278,6 +301,11 @@ class Database:
         self._write_lock: AbstractContextManager[object] = (
             _SqliteWriterQueue(_sqlite_path(self.url)) if self.is_sqlite else nullcontext()
         )
+
+    def writers_busy(self) -> bool:
+        """Whether a writer (another thread, or another process on SQLite) holds the writers' lock now."""
+        queue = self._write_lock
+        return isinstance(queue, _SqliteWriterQueue) and queue.busy()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -112,7 +112,7 @@ async def confirm(session_id: str, body: Confirm, device: DeviceCallDep) -> Mobi
     # One transaction for the device check and the step (the hot path of a session). Document sessions
     # also finish their documents (a time-stamp from the service's own TSA, over HTTP): never on the loop.
     if ctx.inline_steps and session_service.kind_of(ctx, session_id) != "document":
-        return _confirm(ctx, token, session_id, body.code)
+        return await ctx.step(_confirm, ctx, token, session_id, body.code)
     return await run_in_threadpool(_confirm, ctx, token, session_id, body.code)
 
 

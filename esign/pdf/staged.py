@@ -29,8 +29,6 @@ from typing import Any
 
 from asn1crypto import cms
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
@@ -59,7 +57,7 @@ from esign.pdf.signing import (
     timestamper,
 )
 from esign.pdf.workspace import CHUNK_SIZE, PdfSource, PdfTarget, Workspace
-from esign.signers.base import run_sync, verify_digest_signature
+from esign.signers.base import run_sync, verified_signature
 
 STATE_VERSION = 1
 
@@ -291,16 +289,6 @@ def _sha256_stream(stream: Any) -> bytes:
     return h.digest()
 
 
-def _normalize_signature(signature: bytes, cert: x509.Certificate) -> bytes:
-    """Accept ECDSA signatures in raw ``r || s`` form (PKCS#11, CSC often return it) as well as DER."""
-    key = cert.public_key()
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        n = (key.curve.key_size + 7) // 8
-        if len(signature) == 2 * n and signature[0] != 0x30:
-            return encode_dss_signature(int.from_bytes(signature[:n], "big"), int.from_bytes(signature[n:], "big"))
-    return signature
-
-
 async def async_finish(
     state: PreparedSignature,
     signature: bytes,
@@ -314,14 +302,16 @@ async def async_finish(
     """Asynchronous :func:`finish`."""
     cert = x509.load_der_x509_certificate(state.certificate)
     algorithm = state.algorithm
-    signature = _normalize_signature(signature, cert)
     if algorithm.digest.digest(state.signed_attributes) != state.data_to_sign_digest:
         raise InvalidInput("the prepared-signature state is inconsistent (signed attributes were altered)")
-    if not verify_digest_signature(cert.public_key(), signature, state.data_to_sign_digest, algorithm):
+    # ECDSA may come as raw r || s (PKCS#11, CSC): kept in DER, whichever form verifies.
+    verified = verified_signature(cert.public_key(), signature, state.data_to_sign_digest, algorithm)
+    if verified is None:
         raise SigningError(
             "the signature does not verify with the prepared certificate over the prepared digest: "
             "wrong key, wrong digest or a corrupted signature; nothing was written"
         )
+    signature = verified
     chain = [x509.load_der_x509_certificate(c) for c in state.chain]
     if certificate_chain is not None:
         chain = [c for c in certificate_chain if c != cert]

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 
 from esign.algorithms import (
     DigestAlgorithm,
@@ -118,6 +118,37 @@ def verify_digest_signature(
     except InvalidSignature:
         return False
     return True
+
+
+def ecdsa_der_readings(public_key: Any, signature: bytes) -> list[bytes]:
+    """The DER signatures an ECDSA ``signature`` can stand for (other keys: the signature as given).
+
+    Accepted forms: DER, and raw ``r || s`` of the curve's size (PKCS#11, CSC and WebCrypto return
+    it). The first byte cannot tell them apart: a raw ``r`` begins with 0x30 once in 256. A value is
+    read as DER only if it is strict DER, and a value that is both (rarer still) gets both readings,
+    for the caller to keep the one that verifies.
+    """
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        return [signature]
+    size = (public_key.curve.key_size + 7) // 8
+    readings = []
+    try:
+        if encode_dss_signature(*decode_dss_signature(signature)) == signature:
+            readings.append(signature)
+    except ValueError:
+        pass
+    if len(signature) == 2 * size:
+        r, s = int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+        readings.append(encode_dss_signature(r, s))
+    return readings or [signature]
+
+
+def verified_signature(public_key: Any, signature: bytes, digest: bytes, algorithm: SignatureAlgorithm) -> bytes | None:
+    """``signature`` if it verifies over ``digest`` (ECDSA: in DER, whichever form it came in), else None."""
+    for reading in ecdsa_der_readings(public_key, signature):
+        if verify_digest_signature(public_key, reading, digest, algorithm):
+            return reading
+    return None
 
 
 def rsa_padding(algorithm: SignatureAlgorithm) -> padding.AsymmetricPadding:

@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from esign.algorithms import SignatureAlgorithm, SignatureScheme
+from esign.algorithms import SignatureAlgorithm
 from esign.errors import EsignError, InvalidInput, SigningError
-from esign.signers.base import Signer, verify_digest_signature
+from esign.signers.base import Signer, verified_signature
 
 SignatureCallback = Callable[[bytes, SignatureAlgorithm], Awaitable[bytes] | bytes]
 """``callback(digest, algorithm)`` returning the signature (ECDSA as DER or raw ``r || s``)."""
@@ -213,27 +211,14 @@ class ExternalSigner(Signer):
         """The signature as DER/bytes if it verifies against the certificate; SigningError if not."""
         if not isinstance(signature, bytes | bytearray) or not signature:
             raise SigningError(f"the external signer returned {type(signature).__name__}, not signature bytes")
-        signature = bytes(signature)
-        if algorithm.scheme is SignatureScheme.ECDSA:
-            signature = _ecdsa_der(self.public_key, signature)
-        if not verify_digest_signature(self.public_key, signature, digest, algorithm):
+        # ECDSA may come as DER or as raw r || s (WebCrypto, PKCS#11): kept in DER, whichever verifies.
+        verified = verified_signature(self.public_key, bytes(signature), digest, algorithm)
+        if verified is None:
             raise SigningError(
                 "the signature supplied does not verify against the certificate's public key "
                 f"({self.certificate.subject.rfc4514_string()}) for this digest and {algorithm.name}"
             )
-        return signature
-
-
-def _ecdsa_der(public_key: object, signature: bytes) -> bytes:
-    """Accept ECDSA as DER or as raw ``r || s`` (WebCrypto, PKCS#11); return DER."""
-    if not isinstance(public_key, ec.EllipticCurvePublicKey):
-        return signature
-    size = (public_key.curve.key_size + 7) // 8
-    if len(signature) == 2 * size and signature[0] != 0x30:
-        r = int.from_bytes(signature[:size], "big")
-        s = int.from_bytes(signature[size:], "big")
-        return encode_dss_signature(r, s)
-    return signature
+        return verified
 
 
 def _deliver(

@@ -35,7 +35,7 @@ from esign.algorithms import (
     digest_algorithm,
 )
 from esign.errors import InvalidInput, SigningError
-from esign.signers.base import Signer
+from esign.signers.base import Signer, ecdsa_der_readings, verified_signature
 from esign.xml import tree as xtree
 from esign.xml.c14n import canonicalize, digest_document
 from esign.xml.constants import (
@@ -659,7 +659,7 @@ def _resolve_parent(root: etree._Element, where: SignatureParent) -> etree._Elem
 
 
 def _complete(draft: _Draft, signature_value: bytes, timestamper: Timestamper | None) -> bytes:
-    raw = _raw_signature(draft.certificate, draft.algorithm, signature_value)
+    raw = _raw_signature(draft, signature_value)
     draft.value.text = base64.b64encode(raw).decode()
     if draft.profile in ("xades-b-t", "xades-b-lt"):
         if timestamper is None:
@@ -702,16 +702,22 @@ def _splice(draft: _Draft) -> bytes | None:
     return source[:end] + etree.tostring(draft.signature) + source[end:]
 
 
-def _raw_signature(certificate: x509.Certificate, algorithm: SignatureAlgorithm, value: bytes) -> bytes:
+def _raw_signature(draft: _Draft, value: bytes) -> bytes:
+    """XMLDSig's ECDSA SignatureValue (raw ``r || s``) from DER or raw input."""
+    algorithm = draft.algorithm
     if algorithm.scheme is not SignatureScheme.ECDSA:
         return value
-    key = certificate.public_key()
+    key = draft.certificate.public_key()
     assert isinstance(key, ec.EllipticCurvePublicKey)
     size = (key.curve.key_size + 7) // 8
-    if len(value) == 2 * size and value[0] != 0x30:
-        return value
+    readings = ecdsa_der_readings(key, value)
+    der: bytes | None = readings[0]
+    if len(readings) > 1:
+        # Raw r || s that also parses as DER: the reading that verifies over SignedInfo is the one.
+        digest = algorithm.digest.digest(canonicalize(draft.signed_info, draft.c14n))
+        der = verified_signature(key, value, digest, algorithm)
     try:
-        r, s = decode_dss_signature(value)
+        r, s = decode_dss_signature(der or b"")
     except ValueError:
         raise SigningError("the ECDSA signature is neither DER nor r||s of the curve's size") from None
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")

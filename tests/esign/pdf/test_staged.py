@@ -61,3 +61,21 @@ def test_damaged_state_is_invalid_input() -> None:
         PreparedSignature.from_json('{"version": 1, "field_name": "x"}')
     with pytest.raises(InvalidInput):
         PreparedSignature.from_json("[]")
+
+
+def test_finish_accepts_a_raw_ecdsa_signature_whose_r_begins_with_0x30(dev_pki, one_page_pdf, tmp_path):  # type: ignore[no-untyped-def]
+    # Regression: such a raw r || s (one in 256) was read as DER and refused as "does not verify".
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    signer = dev_pki.signer("person-p256")
+    digest, state = prepare(one_page_pdf, signer.certificate, signer.chain, level="B-B")
+    while True:
+        r, s = decode_dss_signature(signer._key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()))))
+        raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        if raw[0] == 0x30:
+            break
+    out = tmp_path / "signed.pdf"
+    finish(state, raw, output=out)
+    assert out.read_bytes().startswith(b"%PDF")

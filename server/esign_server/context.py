@@ -59,8 +59,8 @@ class ServerContext:
         and a thread-pool hop costs more than that (two thread switches, the GIL passed back and forth,
         which at 16 concurrent requests turns into queues and a long tail). On PostgreSQL each
         statement waits on the network, so the step goes to the thread pool and the loop serves others.
-        While another writer holds SQLite's writers' lock (a registry import, a document session's
-        step) the step goes to the pool too: waiting for that lock must not stall the loop.
+        While another thread of this worker holds SQLite's writers' lock (a registry import, a
+        document session's step) the step goes to the pool too: waiting for it must not stall the loop.
         """
         if self.inline_steps and not self.db.writers_busy():
             return fn(*args, **kwargs)

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
@@ -182,7 +182,11 @@ def detached(model: type[M], values: Mapping[str, Any]) -> M:
     """A table model instance from a database row's values, as the ORM's loader makes one: no
     validation (the values come from the database), in no session, history clean, so that
     ``session.add`` of a changed instance writes an ``UPDATE`` of the changed columns."""
-    instance: Any = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    manager = model._sa_class_manager  # type: ignore[attr-defined]
+    if not manager.mapper.configured:
+        # The ORM configures mappers on its first query; a fresh process may build rows before any.
+        configure_mappers()
+    instance: Any = manager.new_instance()
     instance.__dict__.update(values)
     make_transient_to_detached(instance)
     return instance

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -105,3 +107,18 @@ def test_driver_errors_arrive_as_sqlalchemy_errors(ctx: ServerContext, person: P
         statement.execute(conn, row)
     with pytest.raises(IntegrityError), ctx.db.write_connection() as conn:
         statement.execute(conn, row)
+
+
+def test_detached_works_in_a_fresh_process_before_any_orm_query() -> None:
+    # Regression (a fault test hit it after a restart): the first request of a new server process
+    # built a row with `detached` before the ORM had configured its mappers, and answered 500.
+    code = (
+        "from datetime import UTC, datetime\n"
+        "from esign_server.db import detached\n"
+        "from esign_server.models import SigningSession\n"
+        "row = detached(SigningSession, {'id': 's', 'status': 'pending', 'created_at': datetime.now(UTC)})\n"
+        "print(row.id, row.status)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["s", "pending"]

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
+from pydantic_core import PydanticUndefined
 from sqlalchemy import bindparam, exists, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
@@ -137,6 +138,12 @@ _CREDENTIAL_FOR_SESSION_STATEMENT = sa_select(
 ).where(_CREDENTIALS.c.id == bindparam("id"))
 _CREDENTIAL_FOR_SESSION = DriverStatement(_CREDENTIAL_FOR_SESSION_STATEMENT)
 _SESSION_COLUMNS = [c.name for c in SigningSession.__table__.columns]  # type: ignore[attr-defined]
+# The model's plain defaults (status pending, no signatures yet, ...), so the INSERT below keeps to them.
+_SESSION_DEFAULTS = {
+    name: field.default
+    for name, field in SigningSession.model_fields.items()
+    if field.default is not PydanticUndefined and field.default_factory is None
+}
 _INSERT_SESSION = DriverStatement(insert(SigningSession.__table__), column_keys=_SESSION_COLUMNS)  # type: ignore[attr-defined]
 
 
@@ -215,29 +222,23 @@ def create_session(
             algorithm = _resolve_algorithm(cred.public_key_der, cred.key_algorithm, alg, signature_algorithm)
             now = utcnow()
             values: dict[str, Any] = {
+                **_SESSION_DEFAULTS,
                 "id": session_id,
                 "client_id": client_id,
                 "user_id": cred.user_id,
                 "credential_id": credential_id,
-                "status": PENDING,
                 "kind": kind,
                 "created_at": now,
                 "expires_at": now + timedelta(seconds=ttl),
-                "completed_at": None,
                 "digest_algorithm": alg.value,
                 "signature_algorithm": algorithm.oid,
                 "items": [_stored_item(i, prepared[n].row.format if prepared else None) for n, i in enumerate(items)],
                 "items_digest": bound,
                 "confirmation_code": confirmation_code(session_id, bound),
-                "signatures": None,
                 "description": description,
                 "callback_url": callback_url,
                 "idempotency_key": idempotency_key,
                 "request_hash": request_hash,
-                "otp_failures": 0,
-                "device_id": None,
-                "reason": None,
-                "sad_used": False,
             }
             # A driver-level INSERT: the ORM's unit of work costs more CPU than the rest of the step.
             _INSERT_SESSION.execute(session, values)

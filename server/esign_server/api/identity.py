@@ -71,7 +71,8 @@ def verify_identity(
     else:
         evidence = identity.EkycReference(body.provider or "", body.reference or "")
     changes: dict[str, Any] = {
-        k: v for k, v in body.model_dump(include={"cccd", "tax_code", "organization", "email"}).items()
+        k: v
+        for k, v in body.model_dump(include={"cccd", "tax_code", "organization", "email"}).items()
         if k in body.model_fields_set
     }
     outcome = identity.record_verification(

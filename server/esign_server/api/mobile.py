@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from esign_server.api.deps import CtxDep, CurrentDevice, DeviceCallDep
+from esign_server.api.routing import LeanRoute
 from esign_server.api.views import mobile_sessions
 from esign_server.context import ServerContext
 from esign_server.models import Device, User
@@ -34,6 +35,7 @@ from esign_server.services import sessions as session_service
 router = APIRouter(
     prefix="/api/mobile",
     tags=["mobile"],
+    route_class=LeanRoute,
     responses={
         400: {"model": ErrorBody},
         401: {"model": ErrorBody},

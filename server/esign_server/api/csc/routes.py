@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from esign.errors import EsignError, InvalidInput
@@ -47,6 +46,7 @@ from esign_server.api.csc.schemas import (
 )
 from esign_server.api.deps import CtxDep, bearer_token
 from esign_server.api.oauth import basic_credentials
+from esign_server.api.routing import LeanRoute
 from esign_server.context import ServerContext
 from esign_server.models import Credential
 from esign_server.services import csc
@@ -94,7 +94,7 @@ def _from_service_error(exc: ServiceError) -> JSONResponse:
     return csc_error(status, code, exc.message, headers)
 
 
-class CscRoute(APIRoute):
+class CscRoute(LeanRoute):
     """A route whose failures answer in the CSC error form."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

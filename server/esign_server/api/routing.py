@@ -1,0 +1,207 @@
+"""A route class for the per-request hot paths: the same endpoint, called by a shorter handler.
+
+FastAPI's general request handler (dependency graph solving, telemetry hooks, the response
+re-validated against its model) costs about 0.25 ms per request on this service's machines: as much
+as everything else a session's fetch does, and half of a bare signing request's whole cost
+(``bench/server_flow.py``). For endpoints of a simple shape, :class:`LeanRoute` calls the endpoint
+directly; the OpenAPI schema, the error answers and every other route are FastAPI's as before.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import request_params_to_args
+from fastapi.exceptions import ResponseValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+_SOURCES: dict[str, Callable[[Request], Any]] = {
+    "path": lambda request: request.path_params,
+    "query": lambda request: request.query_params,
+    "header": lambda request: request.headers,
+}
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _request_only(dep: Dependant) -> bool:
+    """A dependency that is an ``async def`` taking the request alone (the callers' credentials)."""
+    fields = (dep.path_params, dep.query_params, dep.header_params, dep.cookie_params, dep.body_params)
+    return (
+        dep.name is not None
+        and inspect.iscoroutinefunction(dep.call)
+        and not dep.dependencies
+        and not any(fields)
+        and dep.request_param_name is not None
+        and dep.response_param_name is None
+        and dep.background_tasks_param_name is None
+        and dep.security_scopes_param_name is None
+        and dep.websocket_param_name is None
+        and dep.http_connection_param_name is None
+    )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to call one endpoint without FastAPI's general handler (built once per route)."""
+
+    call: Callable[..., Any]
+    is_coroutine: bool
+    dependencies: tuple[tuple[str, Callable[[Request], Awaitable[Any]]], ...]
+    params: tuple[tuple[Any, str], ...]
+    """(fields, where) pairs: path, query and header parameters, validated by FastAPI's own function."""
+    body: tuple[str, type[BaseModel]] | None
+    request_name: str | None
+    response_name: str | None
+    status_code: int | None
+    response_model: type[BaseModel]
+    response_field: Any
+    serialize_options: dict[str, Any]
+    overrides_provider: Any
+    """The app, whose ``dependency_overrides`` (set in tests, say) send requests to FastAPI's handler."""
+
+    def serialize(self, result: Any) -> bytes:
+        """The response body: as FastAPI's handler makes it, skipping the re-validation of a model
+        instance that is exactly the response model."""
+        if type(result) is not self.response_model:
+            result, errors = self.response_field.validate(result, {}, loc=("response",))
+            if errors:
+                raise ResponseValidationError(errors, body=result)
+        body: bytes = self.response_field.serialize_json(result, **self.serialize_options)
+        return body
+
+    @classmethod
+    def of(cls, route: APIRoute) -> _Plan | None:
+        """The plan for ``route``, or None when its endpoint is not of the simple shape."""
+        d = route.dependant
+        if (
+            d.call is None
+            or d.cookie_params
+            or d.background_tasks_param_name
+            or d.security_scopes_param_name
+            or d.websocket_param_name
+            or d.http_connection_param_name
+            or inspect.isasyncgenfunction(d.call)
+            or inspect.isgeneratorfunction(d.call)
+            or not all(_request_only(dep) for dep in d.dependencies)
+            or len(d.body_params) > 1
+            or route.response_field is None
+            or not isinstance(route.response_class, DefaultPlaceholder)
+            or route.response_class.value is not JSONResponse
+        ):
+            return None
+        body = None
+        if d.body_params:
+            field = d.body_params[0]
+            model = field.field_info.annotation
+            if not (isinstance(model, type) and issubclass(model, BaseModel)) or field.field_info.embed:  # type: ignore[attr-defined]
+                return None
+            body = (field.name, model)
+        response_model = route.response_field.field_info.annotation
+        if not (isinstance(response_model, type) and issubclass(response_model, BaseModel)):
+            return None
+        options = {
+            "include": route.response_model_include,
+            "exclude": route.response_model_exclude,
+            "by_alias": route.response_model_by_alias,
+            "exclude_unset": route.response_model_exclude_unset,
+            "exclude_defaults": route.response_model_exclude_defaults,
+            "exclude_none": route.response_model_exclude_none,
+        }
+        return cls(
+            call=d.call,
+            is_coroutine=inspect.iscoroutinefunction(d.call),
+            dependencies=tuple((dep.name, dep.call) for dep in d.dependencies),  # type: ignore[misc]
+            params=tuple(
+                (fields, where)
+                for fields, where in ((d.path_params, "path"), (d.query_params, "query"), (d.header_params, "header"))
+                if fields
+            ),
+            body=body,
+            request_name=d.request_param_name,
+            response_name=d.response_param_name,
+            status_code=route.status_code,
+            response_model=response_model,
+            response_field=route.response_field,
+            serialize_options=options,
+            overrides_provider=route.dependency_overrides_provider,
+        )
+
+
+class LeanRoute(APIRoute):
+    """An :class:`~fastapi.routing.APIRoute` that calls a simple endpoint directly.
+
+    The simple shape: path, query and header parameters; at most one JSON body, a pydantic model;
+    dependencies that are ``async def`` functions of the request alone; a pydantic response model.
+    The lean handler authenticates with those dependencies, validates the parameters with FastAPI's
+    own function and the body with its model, calls the endpoint, and serializes a returned model
+    with the route's response field (an instance of the response model needs no re-validation).
+
+    Whatever does not go smoothly goes to FastAPI's own handler with the same request: a parameter
+    or body that fails validation, a body that is not JSON, an endpoint of another shape. Errors
+    therefore keep FastAPI's exact answers. The request dependencies may run twice then, so they
+    must have no side effects (they check credentials).
+    """
+
+    def get_route_handler(self) -> Handler:
+        standard = super().get_route_handler()
+        plan = _Plan.of(self)
+        if plan is None:
+            return standard
+        return _lean_handler(plan, standard)
+
+
+def _lean_handler(plan: _Plan, standard: Handler) -> Handler:
+    async def handle(request: Request) -> Response:
+        if getattr(plan.overrides_provider, "dependency_overrides", None):
+            return await standard(request)
+        values: dict[str, Any] = {}
+        for name, dependency in plan.dependencies:
+            values[name] = await dependency(request)
+        for fields, where in plan.params:
+            found, errors = request_params_to_args(fields, _SOURCES[where](request))
+            if errors:
+                return await standard(request)
+            values.update(found)
+        if plan.body is not None:
+            raw = await request.body()
+            if not raw or not _is_json(request.headers.get("content-type")):
+                return await standard(request)
+            try:
+                values[plan.body[0]] = plan.body[1].model_validate(json.loads(raw))
+            except (ValueError, ValidationError):  # json.JSONDecodeError is a ValueError
+                return await standard(request)
+        if plan.request_name is not None:
+            values[plan.request_name] = request
+        sub_response: Response | None = None
+        if plan.response_name is not None:
+            sub_response = Response()
+            del sub_response.headers["content-length"]
+            sub_response.status_code = None  # type: ignore[assignment]
+            values[plan.response_name] = sub_response
+        result = await plan.call(**values) if plan.is_coroutine else await run_in_threadpool(plan.call, **values)
+        if isinstance(result, Response):
+            return result
+        status = (sub_response.status_code if sub_response is not None else None) or plan.status_code or 200
+        response = Response(plan.serialize(result), status_code=status, media_type="application/json")
+        if sub_response is not None:
+            response.headers.raw.extend(sub_response.headers.raw)
+        return response
+
+    return handle

@@ -122,3 +122,55 @@ def test_detached_works_in_a_fresh_process_before_any_orm_query() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["s", "pending"]
+
+
+def test_driver_write_commits_rolls_back_and_wraps_errors(
+    ctx: ServerContext, person: Person, integrator: Integrator
+) -> None:
+    created = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
+    row = _row(person, integrator.client_id, "dw-1", created)
+    statement = DriverStatement(insert(_SESSIONS), column_keys=list(row))
+    count = DriverStatement(select(_SESSIONS.c.id).where(_SESSIONS.c.id.like(bindparam("prefix"))))
+    with ctx.db.driver_write() as tx:
+        statement.execute(tx, row)
+    # A failing statement: SQLAlchemy's IntegrityError, and the whole transaction rolled back.
+    with pytest.raises(IntegrityError), ctx.db.driver_write() as tx:
+        statement.execute(tx, _row(person, integrator.client_id, "dw-2", created))
+        statement.execute(tx, row)  # the same id again
+    # An exception of the step's own: rolled back too.
+    with pytest.raises(RuntimeError), ctx.db.driver_write() as tx:
+        statement.execute(tx, _row(person, integrator.client_id, "dw-3", created))
+        raise RuntimeError("the step failed")
+    # The connection is still good afterwards.
+    with ctx.db.driver_write() as tx:
+        statement.execute(tx, _row(person, integrator.client_id, "dw-4", created))
+    with ctx.db.read_connection() as conn:
+        ids = sorted(r.id for r in count.execute(conn, {"prefix": "dw-%"}).all())
+    assert ids == ["dw-1", "dw-4"]
+
+
+def test_driver_write_holds_the_writers_lock(ctx: ServerContext, person: Person, integrator: Integrator) -> None:
+    import threading
+    import time
+
+    if not ctx.db.is_sqlite:
+        with ctx.db.driver_write() as conn:  # PostgreSQL: a Core connection, rows locked as usual
+            assert conn.__class__.__name__ == "Connection"
+        return
+    order: list[str] = []
+    inside = threading.Event()
+
+    def other_writer() -> None:
+        inside.wait(5)
+        with ctx.db.driver_write():
+            order.append("other")
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    with ctx.db.driver_write():
+        inside.set()
+        assert ctx.db.writers_busy() is False  # this thread holds it (re-entrant), others see it busy
+        time.sleep(0.2)
+        order.append("first")
+    thread.join(5)
+    assert order == ["first", "other"]

@@ -80,7 +80,7 @@ def search(
     level: Annotated[int | None, Query(ge=1, le=18)] = None,
     status: Literal["active", "closed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> OrgCodePage:
     """Search codes by prefix, name (``quang ninh`` finds ``Quảng Ninh``), level and status."""
     page = orgids.search(ctx, prefix=prefix, name=name, level=level, status=status, limit=limit, offset=offset)

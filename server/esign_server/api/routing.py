@@ -19,18 +19,51 @@ from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import ResponseValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-_SOURCES: dict[str, Callable[[Request], Any]] = {
-    "path": lambda request: request.path_params,
-    "query": lambda request: request.query_params,
-    "header": lambda request: request.headers,
-}
+_SCALARS = (str, int, float, bool, str | None, int | None, float | None, bool | None)
+
+
+@dataclass(frozen=True)
+class _Param:
+    """A path, query or header parameter of a scalar type, looked up by its key in the request."""
+
+    field: Any
+    where: str
+    key: str
+    required: bool
+    default: Any
+
+    @classmethod
+    def of(cls, field: Any, where: str) -> _Param | None:
+        """The parameter, or None when it is not a plain scalar (lists, aliases: FastAPI's handler)."""
+        info = field.field_info
+        key = field.name
+        if where == "header" and getattr(info, "convert_underscores", True):
+            key = key.replace("_", "-")  # FastAPI's own rule for header names
+        # No aliases of one's own (some FastAPI versions store the header name as the alias).
+        if info.annotation not in _SCALARS or info.validation_alias is not None or field.alias not in (field.name, key):
+            return None
+        return cls(field, where, key.lower() if where == "header" else key, info.is_required(), info.default)
+
+    def value(self, request: Request, values: dict[str, Any]) -> tuple[bool, Any]:
+        """(valid, value) from the request, validated by the field as FastAPI's handler does."""
+        source = (
+            request.path_params
+            if self.where == "path"
+            else request.query_params
+            if self.where == "query"
+            else request.headers
+        )
+        raw = source.get(self.key)
+        if raw is None:
+            return (False, None) if self.required else (True, self.default)
+        value, errors = self.field.validate(raw, values, loc=(self.where, self.key))
+        return not errors, value
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -64,8 +97,8 @@ class _Plan:
     call: Callable[..., Any]
     is_coroutine: bool
     dependencies: tuple[tuple[str, Callable[[Request], Awaitable[Any]]], ...]
-    params: tuple[tuple[Any, str], ...]
-    """(fields, where) pairs: path, query and header parameters, validated by FastAPI's own function."""
+    params: tuple[_Param, ...]
+    """Path, query and header parameters."""
     body: tuple[str, type[BaseModel]] | None
     request_name: str | None
     response_name: str | None
@@ -106,6 +139,14 @@ class _Plan:
             or route.response_class.value is not JSONResponse
         ):
             return None
+        found = tuple(
+            _Param.of(field, where)
+            for fields, where in ((d.path_params, "path"), (d.query_params, "query"), (d.header_params, "header"))
+            for field in fields
+        )
+        params = tuple(p for p in found if p is not None)
+        if len(params) != len(found):
+            return None
         body = None
         if d.body_params:
             field = d.body_params[0]
@@ -128,11 +169,7 @@ class _Plan:
             call=d.call,
             is_coroutine=inspect.iscoroutinefunction(d.call),
             dependencies=tuple((dep.name, dep.call) for dep in d.dependencies),  # type: ignore[misc]
-            params=tuple(
-                (fields, where)
-                for fields, where in ((d.path_params, "path"), (d.query_params, "query"), (d.header_params, "header"))
-                if fields
-            ),
+            params=params,
             body=body,
             request_name=d.request_param_name,
             response_name=d.response_param_name,
@@ -149,8 +186,8 @@ class LeanRoute(APIRoute):
 
     The simple shape: path, query and header parameters; at most one JSON body, a pydantic model;
     dependencies that are ``async def`` functions of the request alone; a pydantic response model.
-    The lean handler authenticates with those dependencies, validates the parameters with FastAPI's
-    own function and the body with its model, calls the endpoint, and serializes a returned model
+    The lean handler authenticates with those dependencies, validates scalar parameters with their
+    fields and the body with its model, calls the endpoint, and serializes a returned model
     with the route's response field (an instance of the response model needs no re-validation).
 
     Whatever does not go smoothly goes to FastAPI's own handler with the same request: a parameter
@@ -174,11 +211,11 @@ def _lean_handler(plan: _Plan, standard: Handler) -> Handler:
         values: dict[str, Any] = {}
         for name, dependency in plan.dependencies:
             values[name] = await dependency(request)
-        for fields, where in plan.params:
-            found, errors = request_params_to_args(fields, _SOURCES[where](request))
-            if errors:
+        for param in plan.params:
+            valid, value = param.value(request, values)
+            if not valid:
                 return await standard(request)
-            values.update(found)
+            values[param.field.name] = value
         if plan.body is not None:
             raw = await request.body()
             if not raw or not _is_json(request.headers.get("content-type")):

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, bindparam, insert, update
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import col, select
 
-from esign_server.db import Database, DriverStatement, utcnow
+from esign_server.db import Database, DriverStatement, StepTransaction, utcnow
 from esign_server.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -72,18 +73,18 @@ _MOVE_HEAD_FROM = DriverStatement(
 _last_head: weakref.WeakKeyDictionary[Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
 
 
-def record(session: Session | Connection, *, actor: str, action: str, target: str = "", **details: Any) -> int:
+def record(session: StepTransaction, *, actor: str, action: str, target: str = "", **details: Any) -> int:
     """Append one event inside the caller's transaction (it commits or rolls back with the step).
 
     Driver-level statements rather than ORM objects: this runs in every security-relevant step.
-    ``session`` is the step's ORM session or, on the hottest paths, its Core connection.
+    ``session`` is the step's ORM session or, on the hottest paths, its Core or driver transaction.
     Returns the event's sequence number.
     """
     # Round-trip the details through JSON so the hash covers exactly what the database returns.
     clean: dict[str, Any] = json.loads(json.dumps(details, default=str)) if details else {}
     at = utcnow()
     text = _EventText(at, actor, action, target, clean)
-    bind = session.get_bind() if isinstance(session, Session) else session
+    bind = session.get_bind() if isinstance(session, OrmSession) else session
     engine = bind.engine
     guess = _last_head.get(engine)
     if guess is not None:

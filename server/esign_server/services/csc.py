@@ -358,7 +358,7 @@ def sign_hash(
         ) from None
     except EsignError as exc:
         raise CscError(f"signing failed: {exc.message}", code="server_error", status=500) from None
-    with ctx.db.write_connection() as conn:
+    with ctx.db.driver_write() as conn:
         spent = _SPEND_SAD.execute(
             conn,
             {"k": len(hashes), "sad": digest_of_sad, "client": client_id, "credential": credential_id, "now": utcnow()},

@@ -13,7 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from esign_server.crypto import new_secret, token_hash
-from esign_server.db import DriverStatement, detached, utcnow
+from esign_server.db import DriverStatement, StepTransaction, detached, utcnow
 from esign_server.models import Device, User
 from esign_server.services import audit, otp
 from esign_server.services.errors import DeviceLocked, InvalidOtp, NotFound, ServiceError, Unauthorized
@@ -159,6 +159,16 @@ _ACCEPT_STEP = DriverStatement(
     .values(last_accepted_step=bindparam("step"), failed_streak=0)
 )
 
+_COUNT_FAILURE = DriverStatement(
+    update(_DEVICES)
+    .where(_DEVICES.c.id == bindparam("device_id"))
+    .values(
+        failed_streak=bindparam("failed_streak"),
+        lock_count=bindparam("lock_count"),
+        locked_until=bindparam("locked_until", type_=_DEVICES.c.locked_until.type),
+    )
+)
+
 
 def authenticate_device(ctx: ServerContext, device_token: str) -> Device:
     """The active device holding ``device_token``."""
@@ -199,7 +209,7 @@ class OtpCheck:
 
 
 def check_otp(
-    ctx: ServerContext, session: Session, *, device_id: str, code: str, now: datetime | None = None
+    ctx: ServerContext, session: StepTransaction, *, device_id: str, code: str, now: datetime | None = None
 ) -> OtpCheck:
     """Check a code against a device, in the caller's transaction, with the device row locked.
 
@@ -208,7 +218,7 @@ def check_otp(
     """
     now = now or utcnow()
     found = _LOCK_DEVICE.execute(session, {"device_id": device_id}).first()
-    # Outside the ORM session until a wrong code changes it (then ``session.add`` writes an UPDATE).
+    # Outside the ORM session: a wrong code is counted with a plain UPDATE below.
     device = detached(Device, found._asdict()) if found is not None else None
     if device is None or device.status != "active":
         raise Unauthorized("invalid device token", code="invalid_device")
@@ -235,7 +245,15 @@ def check_otp(
             seconds=seconds,
             lock_count=device.lock_count,
         )
-    session.add(device)
+    _COUNT_FAILURE.execute(
+        session,
+        {
+            "device_id": device.id,
+            "failed_streak": device.failed_streak,
+            "lock_count": device.lock_count,
+            "locked_until": device.locked_until,
+        },
+    )
     return OtpCheck(False)
 
 

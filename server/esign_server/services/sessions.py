@@ -14,6 +14,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -24,7 +25,7 @@ from pydantic_core import PydanticUndefined
 from sqlalchemy import bindparam, exists, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from esign.algorithms import (
     DigestAlgorithm,
@@ -36,7 +37,7 @@ from esign.algorithms import (
 from esign.errors import EsignError, InvalidInput, KeyAccessError, SigningError
 from esign.identity import mask_personal_numbers
 from esign_server.crypto import token_hash
-from esign_server.db import DriverStatement, detached, utcnow
+from esign_server.db import DriverStatement, StepTransaction, detached, utcnow
 from esign_server.models import Credential, Device, RelyingSystem, SessionDocument, SigningSession
 from esign_server.services import audit
 from esign_server.services.credentials import default_signature_algorithm
@@ -204,8 +205,10 @@ def create_session(
     )
     session_id = str(uuid.uuid4())
     bound = items_digest(alg, items)
+    # Prepared documents are added as ORM rows; a session of hashes is a few driver statements.
+    transaction: AbstractContextManager[StepTransaction] = ctx.db.write() if prepared else ctx.db.driver_write()
     try:
-        with ctx.db.write() as session:
+        with transaction as session:
             if idempotency_key is not None:
                 existing = _by_idempotency_key(session, client_id, idempotency_key)
                 if existing is not None:
@@ -245,7 +248,7 @@ def create_session(
             row = detached(SigningSession, values)
             for doc in prepared:
                 doc.row.session_id = session_id
-                session.add(doc.row)
+                session.add(doc.row)  # type: ignore[union-attr]  # an ORM session when there are documents
             audit.record(
                 session,
                 actor=f"client:{client_id}",
@@ -333,10 +336,9 @@ def document_rows(ctx: ServerContext, session_id: str) -> list[SessionDocument]:
         )
 
 
-def _by_idempotency_key(session: Session, client_id: str, key: str) -> SigningSession | None:
-    return session.exec(
-        select(SigningSession).where(SigningSession.client_id == client_id, SigningSession.idempotency_key == key)
-    ).first()
+def _by_idempotency_key(session: StepTransaction, client_id: str, key: str) -> SigningSession | None:
+    found = _BY_IDEMPOTENCY_KEY.execute(session, {"client_id": client_id, "key": key}).first()
+    return detached(SigningSession, found._asdict()) if found is not None else None
 
 
 def _replayed(existing: SigningSession, request_hash: str) -> SigningSession:
@@ -373,6 +375,11 @@ _FINISH = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("row_id"), _SESSIO
 _finish_statements: dict[tuple[str, ...], DriverStatement] = {}
 _KIND = DriverStatement(sa_select(_SESSIONS.c.kind).where(_SESSIONS.c.id == bindparam("id")))
 _SESSION_BY_ID = DriverStatement(sa_select(_SESSIONS).where(_SESSIONS.c.id == bindparam("id")))
+_BY_IDEMPOTENCY_KEY = DriverStatement(
+    sa_select(_SESSIONS).where(
+        _SESSIONS.c.client_id == bindparam("client_id"), _SESSIONS.c.idempotency_key == bindparam("key")
+    )
+)
 
 
 def kind_of(ctx: ServerContext, session_id: str) -> str | None:
@@ -393,7 +400,7 @@ def _finish_statement(columns: tuple[str, ...]) -> DriverStatement:
     return statement
 
 
-def _finish(session: Session, row: SigningSession, status: str, *, now: datetime, **values: Any) -> bool:
+def _finish(session: StepTransaction, row: SigningSession, status: str, *, now: datetime, **values: Any) -> bool:
     """Move a pending session to ``status`` with a conditional UPDATE; True when this call did it."""
     params = {"status": status, "completed_at": now, **values}
     result = _finish_statement(tuple(sorted(params))).execute(session, {"row_id": row.id, **params})
@@ -442,7 +449,7 @@ def expire_due(ctx: ServerContext, *, limit: int = 500) -> int:
 _LOCK_SESSION = DriverStatement(sa_select(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id")).with_for_update())
 
 
-def _locked(session: Session, session_id: str, user_id: str) -> SigningSession:
+def _locked(session: StepTransaction, session_id: str, user_id: str) -> SigningSession:
     found = _LOCK_SESSION.execute(session, {"session_id": session_id}).first()
     if found is None or found.user_id != user_id:
         raise NotFound(f"no session {session_id}", code="session_not_found")
@@ -502,7 +509,7 @@ def _confirm(
 ) -> SigningSession:
     error: EsignError | None = None
     terminal = False
-    with ctx.db.write() as session:
+    with ctx.db.driver_write() as session:
         if device is None:
             found = _DEVICE_BY_TOKEN.execute(session, {"token_hash": token_hash(device_token or "")}).first()
             if found is None or found.status != "active":
@@ -531,7 +538,12 @@ def _confirm(
 
 
 def _otp_failure(
-    ctx: ServerContext, session: Session, row: SigningSession, device: Device | DeviceRef, locked: bool, now: datetime
+    ctx: ServerContext,
+    session: StepTransaction,
+    row: SigningSession,
+    device: Device | DeviceRef,
+    locked: bool,
+    now: datetime,
 ) -> None:
     """Count a wrong code against the session (a locked device's code is not looked at, not counted)."""
     audit.record(
@@ -548,15 +560,27 @@ def _otp_failure(
             session, actor="system", action="session.failed", target=f"session:{row.id}", reason="too many wrong codes"
         )
     else:
-        session.execute(update(SigningSession).where(col(SigningSession.id) == row.id).values(otp_failures=failures))
+        _COUNT_OTP_FAILURE.execute(session, {"row_id": row.id, "failures": failures})
         row.otp_failures = failures
 
 
 _CREDENTIAL_BY_ID = DriverStatement(sa_select(_CREDENTIALS).where(_CREDENTIALS.c.id == bindparam("id")))
+_COUNT_OTP_FAILURE = DriverStatement(
+    update(_SESSIONS).where(_SESSIONS.c.id == bindparam("row_id")).values(otp_failures=bindparam("failures"))
+)
+_DOCUMENTS = SessionDocument.__table__  # type: ignore[attr-defined]
+_DOCUMENTS_OF = DriverStatement(
+    sa_select(_DOCUMENTS).where(_DOCUMENTS.c.session_id == bindparam("session_id")).order_by(_DOCUMENTS.c.index)
+)
+_STORE_SIGNED_DOCUMENT = DriverStatement(
+    update(_DOCUMENTS)
+    .where(_DOCUMENTS.c.session_id == bindparam("session_id"), _DOCUMENTS.c.index == bindparam("doc_index"))
+    .values(signed_content=bindparam("content"))
+)
 
 
 def _sign_and_finish(
-    ctx: ServerContext, session: Session, row: SigningSession, device: Device | DeviceRef, now: datetime
+    ctx: ServerContext, session: StepTransaction, row: SigningSession, device: Device | DeviceRef, now: datetime
 ) -> EsignError | None:
     found = _CREDENTIAL_BY_ID.execute(session, {"id": row.credential_id}).first()
     credential = detached(Credential, found._asdict()) if found is not None else None
@@ -585,12 +609,12 @@ def _sign_and_finish(
     try:
         signatures = sign_items(ctx, credential, row)
         if row.kind == "document":
-            docs = session.exec(
-                select(SessionDocument).where(SessionDocument.session_id == row.id).order_by(col(SessionDocument.index))
-            ).all()
-            for doc in docs:
-                doc.signed_content = finish_document(ctx, credential, doc, base64.b64decode(signatures[doc.index]))
-                session.add(doc)
+            for found_doc in _DOCUMENTS_OF.execute(session, {"session_id": row.id}).all():
+                doc = detached(SessionDocument, found_doc._asdict())
+                signed = finish_document(ctx, credential, doc, base64.b64decode(signatures[doc.index]))
+                _STORE_SIGNED_DOCUMENT.execute(
+                    session, {"session_id": row.id, "doc_index": doc.index, "content": signed}
+                )
     except KeyAccessError:
         # The key store is out of reach (HSM token removed, connection lost): not the session's fault.
         # Raising rolls the whole step back, the OTP step included: the session stays pending and

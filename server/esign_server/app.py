@@ -25,6 +25,7 @@ from esign_server.web.mobile import mount_mobile_app
 
 log = logging.getLogger("esign_server")
 EXPIRY_SWEEP_SECONDS = 2.0
+CHECKPOINT_SECONDS = 1.0
 
 
 async def _sweep_expired(ctx: ServerContext) -> None:
@@ -37,21 +38,35 @@ async def _sweep_expired(ctx: ServerContext) -> None:
             log.exception("expiry sweep failed")
 
 
+async def _checkpoint_wal(ctx: ServerContext) -> None:
+    """Checkpoint SQLite's WAL in the background, so no request pays for the copy and its fsync."""
+    while True:
+        await asyncio.sleep(CHECKPOINT_SECONDS)
+        try:
+            await run_in_threadpool(ctx.db.checkpoint)
+        except Exception:
+            log.exception("WAL checkpoint failed")
+
+
 def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = None) -> FastAPI:
-    """Build the app: routers, error handlers, body size limit, request logs, expiry sweeper."""
+    """Build the app: routers, error handlers, body size limit, request logs, expiry sweeper and
+    (SQLite) WAL checkpointer."""
     settings = settings or (ctx.settings if ctx else get_settings())
     configure_logging(json_lines=settings.log_json, level=settings.log_level)
     context = ctx or ServerContext(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(_sweep_expired(context))
+        background = [asyncio.create_task(_sweep_expired(context))]
+        if context.db.is_sqlite:
+            background.append(asyncio.create_task(_checkpoint_wal(context)))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         title="esign remote-signing service",

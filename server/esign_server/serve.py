@@ -9,7 +9,8 @@ kernel spreads connections over the workers, and asyncio sets ``TCP_NODELAY`` on
 Why a protocol subclass: uvicorn sets no deadline for receiving a request, so a client that sends
 half a request (slowloris) or connects and says nothing keeps its connection forever; enough of them
 exhaust the worker's file descriptors. :class:`DeadlineHttpProtocol` gives each request
-``REQUEST_READ_TIMEOUT_SECONDS`` to arrive whole, then answers 408 and closes.
+``REQUEST_READ_TIMEOUT_SECONDS`` to arrive whole, then answers 408 and closes. It also writes each
+response's head and body in one send (:class:`_CoalescingWrites`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,60 @@ _TIMEOUT_RESPONSE = (
 )
 
 
+COALESCE_MAX_BYTES = 64 * 1024
+"""A body chunk up to this size goes out in one write with the response head (larger ones: two)."""
+
+
+class _CoalescingWrites:
+    """The transport as one request's response cycle sees it: the response head is held back and
+    written together with the first body chunk.
+
+    uvicorn writes a response as two ``transport.write`` calls, head then body, and the event loop
+    turns each into a ``send`` syscall and a TCP segment at once. Measured with py-spy on the session
+    flow: those two sends were a quarter of the server's CPU per request; one send does the same
+    job. A head with no body chunk following at once (a stream that computes its first chunk) still
+    goes out on the next turn of the event loop.
+    """
+
+    __slots__ = ("_held", "_loop", "_started", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        """Hold the first write (the head) back until the next one or the next loop turn."""
+        if not self._started:
+            self._started = True
+            self._held = bytes(data)
+            self._loop.call_soon(self.flush)
+            return
+        held, self._held = self._held, None
+        if held is None:
+            self._transport.write(data)
+        elif len(data) <= COALESCE_MAX_BYTES:
+            self._transport.write(held + data)
+        else:  # no copy of a large body: two writes
+            self._transport.write(held)
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        """Write a head still held back."""
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        """Flush, then close the connection."""
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class DeadlineHttpProtocol(HttpToolsProtocol):
     """uvicorn's HTTP protocol with a deadline for receiving each request whole.
 
@@ -53,6 +108,12 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._arm_read_deadline()
+
+    def on_headers_complete(self) -> None:
+        before = self.cycle
+        super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not before:
+            self.cycle.transport = _CoalescingWrites(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._disarm_read_deadline()

@@ -174,3 +174,25 @@ def test_driver_write_holds_the_writers_lock(ctx: ServerContext, person: Person,
         order.append("first")
     thread.join(5)
     assert order == ["first", "other"]
+
+
+def test_the_wal_is_checkpointed_off_the_request_path(
+    ctx: ServerContext, person: Person, integrator: Integrator
+) -> None:
+    if not ctx.db.is_sqlite:
+        assert ctx.db.checkpoint() is None
+        return
+    from esign_server.db import WAL_AUTOCHECKPOINT_PAGES
+
+    with ctx.db.engine.connect() as conn:
+        threshold = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    assert threshold == WAL_AUTOCHECKPOINT_PAGES
+    created = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    statement = DriverStatement(insert(_SESSIONS), column_keys=list(_row(person, integrator.client_id, "", created)))
+    for n in range(20):
+        with ctx.db.driver_write() as tx:
+            statement.execute(tx, _row(person, integrator.client_id, f"wal-{n}", created))
+    first = ctx.db.checkpoint()
+    assert first is not None
+    pages, copied = first
+    assert pages >= 20 and copied == pages  # every committed page is now in the database file

@@ -244,14 +244,16 @@ def main_wrk(args: argparse.Namespace, kinds: list[str], env: dict[str, str], ur
     esign = str(Path(sys.executable).parent / "esign")
     port2 = free_port()
     url2 = f"http://127.0.0.1:{port2}"
-    results: list[tuple[str, int, int, WrkRow, WrkRow, WrkRow]] = []
+    results: list[tuple[str, int, int, WrkRow, WrkRow, WrkRow, WrkRow]] = []
     loads = [load_average()]
     for kind in kinds:
         bare, bare_url = start_bare(env, kind)
+        bare2, bare2_url = start_bare(env, kind, workers=2)
         one = start([esign, "server", "run", "--port", str(port), "--workers", "1"], env, url)
         two = start([esign, "server", "run", "--port", str(port2), "--workers", "2"], env, url2)
         try:
             wrk_bare(bare_url, 16, 1, bare.pid)  # warm-up
+            wrk_bare(bare2_url, 16, 1, bare2.pid)
             wrk_sign_hash(url, ctx, sandbox, kind, 16, 1, one.pid, "warm1")
             wrk_sign_hash(url2, ctx, sandbox, kind, 16, 1, two.pid, "warm2")
             for connections in (1, 16):
@@ -260,10 +262,11 @@ def main_wrk(args: argparse.Namespace, kinds: list[str], env: dict[str, str], ur
                     plain = wrk_bare(bare_url, connections, args.seconds, bare.pid)
                     run1 = wrk_sign_hash(url, ctx, sandbox, kind, connections, args.seconds, one.pid, f"{tag}w1")
                     run2 = wrk_sign_hash(url2, ctx, sandbox, kind, connections, args.seconds, two.pid, f"{tag}w2")
-                    results.append((kind, connections, n, plain, run1, run2))
+                    plain2 = wrk_bare(bare2_url, connections, args.seconds, bare2.pid)
+                    results.append((kind, connections, n, plain, run1, run2, plain2))
                     loads.append(load_average())
         finally:
-            for process in (bare, one, two):
+            for process in (bare, bare2, one, two):
                 process.terminate()
                 process.wait()
     ctx.close()
@@ -271,27 +274,30 @@ def main_wrk(args: argparse.Namespace, kinds: list[str], env: dict[str, str], ur
     print(
         "| key | clients | round | bare req/s | bare p50 / p99 ms | signHash 1 worker req/s | p50 / p99 ms "
         "| signHash 2 workers req/s | p50 / p99 ms | 1 worker / bare | 2 workers / 1 worker "
+        "| bare 2 workers req/s | bare 2 workers / 1 worker "
         "| server CPU ms per request: bare / 1 worker / 2 workers |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for kind, c, n, plain, run1, run2 in results:
-        b, r1, r2 = plain.run, run1.run, run2.run
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for kind, c, n, plain, run1, run2, plain2 in results:
+        b, r1, r2, b2 = plain.run, run1.run, run2.run, plain2.run
         if r1.refused or r2.refused:
             raise SystemExit(f"signHash refused {r1.refused + r2.refused} requests: the measurement is void")
         print(
             f"| {kind} | {c} | {n + 1} | {b.rate:,.0f} | {b.p50_ms:.2f} / {b.p99_ms:.2f} | {r1.rate:,.0f} "
             f"| {r1.p50_ms:.2f} / {r1.p99_ms:.2f} | {r2.rate:,.0f} | {r2.p50_ms:.2f} / {r2.p99_ms:.2f} "
-            f"| {r1.rate / b.rate:.0%} | {r2.rate / r1.rate:.2f}x "
+            f"| {r1.rate / b.rate:.0%} | {r2.rate / r1.rate:.2f}x | {b2.rate:,.0f} | {b2.rate / b.rate:.2f}x "
             f"| {plain.server_cpu_ms:.3f} / {run1.server_cpu_ms:.3f} / {run2.server_cpu_ms:.3f} |"
         )
     print()
     for kind in kinds:
         for c in (1, 16):
-            mine = [(p.run, r1.run, r2.run) for k, cc, _, p, r1, r2 in results if k == kind and cc == c]
+            mine = [(p.run, r1.run, r2.run, p2.run) for k, cc, _, p, r1, r2, p2 in results if k == kind and cc == c]
             print(
                 f"{kind}, {c} client(s), median over {len(mine)} rounds: one worker = "
-                f"{statistics.median(r1.rate / b.rate for b, r1, _ in mine):.0%} of bare (aim 50%); two workers = "
-                f"{statistics.median(r2.rate / r1.rate for _, r1, r2 in mine):.2f}x one worker (aim 1.7x)"
+                f"{statistics.median(r1.rate / b.rate for b, r1, _, _ in mine):.0%} of bare (aim 50%); two workers = "
+                f"{statistics.median(r2.rate / r1.rate for _, r1, r2, _ in mine):.2f}x one worker (aim 1.7x); "
+                f"the bare endpoint itself: two workers = "
+                f"{statistics.median(b2.rate / b.rate for b, _, _, b2 in mine):.2f}x one worker"
             )
     print(
         f"\n(client: wrk, {args.seconds:g} s per measurement; every signHash answer was 2xx. "

@@ -277,13 +277,55 @@ async def bare_bench(url: str, n: int, concurrency: int, server_pid: int | None 
         return await drive(n, concurrency, one, server_pid)
 
 
-def start_bare(env: dict[str, str], kind: str) -> tuple[subprocess.Popen[bytes], str]:
-    """The bare endpoint: one uvicorn worker (httptools, uvloop, no access log) signing with a ``kind`` key."""
+def start_bare(env: dict[str, str], kind: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """The bare endpoint: uvicorn (httptools, uvloop, no access log) signing with a ``kind`` key.
+
+    One worker: plain ``uvicorn``. Several: as ``esign server run --workers N`` does it, one process
+    per worker with its own SO_REUSEPORT socket (``uvicorn --workers`` loses TCP_NODELAY: FIELD-NOTES),
+    started by :func:`serve_bare` in one parent process.
+    """
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "bench.server_flow:bare_app", "--port", str(port)]
-    cmd += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
+    if workers == 1:
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "bench.server_flow:bare_app", "--port", str(port)]
+        cmd += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
+    else:
+        cmd = [sys.executable, "-c", f"from bench.server_flow import serve_bare; serve_bare({port}, {workers})"]
     url = f"http://127.0.0.1:{port}"
     return start(cmd, {**env, "ESIGN_BENCH_KEY": kind}, url), url
+
+
+def _bare_worker(port: int) -> None:
+    import uvicorn
+    from esign_server.serve import listening_socket
+
+    config = uvicorn.Config(
+        "bench.server_flow:bare_app",
+        factory=True,
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+    )
+    uvicorn.Server(config).run(sockets=[listening_socket("127.0.0.1", port, reuse_port=True)])
+
+
+def serve_bare(port: int, workers: int) -> None:
+    """The bare endpoint in ``workers`` processes sharing ``port`` (SO_REUSEPORT), until terminated."""
+    import multiprocessing
+    import signal
+
+    spawn = multiprocessing.get_context("spawn")
+    processes = [spawn.Process(target=_bare_worker, args=(port,)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+
+    def stop(*_: object) -> None:
+        for process in processes:
+            process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    for process in processes:
+        process.join()
 
 
 def load_average() -> str:

@@ -415,12 +415,7 @@ class Database:
             with self.write_connection() as conn:
                 yield conn
             return
-        tx: DriverTransaction | None = getattr(self._writers, "tx", None)
-        if tx is None:
-            tx = DriverTransaction(self.engine)
-            self._writers.tx = tx
-            with self._readers_lock:
-                self._writer_transactions.append(tx)
+        tx = self._thread_driver()
         with self._write_lock:
             try:
                 tx.run("BEGIN IMMEDIATE")
@@ -438,6 +433,33 @@ class Database:
                     self._writers.tx = None
                     tx.close()
                 raise
+
+    def _thread_driver(self) -> DriverTransaction:
+        tx: DriverTransaction | None = getattr(self._writers, "tx", None)
+        if tx is None:
+            tx = DriverTransaction(self.engine)
+            self._writers.tx = tx
+            with self._readers_lock:
+                self._writer_transactions.append(tx)
+        return tx
+
+    @contextmanager
+    def driver_read(self) -> Iterator[DriverTransaction | Connection]:
+        """A read of :class:`DriverStatement` statements, each its own snapshot (hot paths only).
+
+        On SQLite this thread's driver connection, the one its :meth:`driver_write` steps use, in
+        autocommit: SQLite drops a connection's whole page cache when another connection has
+        committed, so reading on a separate connection meant re-reading every page after each of
+        this thread's own writes. On PostgreSQL, :meth:`read_connection`.
+        """
+        if not self.is_sqlite:
+            with self.read_connection() as conn:
+                yield conn
+            return
+        tx = self._thread_driver()
+        if tx.dbapi_connection.in_transaction:
+            raise RuntimeError("driver_read inside this thread's driver_write: use the write's transaction")
+        yield tx
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:

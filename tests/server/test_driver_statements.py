@@ -196,3 +196,23 @@ def test_the_wal_is_checkpointed_off_the_request_path(
     assert first is not None
     pages, copied = first
     assert pages >= 20 and copied == pages  # every committed page is now in the database file
+
+
+def test_driver_read_sees_committed_writes_and_refuses_to_nest(
+    ctx: ServerContext, person: Person, integrator: Integrator
+) -> None:
+    created = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+    row = _row(person, integrator.client_id, "dr-1", created)
+    insert_row = DriverStatement(insert(_SESSIONS), column_keys=list(row))
+    status = DriverStatement(select(_SESSIONS.c.status).where(_SESSIONS.c.id == bindparam("id")))
+    with ctx.db.driver_write() as tx:
+        insert_row.execute(tx, row)
+    with ctx.db.driver_read() as conn:
+        assert status.execute(conn, {"id": "dr-1"}).scalar() == "pending"
+    with ctx.db.write_connection() as other:  # another connection's commit is seen at once
+        other.execute(update(_SESSIONS).where(_SESSIONS.c.id == "dr-1").values(status="signed"))
+    with ctx.db.driver_read() as conn:
+        assert status.execute(conn, {"id": "dr-1"}).scalar() == "signed"
+    if ctx.db.is_sqlite:
+        with ctx.db.driver_write(), pytest.raises(RuntimeError), ctx.db.driver_read():
+            pass

@@ -336,7 +336,7 @@ def sign_hash(
     if not hashes:
         raise CscError("hashes must not be empty")
     digest_of_sad = sad_hash(sad)
-    with ctx.db.read_connection() as conn:
+    with ctx.db.driver_read() as conn:
         found = _AUTHORIZATION_AND_KEY.execute(conn, {"sad": digest_of_sad, "id": credential_id}).first()
     if found is None or found.client_id != client_id or found.credential_id != credential_id:
         raise InvalidSad()

@@ -348,7 +348,7 @@ def _replayed(existing: SigningSession, request_hash: str) -> SigningSession:
 
 
 def _read_session(ctx: ServerContext, session_id: str) -> SigningSession | None:
-    with ctx.db.read_connection() as conn:
+    with ctx.db.driver_read() as conn:
         found = _SESSION_BY_ID.execute(conn, {"id": session_id}).first()
     return detached(SigningSession, found._asdict()) if found is not None else None
 
@@ -384,7 +384,7 @@ _BY_IDEMPOTENCY_KEY = DriverStatement(
 
 def kind_of(ctx: ServerContext, session_id: str) -> str | None:
     """A session's kind (``hash``, ``csc``, ``document``), or None when there is no such session."""
-    with ctx.db.read_connection() as conn:
+    with ctx.db.driver_read() as conn:
         kind: str | None = _KIND.execute(conn, {"id": session_id}).scalar()
     return kind
 

@@ -20,7 +20,7 @@ class AuditEvent(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     actor: str = Field(max_length=120)
     """Who: ``client:<id>``, ``device:<id>``, ``admin:<id>``, ``cli``, ``system``."""
-    action: str = Field(max_length=60, index=True)
+    action: str = Field(max_length=60)
     target: str = Field(default="", max_length=120)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -28,24 +29,14 @@ EXPIRY_SWEEP_SECONDS = 2.0
 CHECKPOINT_SECONDS = 1.0
 
 
-async def _sweep_expired(ctx: ServerContext) -> None:
-    """Expire overdue sessions (and send their webhooks) even when nobody polls them."""
+async def _every(seconds: float, job: Callable[[], object], what: str) -> None:
+    """Run a blocking background ``job`` in the thread pool every ``seconds``; a failure is logged."""
     while True:
-        await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
+        await asyncio.sleep(seconds)
         try:
-            await run_in_threadpool(expire_due, ctx)
+            await run_in_threadpool(job)
         except Exception:
-            log.exception("expiry sweep failed")
-
-
-async def _checkpoint_wal(ctx: ServerContext) -> None:
-    """Checkpoint SQLite's WAL in the background, so no request pays for the copy and its fsync."""
-    while True:
-        await asyncio.sleep(CHECKPOINT_SECONDS)
-        try:
-            await run_in_threadpool(ctx.db.checkpoint)
-        except Exception:
-            log.exception("WAL checkpoint failed")
+            log.exception("%s failed", what)
 
 
 def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = None) -> FastAPI:
@@ -57,9 +48,13 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        background = [asyncio.create_task(_sweep_expired(context))]
+        # Expire overdue sessions (and send their webhooks) even when nobody polls them.
+        sweep = partial(expire_due, context)
+        background = [asyncio.create_task(_every(EXPIRY_SWEEP_SECONDS, sweep, "expiry sweep"))]
         if context.db.is_sqlite:
-            background.append(asyncio.create_task(_checkpoint_wal(context)))
+            # Checkpoint the WAL off the requests' path: no request pays for the copy and its fsync.
+            checkpoint = context.db.checkpoint
+            background.append(asyncio.create_task(_every(CHECKPOINT_SECONDS, checkpoint, "WAL checkpoint")))
         try:
             yield
         finally:

@@ -267,7 +267,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         engine = create_engine(url, connect_args=connect_args)
     else:
         # No bound on the pool: a SQLite connection is a file handle, and a bound would let threads
-        # block on checkout (30 s) — every thread keeps a read connection (Database.read_connection)
+        # block on checkout (30 s) — every thread keeps a driver connection (Database.driver_write)
         # and writers hold theirs while they queue for the writers' lock.
         engine = create_engine(url, connect_args=connect_args, poolclass=QueuePool, pool_size=0, max_overflow=-1)
 
@@ -360,9 +360,7 @@ class Database:
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
             self.read_engine = self.engine
-        self._readers = local()
-        self._readers_lock = Lock()
-        self._reader_connections: list[Connection] = []
+        self._drivers_lock = Lock()
         self._writers = local()
         self._writer_transactions: list[DriverTransaction] = []
         self._write_lock: AbstractContextManager[object] = (
@@ -431,6 +429,8 @@ class Database:
                     # A failed COMMIT (disk full, I/O error) can leave the transaction open: this
                     # connection is not trusted again; the next step opens a fresh one.
                     self._writers.tx = None
+                    with self._drivers_lock:
+                        self._writer_transactions.remove(tx)
                     tx.close()
                 raise
 
@@ -439,7 +439,7 @@ class Database:
         if tx is None:
             tx = DriverTransaction(self.engine)
             self._writers.tx = tx
-            with self._readers_lock:
+            with self._drivers_lock:
                 self._writer_transactions.append(tx)
         return tx
 
@@ -463,26 +463,10 @@ class Database:
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
-        """Like :meth:`read`, for plain SQL statements only (rolled back at the end).
-
-        On SQLite each thread keeps one read connection open across calls: opening a Core connection
-        and handing it back to the pool costs more than the primary-key SELECT it is used for.
-        """
-        if not self.is_sqlite:
-            with self.read_engine.connect() as pooled:
-                yield pooled
-            return
-        kept: Connection | None = getattr(self._readers, "conn", None)
-        if kept is None or kept.closed or kept.invalidated:
-            kept = self.read_engine.connect()
-            self._readers.conn = kept
-            with self._readers_lock:
-                self._reader_connections.append(kept)
-        try:
-            yield kept
-        finally:
-            if kept.in_transaction():
-                kept.rollback()
+        """Like :meth:`read`, for plain SQL statements only: a pooled Core connection (rolled back at
+        the end). The hot paths read with :meth:`driver_read` instead."""
+        with self.read_engine.connect() as pooled:
+            yield pooled
 
     def checkpoint(self) -> tuple[int, int] | None:
         """Copy the WAL's committed pages into the SQLite database file (a passive checkpoint: it
@@ -512,12 +496,9 @@ class Database:
             return MigrationContext.configure(conn).get_current_revision(), heads
 
     def dispose(self) -> None:
-        """Close every pooled connection (and the threads' read connections)."""
-        with self._readers_lock:
-            readers, self._reader_connections = self._reader_connections, []
+        """Close every pooled connection (and the threads' driver connections)."""
+        with self._drivers_lock:
             writers, self._writer_transactions = self._writer_transactions, []
-        for conn in readers:
-            conn.close()
         for tx in writers:
             tx.close()
         self._writers = local()

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import cached_property
 from threading import Lock
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from weakref import WeakKeyDictionary
 
 from starlette.concurrency import run_in_threadpool
 
 from esign.errors import InvalidInput
 from esign_server.config import Settings
 from esign_server.crypto import AccessTokens, Sealer
-from esign_server.db import Database
+from esign_server.db import Database, StepTransaction
 from esign_server.events import SessionEvents
+from esign_server.group_commit import CommitGroup, run_alone
 from esign_server.keystore import KeyStore
 from esign_server.keystore.software import SoftwareKeyStore
 
@@ -36,6 +39,7 @@ class ServerContext:
         self.events = SessionEvents()
         self._keystores: dict[str, KeyStore] = {"software": SoftwareKeyStore(master)}
         self._lock = Lock()
+        self._commit_groups: WeakKeyDictionary[asyncio.AbstractEventLoop, CommitGroup] = WeakKeyDictionary()
 
     def keystore(self, name: str | None = None) -> KeyStore:
         """The keystore called ``name`` (default: the configured one)."""
@@ -65,6 +69,21 @@ class ServerContext:
         if self.inline_steps and not self.db.writers_busy():
             return fn(*args, **kwargs)
         return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def commit(self, write: Callable[[StepTransaction], T]) -> T:
+        """Run a step's ``write`` in a write transaction; its result once committed.
+
+        With inline steps (SQLite) the writes of one turn of the event loop share a transaction
+        (:class:`~esign_server.group_commit.CommitGroup`); otherwise the write gets a transaction of
+        its own in the thread pool.
+        """
+        if not self.inline_steps:
+            return await run_in_threadpool(run_alone, self.db, write)
+        loop = asyncio.get_running_loop()
+        group = self._commit_groups.get(loop)
+        if group is None:
+            group = self._commit_groups[loop] = CommitGroup(self.db, loop)
+        return await group.commit(write)
 
     @property
     def inline_steps(self) -> bool:

@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, digest_algorithm
 from esign.errors import EsignError, InvalidInput, KeyAccessError
-from esign_server.db import DriverStatement, UTCDateTime, utcnow
+from esign_server.db import DriverStatement, StepTransaction, UTCDateTime, utcnow
 from esign_server.models import Credential, Device, SigningSession, User
 from esign_server.models.csc import CscAuthorization, CscAuthorizedHash
 from esign_server.services import audit
@@ -329,9 +329,79 @@ def sign_hash(
 ) -> HashSignatures:
     """Sign ``hashes`` with the credential's key if the SAD authorizes each of them (and that many).
 
-    The signatures are made first, outside the write transaction, and handed out only if the
-    transaction that spends the SAD and each authorized hash commits: the database lock is held for
-    a few statements, not for the signing, so several workers sign in parallel.
+    :func:`make_hash_signatures` then :meth:`UnspentSignatures.spend` in a transaction of its own.
+    """
+    unspent = make_hash_signatures(
+        ctx,
+        client_id=client_id,
+        credential_id=credential_id,
+        sad=sad,
+        hashes=hashes,
+        hash_algorithm=hash_algorithm,
+        sign_algo=sign_algo,
+    )
+    with ctx.db.driver_write() as conn:
+        return unspent.spend(conn)
+
+
+@dataclass(frozen=True)
+class UnspentSignatures:
+    """signHash signatures made but not handed out: :meth:`spend` first, in a write transaction."""
+
+    result: HashSignatures
+    client_id: str
+    credential_id: str
+    sad_digest: str
+    authorization_id: str
+    session_id: str
+    hashes: Sequence[bytes]
+
+    def spend(self, conn: StepTransaction) -> HashSignatures:
+        """Spend the SAD and each authorized hash, audit the signing; the signatures, to hand out once
+        ``conn``'s transaction commits. :class:`InvalidSad` if another request spent them first."""
+        spent = _SPEND_SAD.execute(
+            conn,
+            {
+                "k": len(self.hashes),
+                "sad": self.sad_digest,
+                "client": self.client_id,
+                "credential": self.credential_id,
+                "now": utcnow(),
+            },
+        )
+        if spent.rowcount != 1:
+            raise InvalidSad()
+        for digest, count in Counter(h.hex() for h in self.hashes).items():
+            taken = _SPEND_HASH.execute(conn, {"k": count, "auth": self.authorization_id, "digest": digest})
+            if taken.rowcount != 1:
+                raise InvalidSad("a hash was not authorized by this SAD (or was already signed)")
+        audit.record(
+            conn,
+            actor=f"client:{self.client_id}",
+            action="csc.signed",
+            target=f"session:{self.session_id}",
+            credential_id=self.credential_id,
+            signatures=len(self.result.signatures),
+            hashes=[h.hex() for h in self.hashes][:16],
+        )
+        return self.result
+
+
+def make_hash_signatures(
+    ctx: ServerContext,
+    *,
+    client_id: str,
+    credential_id: str,
+    sad: str,
+    hashes: Sequence[bytes],
+    hash_algorithm: DigestAlgorithm,
+    sign_algo: str,
+) -> UnspentSignatures:
+    """Check the SAD and sign ``hashes``: the signatures, to hand out only after spending the SAD.
+
+    The signatures are made outside the write transaction that spends the SAD and each authorized
+    hash (:meth:`UnspentSignatures.spend`): the database lock is held for a few statements, not for
+    the signing, so several workers sign in parallel.
     """
     if not hashes:
         raise CscError("hashes must not be empty")
@@ -358,27 +428,15 @@ def sign_hash(
         ) from None
     except EsignError as exc:
         raise CscError(f"signing failed: {exc.message}", code="server_error", status=500) from None
-    with ctx.db.driver_write() as conn:
-        spent = _SPEND_SAD.execute(
-            conn,
-            {"k": len(hashes), "sad": digest_of_sad, "client": client_id, "credential": credential_id, "now": utcnow()},
-        )
-        if spent.rowcount != 1:
-            raise InvalidSad()
-        for digest, count in Counter(h.hex() for h in hashes).items():
-            taken = _SPEND_HASH.execute(conn, {"k": count, "auth": found.id, "digest": digest})
-            if taken.rowcount != 1:
-                raise InvalidSad("a hash was not authorized by this SAD (or was already signed)")
-        audit.record(
-            conn,
-            actor=f"client:{client_id}",
-            action="csc.signed",
-            target=f"session:{found.session_id}",
-            credential_id=credential_id,
-            signatures=len(signatures),
-            hashes=[h.hex() for h in hashes][:16],
-        )
-    return HashSignatures(signatures, algorithm)
+    return UnspentSignatures(
+        HashSignatures(signatures, algorithm),
+        client_id,
+        credential_id,
+        digest_of_sad,
+        found.id,
+        found.session_id,
+        hashes,
+    )
 
 
 def credential_ids_for_user(ctx: ServerContext, *, user_id: str, only_valid: bool = False) -> list[str]:

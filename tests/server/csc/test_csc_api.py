@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import timedelta
+from typing import Any
 
 import httpx
+import pytest
 from asn1crypto import cms, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -13,9 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from esign_server.context import ServerContext
 from esign_server.db import utcnow
+from esign_server.models import AuditEvent
 from esign_server.models.csc import CscAuthorization
 from esign_server.services import audit
 from sqlalchemy import update
+from sqlmodel import select
 
 from ..conftest import Integrator, Person, add_device, enroll_person, oath
 from .conftest import authorize_with_otp, b64, csc_post, h
@@ -361,3 +366,45 @@ async def test_every_csc_step_is_in_the_audit_chain(
 
         actions = [e.action for e in session.exec(select(AuditEvent)).all()]
     assert {"session.created", "session.signed", "csc.sad_issued", "csc.signed"} <= set(actions)
+
+
+async def test_concurrent_sign_hash_calls_each_get_their_own_answer_from_a_shared_commit(
+    ctx: ServerContext, http: httpx.AsyncClient, rp: Integrator, person: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from esign_server import group_commit
+
+    batches: list[int] = []
+    real_run_batch = group_commit.run_batch
+
+    def counting_run_batch(db: Any, writes: list[Any]) -> list[Any]:
+        batches.append(len(writes))
+        return real_run_batch(db, writes)
+
+    monkeypatch.setattr(group_commit, "run_batch", counting_run_batch)
+    digests = [h(f"hóa đơn song song {n}") for n in range(6)]
+    # One signature more than sent, so that the SAD is not used up when the refused calls are checked.
+    spare = h("dự phòng")
+    sad = await authorize_with_otp(http, rp, person, [*digests, spare], oath(person.secret, step_offset=1))
+    cert = (await csc_post(http, rp, "credentials/info", {"credentialID": person.credential_id})).json()
+    body = {"credentialID": person.credential_id, "SAD": sad, "hashAlgorithmOID": SHA256, "signAlgo": ECDSA_SHA256}
+    # Six authorized hashes, the first one twice (one of the two must be refused), and one never authorized.
+    asked = [*digests, digests[0], h("không được ủy quyền")]
+    calls = [csc_post(http, rp, "signatures/signHash", {**body, "hashes": [b64(d)]}) for d in asked]
+    answers = await asyncio.gather(*calls)
+
+    assert [a.status_code for a in answers[1:6]] == [200] * 5
+    assert sorted(a.status_code for a in (answers[0], answers[6])) == [200, 400]  # signed once, not twice
+    assert "already signed" in next(a for a in (answers[0], answers[6]) if a.status_code == 400).text
+    assert answers[7].status_code == 400 and "not authorized" in answers[7].json()["error_description"]
+    for answer, digest in zip(answers, asked, strict=True):
+        if answer.status_code == 200:
+            [signature] = answer.json()["signatures"]
+            verify_ecdsa(cert["cert"]["certificates"][0], base64.b64decode(signature), digest)
+    assert audit.verify_chain(ctx.db).ok
+    with ctx.db.read() as session:
+        signed = session.exec(select(AuditEvent).where(AuditEvent.action == "csc.signed")).all()
+    assert sorted(e.details["hashes"][0] for e in signed) == sorted(d.hex() for d in digests)
+    if ctx.inline_steps:  # SQLite: the calls of one turn of the event loop shared transactions
+        assert sum(batches) == len(asked) and max(batches) > 1
+    else:  # PostgreSQL: a transaction per call, in the thread pool
+        assert batches == []

@@ -411,8 +411,8 @@ def make_router(version: str) -> APIRouter:
         if body.operationMode != "S":
             raise ServiceError("only the synchronous operation mode (S) is offered")
         algorithm = csc.hash_algorithm_of(body.hashAlgorithmOID or body.hashAlgo, body.signAlgo)
-        result = await ctx.step(
-            csc.sign_hash,
+        unspent = await ctx.step(
+            csc.make_hash_signatures,
             ctx,
             client_id=client,
             credential_id=body.credentialID,
@@ -421,6 +421,7 @@ def make_router(version: str) -> APIRouter:
             hash_algorithm=algorithm,
             sign_algo=body.signAlgo,
         )
+        result = await ctx.commit(unspent.spend)
         return SignHashResponse(signatures=[_b64(s) for s in result.signatures])
 
     @router.post("/signatures/timestamp", response_model=TimestampResponse, responses=_ERRORS)

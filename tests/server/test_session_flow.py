@@ -321,3 +321,48 @@ def test_device_lockout_doubles_each_time(ctx: ServerContext, person: Person) ->
         now = locked.locked_until + timedelta(seconds=1)
     base = ctx.settings.device_lock_base_seconds
     assert lock_lengths == [base, 2 * base, 4 * base]
+
+
+async def test_sessions_created_and_confirmed_at_once_each_get_their_own_outcome(
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, person: Person
+) -> None:
+    # On SQLite the steps that reach the event loop together share one transaction (group commit):
+    # each still gets its own answer, and what one of them records is kept apart from the others.
+    phones = [person, add_device(ctx, person), add_device(ctx, person)]
+    body = {
+        "credential_id": person.credential_id,
+        "items": [{"name": "lô-7.pdf", "digest": base64.b64encode(digest_of("lô 7")).decode()}],
+    }
+    keyed = {**integrator.headers, "Idempotency-Key": "lo-7"}
+    made = await asyncio.gather(
+        create(http, integrator, person, "một"),
+        create(http, integrator, person, "hai"),
+        create(http, integrator, person, "ba"),
+        http.post("/api/sessions", json=body, headers=keyed),
+        http.post("/api/sessions", json=body, headers=keyed),
+    )
+    twins = made[3:]
+    assert sorted(r.status_code for r in twins) == [200, 201]  # one session for one idempotency key
+    assert twins[0].json()["id"] == twins[1].json()["id"]
+
+    codes = [oath(phones[0].secret, step_offset=1), "000000", oath(phones[2].secret, step_offset=1)]
+    answers = await asyncio.gather(
+        *(
+            http.post(f"/api/mobile/sessions/{s['id']}/confirm", json={"code": c}, headers=device_headers(p))
+            for s, c, p in zip(made[:3], codes, phones, strict=True)
+        )
+    )
+    assert [a.status_code for a in answers] == [200, 400, 200]
+    assert answers[1].json()["error"] == "invalid_otp"
+    fetched = [(await http.get(f"/api/sessions/{s['id']}", headers=integrator.headers)).json() for s in made[:3]]
+    assert [f["status"] for f in fetched] == ["signed", "pending", "signed"]
+    public_key = (await certificate(http, integrator, person)).public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    for f, text in ((fetched[0], "một"), (fetched[2], "ba")):
+        public_key.verify(base64.b64decode(f["signatures"][0]), digest_of(text), ec.ECDSA(Prehashed(hashes.SHA256())))
+    from esign_server.models import SigningSession
+
+    with ctx.db.read() as session:
+        wrong = session.get(SigningSession, made[1]["id"])
+    assert wrong is not None and wrong.otp_failures == 1  # the refused code was counted, and kept
+    assert audit.verify_chain(ctx.db).ok

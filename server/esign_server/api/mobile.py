@@ -111,10 +111,14 @@ def get_session(session_id: str, device: CurrentDevice, ctx: CtxDep) -> MobileSe
 async def confirm(session_id: str, body: Confirm, device: DeviceCallDep) -> MobileSession:
     """Confirm with the current TOTP code: the items are signed at once."""
     ctx, token = device.ctx, device.token
-    # One transaction for the device check and the step (the hot path of a session). Document sessions
-    # also finish their documents (a time-stamp from the service's own TSA, over HTTP): never on the loop.
+    # One transaction for the device check and the step (the hot path of a session), shared with the
+    # other writes of the loop's turn. Document sessions also finish their documents (a time-stamp from
+    # the service's own TSA, over HTTP): never on the loop.
     if ctx.inline_steps and session_service.kind_of(ctx, session_id) != "document":
-        return await ctx.step(_confirm, ctx, token, session_id, body.code)
+        row = await session_service.confirm_with_token_grouped(
+            ctx, device_token=token, session_id=session_id, code=body.code
+        )
+        return mobile_sessions(ctx, [row])[0]
     return await run_in_threadpool(_confirm, ctx, token, session_id, body.code)
 
 

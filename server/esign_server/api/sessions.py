@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Response
@@ -46,22 +46,25 @@ async def create_session(
 ) -> SessionPublic:
     """Ask the credential's holder to sign ``items``; show them ``confirmation_code``."""
     ctx = caller.ctx
-    create = functools.partial(
-        session_service.create_session,
-        ctx,
-        client_id=caller.client_id,
-        credential_id=body.credential_id,
-        items=[session_service.HashItem(i.name, i.digest) for i in body.items],
-        digest=body.digest_algorithm,
-        signature_algorithm=body.signature_algorithm,
-        description=body.description,
-        callback_url=body.callback_url,
-        idempotency_key=idempotency_key,
-        ttl_seconds=body.ttl_seconds,
-        documents=[DocumentIn(d.name, d.format, d.content, dict(d.options)) for d in body.documents],
-    )
-    # Hashes: a short step. Whole documents are prepared (parsed, hashed) first: never on the event loop.
-    row, created = await (run_in_threadpool(create) if body.documents else ctx.step(create))
+    options: dict[str, Any] = {
+        "client_id": caller.client_id,
+        "credential_id": body.credential_id,
+        "items": [session_service.HashItem(i.name, i.digest) for i in body.items],
+        "digest": body.digest_algorithm,
+        "signature_algorithm": body.signature_algorithm,
+        "description": body.description,
+        "callback_url": body.callback_url,
+        "idempotency_key": idempotency_key,
+        "ttl_seconds": body.ttl_seconds,
+    }
+    if body.documents:  # prepared (parsed, hashed) first: never on the event loop
+        documents = [DocumentIn(d.name, d.format, d.content, dict(d.options)) for d in body.documents]
+        create = functools.partial(session_service.create_session, ctx, documents=documents, **options)
+        row, created = await run_in_threadpool(create)
+    elif ctx.inline_steps:  # hashes: a few statements, in the transaction of the loop's turn
+        row, created = await session_service.create_hash_session_grouped(ctx, **options)
+    else:
+        row, created = await ctx.step(functools.partial(session_service.create_session, ctx, **options))
     if not created:
         response.status_code = 200
     return session_public(row)

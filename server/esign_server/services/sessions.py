@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
@@ -182,92 +182,198 @@ def create_session(
             idempotency_key=idempotency_key,
             ttl_seconds=ttl_seconds,
         )
-    if not items:
-        raise ServiceError("a session needs at least one item")
-    if len(items) > ctx.settings.max_items_per_session:
-        raise ServiceError(f"at most {ctx.settings.max_items_per_session} items per session")
-    alg = digest_algorithm(digest)
-    for index, item in enumerate(items):
-        if len(item.digest) != alg.digest_size:
-            raise InvalidInput(f"item {index}: a {alg.value} digest is {alg.digest_size} bytes, got {len(item.digest)}")
-    ttl = ttl_seconds or ctx.settings.session_ttl_seconds
-    if not 10 <= ttl <= 86_400:
-        raise ServiceError("ttl_seconds must be between 10 and 86400")
-    request_hash = _request_hash(
+    new = _NewSession.of(
+        ctx,
+        client_id=client_id,
         credential_id=credential_id,
-        digest=alg.value,
-        sig=signature_algorithm,
+        items=items,
+        digest=digest,
+        signature_algorithm=signature_algorithm,
         description=description,
-        callback=callback_url,
-        ttl=ttl_seconds,
+        callback_url=callback_url,
+        idempotency_key=idempotency_key,
+        ttl_seconds=ttl_seconds,
         kind=kind,
-        items=[(i.name, i.digest.hex()) for i in items],
+        prepared=prepared,
     )
-    session_id = str(uuid.uuid4())
-    bound = items_digest(alg, items)
     # Prepared documents are added as ORM rows; a session of hashes is a few driver statements.
     transaction: AbstractContextManager[StepTransaction] = ctx.db.write() if prepared else ctx.db.driver_write()
     try:
         with transaction as session:
-            if idempotency_key is not None:
-                existing = _by_idempotency_key(session, client_id, idempotency_key)
-                if existing is not None:
-                    return _replayed(existing, request_hash), False
-            cred = _CREDENTIAL_FOR_SESSION.execute(session, {"id": credential_id}).first()
-            if cred is None:
-                raise NotFound(f"no credential {credential_id}", code="credential_not_found")
-            if cred.status != "active" or not cred.has_certificate:
-                raise Conflict(f"credential {credential_id} is {cred.status}", code="credential_not_active")
-            if not cred.has_device:
-                raise Conflict(
-                    "the credential's holder has no enrolled device to confirm with", code="no_active_device"
+            made = new.write(session)
+    except IntegrityError as exc:
+        return new.after_race(ctx, exc)
+    return new.settle(ctx, made)
+
+
+async def create_hash_session_grouped(
+    ctx: ServerContext, *, client_id: str, credential_id: str, items: Sequence[HashItem], **options: Any
+) -> tuple[SigningSession, bool]:
+    """:func:`create_session` of hashes from the event loop, its transaction shared with the other
+    writes of the loop's turn (:meth:`ServerContext.commit`)."""
+    new = _NewSession.of(ctx, client_id=client_id, credential_id=credential_id, items=items, **options)
+    try:
+        made = await ctx.commit(new.write)
+    except IntegrityError as exc:
+        return new.after_race(ctx, exc)
+    return new.settle(ctx, made)
+
+
+@dataclass(frozen=True)
+class _NewSession:
+    """A checked request for a session, to be written in a transaction (:meth:`write`)."""
+
+    client_id: str
+    credential_id: str
+    session_id: str
+    items: Sequence[HashItem]
+    digest: DigestAlgorithm
+    signature_algorithm: str | None
+    ttl: int
+    kind: str
+    description: str | None
+    callback_url: str | None
+    idempotency_key: str | None
+    request_hash: str
+    bound: str
+    prepared: Sequence[PreparedDocument]
+
+    @classmethod
+    def of(
+        cls,
+        ctx: ServerContext,
+        *,
+        client_id: str,
+        credential_id: str,
+        items: Sequence[HashItem],
+        digest: str = "sha256",
+        signature_algorithm: str | None = None,
+        description: str | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+        ttl_seconds: int | None = None,
+        kind: str = "hash",
+        prepared: Sequence[PreparedDocument] = (),
+    ) -> _NewSession:
+        """Check the request (before any transaction)."""
+        if not items:
+            raise ServiceError("a session needs at least one item")
+        if len(items) > ctx.settings.max_items_per_session:
+            raise ServiceError(f"at most {ctx.settings.max_items_per_session} items per session")
+        alg = digest_algorithm(digest)
+        for index, item in enumerate(items):
+            if len(item.digest) != alg.digest_size:
+                raise InvalidInput(
+                    f"item {index}: a {alg.value} digest is {alg.digest_size} bytes, got {len(item.digest)}"
                 )
-            algorithm = _resolve_algorithm(cred.public_key_der, cred.key_algorithm, alg, signature_algorithm)
-            now = utcnow()
-            values: dict[str, Any] = {
-                **_SESSION_DEFAULTS,
-                "id": session_id,
-                "client_id": client_id,
-                "user_id": cred.user_id,
-                "credential_id": credential_id,
-                "kind": kind,
-                "created_at": now,
-                "expires_at": now + timedelta(seconds=ttl),
-                "digest_algorithm": alg.value,
-                "signature_algorithm": algorithm.oid,
-                "items": [_stored_item(i, prepared[n].row.format if prepared else None) for n, i in enumerate(items)],
-                "items_digest": bound,
-                "confirmation_code": confirmation_code(session_id, bound),
-                "description": description,
-                "callback_url": callback_url,
-                "idempotency_key": idempotency_key,
-                "request_hash": request_hash,
-            }
-            # A driver-level INSERT: the ORM's unit of work costs more CPU than the rest of the step.
-            _INSERT_SESSION.execute(session, values)
-            row = detached(SigningSession, values)
-            for doc in prepared:
-                doc.row.session_id = session_id
-                session.add(doc.row)  # type: ignore[union-attr]  # an ORM session when there are documents
-            audit.record(
-                session,
-                actor=f"client:{client_id}",
-                action="session.created",
-                target=f"session:{session_id}",
-                credential_id=credential_id,
-                items=len(items),
-                items_digest=bound,
-                kind=kind,
-            )
-    except IntegrityError:
-        # Two requests with the same idempotency key raced; the other one won.
-        with ctx.db.read() as session:
-            existing = _by_idempotency_key(session, client_id, idempotency_key or "")
+        ttl = ttl_seconds or ctx.settings.session_ttl_seconds
+        if not 10 <= ttl <= 86_400:
+            raise ServiceError("ttl_seconds must be between 10 and 86400")
+        request_hash = _request_hash(
+            credential_id=credential_id,
+            digest=alg.value,
+            sig=signature_algorithm,
+            description=description,
+            callback=callback_url,
+            ttl=ttl_seconds,
+            kind=kind,
+            items=[(i.name, i.digest.hex()) for i in items],
+        )
+        return cls(
+            client_id,
+            credential_id,
+            str(uuid.uuid4()),
+            items,
+            alg,
+            signature_algorithm,
+            ttl,
+            kind,
+            description,
+            callback_url,
+            idempotency_key,
+            request_hash,
+            items_digest(alg, items),
+            prepared,
+        )
+
+    def write(self, session: StepTransaction) -> SigningSession | _Replay:
+        """Insert the session (and its audit event) in ``session``'s transaction, or find the earlier
+        session the idempotency key names (:meth:`settle` tells them apart)."""
+        if self.idempotency_key is not None:
+            existing = _by_idempotency_key(session, self.client_id, self.idempotency_key)
+            if existing is not None:
+                return _Replay(_replayed(existing, self.request_hash))
+        cred = _CREDENTIAL_FOR_SESSION.execute(session, {"id": self.credential_id}).first()
+        if cred is None:
+            raise NotFound(f"no credential {self.credential_id}", code="credential_not_found")
+        if cred.status != "active" or not cred.has_certificate:
+            raise Conflict(f"credential {self.credential_id} is {cred.status}", code="credential_not_active")
+        if not cred.has_device:
+            raise Conflict("the credential's holder has no enrolled device to confirm with", code="no_active_device")
+        algorithm = _resolve_algorithm(cred.public_key_der, cred.key_algorithm, self.digest, self.signature_algorithm)
+        now = utcnow()
+        prepared = self.prepared
+        values: dict[str, Any] = {
+            **_SESSION_DEFAULTS,
+            "id": self.session_id,
+            "client_id": self.client_id,
+            "user_id": cred.user_id,
+            "credential_id": self.credential_id,
+            "kind": self.kind,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=self.ttl),
+            "digest_algorithm": self.digest.value,
+            "signature_algorithm": algorithm.oid,
+            "items": [_stored_item(i, prepared[n].row.format if prepared else None) for n, i in enumerate(self.items)],
+            "items_digest": self.bound,
+            "confirmation_code": confirmation_code(self.session_id, self.bound),
+            "description": self.description,
+            "callback_url": self.callback_url,
+            "idempotency_key": self.idempotency_key,
+            "request_hash": self.request_hash,
+        }
+        # A driver-level INSERT: the ORM's unit of work costs more CPU than the rest of the step.
+        _INSERT_SESSION.execute(session, values)
+        row = detached(SigningSession, values)
+        for doc in prepared:
+            doc.row.session_id = self.session_id
+            session.add(doc.row)  # type: ignore[union-attr]  # an ORM session when there are documents
+        audit.record(
+            session,
+            actor=f"client:{self.client_id}",
+            action="session.created",
+            target=f"session:{self.session_id}",
+            credential_id=self.credential_id,
+            items=len(self.items),
+            items_digest=self.bound,
+            kind=self.kind,
+        )
+        return row
+
+    def settle(self, ctx: ServerContext, made: SigningSession | _Replay) -> tuple[SigningSession, bool]:
+        """Once :meth:`write` has committed: tell the user's phone; the session and whether it is new."""
+        if isinstance(made, _Replay):
+            return made.session, False
+        ctx.events.publish(f"user:{made.user_id}", f"session:{made.id}")
+        return made, True
+
+    def after_race(self, ctx: ServerContext, error: IntegrityError) -> tuple[SigningSession, bool]:
+        """:meth:`write` failed on a unique key: two requests with the same idempotency key raced, and
+        the other one won (or, with no such session, the error stands)."""
+        existing = None
+        if self.idempotency_key is not None:
+            with ctx.db.read() as session:
+                existing = _by_idempotency_key(session, self.client_id, self.idempotency_key)
         if existing is None:
-            raise
-        return _replayed(existing, request_hash), False
-    ctx.events.publish(f"user:{row.user_id}", f"session:{row.id}")
-    return row, True
+            raise error
+        return _replayed(existing, self.request_hash), False
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """An idempotency key's earlier session, found by :meth:`_NewSession.write`."""
+
+    session: SigningSession
 
 
 def _create_document_session(
@@ -507,34 +613,67 @@ def confirm_with_token(ctx: ServerContext, *, device_token: str, session_id: str
 def _confirm(
     ctx: ServerContext, device: Device | DeviceRef | None, device_token: str | None, session_id: str, code: str
 ) -> SigningSession:
-    error: EsignError | None = None
-    terminal = False
     with ctx.db.driver_write() as session:
-        if device is None:
-            found = _DEVICE_BY_TOKEN.execute(session, {"token_hash": token_hash(device_token or "")}).first()
-            if found is None or found.status != "active":
-                raise Unauthorized("invalid device token", code="invalid_device")
-            device = DeviceRef(found.id, found.user_id)
-        row = _locked(session, session_id, device.user_id)
-        now = utcnow()
-        if row.status != PENDING:
-            raise _state_conflict(row)
-        if row.expires_at <= now:
-            _finish(session, row, EXPIRED, now=now, reason="not confirmed in time")
-            audit.record(session, actor="system", action="session.expired", target=f"session:{row.id}")
-            error, terminal = Conflict("the session has expired", code="session_expired", status_value=EXPIRED), True
-        else:
-            check = check_otp(ctx, session, device_id=device.id, code=code, now=now)
-            if not check.accepted:
-                _otp_failure(ctx, session, row, device, check.locked_until is not None, now)
-                error, terminal = otp_error(check), row.status == FAILED
-            else:
-                error, terminal = _sign_and_finish(ctx, session, row, device, now), True
-    if terminal:
-        _after_terminal(ctx, row)
-    if error is not None:
-        raise error
-    return row
+        outcome = _confirm_in(ctx, session, device, device_token, session_id, code)
+    return outcome.settle(ctx)
+
+
+async def confirm_with_token_grouped(
+    ctx: ServerContext, *, device_token: str, session_id: str, code: str
+) -> SigningSession:
+    """:func:`confirm_with_token` from the event loop, its transaction shared with the other writes of
+    the loop's turn (:meth:`ServerContext.commit`). Not for document sessions (their step calls the TSA)."""
+    step = partial(_confirm_in, ctx, device=None, device_token=device_token, session_id=session_id, code=code)
+    outcome = await ctx.commit(step)
+    return outcome.settle(ctx)
+
+
+@dataclass(frozen=True)
+class _Confirmation:
+    """What a confirmation's transaction decided, acted on once it has committed."""
+
+    row: SigningSession
+    error: EsignError | None
+    terminal: bool
+
+    def settle(self, ctx: ServerContext) -> SigningSession:
+        """Announce a finished session (events, webhook); raise the refusal the transaction recorded."""
+        if self.terminal:
+            _after_terminal(ctx, self.row)
+        if self.error is not None:
+            raise self.error
+        return self.row
+
+
+def _confirm_in(
+    ctx: ServerContext,
+    session: StepTransaction,
+    device: Device | DeviceRef | None,
+    device_token: str | None,
+    session_id: str,
+    code: str,
+) -> _Confirmation:
+    """A confirmation's statements, in ``session``'s transaction. Raises what undoes the whole step; a
+    wrong code or an expired session is recorded (committed) and then refused (:meth:`_Confirmation.settle`)."""
+    if device is None:
+        found = _DEVICE_BY_TOKEN.execute(session, {"token_hash": token_hash(device_token or "")}).first()
+        if found is None or found.status != "active":
+            raise Unauthorized("invalid device token", code="invalid_device")
+        device = DeviceRef(found.id, found.user_id)
+    row = _locked(session, session_id, device.user_id)
+    now = utcnow()
+    if row.status != PENDING:
+        raise _state_conflict(row)
+    if row.expires_at <= now:
+        _finish(session, row, EXPIRED, now=now, reason="not confirmed in time")
+        audit.record(session, actor="system", action="session.expired", target=f"session:{row.id}")
+        expired = Conflict("the session has expired", code="session_expired", status_value=EXPIRED)
+        return _Confirmation(row, expired, True)
+    check = check_otp(ctx, session, device_id=device.id, code=code, now=now)
+    if not check.accepted:
+        _otp_failure(ctx, session, row, device, check.locked_until is not None, now)
+        return _Confirmation(row, otp_error(check), row.status == FAILED)
+    return _Confirmation(row, _sign_and_finish(ctx, session, row, device, now), True)
 
 
 def _otp_failure(

@@ -317,33 +317,6 @@ def _algorithm_for(
     return found
 
 
-def sign_hash(
-    ctx: ServerContext,
-    *,
-    client_id: str,
-    credential_id: str,
-    sad: str,
-    hashes: Sequence[bytes],
-    hash_algorithm: DigestAlgorithm,
-    sign_algo: str,
-) -> HashSignatures:
-    """Sign ``hashes`` with the credential's key if the SAD authorizes each of them (and that many).
-
-    :func:`make_hash_signatures` then :meth:`UnspentSignatures.spend` in a transaction of its own.
-    """
-    unspent = make_hash_signatures(
-        ctx,
-        client_id=client_id,
-        credential_id=credential_id,
-        sad=sad,
-        hashes=hashes,
-        hash_algorithm=hash_algorithm,
-        sign_algo=sign_algo,
-    )
-    with ctx.db.driver_write() as conn:
-        return unspent.spend(conn)
-
-
 @dataclass(frozen=True)
 class UnspentSignatures:
     """signHash signatures made but not handed out: :meth:`spend` first, in a write transaction."""

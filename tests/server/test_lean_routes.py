@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from esign_server.api.errors import install_error_handlers
-from esign_server.api.routing import LeanRoute, _Plan
+from esign_server.api.routing import LeanRoute, PrefixedRouter, _Plan
 from esign_server.app import create_app
 from esign_server.context import ServerContext
 from esign_server.services.errors import Unauthorized
@@ -223,3 +223,74 @@ async def test_the_lean_path_skips_fastapis_dependency_solving(
     assert (created.status_code, fetched.status_code) == (201, 200)
     assert calls == ["create a", "fetch a"]
     assert len(solved) == expected
+
+
+def routed_app(router_class: type[APIRouter]) -> FastAPI:
+    """Routers with overlapping and parameter-first paths, built from ``router_class``."""
+    app = FastAPI()
+    first = router_class(prefix="/api")
+    second = router_class(prefix="/api/sub")
+    loose = router_class()
+
+    @first.get("/things/{thing}")
+    def thing(thing: str) -> dict[str, str]:
+        return {"route": "thing", "thing": thing}
+
+    @first.post("/things/{thing}")
+    def make_thing(thing: str) -> dict[str, str]:
+        return {"route": "make_thing", "thing": thing}
+
+    @second.get("/x")
+    def sub_x() -> dict[str, str]:
+        return {"route": "sub_x"}
+
+    @loose.get("/{anything}/x")
+    def any_x(anything: str) -> dict[str, str]:
+        return {"route": "any_x", "anything": anything}
+
+    @loose.get("/plain")
+    def plain() -> dict[str, str]:
+        return {"route": "plain"}
+
+    for router in (first, second, loose):
+        app.include_router(router)
+    return app
+
+
+async def test_prefixed_routers_route_every_path_as_fastapi_does() -> None:
+    requests = [
+        ("GET", "/api/things/a"),
+        ("POST", "/api/things/a"),
+        ("PUT", "/api/things/a"),  # 405 from the right route
+        ("GET", "/api/sub/x"),
+        ("GET", "/api/x"),  # only the parameter-first route matches
+        ("GET", "/elsewhere/x"),
+        ("GET", "/plain"),
+        ("GET", "/api/things"),
+        ("GET", "/nothing/here"),
+        ("GET", "/"),
+    ]
+    answers = []
+    for router_class in (APIRouter, PrefixedRouter):
+        app = routed_app(router_class)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            answers.append([(r.status_code, r.text) for r in [await client.request(m, p) for m, p in requests]])
+    assert answers[0] == answers[1]
+    assert [status for status, _ in answers[1]] == [200, 200, 405, 200, 200, 200, 200, 404, 404, 404]
+
+
+def test_a_prefixed_router_turns_away_only_paths_none_of_its_routes_can_match() -> None:
+    from starlette.routing import Match
+
+    router = PrefixedRouter(prefix="/api/mobile")
+
+    @router.get("/sessions/{session_id}")
+    def session(session_id: str) -> None: ...
+
+    assert router._prefixes() == ("/api/mobile/sessions/",)
+    assert router.matches({"type": "http", "path": "/api/sessions/1", "method": "GET"}) == (Match.NONE, {})
+
+    @router.get("/me")
+    def me() -> None: ...
+
+    assert router._prefixes() == ("/api/mobile/sessions/", "/api/mobile/me")  # a route added later counts

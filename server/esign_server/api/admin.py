@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from esign_server.api.deps import AdminClient, CtxDep
+from esign_server.api.routing import PrefixedRouter
 from esign_server.api.views import credential_public, device_public, user_public
 from esign_server.models import AuditEvent
 from esign_server.schemas import (
@@ -30,7 +31,7 @@ from esign_server.schemas import (
 from esign_server.services import audit, clients, credentials, devices, qr, users
 from esign_server.services.errors import ServiceError
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api/admin",
     tags=["admin"],
     responses={

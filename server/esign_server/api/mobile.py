@@ -8,12 +8,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from esign_server.api.deps import CtxDep, CurrentDevice, DeviceCallDep
-from esign_server.api.routing import LeanRoute
+from esign_server.api.routing import LeanRoute, PrefixedRouter
 from esign_server.api.views import mobile_sessions
 from esign_server.context import ServerContext
 from esign_server.models import Device, User
@@ -32,7 +32,7 @@ from esign_server.schemas import (
 from esign_server.services import devices
 from esign_server.services import sessions as session_service
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api/mobile",
     tags=["mobile"],
     route_class=LeanRoute,
@@ -113,12 +113,13 @@ async def confirm(session_id: str, body: Confirm, device: DeviceCallDep) -> Mobi
     ctx, token = device.ctx, device.token
     # One transaction for the device check and the step (the hot path of a session), shared with the
     # other writes of the loop's turn. Document sessions also finish their documents (a time-stamp from
-    # the service's own TSA, over HTTP): never on the loop.
-    if ctx.inline_steps and session_service.kind_of(ctx, session_id) != "document":
+    # the service's own TSA, over HTTP): never on the loop, so the grouped step hands them back.
+    if ctx.inline_steps:
         row = await session_service.confirm_with_token_grouped(
             ctx, device_token=token, session_id=session_id, code=body.code
         )
-        return mobile_sessions(ctx, [row])[0]
+        if row is not None:
+            return mobile_sessions(ctx, [row])[0]
     return await run_in_threadpool(_confirm, ctx, token, session_id, body.code)
 
 

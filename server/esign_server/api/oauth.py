@@ -7,14 +7,15 @@ import binascii
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 
 from esign_server.api.deps import CtxDep
+from esign_server.api.routing import PrefixedRouter
 from esign_server.schemas import ErrorBody, TokenResponse
 from esign_server.services.clients import issue_access_token
 from esign_server.services.errors import ServiceError, Unauthorized
 
-router = APIRouter(tags=["auth"])
+router = PrefixedRouter(tags=["auth"])
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:

@@ -8,11 +8,11 @@ import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from esign_server.api.deps import CtxDep, SessionsClient
-from esign_server.api.routing import LeanRoute
+from esign_server.api.routing import LeanRoute, PrefixedRouter
 from esign_server.api.views import credential_public, session_public
 from esign_server.schemas import CredentialPublic, ErrorBody, SessionCreate, SessionList, SessionPublic
 from esign_server.services import credentials as credential_service
@@ -20,7 +20,7 @@ from esign_server.services import sessions as session_service
 from esign_server.services.documents import MEDIA_TYPES, DocumentIn
 from esign_server.services.errors import Conflict, NotFound
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api",
     tags=["sessions"],
     route_class=LeanRoute,

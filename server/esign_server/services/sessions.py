@@ -479,20 +479,12 @@ _SESSIONS = SigningSession.__table__  # type: ignore[attr-defined]
 # A plain table UPDATE, not an ORM-enabled one (which costs several times more CPU), built once.
 _FINISH = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("row_id"), _SESSIONS.c.status == PENDING)
 _finish_statements: dict[tuple[str, ...], DriverStatement] = {}
-_KIND = DriverStatement(sa_select(_SESSIONS.c.kind).where(_SESSIONS.c.id == bindparam("id")))
 _SESSION_BY_ID = DriverStatement(sa_select(_SESSIONS).where(_SESSIONS.c.id == bindparam("id")))
 _BY_IDEMPOTENCY_KEY = DriverStatement(
     sa_select(_SESSIONS).where(
         _SESSIONS.c.client_id == bindparam("client_id"), _SESSIONS.c.idempotency_key == bindparam("key")
     )
 )
-
-
-def kind_of(ctx: ServerContext, session_id: str) -> str | None:
-    """A session's kind (``hash``, ``csc``, ``document``), or None when there is no such session."""
-    with ctx.db.driver_read() as conn:
-        kind: str | None = _KIND.execute(conn, {"id": session_id}).scalar()
-    return kind
 
 
 def _finish_statement(columns: tuple[str, ...]) -> DriverStatement:
@@ -620,12 +612,26 @@ def _confirm(
 
 async def confirm_with_token_grouped(
     ctx: ServerContext, *, device_token: str, session_id: str, code: str
-) -> SigningSession:
+) -> SigningSession | None:
     """:func:`confirm_with_token` from the event loop, its transaction shared with the other writes of
-    the loop's turn (:meth:`ServerContext.commit`). Not for document sessions (their step calls the TSA)."""
-    step = partial(_confirm_in, ctx, device=None, device_token=device_token, session_id=session_id, code=code)
-    outcome = await ctx.commit(step)
+    the loop's turn (:meth:`ServerContext.commit`).
+
+    None, with nothing changed, for a document session: finishing its documents calls the service's
+    own TSA, which must not happen on the loop; confirm it with :func:`confirm_with_token` in the
+    thread pool instead.
+    """
+    step = partial(
+        _confirm_in, ctx, device=None, device_token=device_token, session_id=session_id, code=code, on_loop=True
+    )
+    try:
+        outcome = await ctx.commit(step)
+    except _DocumentSession:
+        return None
     return outcome.settle(ctx)
+
+
+class _DocumentSession(Exception):
+    """Raised by a confirmation step on the event loop that met a document session (undoes the step)."""
 
 
 @dataclass(frozen=True)
@@ -652,15 +658,20 @@ def _confirm_in(
     device_token: str | None,
     session_id: str,
     code: str,
+    on_loop: bool = False,
 ) -> _Confirmation:
     """A confirmation's statements, in ``session``'s transaction. Raises what undoes the whole step; a
-    wrong code or an expired session is recorded (committed) and then refused (:meth:`_Confirmation.settle`)."""
+    wrong code or an expired session is recorded (committed) and then refused (:meth:`_Confirmation.settle`).
+    ``on_loop``: the step runs on the event loop, where a document session is not finished
+    (:class:`_DocumentSession`)."""
     if device is None:
         found = _DEVICE_BY_TOKEN.execute(session, {"token_hash": token_hash(device_token or "")}).first()
         if found is None or found.status != "active":
             raise Unauthorized("invalid device token", code="invalid_device")
         device = DeviceRef(found.id, found.user_id)
     row = _locked(session, session_id, device.user_id)
+    if on_loop and row.kind == "document":
+        raise _DocumentSession(session_id)
     now = utcnow()
     if row.status != PENDING:
         raise _state_conflict(row)

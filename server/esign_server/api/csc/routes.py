@@ -46,7 +46,7 @@ from esign_server.api.csc.schemas import (
 )
 from esign_server.api.deps import CtxDep, bearer_token
 from esign_server.api.oauth import basic_credentials
-from esign_server.api.routing import LeanRoute
+from esign_server.api.routing import LeanRoute, PrefixedRouter
 from esign_server.context import ServerContext
 from esign_server.models import Credential
 from esign_server.services import csc
@@ -253,7 +253,7 @@ def _methods() -> list[str]:
 
 def make_router(version: str) -> APIRouter:
     """The CSC router for ``version`` (``v2`` or ``v1``)."""
-    router = APIRouter(prefix=f"/csc/{version}", tags=[f"CSC API {version}"], route_class=CscRoute)
+    router = PrefixedRouter(prefix=f"/csc/{version}", tags=[f"CSC API {version}"], route_class=CscRoute)
     specs = "2.0.0.2" if version == "v2" else "1.0.4.0"
 
     # One operation per method: a shared GET+POST route gives both the same OpenAPI operationId.

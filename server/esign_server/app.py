@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from esign_server.api import admin, csc, health, identity, mobile, oauth, orgids, pki, sessions, verify
 from esign_server.api.errors import install_error_handlers
+from esign_server.api.routing import HotPathApp, HotRoutes
 from esign_server.config import Settings, get_settings
 from esign_server.context import ServerContext
 from esign_server.logs import configure_logging
@@ -26,6 +27,14 @@ from esign_server.web.mobile import mount_mobile_app
 
 log = logging.getLogger("esign_server")
 EXPIRY_SWEEP_SECONDS = 2.0
+HOT_PATHS = (
+    ("POST", "/api/sessions"),
+    ("GET", "/api/sessions/{session_id}"),
+    ("POST", "/api/mobile/sessions/{session_id}/confirm"),
+    ("POST", "/csc/v2/signatures/signHash"),
+    ("POST", "/csc/v1/signatures/signHash"),
+)
+"""The requests of a signing session's flow and signHash: served by :class:`HotRoutes`."""
 CHECKPOINT_SECONDS = 1.0
 
 
@@ -63,7 +72,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = FastAPI(
+    app = HotPathApp(
         title="esign remote-signing service",
         version="0.1.0",
         description="Signing sessions confirmed by a TOTP code on the user's phone; the service's CA, OCSP, "
@@ -90,6 +99,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
     mount_mobile_app(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLog)
+    app.hot_routes = HotRoutes(app, HOT_PATHS)
     return app
 
 

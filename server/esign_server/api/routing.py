@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import ResponseValidationError
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Match
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 _SCALARS = (str, int, float, bool, str | None, int | None, float | None, bool | None)
@@ -276,3 +279,114 @@ class PrefixedRouter(APIRouter):
             self._literal_prefixes = tuple(p.split("{", 1)[0] if isinstance(p, str) else "" for p in paths)
             self._prefixes_of = len(self.routes)
         return self._literal_prefixes
+
+
+class HotRoutes:
+    """The per-request hot routes of an app, served without its router and FastAPI's extra layers.
+
+    For a request to one of ``paths`` (method and route path, as declared), the app runs the route
+    straight away inside the layers FastAPI stacks around its router: the server error handler (an
+    unexpected error is answered with the app's 500 handler, then raised to the server's log), the
+    app's own middleware (body size limit, request log), the exception handlers (every error as the
+    app's JSON) and the exit stack FastAPI's handler expects. Skipped: matching the path against
+    every route of every included router, twice (newer FastAPI), and FastAPI's native OpenTelemetry
+    layer, so these routes are not traced by it. Measured in process: 60–100 µs less per request,
+    on a fetch that costs 140–270 µs in all. A request to any other path goes through the whole app.
+    """
+
+    def __init__(self, app: FastAPI, paths: Collection[tuple[str, str]]) -> None:
+        self._app = app
+        self._paths = frozenset(paths)
+        self._exact: dict[tuple[str, str], APIRoute] = {}
+        self._patterns: list[tuple[str, APIRoute]] = []
+        self._stack: ASGIApp | None = None
+
+    def match(self, scope: Scope) -> tuple[APIRoute, dict[str, Any]] | None:
+        """The hot route for this HTTP request and its path parameters, or None."""
+        if self._stack is None:
+            self._stack = self._build()
+        method, path = scope["method"], scope["path"]
+        route = self._exact.get((method, path))
+        if route is not None:
+            return route, {}
+        for route_method, route in self._patterns:
+            if route_method == method and (found := route.path_regex.match(path)) is not None:
+                convertors = route.param_convertors
+                return route, {name: convertors[name].convert(value) for name, value in found.groupdict().items()}
+        return None
+
+    async def serve(
+        self, matched: tuple[APIRoute, dict[str, Any]], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Answer a request :meth:`match` matched, as the app's router would have routed it."""
+        route, path_params = matched
+        scope["app"] = self._app
+        scope["router"] = self._app.router
+        scope["endpoint"] = route.endpoint
+        scope["route"] = route
+        scope["path_params"] = path_params
+        assert self._stack is not None
+        await self._stack(scope, receive, send)
+
+    def _build(self) -> ASGIApp:
+        found: dict[tuple[str, str], APIRoute] = {}
+        for route in _flat_routes(self._app.router.routes):
+            for method in route.methods or ():
+                if (method, route.path) in self._paths:
+                    found.setdefault((method, route.path), route)  # the first one, as the router picks
+        if missing := self._paths - found.keys():
+            raise RuntimeError(f"hot routes the app does not have: {sorted(missing)}")
+        for (method, path), route in found.items():
+            if "{" in path:
+                self._patterns.append((method, route))
+            else:
+                self._exact[(method, path)] = route
+        # FastAPI's stack (FastAPI.build_middleware_stack) with the route in place of the router, less
+        # its telemetry and body-limit layers (the app sets no max_body_size: it has its own limit).
+        error_handler = None
+        handlers: dict[Any, Any] = {}
+        for key, value in self._app.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = value
+            else:
+                handlers[key] = value
+        app: ASGIApp = AsyncExitStackMiddleware(_route_of_scope)
+        app = ExceptionMiddleware(app, handlers=handlers, debug=self._app.debug)
+        for cls, args, kwargs in reversed(self._app.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return ServerErrorMiddleware(app, handler=error_handler, debug=self._app.debug)
+
+
+async def _route_of_scope(scope: Scope, receive: Receive, send: Send) -> None:
+    await scope["route"].handle(scope, receive, send)
+
+
+def _flat_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    """The app's routes in routing order, looking into included routers (newer FastAPI nests them)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _flat_routes(route.original_router.routes)
+
+
+class HotPathApp(FastAPI):
+    """A FastAPI app that serves the routes of :attr:`hot_routes` through :class:`HotRoutes`."""
+
+    hot_routes: HotRoutes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hot = self.hot_routes
+        # A root path, overridden dependencies (tests) or FastAPI's own body limit: the whole app.
+        if (
+            hot is not None
+            and scope["type"] == "http"
+            and not scope.get("root_path")
+            and not self.root_path
+            and not self.dependency_overrides
+            and getattr(self, "max_body_size", None) is None
+            and (matched := hot.match(scope)) is not None
+        ):
+            await hot.serve(matched, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from esign_server.api.errors import install_error_handlers
-from esign_server.api.routing import LeanRoute, PrefixedRouter, _Plan
+from esign_server.api.routing import LeanRoute, PrefixedRouter, _flat_routes, _Plan
 from esign_server.app import create_app
 from esign_server.context import ServerContext
 from esign_server.services.errors import Unauthorized
@@ -136,13 +136,7 @@ async def test_lean_answers_as_fastapi_does() -> None:
 
 def lean_routes(routes: list[Any]) -> list[LeanRoute]:
     """The LeanRoutes of an app, looking into included routers (newer FastAPI keeps them nested)."""
-    found: list[LeanRoute] = []
-    for route in routes:
-        if isinstance(route, LeanRoute):
-            found.append(route)
-        elif hasattr(route, "original_router"):
-            found.extend(lean_routes(route.original_router.routes))
-    return found
+    return [route for route in _flat_routes(routes) if isinstance(route, LeanRoute)]
 
 
 def test_lean_plan_covers_the_test_endpoints() -> None:

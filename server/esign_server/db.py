@@ -316,17 +316,43 @@ class _SqliteWriterQueue:
         self._path = f"{database_path}-writers.lock" if database_path and fcntl is not None else None
 
     def __enter__(self) -> None:
-        self._lock.acquire()
+        self.enter()
+
+    def enter(self, *, wait: bool = True) -> bool:
+        """Take the lock; with ``wait`` false, only if it is free now (False, and nothing taken, if not)."""
+        if not self._lock.acquire(blocking=wait):
+            return False
         self._depth += 1
         if self._depth == 1 and self._path is not None:
             try:
                 if self._file is None:
                     self._file = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._file, fcntl.LOCK_EX)
+                fcntl.flock(self._file, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._depth -= 1
+                self._lock.release()
+                return False
             except BaseException:
                 self._depth -= 1
                 self._lock.release()
                 raise
+        return True
+
+    def wait_free(self) -> None:
+        """Return once no writer, of this process or another, holds the lock; takes nothing.
+
+        Waits with a shared ``flock`` on a file description of its own, which conflicts with the
+        exclusive lock of any writer, this process's included, and lets go of it at once.
+        """
+        with self._lock:
+            pass
+        if self._path is None:
+            return
+        watch = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(watch, fcntl.LOCK_SH)
+        finally:
+            os.close(watch)  # closing the description releases the shared lock
 
     def busy(self) -> bool:
         """Whether another thread of this process holds the lock right now (taken and released at once).
@@ -414,25 +440,58 @@ class Database:
                 yield conn
             return
         tx = self._thread_driver()
-        with self._write_lock:
+        with self._write_lock, self._driver_transaction(tx):
+            yield tx
+
+    @contextmanager
+    def driver_write_now(self) -> Iterator[DriverTransaction | Connection | None]:
+        """:meth:`driver_write` if SQLite's writers' lock is free at once; else None (nothing waited for).
+
+        For the event loop's group commit: rather than stall the loop while another worker process
+        commits, it goes on serving requests and tries again once :meth:`wait_for_writers` returns.
+        """
+        queue = self._write_lock
+        if not isinstance(queue, _SqliteWriterQueue):
+            with self.driver_write() as conn:
+                yield conn
+            return
+        if not queue.enter(wait=False):
+            yield None
+            return
+        try:
+            tx = self._thread_driver()
+            with self._driver_transaction(tx):
+                yield tx
+        finally:
+            queue.__exit__()
+
+    def wait_for_writers(self) -> None:
+        """Block until no writer holds SQLite's writers' lock (of this process or another); takes nothing."""
+        queue = self._write_lock
+        if isinstance(queue, _SqliteWriterQueue):
+            queue.wait_free()
+
+    @contextmanager
+    def _driver_transaction(self, tx: DriverTransaction) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` on ``tx`` (the writers' lock is the caller's)."""
+        try:
+            tx.run("BEGIN IMMEDIATE")
             try:
-                tx.run("BEGIN IMMEDIATE")
-                try:
-                    yield tx
-                except BaseException:
-                    if tx.dbapi_connection.in_transaction:
-                        tx.run("ROLLBACK")
-                    raise
-                tx.run("COMMIT")
+                yield
             except BaseException:
                 if tx.dbapi_connection.in_transaction:
-                    # A failed COMMIT (disk full, I/O error) can leave the transaction open: this
-                    # connection is not trusted again; the next step opens a fresh one.
-                    self._writers.tx = None
-                    with self._drivers_lock:
-                        self._writer_transactions.remove(tx)
-                    tx.close()
+                    tx.run("ROLLBACK")
                 raise
+            tx.run("COMMIT")
+        except BaseException:
+            if tx.dbapi_connection.in_transaction:
+                # A failed COMMIT (disk full, I/O error) can leave the transaction open: this
+                # connection is not trusted again; the next step opens a fresh one.
+                self._writers.tx = None
+                with self._drivers_lock:
+                    self._writer_transactions.remove(tx)
+                tx.close()
+            raise
 
     def _thread_driver(self) -> DriverTransaction:
         tx: DriverTransaction | None = getattr(self._writers, "tx", None)

@@ -8,13 +8,19 @@ serves hand their writes to a :class:`CommitGroup`; after them the group runs th
 transaction, each inside a savepoint (a write that raises is undone alone and its request gets the
 error), commits once, and only then answers each request. A write is never reported done before the
 commit that holds it, so a crash loses no answered write; a failed commit fails every write in it.
+
+When another worker process holds the writers' lock, the loop does not wait for it: a thread of the
+group waits, the loop goes on serving requests (their writes join the batch), and the batch commits
+once the lock is free. Waiting on the loop cost each of two workers ~7% of its time (0.66 s in 10 s
+of the CSC bench), during which it served nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
@@ -45,6 +51,8 @@ class CommitGroup:
         self._loop = loop
         self._queued: list[_Write[Any]] = []
         self._pool_commits: set[asyncio.Task[None]] = set()
+        self._watcher: ThreadPoolExecutor | None = None
+        self._watching = False
 
     async def commit(self, write: Callable[[StepTransaction], T]) -> T:
         """Run ``write`` in a write transaction shared with the other writes of this turn; its result
@@ -56,6 +64,8 @@ class CommitGroup:
         return await future
 
     def _flush(self) -> None:
+        if self._watching or not self._queued:
+            return  # the watcher flushes once the lock is free
         batch, self._queued = self._queued, []
         if self._db.writers_busy():
             # Another thread of this worker holds the writers' lock (a registry import, a document
@@ -64,7 +74,28 @@ class CommitGroup:
             self._pool_commits.add(task)
             task.add_done_callback(self._pool_commits.discard)
             return
-        _settle(batch, run_batch(self._db, [w.write for w in batch]))
+        outcomes = run_batch(self._db, [w.write for w in batch], wait=False)
+        if outcomes is None:
+            # Another process is committing: keep the batch open and serve requests meanwhile.
+            self._queued = batch + self._queued
+            self._watch()
+            return
+        _settle(batch, outcomes)
+
+    def _watch(self) -> None:
+        if self._watcher is None:
+            self._watcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esign-writers-watch")
+        self._watching = True
+        self._loop.run_in_executor(self._watcher, self._db.wait_for_writers).add_done_callback(self._lock_freed)
+
+    def _lock_freed(self, waited: asyncio.Future[None]) -> None:
+        self._watching = False
+        if waited.cancelled() or waited.exception() is not None:
+            # The lock file could not be watched: this batch waits for the lock on the loop.
+            batch, self._queued = self._queued, []
+            _settle(batch, run_batch(self._db, [w.write for w in batch]))
+            return
+        self._flush()
 
     async def _commit_in_pool(self, batch: list[_Write[Any]]) -> None:
         outcomes = await run_in_threadpool(run_batch, self._db, [w.write for w in batch])
@@ -88,15 +119,24 @@ class _Failed:
         self.error = error
 
 
-def run_batch(db: Database, writes: list[Callable[[StepTransaction], Any]]) -> list[Any]:
+@overload
+def run_batch(db: Database, writes: list[Callable[[StepTransaction], Any]]) -> list[Any]: ...
+@overload
+def run_batch(db: Database, writes: list[Callable[[StepTransaction], Any]], *, wait: bool) -> list[Any] | None: ...
+
+
+def run_batch(db: Database, writes: list[Callable[[StepTransaction], Any]], *, wait: bool = True) -> list[Any] | None:
     """Run ``writes`` in one transaction, each in a savepoint; each one's result or :class:`_Failed`.
 
     Every result is committed when this returns; a write that raised left nothing behind. If the
-    transaction itself fails (the commit, a savepoint), every write fails with that error.
+    transaction itself fails (the commit, a savepoint), every write fails with that error. With
+    ``wait`` false and the writers' lock taken, None at once: nothing ran.
     """
     outcomes: list[Any] = []
     try:
-        with db.driver_write() as tx:
+        with db.driver_write() if wait else db.driver_write_now() as tx:
+            if tx is None:
+                return None
             if len(writes) == 1:
                 # Alone in its transaction: an exception rolls the whole transaction back.
                 outcomes.append(writes[0](tx))
@@ -131,4 +171,3 @@ def run_alone(db: Database, write: Callable[[StepTransaction], T]) -> T:
     """Run ``write`` in a write transaction of its own; its result once committed."""
     with db.driver_write() as tx:
         return write(tx)
-

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from esign_server import group_commit
 from esign_server.db import Database, StepTransaction
 from esign_server.group_commit import CommitGroup
 from sqlalchemy import text
@@ -120,3 +123,91 @@ async def test_while_another_thread_holds_the_writers_lock_the_loop_keeps_runnin
         thread.join(10)
     assert await pending == 1
     assert rows(db) == [1, 100]
+
+
+# Another worker process in the middle of its commit: it holds the writers' lock until told to stop.
+_OTHER_WORKER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.fixture
+def other_worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process holding the database's writers' lock (``g.db-writers.lock``) until its stdin gets a line."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _OTHER_WORKER, str(tmp_path / "g.db-writers.lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stdout.readline() == b"holding\n"
+    yield process
+    process.kill()
+    process.wait(10)
+
+
+def let_go(process: subprocess.Popen[bytes]) -> None:
+    assert process.stdin is not None
+    process.stdin.write(b"\n")
+    process.stdin.close()
+    process.wait(10)
+
+
+def test_driver_write_now_takes_a_free_lock_and_never_waits_for_a_held_one(
+    db: Database, other_worker: subprocess.Popen[bytes]
+) -> None:
+    started = time.monotonic()
+    with db.driver_write_now() as tx:
+        assert tx is None  # held by the other process: no transaction, at once
+    assert time.monotonic() - started < 0.5
+    let_go(other_worker)
+    db.wait_for_writers()  # returns once the lock is free (here: already)
+    with db.driver_write_now() as tx:
+        assert tx is not None
+        tx.dbapi_connection.execute("INSERT INTO child (n) VALUES (5)")  # type: ignore[union-attr]
+    assert rows(db) == [5]
+
+
+async def test_while_another_process_commits_the_loop_keeps_serving_and_the_writes_join_one_batch(
+    db: Database, other_worker: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int | None] = []
+    real_run_batch = group_commit.run_batch
+
+    def recording_run_batch(database: Database, writes: list[Any], **kw: Any) -> list[Any] | None:
+        outcomes = real_run_batch(database, writes, **kw)
+        batches.append(None if outcomes is None else len(outcomes))
+        return outcomes
+
+    monkeypatch.setattr(group_commit, "run_batch", recording_run_batch)
+    group = CommitGroup(db, asyncio.get_running_loop())
+    first = asyncio.ensure_future(group.commit(insert(1)))
+    ticks = 0
+    started = time.monotonic()
+    while time.monotonic() - started < 0.2:  # the loop is not stalled behind the other process
+        await asyncio.sleep(0.01)
+        ticks += 1
+    later = [asyncio.ensure_future(group.commit(insert(n))) for n in (2, 3)]
+    await asyncio.sleep(0.05)
+    assert ticks >= 10 and not first.done() and not any(w.done() for w in later)
+    assert rows(db) == []
+    let_go(other_worker)
+    assert await asyncio.wait_for(asyncio.gather(first, *later), 10) == [1, 2, 3]
+    assert rows(db) == [1, 2, 3]
+    assert batches == [None, 3]  # one attempt that found the lock held, then the three writes together
+
+
+async def test_if_the_lock_cannot_be_watched_the_writes_wait_for_it_and_commit(
+    db: Database, other_worker: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unwatchable() -> None:
+        raise OSError("no lock file")
+
+    monkeypatch.setattr(db, "wait_for_writers", unwatchable)
+    group = CommitGroup(db, asyncio.get_running_loop())
+    threading.Timer(0.2, let_go, (other_worker,)).start()
+    assert await asyncio.wait_for(group.commit(insert(4)), 10) == 4
+    assert rows(db) == [4]

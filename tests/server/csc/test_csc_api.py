@@ -376,9 +376,9 @@ async def test_concurrent_sign_hash_calls_each_get_their_own_answer_from_a_share
     batches: list[int] = []
     real_run_batch = group_commit.run_batch
 
-    def counting_run_batch(db: Any, writes: list[Any]) -> list[Any]:
+    def counting_run_batch(db: Any, writes: list[Any], **kw: Any) -> list[Any] | None:
         batches.append(len(writes))
-        return real_run_batch(db, writes)
+        return real_run_batch(db, writes, **kw)
 
     monkeypatch.setattr(group_commit, "run_batch", counting_run_batch)
     digests = [h(f"hóa đơn song song {n}") for n in range(6)]

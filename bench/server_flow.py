@@ -280,9 +280,9 @@ async def bare_bench(url: str, n: int, concurrency: int, server_pid: int | None 
 def start_bare(env: dict[str, str], kind: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     """The bare endpoint: uvicorn (httptools, uvloop, no access log) signing with a ``kind`` key.
 
-    One worker: plain ``uvicorn``. Several: as ``esign server run --workers N`` does it, one process
-    per worker with its own SO_REUSEPORT socket (``uvicorn --workers`` loses TCP_NODELAY: FIELD-NOTES),
-    started by :func:`serve_bare` in one parent process.
+    One worker: plain ``uvicorn``. Several: as ``esign server run --workers N`` does it, worker
+    processes served the connections by a parent that deals each to the least busy one
+    (``uvicorn --workers`` loses TCP_NODELAY: FIELD-NOTES), started by :func:`serve_bare`.
     """
     port = free_port()
     if workers == 1:
@@ -294,9 +294,9 @@ def start_bare(env: dict[str, str], kind: str, workers: int = 1) -> tuple[subpro
     return start(cmd, {**env, "ESIGN_BENCH_KEY": kind}, url), url
 
 
-def _bare_worker(port: int) -> None:
+def _bare_worker(channel: socket.socket) -> None:
     import uvicorn
-    from esign_server.serve import listening_socket
+    from esign_server.serve import run_worker
 
     config = uvicorn.Config(
         "bench.server_flow:bare_app",
@@ -306,26 +306,15 @@ def _bare_worker(port: int) -> None:
         http="httptools",
         loop="uvloop",
     )
-    uvicorn.Server(config).run(sockets=[listening_socket("127.0.0.1", port, reuse_port=True)])
+    run_worker(config, channel)
 
 
 def serve_bare(port: int, workers: int) -> None:
-    """The bare endpoint in ``workers`` processes sharing ``port`` (SO_REUSEPORT), until terminated."""
-    import multiprocessing
-    import signal
+    """The bare endpoint in ``workers`` processes on ``port``, dealt connections as ``esign server run
+    --workers N`` deals them, until terminated."""
+    from esign_server.serve import listening_socket, serve_workers
 
-    spawn = multiprocessing.get_context("spawn")
-    processes = [spawn.Process(target=_bare_worker, args=(port,)) for _ in range(workers)]
-    for process in processes:
-        process.start()
-
-    def stop(*_: object) -> None:
-        for process in processes:
-            process.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    for process in processes:
-        process.join()
+    serve_workers(listening_socket("127.0.0.1", port, reuse_port=False), workers, _bare_worker)
 
 
 def load_average() -> str:

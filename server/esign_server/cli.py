@@ -108,7 +108,7 @@ def run(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes sharing the port")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
 ) -> None:
-    """Serve the API with uvicorn (one TCP_NODELAY socket per worker, balanced by the kernel)."""
+    """Serve the API with uvicorn; with ``--workers N`` each connection goes to the least busy worker."""
     from esign_server.serve import serve
 
     settings = _settings()

@@ -1,10 +1,14 @@
-"""Run the service under uvicorn, with one listening socket per worker.
+"""Run the service under uvicorn; with several workers, each connection goes to the least busy one.
 
 Why not ``uvicorn --workers N``: its shared listening socket is created with ``proto=0``, so asyncio
 never sets ``TCP_NODELAY`` on accepted connections and every keep-alive response waits ~40 ms for a
 delayed ACK (uvicorn issue 3149); and with one shared listener a single worker can end up taking
-every connection. Here each worker binds its own ``IPPROTO_TCP`` socket with ``SO_REUSEPORT``: the
-kernel spreads connections over the workers, and asyncio sets ``TCP_NODELAY`` on each of them.
+every connection. ``SO_REUSEPORT`` sockets, one per worker, were tried: the kernel spreads
+connections by a hash of their addresses, so 16 keep-alive connections of one client fell 4 and 12
+as often as 8 and 8, and the worker with 4 idled while the other queued (two workers served a
+quarter less). Here the parent process accepts each connection and hands it, over a Unix socket
+(``SCM_RIGHTS``), to the worker with the fewest open connections (:class:`ConnectionDealer`); the
+worker serves it like one it accepted itself, with ``TCP_NODELAY`` set.
 
 Why a protocol subclass: uvicorn sets no deadline for receiving a request, so a client that sends
 half a request (slowloris) or connects and says nothing keeps its connection forever; enough of them
@@ -17,16 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import multiprocessing
 import os
+import selectors
 import signal
 import socket
 import sys
+import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("esign.serve")
 
 APP_FACTORY = "esign_server.app:app_from_env"
 REQUEST_READ_TIMEOUT_SECONDS = 20.0
@@ -160,15 +170,155 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, with the heap built at startup kept out of the garbage collector's passes."""
+    """uvicorn's server, with the heap built at startup kept out of the garbage collector's passes;
+    given a ``channel``, it serves the connections the parent's :class:`ConnectionDealer` hands it."""
+
+    def __init__(self, config: uvicorn.Config, channel: socket.socket | None = None) -> None:
+        super().__init__(config)
+        self.channel = channel
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
+        if self.channel is not None:
+            _HandedConnections(self, self.channel).start()
         # A full (generation 2) collection scans every tracked object, and the modules, SQLAlchemy's
         # and pydantic's metadata made at startup are most of them: each pass stalled the event loop,
         # and every request in flight, for 60-100 ms. Nothing built at startup becomes garbage later.
         gc.collect()
         gc.freeze()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.channel is not None:
+            # No more connections for this worker: the dealer sees the channel close.
+            asyncio.get_running_loop().remove_reader(self.channel.fileno())
+            self.channel.close()
+        await super().shutdown(sockets=sockets)
+
+
+class _HandedConnections:
+    """A worker's end of its channel: connections arrive as file descriptors, closes go back as ``-``."""
+
+    def __init__(self, server: _Server, channel: socket.socket) -> None:
+        self._server = server
+        self._channel = channel
+        self._loop = asyncio.get_running_loop()
+        config, state = server.config, server.server_state
+        closed = self._closed
+        base: Any = config.http_protocol_class
+
+        class HandedProtocol(base):
+            def connection_lost(self, exc: Exception | None) -> None:
+                super().connection_lost(exc)
+                closed()
+
+        def protocol() -> asyncio.Protocol:
+            return HandedProtocol(config=config, server_state=state, app_state=server.lifespan.state)
+
+        self._protocol = protocol
+
+    def start(self) -> None:
+        self._channel.setblocking(False)
+        self._loop.add_reader(self._channel.fileno(), self._receive)
+
+    def _receive(self) -> None:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(self._channel, 16, 16)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            message, fds = b"", []
+        if not message and not fds:  # the parent is gone: finish what is in flight and stop
+            self._loop.remove_reader(self._channel.fileno())
+            self._server.should_exit = True
+            return
+        for fd in fds:
+            connection = socket.socket(fileno=fd)
+            self._loop.create_task(self._serve(connection))
+
+    async def _serve(self, connection: socket.socket) -> None:
+        try:
+            connection.setblocking(False)
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await self._loop.connect_accepted_socket(self._protocol, connection)
+        except OSError:  # the client left before it was served
+            connection.close()
+            self._closed()
+
+    def _closed(self) -> None:
+        try:
+            self._channel.send(b"-")
+        except OSError:
+            pass  # the parent is gone (the worker stops) or the channel is full (the count stays high)
+
+
+class ConnectionDealer:
+    """The parent's accept loop: each new connection goes to the worker with the fewest open ones.
+
+    Each worker has a ``SOCK_SEQPACKET`` channel: a connection goes out as ``+`` with its file
+    descriptor (``SCM_RIGHTS``), and the worker sends ``-`` when one closes. A worker whose channel
+    closes (it stopped, or died) gets no more connections; the loop ends when none is left.
+    """
+
+    def __init__(self, listener: socket.socket, channels: list[socket.socket]) -> None:
+        self.listener = listener
+        self.channels = channels
+        self.open = [0] * len(channels)
+        """Open connections per worker, as the dealer knows them."""
+        self._alive = set(range(len(channels)))
+        self._next = 0
+
+    def run(self) -> None:
+        """Deal connections until every worker's channel has closed."""
+        self.listener.setblocking(False)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.listener, selectors.EVENT_READ, -1)
+            for n, channel in enumerate(self.channels):
+                selector.register(channel, selectors.EVENT_READ, n)
+            while self._alive:
+                for key, _events in selector.select():
+                    if key.data == -1:
+                        self._accept()
+                    else:
+                        self._hear(selector, key.data)
+
+    def _accept(self) -> None:
+        while self._alive:
+            try:
+                connection, _address = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of file descriptors, say: the client retries
+                log.warning("cannot accept a connection: %s", exc)
+                return
+            with connection:
+                self._hand(connection)
+
+    def _hand(self, connection: socket.socket) -> None:
+        while self._alive:
+            # The fewest open connections; among equals, the next in turn.
+            count = len(self.channels)
+            worker = min(self._alive, key=lambda n: (self.open[n], (n - self._next) % count))
+            try:
+                socket.send_fds(self.channels[worker], [b"+"], [connection.fileno()])
+            except OSError:
+                self._alive.discard(worker)
+                continue
+            self.open[worker] += 1
+            self._next = (worker + 1) % count
+            return
+
+    def _hear(self, selector: selectors.BaseSelector, worker: int) -> None:
+        try:
+            message = self.channels[worker].recv(16)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            message = b""
+        if message:
+            self.open[worker] = max(0, self.open[worker] - message.count(b"-"))
+            return
+        selector.unregister(self.channels[worker])
+        self._alive.discard(worker)
 
 
 def _config(log_level: str) -> uvicorn.Config:
@@ -184,23 +334,40 @@ def _config(log_level: str) -> uvicorn.Config:
     )
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
-    sock = listening_socket(host, port, reuse_port=True)
-    _Server(_config(log_level)).run(sockets=[sock])
+def _worker(channel: socket.socket, log_level: str) -> None:
+    run_worker(_config(log_level), channel)
+
+
+def run_worker(config: uvicorn.Config, channel: socket.socket) -> None:
+    """Serve ``config``'s app on the connections a :class:`ConnectionDealer` hands over ``channel``."""
+    _Server(config, channel).run(sockets=[])
 
 
 def serve(host: str = "127.0.0.1", port: int = 8750, *, workers: int = 1, log_level: str = "warning") -> None:
-    """Serve until interrupted; ``workers`` > 1 starts that many processes sharing the port."""
+    """Serve until interrupted; ``workers`` > 1 starts that many processes, and this one deals them
+    the connections (:class:`ConnectionDealer`)."""
+    listener = listening_socket(host, port, reuse_port=False)
     if workers <= 1:
-        sock = listening_socket(host, port, reuse_port=False)
-        _Server(_config(log_level)).run(sockets=[sock])
+        _Server(_config(log_level)).run(sockets=[listener])
         return
-    # Bind once in the parent first: a port already in use fails here, loudly, not in N children.
-    listening_socket(host, port, reuse_port=True).close()
+    exit_code = serve_workers(listener, workers, _worker, log_level)
+    if exit_code:
+        sys.exit(exit_code)
+
+
+def serve_workers(listener: socket.socket, workers: int, target: Callable[..., None], *args: Any) -> int:
+    """Start ``workers`` processes running ``target(channel, *args)`` and deal them the connections
+    of ``listener`` until they have all stopped (SIGTERM or SIGINT stops them); the first non-zero
+    exit code, or 0."""
     spawn = multiprocessing.get_context("spawn")
-    processes = [spawn.Process(target=_worker, args=(host, port, log_level), daemon=False) for _ in range(workers)]
-    for process in processes:
-        process.start()
+    channels: list[socket.socket] = []
+    processes = []
+    for _ in range(workers):
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        channels.append(mine)
+        processes.append(spawn.Process(target=target, args=(theirs, *args), daemon=False))
+        processes[-1].start()
+        theirs.close()  # the child has its own copy (passed when it was started)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         for process in processes:
@@ -209,9 +376,11 @@ def serve(host: str = "127.0.0.1", port: int = 8750, *, workers: int = 1, log_le
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    dealer = threading.Thread(target=ConnectionDealer(listener, channels).run, name="esign-dealer", daemon=True)
+    dealer.start()
     exit_code = 0
     for process in processes:
         process.join()
         exit_code = exit_code or (process.exitcode or 0)
-    if exit_code:
-        sys.exit(exit_code)
+    listener.close()
+    return exit_code

@@ -31,6 +31,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def established_per_process(parent: int, port: int) -> dict[int, int]:
+    """Open TCP connections to ``port`` held by each child process of ``parent`` (read from /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # ESTABLISHED
+                    inodes.add(f"socket:[{fields[9]}]")
+    counts = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1] != str(parent):
+                continue
+            held = sum(os.readlink(f"/proc/{entry}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{entry}/fd"))
+        except OSError:
+            continue
+        if held:
+            counts[int(entry)] = held
+    return counts
+
+
 def env_for(database_url: str, tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESIGN_")}
     env.update(
@@ -120,6 +142,17 @@ def test_demo_json_then_full_flow_over_uvicorn_with_two_workers(database_url: st
                 assert client.get("/health").status_code == 200
                 timings.append(time.perf_counter() - start)
             assert sorted(timings)[len(timings) // 2] < 0.02, timings
+
+            # Connections are dealt to the worker with the fewest open ones: 1 + 7 keep-alive
+            # connections fall 4 and 4 (a hash of their addresses split them 4 and 12 as often as not).
+            more = [httpx.Client(base_url=base, timeout=10) for _ in range(7)]
+            try:
+                for extra in more:
+                    assert extra.get("/health").status_code == 200
+                assert sorted(established_per_process(server.pid, port).values()) == [4, 4]
+            finally:
+                for extra in more:
+                    extra.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)

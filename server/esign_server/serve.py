@@ -4,11 +4,11 @@ Why not ``uvicorn --workers N``: its shared listening socket is created with ``p
 never sets ``TCP_NODELAY`` on accepted connections and every keep-alive response waits ~40 ms for a
 delayed ACK (uvicorn issue 3149); and with one shared listener a single worker can end up taking
 every connection. ``SO_REUSEPORT`` sockets, one per worker, were tried: the kernel spreads
-connections by a hash of their addresses, so 16 keep-alive connections of one client fell 4 and 12
-as often as 8 and 8, and the worker with 4 idled while the other queued (two workers served a
-quarter less). Here the parent process accepts each connection and hands it, over a Unix socket
-(``SCM_RIGHTS``), to the worker with the fewest open connections (:class:`ConnectionDealer`); the
-worker serves it like one it accepted itself, with ``TCP_NODELAY`` set.
+connections by a hash of their addresses, so one client's 16 keep-alive connections sometimes fell
+4 and 12 (one run in six of the CSC bench), and the worker with 4 idled while the other queued (4,091
+signHash/s against 4,600-4,960 with 8 and 8). Here the parent process accepts each connection and
+hands it, over a Unix socket (``SCM_RIGHTS``), to the worker with the fewest open connections
+(:class:`ConnectionDealer`); the worker serves it like one it accepted itself, with ``TCP_NODELAY``.
 
 Why a protocol subclass: uvicorn sets no deadline for receiving a request, so a client that sends
 half a request (slowloris) or connects and says nothing keeps its connection forever; enough of them
@@ -376,8 +376,17 @@ def serve_workers(listener: socket.socket, workers: int, target: Callable[..., N
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    dealer = threading.Thread(target=ConnectionDealer(listener, channels).run, name="esign-dealer", daemon=True)
-    dealer.start()
+    dealer = ConnectionDealer(listener, channels)
+
+    def deal() -> None:
+        try:
+            dealer.run()
+        except Exception:
+            # Without the dealer no connection reaches a worker: stop rather than hang unseen.
+            log.exception("the connection dealer failed; stopping the workers")
+            stop(signal.SIGTERM, None)
+
+    threading.Thread(target=deal, name="esign-dealer", daemon=True).start()
     exit_code = 0
     for process in processes:
         process.join()

@@ -144,7 +144,7 @@ def test_demo_json_then_full_flow_over_uvicorn_with_two_workers(database_url: st
             assert sorted(timings)[len(timings) // 2] < 0.02, timings
 
             # Connections are dealt to the worker with the fewest open ones: 1 + 7 keep-alive
-            # connections fall 4 and 4 (a hash of their addresses split them 4 and 12 as often as not).
+            # connections fall 4 and 4 (a hash of their addresses could split them 1 and 7).
             more = [httpx.Client(base_url=base, timeout=10) for _ in range(7)]
             try:
                 for extra in more:

@@ -328,13 +328,11 @@ class _SqliteWriterQueue:
                 if self._file is None:
                     self._file = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
                 fcntl.flock(self._file, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            except BaseException as exc:
                 self._depth -= 1
                 self._lock.release()
-                return False
-            except BaseException:
-                self._depth -= 1
-                self._lock.release()
+                if isinstance(exc, BlockingIOError):  # LOCK_NB: another process holds it
+                    return False
                 raise
         return True
 

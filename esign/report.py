@@ -124,6 +124,12 @@ class RevocationInfo:
     produced_at: datetime | None = None
     revoked_at: datetime | None = None
     reason: str | None = None
+    this_update: datetime | None = None
+    """thisUpdate of the CRL or OCSP answer that decided."""
+    next_update: datetime | None = None
+    """nextUpdate of the CRL or OCSP answer that decided (None when it gives none)."""
+    issuer: str | None = None
+    """Who issued the deciding CRL (OCSP: the responder is named in the response)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,10 @@ class TimestampInfo:
     tsa: str
     valid: bool
     trusted: bool
+    message: str = ""
+    """Why the token is not valid or not trusted (empty when it is both)."""
+    tsa_path: tuple[str, ...] = ()
+    """Subjects from the TSA certificate up to its trust anchor."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,66 @@
+"""The one trust engine: trust stores, certificate path validation, revocation and time-stamp checks.
+
+PDF, XML, edXML and the server all call this package; no format keeps a path builder of its own.
+
+* :func:`default_store` / :func:`resolve_anchors` — Vietnam's national and government root CAs out of the
+  box (package data, pinned by SHA-256), plus an operator's additions and removals, plus a caller's.
+* :func:`validate_path` — a certificate's path to an anchor at a given time, with caller-supplied
+  intermediates, CRLs and OCSP responses (embedded, supplied, or fetched), on pyhanko-certvalidator;
+  the answer is a :class:`PathValidation` in ETSI EN 319 102-1 terms.
+* :func:`check_timestamp_token` — an RFC 3161 token: CMS signature, imprint, TSA path.
+* :func:`validation_context` — the pyHanko ``ValidationContext`` factory the PDF code hands to pyHanko.
+
+>>> from esign.trust import validate_path                                     # doctest: +SKIP
+>>> result = validate_path(cert, intermediates=chain, crls=[crl_der])         # doctest: +SKIP
+>>> result.indication, result.sub_indication                                  # doctest: +SKIP
+(<Indication.TOTAL_PASSED: 'TOTAL-PASSED'>, None)
+"""
+
+from esign.trust.path import (
+    FETCH_TIMEOUT,
+    REVOCATION_MODES,
+    PathValidation,
+    async_validate_path,
+    to_asn1,
+    validate_path,
+    validation_context,
+)
+from esign.trust.store import (
+    Anchor,
+    TrustSource,
+    TrustStore,
+    add_operator_anchor,
+    bundled_store,
+    default_store,
+    fingerprint,
+    load_certificates,
+    operator_dir,
+    remove_operator_anchor,
+    resolve_anchors,
+    resolve_store,
+)
+from esign.trust.timestamps import check_timestamp_token, imprint_of
+
+__all__ = [
+    "FETCH_TIMEOUT",
+    "REVOCATION_MODES",
+    "Anchor",
+    "PathValidation",
+    "TrustSource",
+    "TrustStore",
+    "add_operator_anchor",
+    "async_validate_path",
+    "bundled_store",
+    "check_timestamp_token",
+    "default_store",
+    "fingerprint",
+    "imprint_of",
+    "load_certificates",
+    "operator_dir",
+    "remove_operator_anchor",
+    "resolve_anchors",
+    "resolve_store",
+    "to_asn1",
+    "validate_path",
+    "validation_context",
+]

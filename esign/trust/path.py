@@ -1,0 +1,523 @@
+"""Certificate path validation at a given time, on pyhanko-certvalidator: the one engine for PDF, XML and the server.
+
+:func:`validate_path` builds and checks (RFC 5280 section 6) the path from a certificate to an anchor,
+with the caller's intermediates and revocation data (CRLs, OCSP responses: embedded in a document,
+supplied, or fetched when ``allow_fetching`` is set — which also follows the certificates' caIssuers
+AIA links), and answers in ETSI EN 319 102-1 terms (:class:`PathValidation`). It never raises on a
+certificate that does not validate: the answer says why.
+
+Revocation modes (``revocation=``):
+
+* ``"require"`` (the default): every certificate below the anchor needs a CRL or OCSP answer that
+  covers the validation time; none at all gives INDETERMINATE/TRY_LATER. Supplied CRLs are read even
+  for certificates that name no distribution point.
+* ``"hard-fail"``: checked when the certificate names where to look, or when data is supplied and usable.
+* ``"soft-fail"``: as hard-fail, but an unreachable responder is not a failure.
+* ``"none"``: not checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias, TypeVar
+
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko_certvalidator import CertificateValidator, PKIXValidationParams, ValidationContext
+from pyhanko_certvalidator.errors import (
+    DisallowedAlgorithmError,
+    ExpiredError,
+    InsufficientPOEError,
+    InsufficientRevinfoError,
+    InvalidCertificateError,
+    NotYetValidError,
+    PathBuildingError,
+    PathValidationError,
+    RevokedError,
+    StaleRevinfoError,
+    ValidationError,
+)
+from pyhanko_certvalidator.path import ValidationPath
+from pyhanko_certvalidator.policy_decl import AlgorithmUsagePolicy
+from pyhanko_certvalidator.revinfo.archival import (
+    CRLContainer,
+    OCSPContainer,
+    RevinfoContainer,
+    RevinfoUsabilityRating,
+    sort_freshest_first,
+)
+from pyhanko_certvalidator.revinfo.validate_crl import collect_relevant_crls_with_paths
+from pyhanko_certvalidator.revinfo.validate_ocsp import collect_relevant_responses_with_paths
+
+from esign.der_limits import limit_der_tags
+from esign.errors import InvalidInput
+from esign.report import Indication, RevocationInfo, RevocationStatus, SubIndication
+
+limit_der_tags()  # hostile DER reaches asn1crypto through here: bound its tag numbers (see esign.der_limits)
+
+FETCH_TIMEOUT = 10
+"""Seconds to wait for an OCSP responder, a CRL distribution point or a caIssuers URL."""
+
+REVOCATION_MODES = ("require", "hard-fail", "soft-fail", "none")
+
+USAGES = ("signing", "timestamping", "any")
+
+CrlInput: TypeAlias = bytes | asn1_crl.CertificateList
+OcspInput: TypeAlias = bytes | asn1_ocsp.OCSPResponse
+CertInput: TypeAlias = x509.Certificate | asn1_x509.Certificate | bytes
+
+T = TypeVar("T")
+
+
+def to_asn1(cert: CertInput) -> asn1_x509.Certificate:
+    """The asn1crypto form of a certificate (certvalidator's currency) from either library's form or DER."""
+    if isinstance(cert, asn1_x509.Certificate):
+        return cert
+    if isinstance(cert, x509.Certificate):
+        cert = cert.public_bytes(Encoding.DER)
+    return asn1_x509.Certificate.load(cert)
+
+
+def _to_crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
+    return x509.load_der_x509_certificate(cert.dump())
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from synchronous code, also when an event loop is already running here."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # Called from inside a loop (a server handler calling the sync API): run in a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def validation_context(
+    trust_roots: Iterable[x509.Certificate],
+    *,
+    other_certs: Iterable[CertInput] = (),
+    moment: datetime | None = None,
+    allow_fetching: bool = False,
+    revocation_mode: str = "require",
+    crls: Iterable[CrlInput] = (),
+    ocsps: Iterable[OcspInput] = (),
+    retroactive_revinfo: bool = False,
+    algorithm_policy: AlgorithmUsagePolicy | None = None,
+    best_signature_time: datetime | None = None,
+) -> ValidationContext:
+    """A certvalidator ``ValidationContext`` trusting exactly ``trust_roots`` (never the operating system's store).
+
+    ``other_certs`` (intermediates, e.g. from a DSS) may be given in either library's form. With
+    ``allow_fetching``, OCSP responders, CRL distribution points and caIssuers (AIA) URLs are
+    fetched with ``requests`` (timeout :data:`FETCH_TIMEOUT` per request).
+    """
+    if revocation_mode not in REVOCATION_MODES:
+        raise InvalidInput(f"unknown revocation mode {revocation_mode!r}; use one of {', '.join(REVOCATION_MODES)}")
+    kwargs: dict[str, Any] = {}
+    if allow_fetching:
+        try:
+            from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+        except ImportError:  # pragma: no cover - requests is a declared dependency
+            raise InvalidInput("fetching revocation data needs the 'requests' package") from None
+        kwargs["fetcher_backend"] = RequestsFetcherBackend(per_request_timeout=FETCH_TIMEOUT)
+    if algorithm_policy is not None:
+        kwargs["algorithm_usage_policy"] = algorithm_policy
+    return ValidationContext(
+        trust_roots=[to_asn1(c) for c in trust_roots],
+        other_certs=[to_asn1(c) for c in other_certs],
+        moment=moment,
+        best_signature_time=best_signature_time,
+        allow_fetching=allow_fetching,
+        revocation_mode=revocation_mode,
+        crls=list(crls),
+        ocsps=list(ocsps),
+        retroactive_revinfo=retroactive_revinfo,
+        **kwargs,
+    )
+
+
+@dataclass(frozen=True)
+class PathValidation:
+    """The answer of :func:`validate_path`: an ETSI indication, the path found, and what decided revocation."""
+
+    indication: Indication
+    sub_indication: SubIndication | None = None
+    path: tuple[x509.Certificate, ...] = ()
+    """From the validated certificate (first) to the anchor (last); empty when no path was found."""
+    anchor: x509.Certificate | None = None
+    revocation: RevocationInfo | None = None
+    """The leaf's revocation evidence (None when the leaf is itself an anchor or revocation was not checked)."""
+    message: str = ""
+    """Why it is not TOTAL-PASSED (English; see :mod:`esign.report` for translations of the indications)."""
+    warnings: tuple[str, ...] = ()
+    at: datetime | None = None
+    """The validation time used."""
+
+    @property
+    def passed(self) -> bool:
+        """True only for TOTAL-PASSED."""
+        return self.indication is Indication.TOTAL_PASSED
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """RFC 4514 subjects along the path, leaf first."""
+        return tuple(c.subject.rfc4514_string() for c in self.path)
+
+
+def validate_path(
+    cert: x509.Certificate,
+    *,
+    at: datetime | None = None,
+    anchors: Sequence[x509.Certificate] | None = None,
+    intermediates: Iterable[CertInput] = (),
+    crls: Iterable[CrlInput] = (),
+    ocsps: Iterable[OcspInput] = (),
+    revocation: str = "require",
+    allow_fetching: bool = False,
+    usage: str = "signing",
+    revinfo_source: str = "supplied",
+    pkix_params: PKIXValidationParams | None = None,
+    algorithm_policy: AlgorithmUsagePolicy | None = None,
+) -> PathValidation:
+    """Validate ``cert``'s path to an anchor at time ``at`` (default: now).
+
+    :param anchors: the trust anchors; None → :func:`esign.trust.resolve_anchors` (the default store).
+        The default store's bundled intermediates are always offered to path building.
+    :param intermediates: certificates that may help build the path (from the signature, a DSS, ...).
+    :param crls: CRLs (DER or asn1crypto), read for every certificate of the path.
+    :param ocsps: OCSP responses (DER or asn1crypto).
+    :param revocation: ``require`` (default), ``hard-fail``, ``soft-fail`` or ``none`` (see the module).
+    :param allow_fetching: fetch OCSP/CRLs and missing issuers (caIssuers) over the network.
+    :param usage: ``signing`` (key usage digitalSignature or nonRepudiation), ``timestamping``
+        (extended key usage timeStamping) or ``any``.
+    :param revinfo_source: how to name the supplied CRLs/OCSPs in the report (``embedded``, ``supplied``).
+    :param pkix_params: RFC 5280 policy inputs (initial policy set, explicit policy, ...).
+    :raises InvalidInput: for a bad ``revocation``/``usage`` value or unreadable revocation data.
+    """
+    return run_sync(
+        async_validate_path(
+            cert,
+            at=at,
+            anchors=anchors,
+            intermediates=intermediates,
+            crls=crls,
+            ocsps=ocsps,
+            revocation=revocation,
+            allow_fetching=allow_fetching,
+            usage=usage,
+            revinfo_source=revinfo_source,
+            pkix_params=pkix_params,
+            algorithm_policy=algorithm_policy,
+        )
+    )
+
+
+async def async_validate_path(
+    cert: x509.Certificate,
+    *,
+    at: datetime | None = None,
+    anchors: Sequence[x509.Certificate] | None = None,
+    intermediates: Iterable[CertInput] = (),
+    crls: Iterable[CrlInput] = (),
+    ocsps: Iterable[OcspInput] = (),
+    revocation: str = "require",
+    allow_fetching: bool = False,
+    usage: str = "signing",
+    revinfo_source: str = "supplied",
+    pkix_params: PKIXValidationParams | None = None,
+    algorithm_policy: AlgorithmUsagePolicy | None = None,
+) -> PathValidation:
+    """The asynchronous form of :func:`validate_path` (same parameters)."""
+    from esign.trust.store import default_store
+
+    if usage not in USAGES:
+        raise InvalidInput(f"unknown certificate usage {usage!r}; use one of {', '.join(USAGES)}")
+    store_intermediates: tuple[x509.Certificate, ...] = ()
+    if anchors is None:
+        store = default_store()
+        anchors = store.certificates()
+        store_intermediates = store.intermediates
+    moment = at or datetime.now(UTC)
+    crl_list = [_load_crl(c) for c in crls]
+    ocsp_list = [_load_ocsp(o) for o in ocsps]
+    supplied = {c.dump() for c in crl_list} | {o.dump() for o in ocsp_list}
+    try:
+        context = validation_context(
+            anchors,
+            other_certs=[*intermediates, *store_intermediates],
+            moment=moment,
+            allow_fetching=allow_fetching,
+            revocation_mode=revocation,
+            crls=crl_list,
+            ocsps=ocsp_list,
+            algorithm_policy=algorithm_policy,
+        )
+    except ValueError as exc:
+        raise InvalidInput(f"cannot set up path validation: {exc}") from None
+    leaf = to_asn1(cert)
+    validator = CertificateValidator(leaf, validation_context=context, pkix_params=pkix_params)
+    try:
+        vpath = await validator.async_validate_path()
+    except ValidationError as exc:
+        return await _failure(exc, cert, context, moment, supplied, revinfo_source)
+    except PathBuildingError as exc:
+        return PathValidation(
+            Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, (cert,), message=str(exc), at=moment
+        )
+    except (ValueError, TypeError, KeyError) as exc:  # malformed extensions in a hostile certificate
+        return PathValidation(
+            Indication.INDETERMINATE,
+            SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+            (cert,),
+            message=f"the certificate path could not be processed: {exc}",
+            at=moment,
+        )
+    path = tuple(_to_crypto(c) for c in reversed(list(vpath.iter_certs(include_root=True))))
+    anchor = path[-1] if path else None
+    usage_error = _check_usage(cert, usage)
+    if usage_error:
+        return PathValidation(
+            Indication.INDETERMINATE,
+            SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+            path,
+            anchor,
+            message=usage_error,
+            at=moment,
+        )
+    revinfo = None
+    if len(path) > 1 and revocation != "none":
+        revinfo = await _deciding_revinfo(leaf, vpath, context, moment, supplied, revinfo_source)
+    warnings = tuple(str(e) for e in context.soft_fail_exceptions)
+    return PathValidation(Indication.TOTAL_PASSED, None, path, anchor, revinfo, warnings=warnings, at=moment)
+
+
+def _load_crl(value: CrlInput) -> asn1_crl.CertificateList:
+    if isinstance(value, asn1_crl.CertificateList):
+        return value
+    try:
+        parsed = asn1_crl.CertificateList.load(bytes(value))
+        _ = parsed["tbs_cert_list"]["this_update"].native
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(f"a CRL cannot be read: {exc}") from None
+    return parsed
+
+
+def _load_ocsp(value: OcspInput) -> asn1_ocsp.OCSPResponse:
+    if isinstance(value, asn1_ocsp.OCSPResponse):
+        return value
+    try:
+        parsed = asn1_ocsp.OCSPResponse.load(bytes(value))
+        _ = parsed["response_status"].native
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(f"an OCSP response cannot be read: {exc}") from None
+    return parsed
+
+
+def _check_usage(cert: x509.Certificate, usage: str) -> str | None:
+    if usage == "signing":
+        try:
+            ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        except x509.ExtensionNotFound:
+            return None  # RFC 5280 4.2.1.3: no key usage extension, no restriction
+        if not (ku.digital_signature or ku.content_commitment):
+            return "the certificate's key usage allows neither digitalSignature nor nonRepudiation"
+    elif usage == "timestamping":
+        try:
+            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            return "a time-stamping certificate must have the extended key usage timeStamping (RFC 3161)"
+        if x509.ExtendedKeyUsageOID.TIME_STAMPING not in eku:
+            return "the certificate's extended key usage does not include timeStamping (RFC 3161)"
+    return None
+
+
+def _is_leaf_error(exc: PathValidationError) -> bool:
+    return bool(exc.is_ee_cert) and not exc.is_side_validation
+
+
+async def _failure(
+    exc: ValidationError,
+    cert: x509.Certificate,
+    context: ValidationContext,
+    moment: datetime,
+    supplied: set[bytes],
+    source: str,
+) -> PathValidation:
+    path: tuple[x509.Certificate, ...] = (cert,)
+    anchor = None
+    if isinstance(exc, PathValidationError):
+        try:
+            path = tuple(_to_crypto(c) for c in reversed(list(exc.original_path.iter_certs(include_root=True))))
+            anchor = path[-1]
+        except (ValueError, LookupError, AttributeError):
+            path = (cert,)
+    msg = str(exc)
+    ind, sub = Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+    revinfo: RevocationInfo | None = None
+    if isinstance(exc, RevokedError):
+        if _is_leaf_error(exc):
+            # ETSI EN 319 102-1 5.2.6: the signer's certificate was revoked at or before the validation time.
+            ind, sub = Indication.TOTAL_FAILED, SubIndication.REVOKED
+            kind = "ocsp" if msg.lower().startswith("ocsp") else "crl"
+            revinfo = await _revoked_info(exc, cert.serial_number, context, moment, supplied, source, kind)
+        else:
+            sub = SubIndication.REVOKED_CA_NO_POE
+    elif isinstance(exc, StaleRevinfoError | InsufficientRevinfoError):
+        sub = SubIndication.TRY_LATER
+        if _is_leaf_error(exc):
+            revinfo = RevocationInfo(RevocationStatus.UNKNOWN, reason=msg)
+    elif isinstance(exc, ExpiredError):
+        sub = SubIndication.OUT_OF_BOUNDS_NO_POE if _is_leaf_error(exc) else SubIndication.EXPIRED
+    elif isinstance(exc, NotYetValidError):
+        sub = SubIndication.NOT_YET_VALID
+    elif isinstance(exc, DisallowedAlgorithmError):
+        sub = SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
+    elif isinstance(exc, InsufficientPOEError):
+        sub = SubIndication.NO_POE
+    elif isinstance(exc, InvalidCertificateError):
+        sub = SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    elif isinstance(exc, PathValidationError):
+        sub = SubIndication.CHAIN_CONSTRAINTS_FAILURE
+    return PathValidation(ind, sub, path, anchor, revinfo, message=msg, at=moment)
+
+
+def _source_of(container: CRLContainer | OCSPContainer, supplied: set[bytes], source: str) -> str:
+    data = container.crl_data if isinstance(container, CRLContainer) else container.ocsp_response_data
+    return source if data.dump() in supplied else "fetched"
+
+
+def _crl_info(
+    container: CRLContainer,
+    status: RevocationStatus,
+    source: str,
+    revoked_at: datetime | None = None,
+    reason: str | None = None,
+) -> RevocationInfo:
+    tbs = container.crl_data["tbs_cert_list"]
+    return RevocationInfo(
+        status,
+        source=source,
+        kind="crl",
+        produced_at=tbs["this_update"].native,
+        this_update=tbs["this_update"].native,
+        next_update=tbs["next_update"].native,
+        issuer=tbs["issuer"].human_friendly,
+        revoked_at=revoked_at,
+        reason=reason,
+    )
+
+
+def _ocsp_info(container: OCSPContainer, status: RevocationStatus, source: str) -> RevocationInfo:
+    single = container.extract_single_response()
+    basic = container.extract_basic_ocsp_response()
+    produced = basic["tbs_response_data"]["produced_at"].native if basic is not None else None
+    revoked_at = reason = None
+    this_update = next_update = None
+    if single is not None:
+        this_update = single["this_update"].native
+        next_update = single["next_update"].native
+        if single["cert_status"].name == "revoked":
+            info = single["cert_status"].chosen
+            revoked_at = info["revocation_time"].native
+            reason = info["revocation_reason"].native
+    return RevocationInfo(
+        status,
+        source=source,
+        kind="ocsp",
+        produced_at=produced,
+        this_update=this_update,
+        next_update=next_update,
+        revoked_at=revoked_at,
+        reason=reason,
+    )
+
+
+async def _collect(
+    leaf: asn1_x509.Certificate, vpath: ValidationPath, context: ValidationContext, moment: datetime
+) -> tuple[list[OCSPContainer], list[CRLContainer]]:
+    """The OCSP answers and CRLs about ``leaf`` that certvalidator could use at ``moment``, freshest first."""
+    manager = context.revinfo_manager
+    # certvalidator gives revocation data its proof of existence when first seen (now): collect up to now,
+    # then keep what its own freshness policy accepts at the validation time.
+    horizon = max(moment, datetime.now(UTC)) + timedelta(seconds=1)
+    ocsp_found: list[OCSPContainer] = []
+    crl_found: list[CRLContainer] = []
+    try:
+        ocsp_result = await collect_relevant_responses_with_paths(leaf, vpath, manager, horizon)
+        ocsp_found = [r.ocsp_response for r in ocsp_result.responses]
+    except Exception:  # noqa: S110 - OCSPNoMatchesError, fetch errors: then there is no OCSP evidence
+        pass
+    try:
+        crl_result = await collect_relevant_crls_with_paths(leaf, vpath, manager, horizon)
+        crl_found = [c.crl for c in crl_result.crls]
+    except Exception:  # noqa: S110 - CRLNoMatchesError, fetch errors: then there is no CRL evidence
+        pass
+
+    def usable(container: RevinfoContainer) -> bool:
+        return container.usable_at(context.revinfo_policy, context.timing_params).rating is RevinfoUsabilityRating.OK
+
+    return (
+        sort_freshest_first(o for o in ocsp_found if usable(o)),
+        sort_freshest_first(c for c in crl_found if usable(c)),
+    )
+
+
+async def _deciding_revinfo(
+    leaf: asn1_x509.Certificate,
+    vpath: ValidationPath,
+    context: ValidationContext,
+    moment: datetime,
+    supplied: set[bytes],
+    source: str,
+) -> RevocationInfo:
+    ocsp_found, crl_found = await _collect(leaf, vpath, context, moment)
+    # certvalidator prefers OCSP when the certificate names a responder, then CRLs: report in that order.
+    for ocsp_cont in ocsp_found:
+        return _ocsp_info(ocsp_cont, RevocationStatus.GOOD, _source_of(ocsp_cont, supplied, source))
+    for crl_cont in crl_found:
+        return _crl_info(crl_cont, RevocationStatus.GOOD, _source_of(crl_cont, supplied, source))
+    return RevocationInfo(
+        RevocationStatus.NOT_CHECKED, reason="no CRL or OCSP response applied (revocation not required)"
+    )
+
+
+async def _revoked_info(
+    exc: RevokedError,
+    serial: int,
+    context: ValidationContext,
+    moment: datetime,
+    supplied: set[bytes],
+    source: str,
+    kind: str,
+) -> RevocationInfo:
+    reason = exc.reason.human_friendly if exc.reason is not None else None
+    try:
+        vpath = exc.original_path
+        leaf = vpath.leaf
+        ocsp_found, crl_found = await _collect(leaf, vpath, context, moment) if leaf is not None else ([], [])
+    except (ValueError, LookupError, AttributeError):
+        ocsp_found, crl_found = [], []
+    if kind == "ocsp":
+        for ocsp_cont in ocsp_found:
+            single = ocsp_cont.extract_single_response()
+            if single is not None and single["cert_status"].name == "revoked":
+                return _ocsp_info(ocsp_cont, RevocationStatus.REVOKED, _source_of(ocsp_cont, supplied, source))
+    for crl_cont in crl_found:
+        for entry in crl_cont.crl_data["tbs_cert_list"]["revoked_certificates"]:
+            if entry["user_certificate"].native == serial:
+                return _crl_info(
+                    crl_cont,
+                    RevocationStatus.REVOKED,
+                    _source_of(crl_cont, supplied, source),
+                    exc.revocation_dt,
+                    reason,
+                )
+    return RevocationInfo(RevocationStatus.REVOKED, kind=kind, revoked_at=exc.revocation_dt, reason=reason)

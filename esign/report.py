@@ -149,6 +149,25 @@ class TimestampInfo:
 
 
 @dataclass(frozen=True)
+class ChangeInfo:
+    """One change made to a PDF after a signature (see :mod:`esign.pdf.changes`)."""
+
+    kind: str
+    """``form_field`` (value changed), ``form_field_added``/``_removed``/``_signed``/``_appearance``,
+    ``annotation_added``/``_removed``/``_changed``, ``page_added``/``_removed``/``_changed``,
+    ``rendering`` (the page looks different), ``dss``, ``signature``, ``timestamp``, ``metadata``, ``other``."""
+    description: str
+    visible: bool
+    """Whether the change can alter what a reader sees."""
+    page: int | None = None
+    """Page number, 1 for the first."""
+    name: str | None = None
+    """Form field or signature name."""
+    old: str | None = None
+    new: str | None = None
+
+
+@dataclass(frozen=True)
 class ReferenceInfo:
     """One XML reference (or PDF byte range): what it points at and whether its digest matches."""
 
@@ -184,6 +203,8 @@ class ValidationReport:
     modifications: str | None = None
     """PDF: what changed after signing (``none``, ``form_filling``, ``annotations``, ``other``)."""
     modifications_allowed: bool | None = None
+    changes: tuple[ChangeInfo, ...] = ()
+    """PDF: every change after the signed revision (form values old -> new, annotations, pages, DSS, ...)."""
     level: str | None = None
     """The AdES baseline level reached: ``B-B``, ``B-T``, ``B-LT`` or ``B-LTA``."""
     validation_time: datetime | None = None
@@ -235,6 +256,11 @@ class ValidationReport:
         if self.modifications is not None:
             allowed = {True: "allowed", False: "NOT allowed", None: "unknown"}[self.modifications_allowed]
             lines.append(f"  Changes after signing: {self.modifications} ({allowed})")
+        lines += [f"    - {c.description}" for c in self.changes]
+        visible = [c for c in self.changes if c.visible]
+        if self.passed and visible:
+            lines.append(f"  WARNING:      {len(visible)} visible change(s) after signing: what you see is not all "
+                         "what was signed; open the signed revision to compare")
         if self.level:
             lines.append(f"  Level:        {self.format} {self.level}")
         lines += [f"  Error:        {e}" for e in self.errors]

@@ -62,7 +62,7 @@ def _app() -> typer.Typer:
 def _err() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)
 
 
 def __getattr__(name: str) -> Any:

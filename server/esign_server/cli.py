@@ -5,6 +5,7 @@ Settings come from ``ESIGN_*`` environment variables and ``.env`` (see :mod:`esi
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -28,7 +29,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
 app.add_typer(credential_app, name="credential")
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 CLI_ACTOR = "cli"
 
 
@@ -40,10 +41,80 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _db_label(settings: Settings) -> str:
+    # The URL without user and password.
+    return settings.database_url.split("@")[-1]
+
+
+def require_initialised(settings: Settings) -> None:
+    """Exit with one line unless the database exists and ``esign server init`` migrated it.
+
+    Checked before any admin command opens the database: SQLite would create an empty file on the
+    first connection, and the command would then fail deep inside with "no such table".
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from esign_server.db import current_revision, normalise_database_url
+
+    hint = "run `esign server init` first, or point ESIGN_DATABASE_URL (or ESIGN_VAR_DIR) at the server's database"
+    url = make_url(normalise_database_url(settings.database_url))
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        if not Path(url.database).is_file():
+            err.print(f"[red]error:[/red] no esign database at {url.database}: {hint}")
+            raise typer.Exit(2)
+    try:
+        revision = current_revision(settings.database_url)
+    except SQLAlchemyError as exc:
+        err.print(f"[red]error:[/red] cannot open the database {_db_label(settings)}: {exc.__class__.__name__}")
+        raise typer.Exit(2) from None
+    if revision is None:
+        err.print(f"[red]error:[/red] the database {_db_label(settings)} is not initialised: {hint}")
+        raise typer.Exit(2)
+
+
 def _context(settings: Settings | None = None):  # type: ignore[no-untyped-def]  # ServerContext, imported lazily
     from esign_server.context import ServerContext
 
-    return ServerContext(settings or _settings())
+    settings = settings or _settings()
+    require_initialised(settings)
+    return ServerContext(settings)
+
+
+def _port_free_or_exit(host: str, port: int) -> None:
+    # Before anything is printed or created: a taken port is one line, not secrets and a traceback.
+    from esign_server.serve import listening_socket
+
+    try:
+        listening_socket(host, port, reuse_port=False).close()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            problem = "is already in use (another `esign server` or `esign pki serve`?)"
+        else:
+            problem = f"cannot be opened ({exc.strerror})"
+        err.print(f"[red]error:[/red] port {port} on {host} {problem}; stop that, or choose another with --port")
+        raise typer.Exit(2) from None
+
+
+def _check_pki_urls(settings: Settings) -> None:
+    # A CA folder made for other URLs (e.g. by `esign pki init` in the same var/) would issue
+    # certificates whose OCSP/CRL links nobody answers: B-LT signing then fails much later.
+    from esign.errors import InvalidInput
+    from esign_server.services.pki import pki_base_url
+
+    meta = settings.resolved_pki_dir / "pki.json"
+    if not meta.is_file():
+        return
+    try:
+        found = str(json.loads(meta.read_text())["base_url"]).rstrip("/")
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput(f"{meta} is not a PKI description (esign pki init layout)") from None
+    wanted = pki_base_url(settings.public_url)
+    if found != wanted:
+        raise InvalidInput(
+            f"{settings.resolved_pki_dir} holds a CA whose certificates point at {found}, but this server "
+            f"answers at {wanted}: set ESIGN_VAR_DIR (or ESIGN_PKI_DIR) to another folder, or ESIGN_PUBLIC_URL"
+        )
 
 
 def _fail(exc: EsignError) -> typer.Exit:
@@ -62,6 +133,7 @@ def prepare(settings: Settings, pki_from: Path | None = None) -> bool:
     from esign_server.services.orgids import seed_level1
     from esign_server.services.pki import ensure_service_pki
 
+    _check_pki_urls(settings)
     migrate(settings.database_url)
     db = Database(settings.database_url)
     try:
@@ -88,7 +160,7 @@ def init(
     settings = _settings()
     try:
         created = prepare(settings, pki_from)
-        out.print(f"database migrated: {settings.database_url.split('@')[-1]}")
+        out.print(f"database migrated: {_db_label(settings)}")
         out.print(f"service CA {'created' if created else 'found'} in {settings.resolved_pki_dir}")
         if not no_admin:
             from esign_server.services.clients import create_client
@@ -112,11 +184,11 @@ def run(
     from esign_server.serve import serve
 
     settings = _settings()
-    out.print(
-        f"esign server on http://{host or settings.host}:{port or settings.port} ({workers} worker(s)); "
-        "OpenAPI at /docs"
-    )
-    serve(host or settings.host, port or settings.port, workers=workers, log_level=log_level)
+    host, port = host or settings.host, port or settings.port
+    require_initialised(settings)
+    _port_free_or_exit(host, port)
+    out.print(f"esign server on http://{host}:{port} ({workers} worker(s)); OpenAPI at /docs")
+    serve(host, port, workers=workers, log_level=log_level)
 
 
 def _demo_cccd() -> str:
@@ -129,14 +201,23 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the guide")] = False,
     serve_after: Annotated[bool, typer.Option("--serve", help="Then run the server")] = False,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port to serve on (default ESIGN_PORT, 8750); the public URL follows it unless set"),
+    ] = None,
 ) -> None:
     """Dev mode only: a relying system, a user with a credential and an enrolled device, in one step."""
     if os.environ.get("ESIGN_DEV_MODE", "1").strip().lower() in ("0", "false", "no"):
         err.print("[red]demo runs only in dev mode[/red] (ESIGN_DEV_MODE is off)")
         raise typer.Exit(2)
     os.environ["ESIGN_DEV_MODE"] = "1"
+    if port is not None:
+        os.environ["ESIGN_PORT"] = str(port)
+        os.environ.setdefault("ESIGN_PUBLIC_URL", f"http://127.0.0.1:{port}")
     get_settings.cache_clear()
     settings = _settings()
+    if serve_after:
+        _port_free_or_exit(settings.host, settings.port)
     try:
         prepare(settings)
         sandbox = _make_sandbox(settings)
@@ -153,7 +234,7 @@ def demo(
 
 
 def _make_sandbox(settings: Settings) -> dict[str, str]:
-    from esign_server.services import clients, credentials, devices, identity, otp, users
+    from esign_server.services import clients, credentials, devices, grants, identity, otp, users
 
     ctx = _context(settings)
     rp = clients.create_client(ctx, name="Demo relying system", scopes=["sessions", "csc"], actor=CLI_ACTOR)
@@ -170,6 +251,7 @@ def _make_sandbox(settings: Settings) -> dict[str, str]:
         ctx, user_id=user.id, evidence=identity.InPersonDocument("CCCD", user.cccd or ""), actor=CLI_ACTOR
     )
     cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm="p256", label="demo", actor=CLI_ACTOR)
+    grants.grant(ctx, client_id=rp.client.id, user_id=user.id, actor=CLI_ACTOR)
     enrollment = devices.start_enrollment(ctx, user_id=user.id, device_name="demo phone", actor=CLI_ACTOR)
     secret = enrollment.secret_b32
     # Activate with the previous step's code, so a code of the current step still confirms a session.
@@ -200,30 +282,46 @@ def _make_sandbox(settings: Settings) -> dict[str, str]:
     }
 
 
+def guide_commands(s: dict[str, str]) -> list[tuple[str, str]]:
+    """The demo's steps as (what, shell command), in order; each command runs as printed (bash, curl, jq, oathtool)."""
+    b = s["base_url"]
+    return [
+        (
+            "Get an access token for the relying system (TOKEN keeps it):",
+            f"TOKEN=$(curl -s -d grant_type=client_credentials -d client_id={s['client_id']} "
+            f"-d client_secret={s['client_secret']} {b}/oauth2/token | jq -r .access_token)",
+        ),
+        (
+            "Ask for a signature on the SHA-256 hash of samples/cong-van.pdf (SESSION keeps the request's id; "
+            "the phone shows the confirmation code):",
+            f"SESSION=$(curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
+            f'{b}/api/sessions -d \'{{"credential_id":"{s["credential_id"]}","items":[{{"name":"cong-van.pdf",'
+            f'"digest":"\'$(openssl dgst -sha256 -binary samples/cong-van.pdf | base64)\'"}}]}}\' | jq -r .id)',
+        ),
+        (
+            "Confirm as the phone would, with a code from oathtool:",
+            f"curl -s -H 'Authorization: Bearer {s['device_token']}' -H 'Content-Type: application/json' "
+            f"{b}/api/mobile/sessions/$SESSION/confirm "
+            f"-d '{{\"code\":\"'$(oathtool --totp -b {s['totp_secret']})'\"}}'",
+        ),
+        (
+            "Fetch the signature:",
+            f'curl -s -H "Authorization: Bearer $TOKEN" {b}/api/sessions/$SESSION | jq .',
+        ),
+    ]
+
+
 def _print_guide(s: dict[str, str]) -> None:
+    from rich.markup import escape
+
     b = s["base_url"]
     out.print("[bold]esign demo sandbox[/bold] (dev mode; the secrets below are shown only now)\n")
     for key in ("client_id", "client_secret", "user_id", "credential_id", "device_token", "totp_secret"):
         out.print(f"  {key:<14} {s[key]}")
-    out.print(
-        f"\n[bold]1.[/bold] Token:\n  curl -s -d grant_type=client_credentials -d client_id={s['client_id']} "
-        f"-d client_secret={s['client_secret']} {b}/oauth2/token"
-    )
-    out.print(
-        f"[bold]2.[/bold] Ask for a signature on a SHA-256 hash (shows the confirmation code):\n"
-        f"  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' {b}/api/sessions "
-        f'-d \'{{"credential_id":"{s["credential_id"]}","items":[{{"name":"hop-dong.pdf",'
-        f'"digest":"\'$(printf hello | openssl dgst -sha256 -binary | base64)\'"}}]}}\''
-    )
-    out.print(
-        f"[bold]3.[/bold] Confirm as the phone with a code from oathtool:\n"
-        f"  curl -s -H 'Authorization: Bearer {s['device_token']}' -H 'Content-Type: application/json' "
-        f"{b}/api/mobile/sessions/$SESSION/confirm -d '{{\"code\":\"'$(oathtool --totp -b {s['totp_secret']})'\"}}'"
-    )
-    out.print(
-        f'[bold]4.[/bold] Fetch the signature:\n  curl -s -H "Authorization: Bearer $TOKEN" {b}/api/sessions/$SESSION'
-    )
-    out.print(f"\nOpenAPI: {b}/docs · CA: {b}/pki/ca · OCSP: {b}/pki/ocsp · TSA: {b}/pki/tsa")
+    out.print("\nIn a shell (bash) in the esign folder:")
+    for number, (what, command) in enumerate(guide_commands(s), start=1):
+        out.print(f"[bold]{number}.[/bold] {escape(what)}\n  {escape(command)}")
+    out.print(f"\nOpenAPI: {b}/docs · phone app: {b}/m/ · CA: {b}/pki/ca · OCSP: {b}/pki/ocsp · TSA: {b}/pki/tsa")
 
 
 @audit_app.command("verify")
@@ -297,7 +395,11 @@ def user_verify(
 
 @user_app.command("enroll")
 def user_enroll(user_id: str, device_name: Annotated[str, typer.Option()] = "phone") -> None:
-    """Start enrolling a phone: prints the otpauth URI, a terminal QR code and the pairing link (once)."""
+    """Start enrolling a phone: prints a terminal QR code of the pairing link, then the link and the otpauth URI (once).
+
+    The QR code is the pairing link the phone guide tells the user to scan (the app pairs and the device
+    becomes active); the ``otpauth://`` URI is for a user who prefers an authenticator app.
+    """
     import io
 
     import qrcode
@@ -309,7 +411,7 @@ def user_enroll(user_id: str, device_name: Annotated[str, typer.Option()] = "pho
     except EsignError as exc:
         raise _fail(exc) from None
     code = qrcode.QRCode(border=1)
-    code.add_data(e.otpauth_uri)
+    code.add_data(e.pairing_url)
     buffer = io.StringIO()
     code.print_ascii(out=buffer)
     typer.echo(buffer.getvalue())
@@ -338,6 +440,30 @@ def client_create(
             }
         )
     )
+
+
+@client_app.command("grant")
+def client_grant(client_id: str, user_id: str) -> None:
+    """Authorise a relying system for a user, on the user's behalf: only then may it ask them to sign."""
+    from esign_server.services import grants
+
+    try:
+        created = grants.grant(_context(), client_id=client_id, user_id=user_id, actor=CLI_ACTOR)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps({"client_id": client_id, "user_id": user_id, "granted": True, "new": created}))
+
+
+@client_app.command("revoke-grant")
+def client_revoke_grant(client_id: str, user_id: str) -> None:
+    """Withdraw a relying system's authorisation for a user (its SADs for the user stop working too)."""
+    from esign_server.services import grants
+
+    try:
+        grants.revoke(_context(), client_id=client_id, user_id=user_id, actor=CLI_ACTOR)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps({"client_id": client_id, "user_id": user_id, "granted": False}))
 
 
 @credential_app.command("issue")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,20 @@ DEV_PKI_PASSWORD = "esign-dev"  # noqa: S105 - refused outside dev mode
 DEV_PKCS11_PIN = "1234"
 
 
+def default_var_dir() -> Path:
+    """The one place the server keeps its state when ``ESIGN_VAR_DIR`` is not set.
+
+    ``var/`` of the source checkout this package runs from (``make run``, ``pip install -e .``), else
+    ``$XDG_DATA_HOME/esign`` (``~/.local/share/esign``): never a folder relative to where a command
+    happens to run, so an admin command from another folder finds the same database.
+    """
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file() and (root / "esign" / "__init__.py").is_file():
+        return root / "var"
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "esign"
+
+
 class Settings(BaseSettings):
     """Every knob of the service. Environment variables are ``ESIGN_<NAME>`` (e.g. ``ESIGN_DEV_MODE=1``)."""
 
@@ -31,8 +46,9 @@ class Settings(BaseSettings):
 
     dev_mode: bool = False
     """Development mode: allows the default secrets and the ``demo`` command."""
-    database_url: str = "sqlite:///var/esign.db"
-    """SQLAlchemy URL; ``postgresql://`` is normalised to the psycopg 3 driver."""
+    database_url: str = ""
+    """SQLAlchemy URL; ``postgresql://`` is normalised to the psycopg 3 driver. Default: the SQLite
+    file ``esign.db`` in :attr:`var_dir`, as an absolute path."""
     master_key: str = DEV_MASTER_KEY
     """Base64 (or hex) of 32 bytes: wraps private keys, TOTP secrets and webhook secrets (AES-256-GCM)."""
     token_secret: str = DEV_TOKEN_SECRET
@@ -41,7 +57,8 @@ class Settings(BaseSettings):
     """The URL the service is reached at: used in certificates (OCSP/CRL/CA links) and pairing links."""
     host: str = "127.0.0.1"
     port: int = 8750
-    var_dir: Path = Path("var")
+    var_dir: Path = Field(default_factory=default_var_dir)
+    """State on disk (default :func:`default_var_dir`)."""
     pki_dir: Path | None = None
     """Directory of the service CA (default ``<var_dir>/pki``); created from the dev PKI by ``init``."""
     pki_password: str = DEV_PKI_PASSWORD
@@ -56,9 +73,19 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(5, ge=1, le=20)
     """Wrong codes after which a session fails."""
     device_lock_threshold: int = Field(5, ge=1, le=100)
-    """Consecutive wrong codes on a device after which it is locked."""
+    """Consecutive wrong codes sent through one relying system for one user, after which that relying
+    system is locked out of that user (the user's phone and the other relying systems are not)."""
     device_lock_base_seconds: int = Field(60, ge=1)
     """First lockout; each further lockout doubles it (capped at a day)."""
+    otp_lock_decay_seconds: int = Field(86_400, ge=60)
+    """A day without wrong codes (or a correct code) forgets earlier lockouts: the next one is short again."""
+    otp_user_max_failures: int = Field(10, ge=2, le=1000)
+    """User-wide ceiling on wrong codes per window, all relying systems together: past it, codes are
+    answered 429 with Retry-After until the window ends (slowed, never locked). Kept above
+    ``device_lock_threshold`` so one relying system alone can never reach it."""
+    otp_user_window_seconds: int = Field(300, ge=30, le=86_400)
+    max_pending_per_client_user: int = Field(10, ge=1, le=1000)
+    """Pending requests one relying system may have open for one user; more are answered 429."""
     long_poll_max_seconds: float = Field(60.0, ge=0, le=300)
     max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_items_per_session: int = Field(100, ge=1, le=10_000)
@@ -79,8 +106,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.var_dir / 'esign.db').absolute()}"
+        return self
+
+    @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         self.master_key_bytes()  # fail early on a malformed key
+        if self.otp_user_max_failures <= self.device_lock_threshold:
+            raise ValueError("ESIGN_OTP_USER_MAX_FAILURES must exceed ESIGN_DEVICE_LOCK_THRESHOLD")
         if len(self.token_secret) < 32:
             raise ValueError("ESIGN_TOKEN_SECRET must be at least 32 characters")
         if not self.dev_mode:

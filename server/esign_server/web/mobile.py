@@ -40,11 +40,15 @@ _REVALIDATE = (".html", ".js", ".json", ".webmanifest", ".css")
 
 
 def default_mobile_dir() -> Path | None:
-    """Where the app's files are: ``$ESIGN_MOBILE_DIR``, else ``clients/mobile`` of the source tree."""
+    """Where the app's files are: ``$ESIGN_MOBILE_DIR``, else the copy beside this module.
+
+    ``mobile_app`` is a link to ``clients/mobile`` in the source tree, and a folder of the same files
+    in the wheel, so an installed server serves the app without the checkout.
+    """
     configured = os.environ.get("ESIGN_MOBILE_DIR")
     if configured:
         return Path(configured)
-    candidate = Path(__file__).resolve().parents[3] / "clients" / "mobile"
+    candidate = (Path(__file__).parent / "mobile_app").resolve()
     return candidate if (candidate / "index.html").is_file() else None
 
 

@@ -89,6 +89,28 @@ def _to_crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
     return x509.load_der_x509_certificate(cert.dump())
 
 
+def _crypto_path(certs: Iterable[asn1_x509.Certificate]) -> tuple[x509.Certificate, ...]:
+    # cryptography refuses a few legal but historical encodings (DSA keys inheriting their parameters,
+    # PKITS 4.1.4); such certificates are left out of `path` and still named in `subjects`.
+    out = []
+    for cert in certs:
+        try:
+            out.append(_to_crypto(cert))
+        except ValueError:
+            continue
+    return tuple(out)
+
+
+def _subjects(certs: Iterable[asn1_x509.Certificate]) -> tuple[str, ...]:
+    out = []
+    for cert in certs:
+        try:
+            out.append(_to_crypto(cert).subject.rfc4514_string())
+        except ValueError:
+            out.append(cert.subject.human_friendly)
+    return tuple(out)
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion from synchronous code, also when an event loop is already running here."""
     try:
@@ -152,6 +174,8 @@ class PathValidation:
     sub_indication: SubIndication | None = None
     path: tuple[x509.Certificate, ...] = ()
     """From the validated certificate (first) to the anchor (last); empty when no path was found."""
+    subjects: tuple[str, ...] = ()
+    """RFC 4514 subjects along the path, leaf first (also for certificates ``cryptography`` cannot load)."""
     anchor: x509.Certificate | None = None
     revocation: RevocationInfo | None = None
     """The leaf's revocation evidence (None when the leaf is itself an anchor or revocation was not checked)."""
@@ -166,14 +190,9 @@ class PathValidation:
         """True only for TOTAL-PASSED."""
         return self.indication is Indication.TOTAL_PASSED
 
-    @property
-    def subjects(self) -> tuple[str, ...]:
-        """RFC 4514 subjects along the path, leaf first."""
-        return tuple(c.subject.rfc4514_string() for c in self.path)
-
 
 def validate_path(
-    cert: x509.Certificate,
+    cert: CertInput,
     *,
     at: datetime | None = None,
     anchors: Sequence[x509.Certificate] | None = None,
@@ -221,7 +240,7 @@ def validate_path(
 
 
 async def async_validate_path(
-    cert: x509.Certificate,
+    cert: CertInput,
     *,
     at: datetime | None = None,
     anchors: Sequence[x509.Certificate] | None = None,
@@ -263,40 +282,43 @@ async def async_validate_path(
     except ValueError as exc:
         raise InvalidInput(f"cannot set up path validation: {exc}") from None
     leaf = to_asn1(cert)
+    leaf_only = (_crypto_path([leaf]), _subjects([leaf]))
     validator = CertificateValidator(leaf, validation_context=context, pkix_params=pkix_params)
     try:
         vpath = await validator.async_validate_path()
     except ValidationError as exc:
-        return await _failure(exc, cert, context, moment, supplied, revinfo_source)
+        return await _failure(exc, leaf, context, moment, supplied, revinfo_source)
     except PathBuildingError as exc:
         return PathValidation(
-            Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, (cert,), message=str(exc), at=moment
+            Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, *leaf_only, message=str(exc), at=moment
         )
     except (ValueError, TypeError, KeyError) as exc:  # malformed extensions in a hostile certificate
         return PathValidation(
             Indication.INDETERMINATE,
             SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-            (cert,),
+            *leaf_only,
             message=f"the certificate path could not be processed: {exc}",
             at=moment,
         )
-    path = tuple(_to_crypto(c) for c in reversed(list(vpath.iter_certs(include_root=True))))
-    anchor = path[-1] if path else None
-    usage_error = _check_usage(cert, usage)
+    chain = list(reversed(list(vpath.iter_certs(include_root=True))))
+    path, subjects = _crypto_path(chain), _subjects(chain)
+    anchor = next(iter(_crypto_path(chain[-1:])), None)
+    usage_error = _check_usage(leaf, usage)
     if usage_error:
         return PathValidation(
             Indication.INDETERMINATE,
             SubIndication.CHAIN_CONSTRAINTS_FAILURE,
             path,
+            subjects,
             anchor,
             message=usage_error,
             at=moment,
         )
     revinfo = None
-    if len(path) > 1 and revocation != "none":
+    if len(chain) > 1 and revocation != "none":
         revinfo = await _deciding_revinfo(leaf, vpath, context, moment, supplied, revinfo_source)
     warnings = tuple(str(e) for e in context.soft_fail_exceptions)
-    return PathValidation(Indication.TOTAL_PASSED, None, path, anchor, revinfo, warnings=warnings, at=moment)
+    return PathValidation(Indication.TOTAL_PASSED, None, path, subjects, anchor, revinfo, warnings=warnings, at=moment)
 
 
 def _load_crl(value: CrlInput) -> asn1_crl.CertificateList:
@@ -321,20 +343,18 @@ def _load_ocsp(value: OcspInput) -> asn1_ocsp.OCSPResponse:
     return parsed
 
 
-def _check_usage(cert: x509.Certificate, usage: str) -> str | None:
+def _check_usage(cert: asn1_x509.Certificate, usage: str) -> str | None:
     if usage == "signing":
-        try:
-            ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-        except x509.ExtensionNotFound:
+        ku = cert.key_usage_value
+        if ku is None:
             return None  # RFC 5280 4.2.1.3: no key usage extension, no restriction
-        if not (ku.digital_signature or ku.content_commitment):
+        if not ({"digital_signature", "non_repudiation"} & set(ku.native)):
             return "the certificate's key usage allows neither digitalSignature nor nonRepudiation"
     elif usage == "timestamping":
-        try:
-            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except x509.ExtensionNotFound:
+        eku = cert.extended_key_usage_value
+        if eku is None:
             return "a time-stamping certificate must have the extended key usage timeStamping (RFC 3161)"
-        if x509.ExtendedKeyUsageOID.TIME_STAMPING not in eku:
+        if "time_stamping" not in eku.native:
             return "the certificate's extended key usage does not include timeStamping (RFC 3161)"
     return None
 
@@ -345,20 +365,20 @@ def _is_leaf_error(exc: PathValidationError) -> bool:
 
 async def _failure(
     exc: ValidationError,
-    cert: x509.Certificate,
+    cert: asn1_x509.Certificate,
     context: ValidationContext,
     moment: datetime,
     supplied: set[bytes],
     source: str,
 ) -> PathValidation:
-    path: tuple[x509.Certificate, ...] = (cert,)
+    chain = [cert]
     anchor = None
     if isinstance(exc, PathValidationError):
         try:
-            path = tuple(_to_crypto(c) for c in reversed(list(exc.original_path.iter_certs(include_root=True))))
-            anchor = path[-1]
+            chain = list(reversed(list(exc.original_path.iter_certs(include_root=True))))
+            anchor = next(iter(_crypto_path(chain[-1:])), None)
         except (ValueError, LookupError, AttributeError):
-            path = (cert,)
+            chain = [cert]
     msg = str(exc)
     ind, sub = Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
     revinfo: RevocationInfo | None = None
@@ -386,7 +406,7 @@ async def _failure(
         sub = SubIndication.NO_CERTIFICATE_CHAIN_FOUND
     elif isinstance(exc, PathValidationError):
         sub = SubIndication.CHAIN_CONSTRAINTS_FAILURE
-    return PathValidation(ind, sub, path, anchor, revinfo, message=msg, at=moment)
+    return PathValidation(ind, sub, _crypto_path(chain), _subjects(chain), anchor, revinfo, message=msg, at=moment)
 
 
 def _source_of(container: CRLContainer | OCSPContainer, supplied: set[bytes], source: str) -> str:

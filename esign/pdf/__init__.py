@@ -4,13 +4,17 @@ Recipes: :func:`sign_pdf`, :func:`verify_pdf`, :func:`extend_pdf`; staged signin
 are elsewhere: :func:`prepare` then :func:`finish` (see :mod:`esign.pdf.staged`).
 """
 
-from esign.pdf import hexstrings
-from esign.pdf.adapter import PyHankoSigner
-from esign.pdf.appearance import VisibleSignature
-from esign.pdf.context import Level
-from esign.pdf.signing import async_extend_pdf, async_sign_pdf, extend_pdf, sign_pdf
-from esign.pdf.staged import PreparedSignature, async_finish, async_prepare, finish, prepare
-from esign.pdf.verify import async_verify_pdf, verify_pdf
+from esign.thirdparty import import_pyhanko
+
+import_pyhanko()  # before anything else loads pyHanko: its DSA import warns otherwise (esign.thirdparty)
+
+from esign.pdf import hexstrings  # noqa: E402
+from esign.pdf.adapter import PyHankoSigner  # noqa: E402
+from esign.pdf.appearance import VisibleSignature  # noqa: E402
+from esign.pdf.context import Level  # noqa: E402
+from esign.pdf.signing import async_extend_pdf, async_sign_pdf, extend_pdf, sign_pdf  # noqa: E402
+from esign.pdf.staged import PreparedSignature, async_finish, async_prepare, finish, prepare  # noqa: E402
+from esign.pdf.verify import async_verify_pdf, verify_pdf  # noqa: E402
 
 __all__ = [
     "Level",

@@ -23,6 +23,7 @@ from esign_server.context import ServerContext
 from esign_server.logs import configure_logging
 from esign_server.middleware import BodySizeLimit, RequestLog
 from esign_server.services.sessions import expire_due
+from esign_server.web.docs import mount_api_docs
 from esign_server.web.mobile import mount_mobile_app
 
 log = logging.getLogger("esign_server")
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         description="Signing sessions confirmed by a TOTP code on the user's phone; the service's CA, OCSP, "
         'CRL and TSA. Errors are JSON `{"error": code, "message": text}`.',
         lifespan=lifespan,
+        docs_url=None,  # served by mount_api_docs from local assets (no CDN)
+        redoc_url=None,
     )
     app.state.ctx = context
     install_error_handlers(app)
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
     ):
         app.include_router(router)
     mount_mobile_app(app)
+    mount_api_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLog)
     app.hot_routes = HotRoutes(app, HOT_PATHS)

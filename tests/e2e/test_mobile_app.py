@@ -35,7 +35,7 @@ from esign_server.app import create_app
 from esign_server.config import Settings
 from esign_server.context import ServerContext
 from esign_server.db import migrate
-from esign_server.services import clients, credentials, devices, identity, users
+from esign_server.services import clients, credentials, devices, grants, identity, users
 from esign_server.services.pki import ensure_service_pki
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, expect, sync_playwright
 
@@ -137,6 +137,7 @@ class RunningServer:
             self.ctx, user_id=user.id, evidence=identity.InPersonDocument("CCCD", cccd), actor="test"
         )
         cred = credentials.issue_credential(self.ctx, user_id=user.id, label="Chữ ký cá nhân", actor="test")
+        grants.grant(self.ctx, client_id=self.client_id, user_id=user.id, actor="test")  # the user authorises it
         if not admin_api:
             enrollment = devices.start_enrollment(self.ctx, user_id=user.id, actor="test")
             return Phone(user.id, full_name, cccd, cred.id, enrollment.pairing_url, enrollment.secret_b32)
@@ -624,6 +625,23 @@ def test_app_is_served_with_strict_security_headers(sqlite_server: RunningServer
     assert sqlite_server.http.get("/m").status_code in (307, 308)
     html = sqlite_server.http.get("/m/").text
     assert "<script>" not in html and "style=" not in html and " on" + "click=" not in html
+
+
+def test_api_docs_render_with_nothing_fetched_elsewhere(sqlite_server: RunningServer, browser: Browser) -> None:
+    # /docs on a closed network: Swagger UI's script and stylesheet come from the server, not a CDN.
+    context = browser.new_context()
+    page = context.new_page()
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    page.route(re.compile(r"^(?!" + re.escape(sqlite_server.base_url) + ")"), lambda route: route.abort())
+    try:
+        page.goto(f"{sqlite_server.base_url}/docs")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("esign remote-signing service")
+        expect(page.locator(".opblock-summary-path", has_text="/api/sessions").first).to_be_visible()
+    finally:
+        context.close()
+    elsewhere = [u for u in urls if not u.startswith(sqlite_server.base_url) and not u.startswith("data:")]
+    assert not elsewhere, elsewhere
 
 
 CONTRAST_SCRIPT = """

@@ -19,8 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from pyhanko.sign.general import SigningError
-from pyhanko.sign.signers.csc_signer import (
+
+from esign.thirdparty import import_pyhanko
+
+import_pyhanko()  # quietly, before the imports below (esign.thirdparty)
+
+from pyhanko.sign.general import SigningError  # noqa: E402
+from pyhanko.sign.signers.csc_signer import (  # noqa: E402
     CSCAuthorizationInfo,
     CSCAuthorizationManager,
     CSCCredentialInfo,

@@ -1,31 +1,47 @@
 """Verify every signature in a PDF and report in the ETSI TS 119 102-2 vocabulary.
 
-pyHanko does the checking (CMS integrity and signature, chain of trust against *your* anchors only,
-revocation, signature and document time-stamps, DocMDP and difference analysis of every revision
-added after signing); this module maps its verdict onto :class:`~esign.report.ValidationReport`:
+A TOTAL-PASSED means: what a reader of the file sees was signed (or changed after signing only in
+ways the signature allows, each change listed), by a signer whose certificate chains to one of
+*your* anchors and was not revoked according to revocation data the verifier actually read.
+
+Who decides what:
+
+* pyHanko checks the CMS (byte-range digest, signature value), the signature and document
+  time-stamps, DocMDP and the difference analysis of every revision added after signing;
+* :mod:`esign.pdf.structure` checks that every byte after the first signed revision belongs to a
+  revision pyHanko analysed (appended bodies, ``startxref 0`` tails, unreferenced objects);
+* :func:`esign.trust.async_validate_path` decides the signer's path and revocation, in "require"
+  mode: every certificate below the anchor needs a CRL or OCSP answer (from the DSS, the CMS
+  ``adbe-revocationInfoArchival`` attribute, the caller, or fetched when allowed), read whether or
+  not the certificate names a distribution point; none gives INDETERMINATE/TRY_LATER;
+* :mod:`esign.pdf.changes` lists what changed after each signature.
 
 =====================================================  =====================================
-what pyHanko found                                     indication / sub-indication
+what was found                                         indication / sub-indication
 =====================================================  =====================================
 byte-range digest does not match                       TOTAL-FAILED / HASH_FAILURE
 signature value does not verify                        TOTAL-FAILED / SIG_CRYPTO_FAILURE
-changes after signing the signature does not allow     TOTAL-FAILED / FORMAT_FAILURE
+bytes no analysed revision accounts for                TOTAL-FAILED / FORMAT_FAILURE
+changes after signing that are not allowed             TOTAL-FAILED / FORMAT_FAILURE
 signer revoked                                         TOTAL-FAILED / REVOKED
-no path to a trust anchor, expired, no revocation ...  INDETERMINATE / pyHanko's AdES sub-indication
+signer revoked after a trusted time-stamp's time       INDETERMINATE / REVOKED_NO_POE
+no revocation data for a certificate of the path       INDETERMINATE / TRY_LATER
+no path to a trust anchor, expired, ...                INDETERMINATE / as found
 signature time-stamp broken or untrusted               INDETERMINATE / SIG_CONSTRAINTS_FAILURE
 everything holds                                       TOTAL-PASSED
 =====================================================  =====================================
 
-Revocation is checked with the material embedded in the file (DSS, signature attributes) and, only
-when ``allow_fetching`` is set, online. If the signing certificate has expired at validation time but
-a valid signature time-stamp proves it signed before, it is validated again at the time-stamp's time
-with the embedded revocation data (the PAdES B-LT idea).
+"Not allowed" follows pyHanko's difference analysis: a certification signature allows what its
+DocMDP level allows (P=1: nothing but DSS and document time-stamp additions, as PAdES permits;
+P=2: also form filling and signing; P=3: also annotations); an approval signature or a document
+time-stamp allows everything but changes pyHanko classifies as OTHER.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -46,9 +62,12 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 
 from esign.errors import InvalidInput
 from esign.pdf.adapter import from_asn1
-from esign.pdf.context import TrustSource, boundary, load_trust_anchors, read_all, validation_context
+from esign.pdf.changes import changes_after, render_differences
+from esign.pdf.context import TrustSource, boundary, load_trust_anchors, read_all
+from esign.pdf.structure import StructureProblem, check_structure
 from esign.pdf.workspace import PdfSource
 from esign.report import (
+    ChangeInfo,
     Indication,
     RevocationInfo,
     RevocationStatus,
@@ -58,6 +77,7 @@ from esign.report import (
     ValidationReport,
 )
 from esign.signers.base import run_sync
+from esign.trust import PathValidation, async_validate_path, resolve_anchors, validation_context
 
 PADES_SUBFILTER = "/ETSI.CAdES.detached"
 _COVERAGE = {
@@ -67,60 +87,97 @@ _COVERAGE = {
     SignatureCoverageLevel.UNCLEAR: "partial",
 }
 _FAILED_TRUST = {"REVOKED", "EXPIRED", "NOT_YET_VALID"}
+_EXPIRED = {"OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED", "EXPIRED", "NO_POE"}
 MAX_SIGNATURES = 50
 """More signatures than this in one PDF are refused: each costs a full validation with difference
 analysis, so a few hundred fields sharing one signature made a 36 KB file take 13 s (found by fuzzing)."""
+MAX_EOF_RETRIES = 8
+"""How many earlier ``%%EOF`` markers are tried when the file as a whole cannot be read."""
 
 
 def verify_pdf(
     input: PdfSource,
     *,
-    trust_anchors: Iterable[TrustSource] | TrustSource,
+    trust_anchors: Iterable[TrustSource] | TrustSource | None = None,
     at: datetime | None = None,
     allow_fetching: bool = False,
     reveal: bool = False,
+    crls: Iterable[bytes] = (),
+    ocsps: Iterable[bytes] = (),
+    visual: bool = False,
 ) -> list[ValidationReport]:
     """Validate every signature and document time-stamp in a PDF; one report each, in file order.
 
-    ``trust_anchors`` are the only roots trusted (paths to PEM/DER files, bytes or certificates);
-    ``at`` validates at a past or future time instead of now; ``allow_fetching`` lets revocation be
-    checked online (OCSP, CRL) when the file does not carry it; ``reveal`` shows personal numbers
-    (CCCD) unmasked in the signer description. A damaged file raises :class:`InvalidInput`; a bad
-    signature gives a TOTAL-FAILED or INDETERMINATE report, never an exception.
+    ``trust_anchors`` are the only roots trusted (paths to PEM/DER files, bytes or certificates;
+    None: :func:`esign.trust.resolve_anchors`, the default store); ``at`` validates at a past or
+    future time instead of now; ``allow_fetching`` lets revocation be checked online (OCSP, CRL)
+    besides what the file carries; ``crls``/``ocsps`` (DER) add revocation data of your own;
+    ``visual`` renders each signed revision and the current file with ``pdftoppm`` and names the
+    pages that look different; ``reveal`` shows personal numbers (CCCD) unmasked. A file that is not
+    a PDF raises :class:`InvalidInput`; a bad signature gives a TOTAL-FAILED or INDETERMINATE
+    report, never an exception.
 
     >>> [r.indication.value for r in verify_pdf("signed.pdf", trust_anchors="root.pem")]  # doctest: +SKIP
     ['TOTAL-PASSED']
     """
     return run_sync(
-        async_verify_pdf(input, trust_anchors=trust_anchors, at=at, allow_fetching=allow_fetching, reveal=reveal)
+        async_verify_pdf(input, trust_anchors=trust_anchors, at=at, allow_fetching=allow_fetching, reveal=reveal,
+                         crls=crls, ocsps=ocsps, visual=visual)
     )
 
 
 async def async_verify_pdf(
     input: PdfSource,
     *,
-    trust_anchors: Iterable[TrustSource] | TrustSource,
+    trust_anchors: Iterable[TrustSource] | TrustSource | None = None,
     at: datetime | None = None,
     allow_fetching: bool = False,
     reveal: bool = False,
+    crls: Iterable[bytes] = (),
+    ocsps: Iterable[bytes] = (),
+    visual: bool = False,
 ) -> list[ValidationReport]:
     """Asynchronous :func:`verify_pdf`."""
-    anchors = load_trust_anchors(trust_anchors)
+    anchors = resolve_anchors() if trust_anchors is None else load_trust_anchors(trust_anchors)
     if not anchors:
         raise InvalidInput("give at least one trust anchor (the root CA certificate you trust)")
     if at is not None and at.tzinfo is None:
         raise InvalidInput("the validation time needs a time zone, e.g. 2025-06-01T12:00:00+07:00")
-    with _open(input) as stream:
+    supplied = _Revinfo.supplied(crls, ocsps)
+    with _open(input) as opened:
         with boundary("reading the PDF"):
-            reader = PdfFileReader(stream, strict=False)
+            reader, stream, cut = _read(opened)
             _refuse_signature_floods(reader)
             signatures = list(reader.embedded_signatures)
             embedded = _embedded_material(reader)
-        verifier = _Verifier(anchors, at, allow_fetching, reveal, embedded, signatures)
+            problems = _structure(reader, stream, signatures)
+            if cut is not None:
+                problems.append(cut)
+        verifier = _Verifier(anchors, at, allow_fetching, reveal, embedded, supplied, signatures, reader, problems)
         reports = []
         for sig in signatures:
             reports.append(await verifier.report(sig))
+        if visual and signatures:
+            reports = _with_rendering(reports, signatures, stream)
     return reports
+
+
+def signed_revision(input: PdfSource, number: int) -> bytes:
+    """The bytes signature ``number`` (1 = the first in file order, as in the reports) covered.
+
+    That is the file as it was when that signature was made, the signature value included: open it
+    to see what was signed.
+    """
+    with _open(input) as opened, boundary("reading the PDF"):
+        reader, stream, _ = _read(opened)
+        signatures = list(reader.embedded_signatures)
+        if not 1 <= number <= len(signatures):
+            raise InvalidInput(f"no signature {number}: the PDF has {len(signatures)}")
+        end = _covered_end(signatures[number - 1])
+        if end is None:
+            raise InvalidInput(f"signature {number} has a malformed byte range")
+        stream.seek(0)
+        return stream.read(end)
 
 
 def _open(input: PdfSource) -> IO[bytes]:
@@ -133,6 +190,56 @@ def _open(input: PdfSource) -> IO[bytes]:
         except OSError as exc:
             raise InvalidInput(f"cannot read {input}: {exc.strerror}") from None
     return io.BytesIO(read_all(input))
+
+
+def _read(stream: IO[bytes]) -> tuple[PdfFileReader, IO[bytes], StructureProblem | None]:
+    """pyHanko's reader on ``stream``; when the whole file cannot be read, on its longest readable prefix.
+
+    pyHanko looks for ``%%EOF`` in the last kilobyte only and follows the last ``startxref``: more
+    than 1 KB appended, or ``startxref 0`` and a new ``%%EOF``, make the file unreadable to it while a
+    repairing reader shows the appended objects. The prefix ending at an earlier ``%%EOF`` is then
+    verified, and everything after it is reported as unaccounted for (TOTAL-FAILED), not refused.
+    """
+    try:
+        return PdfFileReader(stream, strict=False), stream, None
+    except Exception as first:
+        stream.seek(0)
+        data = stream.read()
+        end = len(data)
+        for _ in range(MAX_EOF_RETRIES):
+            marker = data.rfind(b"%%EOF", 0, end)
+            if marker < 0:
+                break
+            cut = marker + 5
+            cut += 2 if data[cut:cut + 2] == b"\r\n" else 1 if data[cut:cut + 1] in (b"\r", b"\n") else 0
+            prefix = io.BytesIO(data[:cut])
+            try:
+                reader = PdfFileReader(prefix, strict=False)
+            except Exception:  # try the %%EOF before this one
+                end = marker
+                continue
+            if cut >= len(data) or not data[cut:].strip(b"\x00\t\n\x0c\r "):
+                raise first  # the prefix is the whole file: unreadable for another reason
+            return reader, prefix, StructureProblem(
+                cut, f"{len(data) - cut} byte(s) after the last revision that can be read (offset {cut}); a "
+                "repairing reader would use them")
+        raise first
+
+
+def _covered_end(sig: EmbeddedPdfSignature) -> int | None:
+    try:
+        start, _first, second, length = (int(v) for v in sig.sig_object["/ByteRange"])
+    except Exception:
+        return None
+    return second + length if start == 0 else None
+
+
+def _structure(reader: PdfFileReader, stream: IO[bytes], signatures: list[EmbeddedPdfSignature]) -> list[
+        StructureProblem]:
+    ends = [e for e in (_covered_end(s) for s in signatures) if e is not None]
+    if not ends:
+        return []
+    return check_structure(reader, stream, signed_end=min(ends))
 
 
 def _refuse_signature_floods(reader: PdfFileReader) -> None:
@@ -150,16 +257,29 @@ def _refuse_signature_floods(reader: PdfFileReader) -> None:
         raise InvalidInput("several signature fields share one signature dictionary; refused (no signer does this)")
 
 
-class _Embedded:
-    """Validation material carried by the file: DSS certificates, OCSP responses, CRLs."""
+@dataclass
+class _Revinfo:
+    """Certificates, CRLs and OCSP responses from one source."""
 
-    def __init__(self, certs: list[Any], ocsps: list[Any], crls: list[Any]) -> None:
-        self.certs = certs
-        self.ocsps = ocsps
-        self.crls = crls
+    certs: list[Any]
+    crls: list[asn1_crl.CertificateList]
+    ocsps: list[asn1_ocsp.OCSPResponse]
+
+    @classmethod
+    def supplied(cls, crls: Iterable[bytes], ocsps: Iterable[bytes]) -> _Revinfo:
+        try:
+            crl_list = [asn1_crl.CertificateList.load(bytes(c)) for c in crls]
+            ocsp_list = [asn1_ocsp.OCSPResponse.load(bytes(o)) for o in ocsps]
+            for c in crl_list:
+                _ = c["tbs_cert_list"]["this_update"].native
+            for o in ocsp_list:
+                _ = o["response_status"].native
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InvalidInput(f"a supplied CRL or OCSP response cannot be read: {exc}") from None
+        return cls([], crl_list, ocsp_list)
 
 
-def _embedded_material(reader: PdfFileReader) -> _Embedded:
+def _embedded_material(reader: PdfFileReader) -> _Revinfo:
     try:
         dss = DocumentSecurityStore.read_dss(reader)
         certs = list(dss.load_certs())
@@ -168,8 +288,25 @@ def _embedded_material(reader: PdfFileReader) -> _Embedded:
         crls = [asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL))
                 for ref in dss.crls]
     except Exception:  # no DSS, or a damaged one: validate without it
-        return _Embedded([], [], [])
-    return _Embedded(certs, ocsps, crls)
+        return _Revinfo([], [], [])
+    return _Revinfo(certs, crls, ocsps)
+
+
+def _cms_material(sig: EmbeddedPdfSignature) -> _Revinfo:
+    """Certificates of the CMS and its ``adbe-revocationInfoArchival`` signed attribute (PAdES allows it)."""
+    certs = [c.chosen for c in sig.signed_data["certificates"] if c.name == "certificate"]
+    crls: list[asn1_crl.CertificateList] = []
+    ocsps: list[asn1_ocsp.OCSPResponse] = []
+    try:
+        for attr in sig.signer_info["signed_attrs"]:
+            if attr["type"].native != "adobe_revocation_info_archival":
+                continue
+            for value in attr["values"]:
+                crls += list(value["crl"] or [])
+                ocsps += [o for o in (value["ocsp"] or []) if isinstance(o, asn1_ocsp.OCSPResponse)]
+    except (KeyError, ValueError, TypeError):  # a malformed attribute carries nothing usable
+        pass
+    return _Revinfo(certs, crls, ocsps)
 
 
 class _Verifier:
@@ -179,33 +316,39 @@ class _Verifier:
         at: datetime | None,
         allow_fetching: bool,
         reveal: bool,
-        embedded: _Embedded,
+        embedded: _Revinfo,
+        supplied: _Revinfo,
         signatures: list[EmbeddedPdfSignature],
+        reader: PdfFileReader,
+        problems: list[StructureProblem],
     ) -> None:
         self.anchors = anchors
         self.at = at
         self.allow_fetching = allow_fetching
         self.reveal = reveal
         self.embedded = embedded
+        self.supplied = supplied
         self.signatures = signatures
-        self._contexts: dict[tuple[datetime | None, bool, bool], Any] = {}
+        self.reader = reader
+        self.problems = problems
+        self._contexts: dict[tuple[datetime | None, bool], Any] = {}
 
-    def context(self, *, moment: datetime | None, hard_fail: bool, retroactive: bool = False) -> Any:
-        """One validation context per distinct setting, shared by every signature of the file.
+    def context(self, *, moment: datetime | None, retroactive: bool = False) -> Any:
+        """One "require"-mode validation context per setting, shared by every signature of the file.
 
         Building one costs about as much as checking a signature (roots registered, embedded
         material indexed), and a context caches the paths and revocation answers it finds.
         """
-        key = (moment, hard_fail, retroactive)
+        key = (moment, retroactive)
         if key not in self._contexts:
             self._contexts[key] = validation_context(
                 self.anchors,
                 other_certs=self.embedded.certs,
                 moment=moment,
                 allow_fetching=self.allow_fetching,
-                revocation_mode="hard-fail" if hard_fail else "soft-fail",
-                crls=self.embedded.crls,
-                ocsps=self.embedded.ocsps,
+                revocation_mode="require",
+                crls=self.embedded.crls + self.supplied.crls,
+                ocsps=self.embedded.ocsps + self.supplied.ocsps,
                 retroactive_revinfo=retroactive,
             )
         return self._contexts[key]
@@ -225,45 +368,48 @@ class _Verifier:
                 errors=(f"the signature cannot be read: {exc.__class__.__name__}: {exc}",),
             )
 
-    def _embedded_status(self, cert: x509.Certificate) -> RevocationInfo | None:
-        for resp in self.embedded.ocsps:
-            info = _ocsp_status(resp, cert)
-            if info is not None:
-                return info
-        for crl in self.embedded.crls:
-            if crl["tbs_cert_list"]["issuer"].dump() == cert.issuer.public_bytes():
-                return RevocationInfo(status=RevocationStatus.GOOD, source="embedded", kind="crl",
-                                      produced_at=crl["tbs_cert_list"]["this_update"].native)
-        return None
+    def _unaccounted(self, sig: EmbeddedPdfSignature) -> list[str]:
+        """The structure problems that lie after what ``sig`` covers."""
+        end = _covered_end(sig)
+        return [p.message for p in self.problems if end is None or p.offset >= end]
+
+    def _changes(self, sig: EmbeddedPdfSignature) -> tuple[ChangeInfo, ...]:
+        later = [("timestamp" if s.sig_object_type == "/DocTimeStamp" else "signature", str(s.field_name))
+                 for s in self.signatures if s.signed_revision > sig.signed_revision]
+        try:
+            return tuple(changes_after(self.reader, sig.signed_revision, later))
+        except Exception as exc:  # a listing that cannot be made must not hide the verdict
+            why = f"the changes after signing could not be listed ({exc.__class__.__name__})"
+            return (ChangeInfo(kind="other", visible=True, description=why),)
 
     async def _signature(self, sig: EmbeddedPdfSignature, name: str) -> ValidationReport:
         cert = from_asn1(sig.signer_cert)
-        revinfo = self._embedded_status(cert)
-        hard_fail = revinfo is not None or self.allow_fetching
+        cms = _cms_material(sig)
         moment = self.at
         status = await async_validate_pdf_signature(
-            sig, self.context(moment=moment, hard_fail=hard_fail), self.context(moment=moment, hard_fail=False)
+            sig, self.context(moment=moment), self.context(moment=moment)
         )
-        warnings: list[str] = []
+        path = await self._path(cert, cms, moment)
+        warnings: list[str] = list(path.warnings)
         ts = status.timestamp_validity
-        if (not status.trusted and _indic_name(status) in ("OUT_OF_BOUNDS_NO_POE", "EXPIRED", "NO_POE")
-                and ts is not None and ts.valid and ts.intact and ts.trusted):
-            # Expired now, but the time-stamp proves it signed in time: validate at that moment.
+        ts_ok = ts is not None and bool(ts.valid and ts.intact and ts.trusted)
+        if not path.passed and path.sub_indication is not None and path.sub_indication.value in _EXPIRED and ts_ok:
+            # Expired now, but the time-stamp proves it signed in time: validate at that moment, with the
+            # revocation data gathered later (the PAdES B-LT idea).
+            assert ts is not None
             moment = ts.timestamp
             status = await async_validate_pdf_signature(
-                sig, self.context(moment=moment, hard_fail=hard_fail, retroactive=True),
-                self.context(moment=self.at, hard_fail=False),
+                sig, self.context(moment=moment, retroactive=True), self.context(moment=self.at)
             )
+            path = _from_pyhanko(status, moment)
             warnings.append(f"validated at the signature time-stamp's time {moment.isoformat()}")
-        indication, sub, errors = _verdict(status)
-        revocation = self._revocation(status, revinfo, hard_fail, warnings)
+        indication, sub, errors = _verdict(status, path, ts_ok, self._unaccounted(sig))
         timestamps = []
         if ts is not None:
             timestamps.append(_ts_info("signature", ts))
         doc_ts = await self._later_document_timestamps(sig)
         timestamps += doc_ts
-        level = _level(sig, status, revinfo, doc_ts)
-        path = status.validation_path
+        changes = self._changes(sig)
         return ValidationReport(
             format="PAdES" if sig.sig_object.get("/SubFilter") == PADES_SUBFILTER else "CAdES",
             signature_id=name,
@@ -272,35 +418,36 @@ class _Verifier:
             signer=SignerInfo.from_certificate(cert, reveal=self.reveal),
             claimed_signing_time=status.signer_reported_dt,
             timestamps=tuple(timestamps),
-            trust_path=_trust_path(path),
-            trust_anchor=_anchor(path),
-            revocation=revocation,
+            trust_path=_names(path) or _trust_path(status.validation_path),
+            trust_anchor=_anchor_name(path) or _anchor(status.validation_path),
+            revocation=path.revocation or _revocation_fallback(path),
             digest_algorithm=status.md_algorithm,
             signature_algorithm=sig.signer_info["signature_algorithm"]["algorithm"].native,
             coverage=_COVERAGE.get(status.coverage) if status.coverage is not None else None,
             modifications=_modifications(status),
-            modifications_allowed=status.docmdp_ok if status.modification_level is not None else None,
-            level=level,
+            modifications_allowed=_allowed(status),
+            changes=changes,
+            level=_level(sig, status, _carries_revinfo(cert, self.embedded, cms), doc_ts),
             validation_time=moment or status.validation_time or datetime.now(UTC),
             errors=tuple(errors),
             warnings=tuple(warnings),
         )
 
-    def _revocation(self, status: PdfSignatureStatus, embedded: RevocationInfo | None, hard_fail: bool,
-                    warnings: list[str]) -> RevocationInfo:
-        details = status.revocation_details
-        if details is not None:
-            return RevocationInfo(
-                status=RevocationStatus.REVOKED, source=embedded.source if embedded else "fetched",
-                kind=embedded.kind if embedded else None, revoked_at=details.revocation_date,
-                reason=str(details.revocation_reason.native),
-            )
-        if embedded is not None:
-            return embedded
-        if hard_fail and status.trusted:
-            return RevocationInfo(status=RevocationStatus.GOOD, source="fetched")
-        warnings.append("no revocation information in the file; pass allow_fetching=True to check online")
-        return RevocationInfo(status=RevocationStatus.NOT_CHECKED)
+    async def _path(self, cert: x509.Certificate, cms: _Revinfo, moment: datetime | None) -> PathValidation:
+        """The signer's path and revocation, decided by :mod:`esign.trust` in "require" mode."""
+        source = "embedded" if not (self.supplied.crls or self.supplied.ocsps) else "embedded or supplied"
+        return await async_validate_path(
+            cert,
+            at=moment,
+            anchors=self.anchors,
+            intermediates=[*cms.certs, *self.embedded.certs],
+            crls=[*self.embedded.crls, *cms.crls, *self.supplied.crls],
+            ocsps=[*self.embedded.ocsps, *cms.ocsps, *self.supplied.ocsps],
+            revocation="require",
+            allow_fetching=self.allow_fetching,
+            usage="signing",
+            revinfo_source=source,
+        )
 
     async def _later_document_timestamps(self, sig: EmbeddedPdfSignature) -> list[TimestampInfo]:
         infos = []
@@ -308,7 +455,7 @@ class _Verifier:
             if other.sig_object_type == "/DocTimeStamp" and other.signed_revision > sig.signed_revision:
                 try:
                     ts_status = await async_validate_pdf_timestamp(
-                        other, validation_context=self.context(moment=self.at, hard_fail=False)
+                        other, validation_context=self.context(moment=self.at)
                     )
                 except Exception:  # a broken one is reported on its own; here it proves nothing
                     ts_status = None
@@ -317,27 +464,35 @@ class _Verifier:
         return infos
 
     async def _document_timestamp(self, sig: EmbeddedPdfSignature, name: str) -> ValidationReport:
-        context = self.context(moment=self.at, hard_fail=False)
+        context = self.context(moment=self.at)
         status = await async_validate_pdf_timestamp(sig, validation_context=context)
         errors: list[str] = []
+        unaccounted = self._unaccounted(sig)
+        allowed = _allowed(status)
         if not status.intact:
             indication, sub = Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE
             errors.append("the document time-stamp does not match the document")
         elif not status.valid:
             indication, sub = Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE
             errors.append("the time-stamp token's signature does not verify")
-        elif status.modification_level is not None and status.docmdp_ok is False:
+        elif unaccounted:
             indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
-            errors.append("the document was changed after the time-stamp in a way that is not allowed")
+            errors += unaccounted
+        elif allowed is False:
+            indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
+            errors.append(f"the document was changed after the time-stamp in a way that is not allowed "
+                          f"({_modifications(status)})")
         elif not status.trusted:
             indication, sub = Indication.INDETERMINATE, _sub(status) or SubIndication.NO_CERTIFICATE_CHAIN_FOUND
-            errors.append("the time-stamping authority does not chain to a trust anchor")
+            errors.append("the time-stamping authority does not chain to a trust anchor with revocation data "
+                          f"({sub.value})")
         else:
             indication, sub = Indication.TOTAL_PASSED, None
         cert = from_asn1(sig.signer_cert)
         return ValidationReport(
             format="PAdES",
             signature_id=f"{name} (document time-stamp)",
+            kind="timestamp",
             indication=indication,
             sub_indication=sub,
             signer=SignerInfo.from_certificate(cert, reveal=self.reveal),
@@ -347,18 +502,48 @@ class _Verifier:
             digest_algorithm=status.md_algorithm,
             coverage=_COVERAGE.get(status.coverage) if status.coverage is not None else None,
             modifications=_modifications(status),
-            modifications_allowed=_allowed_after_timestamp(status),
+            modifications_allowed=allowed,
+            changes=self._changes(sig),
             validation_time=self.at or datetime.now(UTC),
             errors=tuple(errors),
         )
 
 
-def _allowed_after_timestamp(status: Any) -> bool | None:
-    if status.modification_level is None:
-        return None
+def _with_rendering(reports: list[ValidationReport], signatures: list[EmbeddedPdfSignature],
+                    stream: IO[bytes]) -> list[ValidationReport]:
+    """Add a ``rendering`` change for each page that looks different from each signed revision."""
+    from dataclasses import replace
+
+    stream.seek(0)
+    current = stream.read()
+    out = []
+    for report, sig in zip(reports, signatures, strict=True):
+        end = _covered_end(sig)
+        if end is None or end >= len(current.rstrip(b"\x00\t\n\x0c\r ")):
+            out.append(report)
+            continue
+        pages = render_differences(current[:end], current)
+        extra = tuple(ChangeInfo(kind="rendering", page=n, visible=True,
+                                 description=f"page {n} looks different from the signed revision")
+                      for n in pages)
+        out.append(replace(report, changes=report.changes + extra))
+    return out
+
+
+def _allowed(status: Any) -> bool | None:
+    """Whether the changes after signing are allowed, by pyHanko's analysis; None if not analysed.
+
+    pyHanko leaves ``docmdp_ok`` unset for document time-stamps: then everything but OTHER is allowed.
+    """
+    level = status.modification_level
+    if level is None:
+        coverage = status.coverage
+        if coverage is None or coverage == SignatureCoverageLevel.ENTIRE_REVISION:
+            return None
+        return bool(coverage == SignatureCoverageLevel.ENTIRE_FILE)
     if status.docmdp_ok is not None:
         return bool(status.docmdp_ok)
-    return bool(status.modification_level <= ModificationLevel.LTA_UPDATES)
+    return bool(level != ModificationLevel.OTHER)
 
 
 def _indic_name(status: Any) -> str | None:
@@ -376,7 +561,19 @@ def _sub(status: Any) -> SubIndication | None:
         return SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
 
 
-def _verdict(status: PdfSignatureStatus) -> tuple[Indication, SubIndication | None, list[str]]:
+def _from_pyhanko(status: PdfSignatureStatus, moment: datetime) -> PathValidation:
+    """pyHanko's trust verdict (used for the validation at a time-stamp's time) as a PathValidation."""
+    if status.trusted:
+        return PathValidation(indication=Indication.TOTAL_PASSED, at=moment)
+    sub = _sub(status) or SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    indication = Indication.TOTAL_FAILED if sub.value in _FAILED_TRUST else Indication.INDETERMINATE
+    return PathValidation(indication=indication, sub_indication=sub, at=moment,
+                          message=f"the signer's certificate is not trusted at {moment.isoformat()}")
+
+
+def _verdict(
+    status: PdfSignatureStatus, path: PathValidation, ts_ok: bool, unaccounted: list[str]
+) -> tuple[Indication, SubIndication | None, list[str]]:
     if not status.intact:
         return Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, [
             "the signed bytes changed: the document digest does not match the signature"]
@@ -386,20 +583,32 @@ def _verdict(status: PdfSignatureStatus) -> tuple[Indication, SubIndication | No
     if status.coverage is not None and status.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
         return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, [
             "the signature does not cover its whole revision (byte-range manipulation)"]
-    if status.modification_level is not None and status.docmdp_ok is False:
+    if unaccounted:
+        return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, unaccounted
+    if _allowed(status) is False:
         return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, [
             f"the document was modified after signing in a way that is not allowed "
             f"({_modifications(status)}): {status.diff_result}"]
-    if status.revoked:
-        return Indication.TOTAL_FAILED, SubIndication.REVOKED, ["the signer's certificate is revoked"]
-    if not status.trusted:
-        sub = _sub(status) or SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    if path.sub_indication is SubIndication.REVOKED:
+        revoked_at = path.revocation.revoked_at if path.revocation else None
+        ts = status.timestamp_validity
+        if ts_ok and ts is not None and revoked_at is not None and ts.timestamp < revoked_at:
+            return Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE, [
+                f"the signer's certificate was revoked on {revoked_at.isoformat()}, after the signature "
+                f"time-stamp ({ts.timestamp.isoformat()}); the signature may predate the revocation"]
+        when = f" on {revoked_at.isoformat()}" if revoked_at else ""
+        return Indication.TOTAL_FAILED, SubIndication.REVOKED, [f"the signer's certificate is revoked{when}"]
+    if not path.passed:
+        why: SubIndication = path.sub_indication or SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+        return path.indication, why, [f"the signer's certificate is not trusted ({why.value}): {path.message}"]
+    if not status.trusted:  # pyHanko's own checks of the signer certificate (e.g. key usage for PDF)
+        sub = _sub(status) or SubIndication.CHAIN_CONSTRAINTS_FAILURE
         indication = Indication.TOTAL_FAILED if sub.value in _FAILED_TRUST else Indication.INDETERMINATE
-        return indication, sub, [f"the signer's certificate is not trusted ({sub.value})"]
+        return indication, sub, [f"pyHanko does not accept the signer's certificate ({sub.value})"]
     ts = status.timestamp_validity
-    if ts is not None and not (ts.intact and ts.valid and ts.trusted):
+    if ts is not None and not ts_ok:
         return Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE, [
-            "the signature time-stamp is invalid or its TSA is not trusted"]
+            "the signature time-stamp is invalid, or its TSA is not trusted or has no revocation data"]
     if not status.seed_value_ok:
         return Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE, [
             f"the signature breaks the field's seed-value constraints: {status.seed_value_constraint_error}"]
@@ -409,6 +618,29 @@ def _verdict(status: PdfSignatureStatus) -> tuple[Indication, SubIndication | No
 def _modifications(status: Any) -> str | None:
     level = status.modification_level
     return level.name.lower() if level is not None else None
+
+
+def _revocation_fallback(path: PathValidation) -> RevocationInfo | None:
+    if len(path.path) == 1 and path.passed:
+        return None  # the signer is itself a trust anchor
+    if path.sub_indication is SubIndication.TRY_LATER:
+        return RevocationInfo(status=RevocationStatus.UNKNOWN, reason=path.message)
+    return None
+
+
+def _names(path: PathValidation) -> tuple[str, ...]:
+    """Common names from the signer up to the anchor (whole subjects could carry personal numbers)."""
+    names = []
+    for cert in path.path:
+        cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        names.append(str(cns[0].value) if cns else cert.subject.rfc4514_string())
+    return tuple(names) if path.passed else ()
+
+
+def _anchor_name(path: PathValidation) -> str | None:
+    if path.anchor is None or not path.passed:
+        return None
+    return path.anchor.subject.rfc4514_string()
 
 
 def _ts_info(kind: str, ts: TimestampSignatureStatus) -> TimestampInfo:
@@ -439,30 +671,25 @@ def _anchor(path: Any) -> str | None:
         return None
 
 
-def _ocsp_status(resp: asn1_ocsp.OCSPResponse, cert: x509.Certificate) -> RevocationInfo | None:
-    try:
-        basic = resp["response_bytes"]["response"].parsed
-        data = basic["tbs_response_data"]
-        for single in data["responses"]:
-            if single["cert_id"]["serial_number"].native != cert.serial_number:
+def _carries_revinfo(cert: x509.Certificate, *sources: _Revinfo) -> bool:
+    """Whether the file (DSS or CMS) holds a CRL of the signer's issuer or an OCSP answer on its serial."""
+    issuer = cert.issuer.public_bytes()
+    for source in sources:
+        if any(c["tbs_cert_list"]["issuer"].dump() == issuer for c in source.crls):
+            return True
+        for resp in source.ocsps:
+            try:
+                singles = resp["response_bytes"]["response"].parsed["tbs_response_data"]["responses"]
+                if any(single["cert_id"]["serial_number"].native == cert.serial_number for single in singles):
+                    return True
+            except (KeyError, ValueError, TypeError):  # an unreadable answer carries nothing
                 continue
-            state = single["cert_status"].name
-            if state == "good":
-                status = RevocationStatus.GOOD
-            elif state == "revoked":
-                status = RevocationStatus.REVOKED
-            else:
-                status = RevocationStatus.UNKNOWN
-            revoked = single["cert_status"].chosen["revocation_time"].native if state == "revoked" else None
-            return RevocationInfo(status=status, source="embedded", kind="ocsp",
-                                  produced_at=data["produced_at"].native, revoked_at=revoked)
-    except Exception:
-        return None
-    return None
+    return False
 
 
-def _level(sig: EmbeddedPdfSignature, status: PdfSignatureStatus, revinfo: RevocationInfo | None,
+def _level(sig: EmbeddedPdfSignature, status: PdfSignatureStatus, carries_revinfo: bool,
            doc_ts: list[TimestampInfo]) -> str | None:
+    """The PAdES baseline level the file's structure reaches (validity is the indication's business)."""
     if sig.sig_object.get("/SubFilter") != PADES_SUBFILTER:
         return None
     level = "B-B"
@@ -470,9 +697,12 @@ def _level(sig: EmbeddedPdfSignature, status: PdfSignatureStatus, revinfo: Revoc
     if ts is None or not (ts.intact and ts.valid):
         return level
     level = "B-T"
-    if revinfo is None:
+    if not carries_revinfo:
         return level
     level = "B-LT"
     if any(t.valid for t in doc_ts):
         level = "B-LTA"
     return level
+
+
+__all__ = ["MAX_SIGNATURES", "async_verify_pdf", "signed_revision", "verify_pdf"]

@@ -29,7 +29,7 @@ def test_b_b_is_valid_for_pdfsig_and_whole_document_signed(dev_pki, nss_db, one_
     assert "Signature is Valid" in report
     assert "Total document signed" in report
     assert "Certificate is Trusted" in report
-    [result] = esign.verify_pdf(out, trust_anchors=dev_pki.root_pem_path)
+    [result] = esign.verify_pdf(out, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert result.indication is Indication.TOTAL_PASSED
     assert result.level == "B-B"
     assert result.coverage == "entire_file"
@@ -69,7 +69,7 @@ def test_b_t_time_stamp_verifies_with_openssl_ts(dev_pki, nss_db, one_page_pdf, 
         capture_output=True, text=True,
     )
     assert "Verification: OK" in result.stdout, result.stdout + result.stderr
-    [report] = verify_pdf(out, trust_anchors=dev_pki.root_pem_path)
+    [report] = verify_pdf(out, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert report.level == "B-T"
     assert [t.kind for t in report.timestamps] == ["signature"]
 
@@ -101,7 +101,7 @@ def test_second_signature_keeps_the_first_valid(dev_pki, nss_db, one_page_pdf, t
     first = sign_pdf(one_page_pdf, None, dev_pki.signer("person-rsa2048"), reason="Soạn thảo")
     out = tmp_path / "two.pdf"
     sign_pdf(first, out, dev_pki.signer("org-rsa2048"), reason="Phê duyệt", visible=(1, (50, 50, 300, 130)))
-    reports = verify_pdf(out, trust_anchors=dev_pki.root_pem_path)
+    reports = verify_pdf(out, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert [r.signature_id for r in reports] == ["Signature1", "Signature2"]
     assert all(r.passed for r in reports)
     assert reports[0].coverage == "entire_revision"

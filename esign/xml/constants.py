@@ -75,3 +75,66 @@ PROFILES = (
     "xades-b-lt",
     "einvoice",
 )
+
+# -- what verification reads (wider than what signing writes) -----------------------------------
+BASE64_TRANSFORM_URI = BASE64_TRANSFORM
+XPATH_TRANSFORM = "http://www.w3.org/TR/1999/REC-xpath-19991116"
+XPATH_FILTER2 = "http://www.w3.org/2002/06/xmldsig-filter2"
+MANIFEST_TYPE = "http://www.w3.org/2000/09/xmldsig#Manifest"
+_RFC9231 = "http://www.w3.org/2021/04/xmldsig-more#"
+
+VERIFY_DIGESTS: dict[str, str] = {
+    "http://www.w3.org/2000/09/xmldsig#sha1": "sha1",
+    "http://www.w3.org/2001/04/xmldsig-more#md5": "md5",
+    "http://www.w3.org/2001/04/xmldsig-more#sha224": "sha224",
+    "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
+    _DS11_MORE + "sha3-224": "sha3_224",
+    _DS11_MORE + "sha3-256": "sha3_256",
+    _DS11_MORE + "sha3-384": "sha3_384",
+    _DS11_MORE + "sha3-512": "sha3_512",
+}
+"""Digest method URI -> :mod:`hashlib` name (RFC 6931)."""
+
+VERIFY_SIGNATURES: dict[str, tuple[str, str]] = {
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1": ("rsa", "sha1"),
+    _MORE + "rsa-md5": ("rsa", "md5"),
+    _MORE + "rsa-sha224": ("rsa", "sha224"),
+    _MORE + "rsa-sha256": ("rsa", "sha256"),
+    _MORE + "rsa-sha384": ("rsa", "sha384"),
+    _MORE + "rsa-sha512": ("rsa", "sha512"),
+    _DS11_MORE + "sha3-224-rsa-MGF1": ("rsa-pss", "sha3_224"),
+    _DS11_MORE + "sha3-256-rsa-MGF1": ("rsa-pss", "sha3_256"),
+    _DS11_MORE + "sha3-384-rsa-MGF1": ("rsa-pss", "sha3_384"),
+    _DS11_MORE + "sha3-512-rsa-MGF1": ("rsa-pss", "sha3_512"),
+    _DS11_MORE + "sha224-rsa-MGF1": ("rsa-pss", "sha224"),
+    _DS11_MORE + "sha256-rsa-MGF1": ("rsa-pss", "sha256"),
+    _DS11_MORE + "sha384-rsa-MGF1": ("rsa-pss", "sha384"),
+    _DS11_MORE + "sha512-rsa-MGF1": ("rsa-pss", "sha512"),
+    _MORE + "ecdsa-sha1": ("ecdsa", "sha1"),
+    _MORE + "ecdsa-sha224": ("ecdsa", "sha224"),
+    _MORE + "ecdsa-sha256": ("ecdsa", "sha256"),
+    _MORE + "ecdsa-sha384": ("ecdsa", "sha384"),
+    _MORE + "ecdsa-sha512": ("ecdsa", "sha512"),
+    _RFC9231 + "ecdsa-sha3-224": ("ecdsa", "sha3_224"),
+    _RFC9231 + "ecdsa-sha3-256": ("ecdsa", "sha3_256"),
+    _RFC9231 + "ecdsa-sha3-384": ("ecdsa", "sha3_384"),
+    _RFC9231 + "ecdsa-sha3-512": ("ecdsa", "sha3_512"),
+    _RFC9231 + "eddsa-ed25519": ("ed25519", ""),
+    _RFC9231 + "eddsa-ed448": ("ed448", ""),
+    "http://www.w3.org/2000/09/xmldsig#dsa-sha1": ("dsa", "sha1"),
+    "http://www.w3.org/2009/xmldsig11#dsa-sha256": ("dsa", "sha256"),
+}
+"""Signature method URI -> (scheme, :mod:`hashlib` digest name) (XMLDSig 1.1, RFC 6931, RFC 9231).
+RSA-PSS without parameters: MGF1 with the same digest, salt as long as the digest."""
+
+WEAK_DIGESTS = ("sha1", "md5")
+LEGACY_UNTIL: dict[str, tuple[str, str]] = {
+    "md5": ("2005-01-01", "ETSI TS 119 312 (MD5 withdrawn long before its first edition)"),
+    "sha1": ("2025-01-01", "the project's policy: Vietnamese e-invoices were still signed rsa-sha1 in 2023"),
+    "rsa-1024": ("2020-01-01", "ETSI TS 119 312 (RSA below 1900 bits no longer recommended)"),
+    "dsa-1024": ("2020-01-01", "ETSI TS 119 312 (DSA below 1900 bits no longer recommended)"),
+}
+"""A weak algorithm is accepted, with a warning, for a signature proven (or claimed) to exist before
+this date (UTC); later signatures get INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE."""

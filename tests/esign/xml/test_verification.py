@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from esign.errors import InvalidInput, WeakAlgorithm
+from esign.errors import InvalidInput
 from esign.pki import DevPKI
 from esign.signers import FileSigner
 from esign.xml import sign_xml, verify_xml
@@ -89,14 +89,22 @@ def test_report_lists_what_each_reference_covers(dev_pki: DevPKI, rsa: FileSigne
 
 
 def test_signed_content_excludes_what_was_not_signed(dev_pki: DevPKI, rsa: FileSigner) -> None:
-    signed = sign_xml(INVOICE, rsa, profile="einvoice")
+    signed = sign_xml(DOCUMENT, rsa, reference_id="item-1")
     # Data added outside the signed element after signing: still valid, but never handed back.
-    extra = signed.replace(b"</HDon>", b"<Unsigned>pay to account 666</Unsigned></HDon>")
+    extra = signed.replace(b"</doc>", b"<note>pay to account 666</note></doc>")
     result = verify_xml(extra, trust_anchors=dev_pki.root_pem_path)
     assert result.passed
     contents = b"".join(s.data for s in result.signed)
     assert b"666" not in contents
-    assert result.signed_xml[0].get("Id") == "data"
+    assert result.signed_xml[0].get("Id") == "item-1"
+
+
+def test_unsigned_data_where_an_invoice_reader_looks_fails_the_einvoice_shape(dev_pki: DevPKI, rsa: FileSigner) -> None:
+    signed = sign_xml(INVOICE, rsa, profile="einvoice")
+    extra = signed.replace(b"</HDon>", b"<Unsigned>pay to account 666</Unsigned></HDon>")
+    result = verify_xml(extra, trust_anchors=dev_pki.root_pem_path)
+    assert result.indication.value == "TOTAL-FAILED" and _sub(result) == "FORMAT_FAILURE"
+    assert "Unsigned" in result.reports[0].errors[0]
 
 
 def test_signature_wrapping_with_a_duplicate_id_is_refused(dev_pki: DevPKI, rsa: FileSigner) -> None:
@@ -147,28 +155,44 @@ def _with_transform(signed: bytes, algorithm: str, body: bytes = b"") -> bytes:
 
 @pytest.mark.parametrize(
     "algorithm",
-    ["http://www.w3.org/TR/1999/REC-xslt-19991116", "http://www.w3.org/TR/1999/REC-xpath-19991116",
-     "http://www.w3.org/2002/06/xmldsig-filter2"],
+    ["http://www.w3.org/TR/1999/REC-xslt-19991116", "http://www.w3.org/2001/04/decrypt#", "urn:unknown"],
 )
-def test_xslt_and_xpath_transforms_are_refused(dev_pki: DevPKI, rsa: FileSigner, algorithm: str) -> None:
+def test_xslt_and_unknown_transforms_are_refused(dev_pki: DevPKI, rsa: FileSigner, algorithm: str) -> None:
     signed = _with_transform(sign_xml(DOCUMENT, rsa), algorithm)
     with pytest.raises(InvalidInput, match="not allowed"):
         verify_xml(signed, trust_anchors=dev_pki.root_pem_path)
 
 
-@pytest.mark.parametrize("uri", ["http://example.invalid/x.xml", "file:///etc/passwd", "#xpointer(/)"])
-def test_references_outside_the_document_are_refused(dev_pki: DevPKI, rsa: FileSigner, uri: str) -> None:
-    signed = sign_xml(DOCUMENT, rsa).replace(b'URI=""', b'URI="' + uri.encode() + b'"')
+@pytest.mark.parametrize(
+    "algorithm", ["http://www.w3.org/TR/1999/REC-xpath-19991116", "http://www.w3.org/2002/06/xmldsig-filter2"]
+)
+def test_xpath_transforms_without_a_plain_expression_are_refused(
+    dev_pki: DevPKI, rsa: FileSigner, algorithm: str
+) -> None:
+    signed = _with_transform(sign_xml(DOCUMENT, rsa), algorithm)  # no expression at all
+    with pytest.raises(InvalidInput, match="XPath"):
+        verify_xml(signed, trust_anchors=dev_pki.root_pem_path)
+
+
+def test_xpointer_references_are_refused(dev_pki: DevPKI, rsa: FileSigner) -> None:
+    signed = sign_xml(DOCUMENT, rsa).replace(b'URI=""', b'URI="#xpointer(/)"')
     with pytest.raises(InvalidInput):
         verify_xml(signed, trust_anchors=dev_pki.root_pem_path)
 
 
-def test_sha1_is_refused_unless_asked_for_by_name(dev_pki: DevPKI, rsa: FileSigner) -> None:
+@pytest.mark.parametrize("uri", ["http://example.invalid/x.xml", "file:///etc/passwd"])
+def test_references_outside_the_document_are_never_fetched(dev_pki: DevPKI, rsa: FileSigner, uri: str) -> None:
+    signed = sign_xml(DOCUMENT, rsa).replace(b'URI=""', b'URI="' + uri.encode() + b'"')
+    result = verify_xml(signed, trust_anchors=dev_pki.root_pem_path)
+    # The digest cannot be checked without the data: never TOTAL-PASSED, never a fetch or a file read.
+    assert result.reports[0].indication.value in ("TOTAL-FAILED", "INDETERMINATE")
+    assert _sub(result) in ("SIGNED_DATA_NOT_FOUND", "SIG_CRYPTO_FAILURE")
+
+
+def test_sha1_digest_is_read_and_then_checked(dev_pki: DevPKI, rsa: FileSigner) -> None:
     signed = sign_xml(DOCUMENT, rsa).replace(
         b"http://www.w3.org/2001/04/xmlenc#sha256", b"http://www.w3.org/2000/09/xmldsig#sha1"
     )
-    with pytest.raises(WeakAlgorithm):
-        verify_xml(signed, trust_anchors=dev_pki.root_pem_path)
     result = verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_weak=True)
     assert _sub(result) == "HASH_FAILURE"  # accepted as an algorithm, and then the digest is wrong
 

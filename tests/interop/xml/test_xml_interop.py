@@ -10,7 +10,6 @@ import pytest
 from cryptography import x509
 from lxml import etree
 
-from esign.errors import WeakAlgorithm
 from esign.pki import DevPKI
 from esign.signers import FileSigner
 from esign.xml import sign_xml, verify_xml
@@ -165,7 +164,7 @@ def test_aleksey_enveloped_vector_is_total_passed() -> None:
     path = DATA / "aleksey-enveloped-sha256-rsa-sha256-test-1.xml"
     result = verify_xml(path.read_bytes(), trust_anchors=[_own_certificate(path)])
     assert result.passed
-    assert result.reports[0].references[0].covers == ("/parent[@Id='parent']",)
+    assert result.reports[0].references[0].covers == ("/parent[@Id='parent'] (signatures excluded)",)
 
 
 def test_aleksey_vector_with_a_changed_byte_fails_with_hash_failure() -> None:
@@ -186,12 +185,16 @@ def test_tr2012_ecdsa_vector_verifies_but_has_no_certificate_to_trust(dev_pki: D
     assert verify_xml(forged, trust_anchors=dev_pki.root_pem_path).signed == ()
 
 
-def test_tr2012_sha1_vector_is_refused_unless_weak_is_allowed(dev_pki: DevPKI) -> None:
+def test_tr2012_sha1_vector_verifies_its_core_and_is_judged_by_date(dev_pki: DevPKI) -> None:
     data = (DATA / "tr2012-signature-enveloping-rsa-sha256.xml").read_bytes()
-    with pytest.raises(WeakAlgorithm):
-        verify_xml(data, trust_anchors=dev_pki.root_pem_path)
-    result = verify_xml(data, trust_anchors=dev_pki.root_pem_path, allow_weak=True)
-    assert result.signed  # SHA-1 digest and RSA-1024 accepted by name; the core verifies
+    result = verify_xml(data, trust_anchors=dev_pki.root_pem_path)
+    assert result.signed  # SHA-1 digest and RSA-1024 are read; the core verifies
+    # Its certificate is not trusted here, but the algorithms are judged first: no time proves the
+    # signature existed before SHA-1's and RSA-1024's dates, so it cannot pass today.
+    report = result.reports[0]
+    assert report.indication.value == "INDETERMINATE"
+    assert report.sub_indication is not None and report.sub_indication.value in (
+        "CRYPTO_CONSTRAINTS_FAILURE", "NO_SIGNING_CERTIFICATE_FOUND")
 
 
 @pytest.mark.parametrize("profile", ["xmldsig-enveloped", "xades-b-b"])

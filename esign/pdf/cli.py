@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from esign.errors import EsignError, InvalidInput
-from esign.report import summarize
 
 app = typer.Typer(help="Sign, verify and extend PDF (PAdES).", no_args_is_help=True)
 
@@ -83,32 +80,37 @@ def sign(
 @app.command()
 def verify(
     file: Annotated[Path, typer.Argument(help="Signed PDF.")],
-    trust: Annotated[list[Path], typer.Option("--trust", help="Trusted root certificate (PEM/DER); repeatable.")],
+    trust: Annotated[list[Path] | None, typer.Option(
+        "--trust", help="Also trust this root certificate (PEM/DER); repeatable. Default: the Vietnamese "
+        "trust store (esign trust list).")] = None,
+    trust_only: Annotated[list[Path] | None, typer.Option(
+        "--trust-only", help="Trust only these roots (PEM/DER), not the default store; repeatable.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     at: Annotated[str | None, typer.Option(
         "--at", help="Validation time, ISO 8601 with a zone (e.g. 2026-01-31T12:00:00+07:00).")] = None,
     fetch: Annotated[bool, typer.Option("--fetch", help="Check revocation online when the file lacks it.")] = False,
     reveal: Annotated[bool, typer.Option("--reveal", help="Show personal numbers unmasked.")] = False,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="Report language: vi or en (default: from the locale).")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Also write a printable PDF validation report (one page per signature).")] = None,
 ) -> None:
-    """Validate every signature; exit 0 only when all are TOTAL-PASSED (1 otherwise, 2 on bad input)."""
+    """Validate every signature. Exit 0 all TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 refused input."""
     from esign.pdf.verify import verify_pdf
+    from esign.verify_cli import emit, language, parse_time, trust_anchors
 
     try:
-        moment = _parse_time(at) if at else None
-        reports = verify_pdf(file, trust_anchors=trust, at=moment, allow_fetching=fetch, reveal=reveal)
+        chosen = language(lang)
+        moment = parse_time(at)
+        anchors = trust_anchors(trust, trust_only)
+        reports = verify_pdf(file, trust_anchors=anchors, at=moment, allow_fetching=fetch, reveal=reveal)
+        code = emit(reports, source=file, lang=chosen, as_json=as_json, echo=typer.echo, report_pdf=report)
     except EsignError as exc:
         raise _fail(exc) from None
-    bottom = summarize(reports)
-    if as_json:
-        typer.echo(json.dumps({"indication": bottom.value, "signatures": [r.to_dict() for r in reports]},
-                              ensure_ascii=False, indent=2))
-    else:
-        if not reports:
-            typer.echo(f"{file}: no signatures")
-        for report in reports:
-            typer.echo(report.to_text())
-        typer.echo(f"Result: {bottom.value} ({len(reports)} signature(s))")
-    raise typer.Exit(0 if reports and all(r.passed for r in reports) else 1)
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -127,16 +129,6 @@ def extend(
     except EsignError as exc:
         raise _fail(exc) from None
     typer.echo(f"extended {input} -> {output} (PAdES {level.upper()})")
-
-
-def _parse_time(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"--at wants ISO 8601, e.g. 2026-01-31T12:00:00+07:00; got {text!r}") from None
-    if moment.tzinfo is None:
-        raise InvalidInput("--at needs a time zone, e.g. +07:00 or Z")
-    return moment
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,30 +16,77 @@ PDF, XML, edXML and the server all call this package; no format keeps a path bui
 (<Indication.TOTAL_PASSED: 'TOTAL-PASSED'>, None)
 """
 
-from esign.trust.path import (
-    FETCH_TIMEOUT,
-    REVOCATION_MODES,
-    PathValidation,
-    async_validate_path,
-    to_asn1,
-    validate_path,
-    validation_context,
-)
-from esign.trust.store import (
-    Anchor,
-    TrustSource,
-    TrustStore,
-    add_operator_anchor,
-    bundled_store,
-    default_store,
-    fingerprint,
-    load_certificates,
-    operator_dir,
-    remove_operator_anchor,
-    resolve_anchors,
-    resolve_store,
-)
-from esign.trust.timestamps import check_timestamp_token, imprint_of
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from esign.trust.path import (
+        FETCH_TIMEOUT,
+        REVOCATION_MODES,
+        PathValidation,
+        async_validate_path,
+        to_asn1,
+        validate_path,
+        validation_context,
+    )
+    from esign.trust.store import (
+        Anchor,
+        TrustSource,
+        TrustStore,
+        add_operator_anchor,
+        bundled_store,
+        default_store,
+        fingerprint,
+        load_certificates,
+        operator_dir,
+        remove_operator_anchor,
+        resolve_anchors,
+        resolve_store,
+    )
+    from esign.trust.timestamps import check_timestamp_token, imprint_of
+
+# Each name is imported from its module on first use: the trust store alone loads in milliseconds,
+# path validation pulls in pyhanko-certvalidator and time-stamp checks pyHanko's CMS code, and
+# `esign xml verify` should pay only for what it uses.
+_HOMES = {
+    "esign.trust.path": (
+        "FETCH_TIMEOUT",
+        "REVOCATION_MODES",
+        "PathValidation",
+        "async_validate_path",
+        "to_asn1",
+        "validate_path",
+        "validation_context",
+    ),
+    "esign.trust.store": (
+        "Anchor",
+        "TrustSource",
+        "TrustStore",
+        "add_operator_anchor",
+        "bundled_store",
+        "default_store",
+        "fingerprint",
+        "load_certificates",
+        "operator_dir",
+        "remove_operator_anchor",
+        "resolve_anchors",
+        "resolve_store",
+    ),
+    "esign.trust.timestamps": ("check_timestamp_token", "imprint_of"),
+}
+_WHERE = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FETCH_TIMEOUT",

@@ -59,6 +59,7 @@ from pyhanko_certvalidator.revinfo.validate_ocsp import collect_relevant_respons
 from esign.der_limits import limit_der_tags
 from esign.errors import InvalidInput
 from esign.report import Indication, RevocationInfo, RevocationStatus, SubIndication
+from esign.trust.store import default_store
 
 limit_der_tags()  # hostile DER reaches asn1crypto through here: bound its tag numbers (see esign.der_limits)
 
@@ -255,8 +256,6 @@ async def async_validate_path(
     algorithm_policy: AlgorithmUsagePolicy | None = None,
 ) -> PathValidation:
     """The asynchronous form of :func:`validate_path` (same parameters)."""
-    from esign.trust.store import default_store
-
     if usage not in USAGES:
         raise InvalidInput(f"unknown certificate usage {usage!r}; use one of {', '.join(USAGES)}")
     store_intermediates: tuple[x509.Certificate, ...] = ()

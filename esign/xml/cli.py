@@ -14,25 +14,42 @@ app = typer.Typer(help="Sign and verify XML (XMLDSig, XAdES, e-invoice).", no_ar
 def sign(
     source: Annotated[Path, typer.Argument(help="The XML document (or any file, for xmldsig-detached).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the signed document.")],
-    key: Annotated[Path | None, typer.Option(
-        "--key", help="PKCS#12 file (.p12/.pfx), or a PEM key with --cert.")] = None,
-    password: Annotated[str | None, typer.Option(
-        "--password", envvar="ESIGN_KEY_PASSWORD", help="Key password (or ESIGN_KEY_PASSWORD).")] = None,
+    key: Annotated[
+        Path | None, typer.Option("--key", help="PKCS#12 file (.p12/.pfx), or a PEM key with --cert.")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option("--password", envvar="ESIGN_KEY_PASSWORD", help="Key password (or ESIGN_KEY_PASSWORD)."),
+    ] = None,
     cert: Annotated[Path | None, typer.Option("--cert", help="PEM certificate (+ chain) for a PEM key.")] = None,
-    profile: Annotated[str, typer.Option(
-        "--profile", "-p", help="xmldsig-enveloped, xmldsig-enveloping, xmldsig-detached, xades-b-b, "
-        "xades-b-t, xades-b-lt or einvoice.")] = "xmldsig-enveloped",
-    ref: Annotated[str | None, typer.Option(
-        "--ref", help="Id of the element to sign (default: whole document).")] = None,
-    parent: Annotated[str | None, typer.Option(
-        "--parent", help="Where the Signature goes: element Id or name (einvoice: NBan, NMua, ...).")] = None,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="xmldsig-enveloped, xmldsig-enveloping, xmldsig-detached, xades-b-b, "
+            "xades-b-t, xades-b-lt or einvoice.",
+        ),
+    ] = "xmldsig-enveloped",
+    ref: Annotated[
+        str | None, typer.Option("--ref", help="Id of the element to sign (default: whole document).")
+    ] = None,
+    parent: Annotated[
+        str | None,
+        typer.Option("--parent", help="Where the Signature goes: element Id or name (einvoice: NBan, NMua, ...)."),
+    ] = None,
     digest: Annotated[str, typer.Option("--digest", help="sha256, sha384 or sha512.")] = "sha256",
     c14n: Annotated[str, typer.Option("--c14n", help="exclusive or inclusive.")] = "exclusive",
     scheme: Annotated[str | None, typer.Option("--scheme", help="rsa-pss to use RSASSA-PSS.")] = None,
     tsa: Annotated[str | None, typer.Option("--tsa", help="RFC 3161 time-stamping URL (B-T, B-LT).")] = None,
-    remote: Annotated[str | None, typer.Option(
-        "--remote", help="CSC v2 signing service URL: the key stays there (client id/secret from "
-        "$ESIGN_CLIENT_ID/$ESIGN_CLIENT_SECRET or $ESIGN_ACCESS_TOKEN).")] = None,
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--remote",
+            help="CSC v2 signing service URL: the key stays there (client id/secret from "
+            "$ESIGN_CLIENT_ID/$ESIGN_CLIENT_SECRET or $ESIGN_ACCESS_TOKEN).",
+        ),
+    ] = None,
     credential: Annotated[str | None, typer.Option("--credential", help="Credential id on --remote.")] = None,
     otp: Annotated[str | None, typer.Option("--otp", help="OTP for --remote (default: confirm on the phone).")] = None,
 ) -> None:
@@ -63,29 +80,54 @@ def sign(
 @app.command()
 def verify(
     source: Annotated[Path, typer.Argument(help="The signed XML document.")],
-    trust: Annotated[list[Path], typer.Option("--trust", help="Trust anchor(s), PEM or DER; repeatable.")],
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trust",
+            help="Also trust this root certificate (PEM/DER); repeatable. Default: the Vietnamese "
+            "trust store (esign trust list).",
+        ),
+    ] = None,
+    trust_only: Annotated[
+        list[Path] | None,
+        typer.Option("--trust-only", help="Trust only these roots (PEM/DER), not the default store; repeatable."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
     fetch: Annotated[bool, typer.Option("--fetch", help="Ask the signer's OCSP responder (network).")] = False,
     allow_weak: Annotated[bool, typer.Option("--allow-weak", help="Accept SHA-1/MD5 and short RSA keys.")] = False,
     reveal: Annotated[bool, typer.Option("--reveal", help="Show personal numbers unmasked.")] = False,
-    detached: Annotated[list[str] | None, typer.Option(
-        "--detached", help="URI=FILE for a detached reference; repeatable.")] = None,
+    detached: Annotated[
+        list[str] | None, typer.Option("--detached", help="URI=FILE for a detached reference; repeatable.")
+    ] = None,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Report language: vi or en (default: from the locale).")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write a printable PDF validation report (one page per signature)."),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Validation time, ISO 8601 with a zone (e.g. 2026-01-31T12:00:00+07:00).")
+    ] = None,
 ) -> None:
-    """Verify every signature; exit 0 only when all are TOTAL-PASSED (1 when not, 2 on refused input)."""
+    """Verify every signature. Exit 0 all TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 refused input."""
     from esign.xml.commands import verify as run
 
     code = run(
         source,
         trust,
+        trust_only=trust_only,
         as_json=as_json,
         fetch=fetch,
         allow_weak=allow_weak,
         reveal=reveal,
         detached=detached,
+        lang=lang,
+        report=report,
+        at=at,
         echo=typer.echo,
     )
     raise typer.Exit(code)
 
 
 __all__ = ["app"]
-

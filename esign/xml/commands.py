@@ -12,7 +12,6 @@ the kernel reclaims for free.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -27,6 +26,10 @@ Echo = Callable[..., Any]
 # The options fast_main reads: name -> (parameter, takes a value, repeatable), then the required ones.
 _VERIFY_OPTIONS = {
     "--trust": ("trust", True, True),
+    "--trust-only": ("trust_only", True, True),
+    "--lang": ("lang", True, False),
+    "--report": ("report", True, False),
+    "--at": ("at", True, False),
     "--detached": ("detached", True, True),
     "--json": ("as_json", False, False),
     "--fetch": ("fetch", False, False),
@@ -48,43 +51,53 @@ _SIGN_OPTIONS = {
     "--scheme": ("scheme", True, False),
     "--tsa": ("tsa", True, False),
 }
-_COMMANDS = {"verify": (_VERIFY_OPTIONS, ("trust",)), "sign": (_SIGN_OPTIONS, ("output",))}
-_PATHS = ("trust", "output", "key", "cert")
+_COMMANDS = {"verify": (_VERIFY_OPTIONS, ()), "sign": (_SIGN_OPTIONS, ("output",))}
+_PATHS = ("trust", "trust_only", "report", "output", "key", "cert")
 
 
 def verify(
     source: Path,
-    trust: list[Path],
+    trust: list[Path] | None = None,
     *,
+    trust_only: list[Path] | None = None,
     as_json: bool = False,
     fetch: bool = False,
     allow_weak: bool = False,
     reveal: bool = False,
     detached: list[str] | None = None,
+    lang: str | None = None,
+    report: Path | None = None,
+    at: str | None = None,
     echo: Echo,
     keep: list[object] | None = None,
 ) -> int:
     """Verify ``source``, write the report with ``echo`` and return the exit code.
 
-    0 when every signature is TOTAL-PASSED, 1 when not, 2 on refused input or an unreadable file.
-    With ``keep``, the parsed document is appended to it, for a caller that exits without freeing it.
+    0 every signature TOTAL-PASSED, 1 one TOTAL-FAILED, 3 INDETERMINATE, 2 refused input or an
+    unreadable file (:mod:`esign.verify_cli`). Without ``trust``/``trust_only`` the default trust store
+    (bundled Vietnamese roots + operator's) is used. With ``keep``, the parsed document is appended to
+    it, for a caller that exits without freeing it.
     """
-    from esign.signers import load_certificates
+    from esign.verify_cli import emit, language, parse_time, trust_anchors
     from esign.xml.verification import verify_keeping_tree
 
     try:
-        anchors = [c for path in trust for c in load_certificates(path)]
+        chosen = language(lang)
+        moment = parse_time(at)
+        anchors = trust_anchors(trust, trust_only)
         resolver = {}
         for item in detached or []:
             uri, _, path = item.partition("=")
             resolver[uri] = Path(path).read_bytes()
+        data = source.read_bytes()
         result, tree = verify_keeping_tree(
-            source.read_bytes(),
+            data,
             trust_anchors=anchors,
             allow_fetching=fetch,
             allow_weak=allow_weak,
             reveal=reveal,
             detached=resolver or None,
+            validation_time=moment,
             keep_signed=False,
         )
     except EsignError as exc:
@@ -96,12 +109,13 @@ def verify(
     if keep is not None:
         keep.append(tree)
     del tree
-    if as_json:
-        report = {"indication": result.indication.value, "signatures": [r.to_dict() for r in result.reports]}
-        echo(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        echo("\n\n".join(r.to_text() for r in result.reports))
-    return 0 if result.passed else 1
+    try:
+        return emit(
+            result.reports, source=source, lang=chosen, as_json=as_json, echo=echo, report_pdf=report, document=data
+        )
+    except (EsignError, OSError) as exc:
+        echo(f"error: {exc}", err=True)
+        return 2
 
 
 def sign(

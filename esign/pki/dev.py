@@ -59,6 +59,8 @@ class DevPKI:
     ocsp: OCSPResponder
     revocations: RevocationRegistry
     signer_names: list[str] = field(default_factory=list)
+    root_ca: CertificateAuthority | None = None
+    """The root CA with its key (None for a PKI directory without ``root.key.pem``)."""
 
     @property
     def root_pem_path(self) -> Path:
@@ -99,6 +101,16 @@ class DevPKI:
     def crl(self) -> bytes:
         """A fresh DER CRL of the issuing CA."""
         return make_crl(self.issuing_ca, self.revocations.all())
+
+    def root_crl(self) -> bytes:
+        """A fresh DER CRL of the root (it covers the issuing CA), issued now.
+
+        Fresh, not the one written when the PKI was made: a B-LT file carries the root CRL fetched at
+        signing time, and strict validators want every CRL in it issued after the signature.
+        """
+        if self.root_ca is None:
+            return (self.directory / "root-crl.der").read_bytes()
+        return make_crl(self.root_ca, [])
 
     def revoke(self, name_or_serial: str | int, reason: str = "key_compromise") -> None:
         """Revoke a signer by name or serial number; the CRL file is rewritten at once."""
@@ -189,6 +201,8 @@ def load_dev_pki(directory: Path | str, password: str | None = None) -> DevPKI:
         raise PKIError(f"{directory} is not a dev PKI ({exc.filename} missing); run `esign pki init {directory}`") \
             from None
     try:
+        root_key_path = directory / "root.key.pem"
+        root_key = load_private_key(root_key_path, password) if root_key_path.exists() else None
         ca_key = load_private_key(directory / "issuing-ca.key.pem", password)
         tsa_key = load_private_key(directory / "tsa.key.pem", password)
         ocsp_key = load_private_key(directory / "ocsp.key.pem", password)
@@ -208,4 +222,5 @@ def load_dev_pki(directory: Path | str, password: str | None = None) -> DevPKI:
         ocsp=OCSPResponder(ca_cert, ocsp_cert, ocsp_key, revocations),
         revocations=revocations,
         signer_names=list(meta["signers"]),
+        root_ca=CertificateAuthority(root_cert, root_key) if root_key is not None else None,
     )

@@ -64,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/crl":
             self._send(200, pki.crl(), "application/pkix-crl")
         elif path == "/root-crl":
-            self._send(200, (pki.directory / "root-crl.der").read_bytes(), "application/pkix-crl")
+            self._send(200, pki.root_crl(), "application/pkix-crl")
         elif path == "/ca.cer":
             self._send(200, pki.issuing_ca.certificate.public_bytes(der), "application/pkix-cert")
         elif path == "/ca.pem":

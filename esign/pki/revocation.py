@@ -104,14 +104,19 @@ StatusLookup = Callable[[int], Revocation | None]
 
 
 def make_crl(ca: CertificateAuthority, revocations: list[Revocation], *, next_update: timedelta = timedelta(days=1),
-             crl_number: int | None = None) -> bytes:
-    """A DER CRL signed by ``ca`` listing ``revocations``."""
-    now = datetime.now(UTC)
+             crl_number: int | None = None, this_update: datetime | None = None) -> bytes:
+    """A DER CRL signed by ``ca`` listing ``revocations``, issued now (or at ``this_update``).
+
+    thisUpdate is the issuing time itself, not backdated: a PAdES B-LT validator (ETSI EN 319 102-1
+    5.2.5.4, stock pyHanko's AdES validation) only accepts revocation data issued after the signature
+    it vouches for, and B-LT material is fetched seconds after signing.
+    """
+    now = (this_update or datetime.now(UTC)).replace(microsecond=0)
     ca_ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(ca.certificate.subject)
-        .last_update(now - timedelta(minutes=1))
+        .last_update(now)
         .next_update(now + next_update)
         .add_extension(x509.CRLNumber(crl_number if crl_number is not None else int(now.timestamp())), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
@@ -164,7 +169,7 @@ class OCSPResponder:
             serial_number=serial_number,
             algorithm=algorithm,
             cert_status=ocsp.OCSPCertStatus.REVOKED if revocation else ocsp.OCSPCertStatus.GOOD,
-            this_update=now - timedelta(minutes=1),
+            this_update=now,  # not backdated: see make_crl (a B-LT answer must postdate the signature)
             next_update=now + self.validity,
             revocation_time=revocation.revoked_at if revocation else None,
             revocation_reason=revocation.reason if revocation else None,

@@ -46,7 +46,6 @@ from esign.report import (
     Indication,
     ReferenceInfo,
     RevocationInfo,
-    RevocationStatus,
     SignerInfo,
     SubIndication,
     TimestampInfo,
@@ -54,9 +53,9 @@ from esign.report import (
     summarize,
 )
 from esign.signers.file import load_certificates
+from esign.trust import PathValidation, check_timestamp_token, imprint_of, load_certificate, validate_path
 from esign.xml import tree as xtree
 from esign.xml.c14n import canonicalize, check_namespace_work, digest_document, method_flags
-from esign.xml.chain import CertificatePath, build_path, check_revocation, load_certificate
 from esign.xml.constants import (
     BASE64_TRANSFORM,
     C14N_INCLUSIVE,
@@ -431,7 +430,7 @@ class _SignatureCheck:
         signer = _signer_info(leaf, self.reveal) if leaf is not None else None
         claimed: datetime | None = None
         timestamps: tuple[TimestampInfo, ...] = ()
-        path: CertificatePath | None = None
+        path: PathValidation | None = None
         revocation: RevocationInfo | None = None
         level: str | None = None
         try:
@@ -499,7 +498,7 @@ class _SignatureCheck:
             signer=signer,
             claimed_signing_time=claimed,
             timestamps=timestamps,
-            trust_path=tuple(self._name(c) for c in path.certificates) if path else (),
+            trust_path=tuple(self._name(c) for c in path.path) if path else (),
             trust_anchor=path.anchor.subject.rfc4514_string() if path and path.anchor else None,
             revocation=revocation,
             digest_algorithm=algorithm.digest or None,
@@ -843,15 +842,16 @@ class _SignatureCheck:
         codes = list(root.iter("{*}MCCQT"))
         if len(codes) > 1 or (codes and (codes[0].tag != "MCCQT" or codes[0].getparent() is not root)):
             self._fail_shape(f"an e-invoice holds at most one MCCQT, as /HDon/MCCQT; found {len(codes)}")
-        allowed = {"DLHDon", "MCCQT", "DSCKS", "DLQRCode"}
+        whole = self._covers(root)  # URI="": everything but the signatures is signed
+        allowed = {"DLHDon", "MCCQT", "DSCKS", "DLQRCode", _DS + "Signature"}
         for child in root:
             if isinstance(child.tag, str) and child.tag not in allowed:
                 self._fail_shape(f"an e-invoice has no place for {child.tag!r} under HDon: content there is not signed")
         holders = root.findall("DSCKS")
-        if len(holders) != 1:
-            self._fail_shape(f"an e-invoice holds exactly one /HDon/DSCKS; found {len(holders)}")
+        if len(holders) > 1:
+            self._fail_shape(f"an e-invoice holds at most one /HDon/DSCKS; found {len(holders)}")
         roles = {"NBan", "NMua", "CQT", "CCKSKhac"}
-        for role in holders[0]:
+        for role in holders[0] if holders else ():
             if not isinstance(role.tag, str):
                 continue
             if role.tag not in roles:
@@ -860,17 +860,21 @@ class _SignatureCheck:
                 if isinstance(item.tag, str) and item.tag != _DS + "Signature":
                     self._fail_shape(f"DSCKS/{role.tag} holds {item.tag!r}; only signatures belong there")
         parent = self.signature.getparent()
-        if parent is None or parent.getparent() is not holders[0]:
-            self._fail_shape("an e-invoice's signature must be in DSCKS/NBan, DSCKS/NMua, DSCKS/CQT or DSCKS/CCKSKhac")
-        role_name = str(parent.tag)
+        in_role = parent is not None and bool(holders) and parent.getparent() is holders[0]
+        if parent is None or not (in_role or (whole and parent is root)):
+            self._fail_shape(
+                "an e-invoice's signature must be in DSCKS/NBan, DSCKS/NMua, DSCKS/CQT or DSCKS/CCKSKhac "
+                "(or, signing the whole document, directly under HDon)"
+            )
+        role_name = f"DSCKS/{parent.tag}" if in_role else "HDon"
         if not self._covers(invoice):
             self._fail_shape(
-                f"the signature in DSCKS/{role_name} does not cover /HDon/DLHDon, the invoice data "
+                f"the signature in {role_name} does not cover /HDon/DLHDon, the invoice data "
                 "readers use (it signs " + ", ".join(r.covers[0] for r in self.references if r.covers) + ")"
             )
-        if role_name == "CQT" and codes and not self._covers(codes[0]):
+        if role_name == "DSCKS/CQT" and codes and not self._covers(codes[0]):
             self._fail_shape("the tax authority's signature (DSCKS/CQT) does not cover /HDon/MCCQT")
-        if root.find(f"DSCKS/NBan/{_DS}Signature") is None:
+        if root.find(f"DSCKS/NBan/{_DS}Signature") is None and not whole:
             self._fail_shape("the e-invoice has no seller's signature in DSCKS/NBan")
 
     def _unreferenced_objects(self) -> None:
@@ -1169,11 +1173,11 @@ class _SignatureCheck:
                 token = base64.b64decode("".join(token_text.split()), validate=True)
             except (binascii.Error, ValueError):
                 raise InvalidInput("an EncapsulatedTimeStamp is not base64") from None
-            from esign.xml.timestamps import check_token  # asn1crypto: loaded only for time-stamped signatures
-
-            info, error = check_token(token, message, anchors=self.anchors)
-            if error:
-                self.warnings.append(f"signature time-stamp: {error}")
+            info = check_timestamp_token(
+                token, imprint_of(message), anchors=self.anchors, intermediates=self.intermediates
+            )
+            if info.message:
+                self.warnings.append(f"signature time-stamp: {info.message}")
             found.append(info)
         return tuple(found)
 
@@ -1227,57 +1231,59 @@ class _SignatureCheck:
 
     def _trust(
         self, leaf: x509.Certificate, certs: list[x509.Certificate], timestamps: tuple[TimestampInfo, ...]
-    ) -> CertificatePath:
-        path = build_path(leaf, certs, self.anchors, at=self.at)
-        if path.expired_only:
+    ) -> PathValidation:
+        # The path and the signer's key usage (esign.trust, the engine PDF uses too); revocation follows.
+        path = validate_path(leaf, at=self.at, anchors=self.anchors, intermediates=certs, revocation="none")
+        if path.sub_indication is SubIndication.OUT_OF_BOUNDS_NO_POE:
             proven = [t.time for t in timestamps if t.valid and t.trusted]
             if proven and min(proven) <= leaf.not_valid_after_utc:
-                path = build_path(leaf, certs, self.anchors, at=min(proven))
-                if path.ok:
+                earlier = validate_path(
+                    leaf, at=min(proven), anchors=self.anchors, intermediates=certs, revocation="none"
+                )
+                if earlier.passed:
                     self.warnings.append(
                         "the signing certificate has expired since; a time-stamp proves it signed in time"
                     )
-        if not path.ok:
-            indication = Indication.INDETERMINATE
-            raise _Failure(indication, path.sub_indication or SubIndication.NO_CERTIFICATE_CHAIN_FOUND, path.message)
-        try:
-            usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
-            if not (usage.digital_signature or usage.content_commitment):
-                raise _Failure(
-                    Indication.INDETERMINATE,
-                    SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-                    "the signing certificate's key usage allows no signatures",
-                )
-        except x509.ExtensionNotFound:
-            pass
+                    path = earlier
+        if not path.passed:
+            sub = path.sub_indication or SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+            raise _Failure(path.indication, sub, path.message)
         return path
 
     def _revocation(
-        self, path: CertificatePath, ocsps: list[bytes], crls: list[bytes], timestamps: tuple[TimestampInfo, ...]
+        self, path: PathValidation, ocsps: list[bytes], crls: list[bytes], timestamps: tuple[TimestampInfo, ...]
     ) -> RevocationInfo | None:
-        if len(path.certificates) < 2:
-            return None
-        leaf, issuer = path.certificates[0], path.certificates[1]
-        info = check_revocation(leaf, issuer, ocsp_responses=ocsps, crls=crls, allow_fetching=self.allow_fetching)
-        if info.status is RevocationStatus.REVOKED:
+        if len(path.path) < 2:
+            return None  # the signer's certificate is itself a trust anchor
+        # ETSI EN 319 102-1 through esign.trust: every certificate of the path needs a CRL or OCSP answer
+        # (embedded in the signature, or fetched when allowed); none at all is INDETERMINATE/TRY_LATER.
+        result = validate_path(
+            path.path[0],
+            at=path.at,
+            anchors=self.anchors,
+            intermediates=path.path[1:],
+            crls=crls,
+            ocsps=ocsps,
+            revocation="require",
+            allow_fetching=self.allow_fetching,
+            revinfo_source="embedded",
+        )
+        if result.passed:
+            return result.revocation
+        info = result.revocation
+        if result.sub_indication is SubIndication.REVOKED and info is not None:
             proven = [t.time for t in timestamps if t.valid and t.trusted]
+            reason = info.reason or "no reason given"
             if proven and info.revoked_at and min(proven) < info.revoked_at:
-                self.warnings.append("the signing certificate was revoked after a time-stamp proved the signature")
-                return info
-            raise _Failure(
-                Indication.INDETERMINATE,
-                SubIndication.REVOKED_NO_POE,
-                f"the signing certificate is revoked ({info.reason or 'no reason given'})",
-            )
-        if info.status is RevocationStatus.UNKNOWN:
-            raise _Failure(
-                Indication.INDETERMINATE,
-                SubIndication.TRY_LATER,
-                "the revocation status of the signing certificate could not be established",
-            )
-        if info.status is RevocationStatus.NOT_CHECKED:
-            self.warnings.append("revocation not checked (no embedded OCSP/CRL; allow_fetching not set)")
-        return info
+                raise _Failure(
+                    Indication.INDETERMINATE,
+                    SubIndication.REVOKED_NO_POE,
+                    f"the signing certificate was revoked on {info.revoked_at.isoformat()} ({reason}), after the "
+                    "signature time-stamp; the signature may predate the revocation",
+                )
+            message = f"the signing certificate is revoked ({reason})"
+            raise _Failure(Indication.TOTAL_FAILED, SubIndication.REVOKED, message)
+        raise _Failure(result.indication, result.sub_indication or SubIndication.TRY_LATER, result.message)
 
 
 class _MissingData(Exception):

@@ -81,7 +81,8 @@ def _verify(ctx: ServerContext, fmt: str, data: bytes, reveal: bool) -> tuple[st
     else:
         from esign.xml.verification import verify_xml
 
-        reports = list(verify_xml(data, trust_anchors=anchors, reveal=reveal, keep_signed=False).reports)
+        # keep_signed: each reference reports the content it signed (up to 1 MB each), what a reader may use
+        reports = list(verify_xml(data, trust_anchors=anchors, reveal=reveal, keep_signed=True).reports)
     return summarize(reports).value, [annotate_report(ctx.db, r.to_dict()) for r in reports]
 
 

@@ -66,7 +66,7 @@ def setup(env: dict[str, str], kinds: list[str]) -> tuple[Any, dict[str, Any]]:
     from esign_server.config import get_settings
     from esign_server.context import ServerContext
     from esign_server.db import migrate
-    from esign_server.services import clients, credentials, users
+    from esign_server.services import clients, credentials, grants, users
     from esign_server.services.pki import ensure_service_pki
 
     get_settings.cache_clear()
@@ -80,6 +80,7 @@ def setup(env: dict[str, str], kinds: list[str]) -> tuple[Any, dict[str, Any]]:
         user = users.create_user(ctx, full_name=f"Bench {kind}", cccd=f"00109600000{n}", actor="bench")
         verify_identity(ctx, user)
         cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=kind, actor="bench")
+        grants.grant(ctx, client_id=rp.client.id, user_id=user.id, actor="bench")
         out["keys"][kind] = {"credential_id": cred.id, "user_id": user.id}
     return ctx, out
 

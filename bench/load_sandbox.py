@@ -113,7 +113,7 @@ def build_sandbox(
     """
     from esign_server.cli import prepare
     from esign_server.context import ServerContext
-    from esign_server.services import clients, credentials, devices, identity, orgids
+    from esign_server.services import clients, credentials, devices, grants, identity, orgids
     from esign_server.services import users as user_service
 
     settings = settings_for(env)
@@ -135,6 +135,8 @@ def build_sandbox(
             )
             kind = "rsa2048" if rsa_every and n % rsa_every == rsa_every - 1 else "p256"
             cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=kind, actor="load")
+            for party in parties:  # the user authorises every relying system of the sandbox
+                grants.grant(ctx, client_id=party.client_id, user_id=user.id, actor="load")
             cert = credentials.certificate_of(cred)
             assert cert is not None
             from cryptography.hazmat.primitives.serialization import Encoding

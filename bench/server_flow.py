@@ -184,7 +184,7 @@ def setup_sandbox(env: dict[str, str], devices_per_key: int) -> dict[str, Any]:
     from esign_server.crypto import token_hash
     from esign_server.db import migrate
     from esign_server.models import Device
-    from esign_server.services import clients, credentials, devices, otp, users
+    from esign_server.services import clients, credentials, devices, grants, otp, users
     from esign_server.services.pki import ensure_service_pki
 
     get_settings.cache_clear()
@@ -198,6 +198,7 @@ def setup_sandbox(env: dict[str, str], devices_per_key: int) -> dict[str, Any]:
         user = users.create_user(ctx, full_name=f"Bench {kind}", cccd=f"00109500000{n}", actor="bench")
         verify_identity(ctx, user)
         cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=kind, actor="bench")
+        grants.grant(ctx, client_id=rp.client.id, user_id=user.id, actor="bench")
         pool = []
         with ctx.db.write() as session:
             for _ in range(devices_per_key):

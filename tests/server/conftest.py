@@ -17,8 +17,10 @@ from esign_server.app import create_app
 from esign_server.config import Settings
 from esign_server.context import ServerContext
 from esign_server.db import migrate
-from esign_server.services import clients, credentials, devices, identity, users
+from esign_server.models import RelyingSystem, User
+from esign_server.services import clients, credentials, devices, grants, identity, users
 from esign_server.services.pki import pki_base_url
+from sqlmodel import select
 
 from esign.pki import create_dev_pki
 
@@ -141,11 +143,37 @@ async def verify_over_http(http: httpx.AsyncClient, admin: Integrator, user_id: 
     assert response.status_code == 201, response.text
 
 
+def grant_all(ctx: ServerContext, *, client_id: str | None = None, user_id: str | None = None) -> None:
+    """Authorise relying systems for users: ``client_id`` for every user, or every relying system for ``user_id``."""
+    with ctx.db.read() as session:
+        client_ids = [client_id] if client_id else list(session.exec(select(RelyingSystem.id)).all())
+        user_ids = [user_id] if user_id else list(session.exec(select(User.id)).all())
+    for cid in client_ids:
+        for uid in user_ids:
+            grants.grant(ctx, client_id=cid, user_id=uid, actor="test")
+
+
+async def authorise_over_http(http: httpx.AsyncClient, admin: Integrator, user_id: str, client: Integrator) -> None:
+    """The admin API records that the user authorises ``client`` (only then may it ask them to sign)."""
+    response = await http.post(
+        f"/api/admin/users/{user_id}/relying-systems", json={"client_id": client.client_id}, headers=admin.headers
+    )
+    assert response.status_code == 201, response.text
+
+
 def enroll_person(
-    ctx: ServerContext, *, cccd: str = "001203012389", key_algorithm: str = "p256", name: str = "Nguyễn Văn An"
+    ctx: ServerContext,
+    *,
+    cccd: str = "001203012389",
+    key_algorithm: str = "p256",
+    name: str = "Nguyễn Văn An",
+    authorise_all: bool = True,
 ) -> Person:
-    """Make a user, a credential and an active device (first code from oathtool)."""
+    """Make a user, a credential and an active device (first code from oathtool); with ``authorise_all``
+    the user authorises every relying system registered so far."""
     user = users.create_user(ctx, full_name=name, cccd=cccd, email="an@example.vn", actor="test")
+    if authorise_all:
+        grant_all(ctx, user_id=user.id)
     verify_in_person(ctx, user.id, cccd)
     cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=key_algorithm, actor="test")
     enrollment = devices.start_enrollment(ctx, user_id=user.id, device_name="phone", actor="test")
@@ -164,9 +192,13 @@ def add_device(ctx: ServerContext, person: Person) -> Person:
     return Person(person.user_id, person.credential_id, device.id, enrollment.secret_b32, token)
 
 
-def register_client(ctx: ServerContext, scopes: list[str], name: str = "Cổng dịch vụ công") -> Integrator:
-    """A relying system and a token for it."""
+def register_client(
+    ctx: ServerContext, scopes: list[str], name: str = "Cổng dịch vụ công", *, authorised_by_all: bool = True
+) -> Integrator:
+    """A relying system and a token for it; with ``authorised_by_all`` every user so far authorises it."""
     new = clients.create_client(ctx, name=name, scopes=scopes, actor="test")
+    if authorised_by_all:
+        grant_all(ctx, client_id=new.client.id)
     token, _ = clients.issue_access_token(
         ctx, client_id=new.client.id, client_secret=new.client_secret, scope=" ".join(scopes)
     )

@@ -14,7 +14,7 @@ from esign_server.context import ServerContext
 from esign_server.services import audit
 from sqlalchemy import text
 
-from .conftest import Integrator, Person, oath, verify_over_http
+from .conftest import Integrator, Person, authorise_over_http, oath, verify_over_http
 
 
 async def test_admin_creates_user_credential_and_pairs_a_phone_through_the_mobile_api(
@@ -48,8 +48,15 @@ async def test_admin_creates_user_credential_and_pairs_a_phone_through_the_mobil
     assert base64.b64decode(e["qr_png"])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in e["qr_svg"]
 
-    # Not active yet: no session can be created for this user.
+    # Until the user authorises the relying system, their credential does not exist for it.
     body = {"credential_id": cred.json()["id"], "items": [{"digest": base64.b64encode(b"\x01" * 32).decode()}]}
+    unauthorised = await http.post("/api/sessions", headers=integrator.headers, json=body)
+    assert unauthorised.status_code == 404 and unauthorised.json()["error"] == "credential_not_found"
+    await authorise_over_http(http, admin, user_id, integrator)
+    listed = await http.get(f"/api/admin/users/{user_id}/relying-systems", headers=admin.headers)
+    assert [g["client_id"] for g in listed.json()] == [integrator.client_id]
+
+    # Not active yet: no session can be created for this user.
     early = await http.post("/api/sessions", headers=integrator.headers, json=body)
     assert early.status_code == 409 and early.json()["error"] == "no_active_device"
 

@@ -16,7 +16,7 @@ from pkcs11 import Attribute, ObjectClass
 
 from tests.softhsm import make_softhsm_token
 
-from .conftest import Integrator, oath, verify_in_person
+from .conftest import Integrator, grant_all, oath, verify_in_person
 
 
 async def test_pkcs11_credentials_sign_sessions_and_keys_stay_on_the_token(
@@ -30,6 +30,7 @@ async def test_pkcs11_credentials_sign_sessions_and_keys_stay_on_the_token(
 
     user = users.create_user(ctx, full_name="Võ Thị Hoa", cccd="048190000123", actor="test")
     verify_in_person(ctx, user.id, "048190000123")
+    grant_all(ctx, user_id=user.id)
     for n, kind in enumerate(("p256", "rsa2048")):
         cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm=kind, keystore="pkcs11", actor="t")
         assert cred.keystore == "pkcs11" and cred.key_ref == cred.id.encode()

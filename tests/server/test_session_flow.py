@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+from datetime import datetime
 
 import httpx
 from cryptography import x509
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from esign_server.context import ServerContext
 from esign_server.services import audit
+from esign_server.services.devices import OtpCheck
 
 from .conftest import Integrator, Person, add_device, enroll_person, oath
 
@@ -96,7 +98,9 @@ async def test_rsa_credential_signs_pkcs1_v15(
     )
 
 
-async def test_replayed_otp_is_refused(http: httpx.AsyncClient, integrator: Integrator, person: Person) -> None:
+async def test_replayed_otp_is_refused_and_said_to_be_used(
+    http: httpx.AsyncClient, integrator: Integrator, person: Person
+) -> None:
     first = await create(http, integrator, person, "a")
     second = await create(http, integrator, person, "b")
     code = oath(person.secret, step_offset=1)
@@ -108,9 +112,20 @@ async def test_replayed_otp_is_refused(http: httpx.AsyncClient, integrator: Inte
         f"/api/mobile/sessions/{second['id']}/confirm", json={"code": code}, headers=device_headers(person)
     )
     assert replay.status_code == 400
-    assert replay.json() == {"error": "invalid_otp", "message": "the code is invalid or expired"}
-    status = (await http.get(f"/api/sessions/{second['id']}", headers=integrator.headers)).json()["status"]
-    assert status == "pending"
+    assert replay.json() == {
+        "error": "otp_already_used",
+        "message": "this code was already used; wait for the next code on your phone",
+    }
+    fetched = (await http.get(f"/api/sessions/{second['id']}", headers=integrator.headers)).json()
+    assert fetched["status"] == "pending"
+    # A reused code is no guess: it does not count towards failing the session.
+    for _ in range(6):
+        again = await http.post(
+            f"/api/mobile/sessions/{second['id']}/confirm", json={"code": code}, headers=device_headers(person)
+        )
+        assert again.json()["error"] == "otp_already_used"
+    fetched = (await http.get(f"/api/sessions/{second['id']}", headers=integrator.headers)).json()
+    assert fetched["status"] == "pending"
 
 
 async def test_every_otp_failure_gives_the_same_answer(
@@ -301,26 +316,37 @@ async def test_session_expires(
     assert late.status_code == 409
 
 
-def test_device_lockout_doubles_each_time(ctx: ServerContext, person: Person) -> None:
+def test_relying_system_lockout_doubles_each_time_then_decays(
+    ctx: ServerContext, person: Person, integrator: Integrator
+) -> None:
     from datetime import timedelta
 
     from esign_server.db import utcnow
     from esign_server.services.devices import check_otp
 
+    def attempt(code: str, when: datetime) -> OtpCheck:
+        with ctx.db.write() as session:
+            return check_otp(ctx, session, user_id=person.user_id, client_id=integrator.client_id, code=code, now=when)
+
     now = utcnow()
+    window = timedelta(seconds=ctx.settings.otp_user_window_seconds + 1)  # keep clear of the user-wide ceiling
     lock_lengths = []
     for _ in range(3):
         for _ in range(ctx.settings.device_lock_threshold):
-            with ctx.db.write() as session:
-                result = check_otp(ctx, session, device_id=person.device_id, code="000000", now=now)
+            result = attempt("000000", now)
         assert result.locked_until is None  # the failing attempt itself answers "invalid", not "locked"
-        with ctx.db.write() as session:
-            locked = check_otp(ctx, session, device_id=person.device_id, code=oath(person.secret), now=now)
+        locked = attempt(oath(person.secret), now)
         assert not locked.accepted and locked.locked_until is not None
         lock_lengths.append((locked.locked_until - now).total_seconds())
-        now = locked.locked_until + timedelta(seconds=1)
+        now = max(locked.locked_until, now + window) + timedelta(seconds=1)
     base = ctx.settings.device_lock_base_seconds
     assert lock_lengths == [base, 2 * base, 4 * base]
+    # A quiet day forgets the earlier lockouts: the next one is the first length again.
+    now += timedelta(seconds=ctx.settings.otp_lock_decay_seconds + 1)
+    for _ in range(ctx.settings.device_lock_threshold):
+        attempt("000000", now)
+    relocked = attempt("000000", now)
+    assert relocked.locked_until is not None and (relocked.locked_until - now).total_seconds() == base
 
 
 async def test_sessions_created_and_confirmed_at_once_each_get_their_own_outcome(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from esign_server.api.deps import AdminClient, CtxDep
 from esign_server.api.routing import PrefixedRouter
@@ -25,11 +25,15 @@ from esign_server.schemas import (
     EnrollmentCreate,
     EnrollmentPublic,
     ErrorBody,
+    GrantCreate,
+    GrantPublic,
     UserCreate,
     UserPublic,
 )
-from esign_server.services import audit, clients, credentials, devices, qr, users
+from esign_server.services import audit, clients, credentials, devices, grants, qr, users
 from esign_server.services.errors import ServiceError
+
+RevealQuery = Annotated[bool, Query(description="Show personal numbers in `subject` unmasked")]
 
 router = PrefixedRouter(
     prefix="/api/admin",
@@ -97,15 +101,39 @@ def issue_credential(user_id: str, body: CredentialIssue, caller: AdminClient, c
 
 
 @router.get("/users/{user_id}/credentials", response_model=list[CredentialPublic])
-def list_credentials(user_id: str, caller: AdminClient, ctx: CtxDep) -> list[CredentialPublic]:
-    """A user's credentials."""
-    return [credential_public(c) for c in credentials.list_credentials(ctx, user_id=user_id)]
+def list_credentials(
+    user_id: str, caller: AdminClient, ctx: CtxDep, reveal: RevealQuery = False
+) -> list[CredentialPublic]:
+    """A user's credentials (personal numbers in ``subject`` masked unless ``?reveal=true``)."""
+    return [credential_public(c, reveal=reveal) for c in credentials.list_credentials(ctx, user_id=user_id)]
 
 
 @router.get("/credentials/{credential_id}", response_model=CredentialPublic)
-def get_credential(credential_id: str, caller: AdminClient, ctx: CtxDep) -> CredentialPublic:
-    """One credential."""
-    return credential_public(credentials.get_credential(ctx, credential_id))
+def get_credential(
+    credential_id: str, caller: AdminClient, ctx: CtxDep, reveal: RevealQuery = False
+) -> CredentialPublic:
+    """One credential (personal numbers in ``subject`` masked unless ``?reveal=true``)."""
+    return credential_public(credentials.get_credential(ctx, credential_id), reveal=reveal)
+
+
+@router.get("/users/{user_id}/relying-systems", response_model=list[GrantPublic])
+def list_grants(user_id: str, caller: AdminClient, ctx: CtxDep) -> list[GrantPublic]:
+    """The relying systems the user has authorised (only they may ask the user for signatures)."""
+    return [GrantPublic.model_validate(g, from_attributes=True) for g in grants.list_for_user(ctx, user_id=user_id)]
+
+
+@router.post("/users/{user_id}/relying-systems", status_code=201, response_model=list[GrantPublic])
+def create_grant(user_id: str, body: GrantCreate, caller: AdminClient, ctx: CtxDep) -> list[GrantPublic]:
+    """Authorise a relying system for the user, on the user's behalf (idempotent); the user's grants."""
+    grants.grant(ctx, client_id=body.client_id, user_id=user_id, actor=caller.actor)
+    return list_grants(user_id, caller, ctx)
+
+
+@router.delete("/users/{user_id}/relying-systems/{client_id}", status_code=204)
+def delete_grant(user_id: str, client_id: str, caller: AdminClient, ctx: CtxDep) -> Response:
+    """Withdraw the authorisation: the relying system's requests and SADs for this user stop working."""
+    grants.revoke(ctx, client_id=client_id, user_id=user_id, actor=caller.actor)
+    return Response(status_code=204)
 
 
 @router.put("/credentials/{credential_id}/certificate", response_model=CredentialPublic)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from esign.errors import (
     EsignError,
@@ -123,6 +124,20 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _too_deep(request: Request, exc: Exception) -> JSONResponse:
+    """A JSON body nested past the parser's recursion limit: bad input (the parse never finished)."""
+    log.warning("refused %s %s: the JSON body is nested too deeply", request.method, request.url.path)
+    message = "the JSON body is nested too deeply"
+    return error_response(400, "invalid_request", message, error_description=message)
+
+
+async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
+    """The client went away before its request arrived whole (it closed, or the read deadline cut it
+    off and already answered 408): logged as what it is, not as a server failure."""
+    log.info("client disconnected before %s %s arrived whole", request.method, request.url.path)
+    return error_response(400, "client_disconnected", "the client disconnected before the request arrived whole")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "the server failed to handle this request; it has been logged")
@@ -135,4 +150,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(RecursionError, _too_deep)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

@@ -135,7 +135,10 @@ def reject(session_id: str, device: CurrentDevice, ctx: CtxDep, body: Reject | N
     return mobile_sessions(ctx, [row])[0]
 
 
-def _snapshot(ctx: ServerContext, device: Device) -> dict[str, MobileSession]:
+def _snapshot(ctx: ServerContext, device: Device) -> dict[str, MobileSession] | None:
+    """The device's view of its user's requests; None once the device is no longer active (revoked)."""
+    if not devices.is_active(ctx, device_id=device.id):
+        return None
     session_service.expire_due(ctx)
     pending = session_service.list_for_user(ctx, user_id=device.user_id, pending=True, limit=100)
     recent = session_service.list_for_user(ctx, user_id=device.user_id, pending=False, limit=20)
@@ -155,12 +158,19 @@ async def events(request: Request, device: CurrentDevice, ctx: CtxDep) -> Stream
 
     async def stream() -> AsyncIterator[str]:
         known = await run_in_threadpool(_snapshot, ctx, device)
+        if known is None:
+            return
         pending = [s.model_dump(mode="json") for s in known.values() if s.status == "pending"]
         yield "retry: 3000\n\n" + _sse("snapshot", {"sessions": pending})
         last_beat = time.monotonic()
         while not await request.is_disconnected():
-            await ctx.events.wait([f"user:{device.user_id}"], 2.0)
+            # Woken at once by this worker's revocation of the device; re-checked every 2 s for the others.
+            await ctx.events.wait([f"user:{device.user_id}", f"device:{device.id}"], 2.0)
             current = await run_in_threadpool(_snapshot, ctx, device)
+            if current is None:
+                # Revoked: say so and end the stream, so the device hears of no further request.
+                yield _sse("revoked", {"device_id": device.id})
+                return
             for sid, item in current.items():
                 before = known.get(sid)
                 if before is None or before.status != item.status:

@@ -7,7 +7,7 @@ import binascii
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import Form, Request
+from fastapi import Form, Request, Response
 
 from esign_server.api.deps import CtxDep
 from esign_server.api.routing import PrefixedRouter
@@ -16,6 +16,8 @@ from esign_server.services.clients import issue_access_token
 from esign_server.services.errors import ServiceError, Unauthorized
 
 router = PrefixedRouter(tags=["auth"])
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+"""Headers of every answer that carries a token (RFC 6749 §5.1): no cache may keep it."""
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -38,6 +40,7 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
 )
 def token(
     request: Request,
+    response: Response,
     ctx: CtxDep,
     grant_type: Annotated[str, Form()],
     client_id: Annotated[str | None, Form(max_length=64)] = None,
@@ -53,4 +56,5 @@ def token(
     if not client_id or not client_secret:
         raise Unauthorized("client_id and client_secret are required", code="invalid_client")
     access_token, scopes = issue_access_token(ctx, client_id=client_id, client_secret=client_secret, scope=scope)
+    response.headers.update(NO_STORE)
     return TokenResponse(access_token=access_token, expires_in=ctx.tokens.ttl_seconds, scope=" ".join(scopes))

@@ -15,10 +15,10 @@ from esign_server.api.deps import CtxDep, SessionsClient
 from esign_server.api.routing import LeanRoute, PrefixedRouter
 from esign_server.api.views import credential_public, session_public
 from esign_server.schemas import CredentialPublic, ErrorBody, SessionCreate, SessionList, SessionPublic
-from esign_server.services import credentials as credential_service
 from esign_server.services import sessions as session_service
 from esign_server.services.documents import MEDIA_TYPES, DocumentIn
-from esign_server.services.errors import Conflict, NotFound
+from esign_server.services.errors import Conflict, Forbidden, NotFound
+from esign_server.services.grants import holder_if_granted
 
 router = PrefixedRouter(
     prefix="/api",
@@ -130,6 +130,17 @@ def cancel_session(session_id: str, caller: SessionsClient, ctx: CtxDep) -> Sess
 
 
 @router.get("/credentials/{credential_id}", response_model=CredentialPublic, responses={404: {"model": ErrorBody}})
-def get_credential(credential_id: str, caller: SessionsClient, ctx: CtxDep) -> CredentialPublic:
-    """A credential's certificate, chain and algorithms (to build signed attributes before asking)."""
-    return credential_public(credential_service.get_credential(ctx, credential_id))
+def get_credential(
+    credential_id: str,
+    caller: SessionsClient,
+    ctx: CtxDep,
+    reveal: Annotated[bool, Query(description="Show personal numbers in `subject` unmasked (admin scope)")] = False,
+) -> CredentialPublic:
+    """A credential's certificate, chain and algorithms (to build signed attributes before asking), for a
+    relying system its holder authorised (any other credential is 'not found')."""
+    if reveal and "admin" not in caller.scopes:
+        raise Forbidden("?reveal=true needs the 'admin' scope", code="insufficient_scope")
+    credential = holder_if_granted(ctx, client_id=caller.client_id, credential_id=credential_id)
+    if credential is None:
+        raise NotFound(f"no credential {credential_id}", code="credential_not_found")
+    return credential_public(credential, reveal=reveal)

@@ -75,9 +75,14 @@ def signature_algorithms(credential: Credential) -> list[str]:
     return oids
 
 
-def credential_public(credential: Credential) -> CredentialPublic:
-    """A credential with its certificate and chain."""
+def credential_public(credential: Credential, *, reveal: bool = False) -> CredentialPublic:
+    """A credential with its certificate and chain; personal numbers in ``subject`` masked unless ``reveal``
+    (for admin callers only). The certificate itself is the signed original: the relying system the
+    holder authorised embeds it in the signatures it builds."""
     cert = certificate_of(credential)
+    subject = cert.subject.rfc4514_string() if cert else None
+    if subject is not None and not reveal:
+        subject = mask_personal_numbers(subject)
     chain = load_certificates(credential.chain_pem.encode()) if credential.chain_pem.strip() else []
     return CredentialPublic(
         id=credential.id,
@@ -88,7 +93,7 @@ def credential_public(credential: Credential) -> CredentialPublic:
         key_bits=key_size_bits(credential),
         keystore=credential.keystore,
         serial=credential.serial,
-        subject=cert.subject.rfc4514_string() if cert else None,
+        subject=subject,
         issuer=cert.issuer.rfc4514_string() if cert else None,
         not_before=cert.not_valid_before_utc if cert else None,
         not_after=cert.not_valid_after_utc if cert else None,

@@ -1,7 +1,7 @@
 """Database tables (and only tables: wire models live in :mod:`esign_server.schemas`)."""
 
 from esign_server.models.audit import AuditEvent, AuditHead
-from esign_server.models.identity import Credential, Device, RelyingSystem, User
+from esign_server.models.identity import Credential, Device, RelyingSystem, RelyingSystemGrant, User
 from esign_server.models.orgids import OrgCode, OrgCodeEvent
 from esign_server.models.sessions import SessionDocument, SigningSession
 from esign_server.models.verification import IdentityVerification
@@ -15,6 +15,7 @@ __all__ = [
     "OrgCode",
     "OrgCodeEvent",
     "RelyingSystem",
+    "RelyingSystemGrant",
     "SessionDocument",
     "SigningSession",
     "User",

@@ -26,6 +26,10 @@ class User(SQLModel, table=True):
     organization: str | None = Field(default=None, max_length=200)
     status: str = Field(default="active", max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    otp_window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Start of the current window of the user-wide ceiling on wrong codes (all relying systems together)."""
+    otp_window_failures: int = Field(default=0)
+    """Wrong codes in that window: past the ceiling, codes wait for the next window (429), nothing locks."""
 
 
 class RelyingSystem(SQLModel, table=True):
@@ -45,6 +49,29 @@ class RelyingSystem(SQLModel, table=True):
     """HMAC key of the webhook signatures, wrapped with the master key."""
     status: str = Field(default="active", max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RelyingSystemGrant(SQLModel, table=True):
+    """A user's authorisation of a relying system: it may ask this user for signatures and read the
+    user's credentials. Without one the relying system is answered as if the user did not exist.
+
+    The row also keeps the wrong-code state of the pair, so codes guessed through one relying
+    system lock that relying system out of this user, never the user's phone for the others.
+    """
+
+    __tablename__ = "relying_system_grants"
+
+    client_id: str = Field(foreign_key="relying_systems.id", primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", primary_key=True, index=True, max_length=36)
+    granted_by: str = Field(max_length=120)
+    """Who authorised it (the audit actor: the admin acting for the user, ``cli``, ``migration``)."""
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    otp_failed_streak: int = Field(default=0)
+    """Consecutive wrong codes sent through this relying system for this user."""
+    otp_lock_count: int = Field(default=0)
+    """Lockouts so far; each doubles the next. Back to 0 after a correct code or a quiet day."""
+    otp_locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    otp_last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Credential(SQLModel, table=True):

@@ -145,6 +145,24 @@ class CredentialPublic(BaseModel):
     revocation_reason: str | None
 
 
+class GrantCreate(Wire):
+    """Authorise a relying system for a user."""
+
+    client_id: str = Field(min_length=1, max_length=64)
+
+
+class GrantPublic(BaseModel):
+    """A relying system a user has authorised."""
+
+    client_id: str
+    client_name: str
+    user_id: str
+    granted_by: str
+    granted_at: datetime
+    locked_until: datetime | None
+    """Set while this relying system is locked out of the user after wrong codes."""
+
+
 class EnrollmentCreate(Wire):
     """Start enrolling a phone for a user."""
 

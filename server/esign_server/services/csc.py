@@ -27,12 +27,13 @@ from sqlmodel import col, select
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, digest_algorithm
 from esign.errors import EsignError, InvalidInput, KeyAccessError
 from esign_server.db import DriverStatement, StepTransaction, UTCDateTime, utcnow
-from esign_server.models import Credential, Device, SigningSession, User
+from esign_server.models import Credential, SigningSession, User
 from esign_server.models.csc import CscAuthorization, CscAuthorizedHash
 from esign_server.services import audit
 from esign_server.services import sessions as session_service
 from esign_server.services.credentials import default_signature_algorithm, public_key_of
 from esign_server.services.errors import NotFound, ServiceError
+from esign_server.services.grants import is_granted
 
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
@@ -129,20 +130,6 @@ def hash_algorithm_by_length(value: str) -> DigestAlgorithm:
     return by_size.get(size, DigestAlgorithm.SHA256)
 
 
-def _confirming_device(ctx: ServerContext, user_id: str) -> Device:
-    """The device whose OTP an authorize call carries: the user's most recently activated one."""
-    with ctx.db.read() as session:
-        device = session.exec(
-            select(Device)
-            .where(Device.user_id == user_id, Device.status == "active")
-            .order_by(col(Device.activated_at).desc())
-            .limit(1)
-        ).first()
-    if device is None:
-        raise CscError("the credential's holder has no enrolled device", code="invalid_request")
-    return device
-
-
 def authorize(
     ctx: ServerContext,
     *,
@@ -161,6 +148,7 @@ def authorize(
         raise CscError(f"numSignatures is {num_signatures} but {len(hashes)} hashes were sent")
     if len(hashes) > ctx.settings.max_items_per_session:
         raise CscError(f"at most {ctx.settings.max_items_per_session} signatures per authorization (multisign)")
+    require_grant(ctx, client_id=client_id, credential_id=credential_id)
     row, _ = session_service.create_session(
         ctx,
         client_id=client_id,
@@ -189,9 +177,31 @@ def authorize(
             session.add(CscAuthorizedHash(authorization_id=authorization_id, digest=digest, allowed=count))
     if otp is None:
         return AuthorizationResult(authorization_id, "pending", AUTHORIZE_TTL_SECONDS, row.confirmation_code)
-    device = _confirming_device(ctx, row.user_id)
-    session_service.confirm(ctx, device=device, session_id=row.id, code=otp)
+    try:
+        session_service.confirm_with_relayed_code(ctx, user_id=row.user_id, session_id=row.id, code=otp)
+    except ServiceError:
+        # A refused code must not leave a request waiting on the user's phone: the relying system
+        # asked for an answer now, and it got one.
+        session_service.withdraw(ctx, client_id=client_id, session_id=row.id, reason="the code was refused")
+        raise
     return _issue_sad(ctx, authorization_id, row)
+
+
+def require_grant(ctx: ServerContext, *, client_id: str, credential_id: str) -> Credential:
+    """The credential, when ``client_id`` may act for its holder.
+
+    :raises CscError: ``invalid_request`` for an unknown credential, ``access_denied`` (403) when its
+        holder has not authorised this relying system.
+    """
+    with ctx.db.read() as session:
+        credential = session.get(Credential, credential_id)
+        if credential is None:
+            raise CscError(f"unknown credentialID {credential_id}")
+        if not is_granted(session, client_id=client_id, user_id=credential.user_id):
+            raise CscError(
+                "this relying system is not authorised by the credential's holder", code="access_denied", status=403
+            )
+    return credential
 
 
 def _issue_sad(ctx: ServerContext, authorization_id: str, row: SigningSession) -> AuthorizationResult:
@@ -288,8 +298,10 @@ _SPEND_HASH = DriverStatement(
 # The authorization and the credential's key in one statement (one round trip per signHash).
 _AUTHORIZATION_AND_KEY = DriverStatement(
     text(
-        "SELECT a.id, a.session_id, a.client_id, a.credential_id, a.hash_algorithm, c.status, c.keystore, c.key_ref "
+        "SELECT a.id, a.session_id, a.client_id, a.credential_id, a.hash_algorithm, c.status, c.keystore, c.key_ref, "
+        "g.client_id AS granted "
         "FROM csc_authorizations a JOIN credentials c ON c.id = a.credential_id "
+        "LEFT JOIN relying_system_grants g ON g.client_id = a.client_id AND g.user_id = c.user_id "
         "WHERE a.sad_hash = :sad AND a.credential_id = :id"
     )
 )
@@ -383,6 +395,10 @@ def make_hash_signatures(
         found = _AUTHORIZATION_AND_KEY.execute(conn, {"sad": digest_of_sad, "id": credential_id}).first()
     if found is None or found.client_id != client_id or found.credential_id != credential_id:
         raise InvalidSad()
+    if found.granted is None:  # the user withdrew the authorisation after the SAD was issued
+        raise CscError(
+            "this relying system is not authorised by the credential's holder", code="access_denied", status=403
+        )
     if found.hash_algorithm != hash_algorithm.value:
         raise CscError(f"the SAD authorizes {found.hash_algorithm} hashes, not {hash_algorithm.value}")
     if found.status != "active":
@@ -412,12 +428,14 @@ def make_hash_signatures(
     )
 
 
-def credential_ids_for_user(ctx: ServerContext, *, user_id: str, only_valid: bool = False) -> list[str]:
-    """A user's credential ids, oldest first (``credentials/list``)."""
+def credential_ids_for_user(ctx: ServerContext, *, client_id: str, user_id: str, only_valid: bool = False) -> list[str]:
+    """A user's credential ids, oldest first (``credentials/list``), for a relying system the user authorised."""
     with ctx.db.read() as session:
         user = session.get(User, user_id)
         if user is None:
             raise CscError(f"unknown userID {user_id}")
+        if not is_granted(session, client_id=client_id, user_id=user_id):
+            raise CscError("this relying system is not authorised by this user", code="access_denied", status=403)
         query = select(Credential.id).where(Credential.user_id == user_id)
         if only_valid:
             query = query.where(Credential.status == "active")
@@ -440,10 +458,7 @@ def signature_algorithm_oids(credential: Credential) -> list[str]:
 
 def send_otp(ctx: ServerContext, *, client_id: str, credential_id: str) -> None:
     """``credentials/sendOTP``: our OTP is made on the phone, so this only nudges the user's devices."""
-    with ctx.db.read() as session:
-        cred = session.get(Credential, credential_id)
-    if cred is None:
-        raise CscError(f"unknown credentialID {credential_id}")
+    cred = require_grant(ctx, client_id=client_id, credential_id=credential_id)
     ctx.events.publish(f"user:{cred.user_id}")
     with ctx.db.write() as session:
         audit.record(session, actor=f"client:{client_id}", action="csc.otp_requested", target=f"credential:{cred.id}")

@@ -1,8 +1,10 @@
 """Devices: enrolling a phone (TOTP secret shown once, active after a first correct code), device
-tokens for the mobile app, and the OTP check with replay protection and growing lockouts."""
+tokens for the mobile app, and the OTP check: any active device of the user, replay protection,
+lockouts per relying system and user, and a user-wide ceiling that slows guessing without locking."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,10 +15,19 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from esign_server.crypto import new_secret, token_hash
-from esign_server.db import DriverStatement, StepTransaction, detached, utcnow
-from esign_server.models import Device, User
+from esign_server.db import DriverStatement, StepTransaction, utcnow
+from esign_server.models import Device, RelyingSystemGrant, User
 from esign_server.services import audit, otp
-from esign_server.services.errors import DeviceLocked, InvalidOtp, NotFound, ServiceError, Unauthorized
+from esign_server.services.errors import (
+    DeviceLocked,
+    Forbidden,
+    InvalidOtp,
+    NotFound,
+    OtpAlreadyUsed,
+    ServiceError,
+    TooManyRequests,
+    Unauthorized,
+)
 
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
@@ -147,25 +158,56 @@ def activate(
 
 
 _DEVICES = Device.__table__  # type: ignore[attr-defined]
+_GRANTS = RelyingSystemGrant.__table__  # type: ignore[attr-defined]
+_USERS = User.__table__  # type: ignore[attr-defined]
 # Built once: these run in every confirmation, and building a statement costs more than running it.
 _BY_TOKEN = select(Device).where(col(Device.device_token_hash) == bindparam("token_hash"))
-_LOCK_DEVICE = DriverStatement(sa_select(_DEVICES).where(_DEVICES.c.id == bindparam("device_id")).with_for_update())
+_LOCK_GRANT = DriverStatement(
+    sa_select(
+        _GRANTS.c.otp_failed_streak,
+        _GRANTS.c.otp_lock_count,
+        _GRANTS.c.otp_locked_until,
+        _GRANTS.c.otp_last_failure_at,
+    )
+    .where(_GRANTS.c.client_id == bindparam("client_id"), _GRANTS.c.user_id == bindparam("user_id"))
+    .with_for_update()
+)
+_LOCK_USER_WINDOW = DriverStatement(
+    sa_select(_USERS.c.otp_window_start, _USERS.c.otp_window_failures)
+    .where(_USERS.c.id == bindparam("user_id"))
+    .with_for_update()
+)
+_ACTIVE_DEVICES = DriverStatement(
+    sa_select(_DEVICES.c.id, _DEVICES.c.totp_secret_enc, _DEVICES.c.last_accepted_step)
+    .where(_DEVICES.c.user_id == bindparam("user_id"), _DEVICES.c.status == "active")
+    .order_by(_DEVICES.c.activated_at.desc())
+    .with_for_update()
+)
 _ACCEPT_STEP = DriverStatement(
     update(_DEVICES)
     .where(
         _DEVICES.c.id == bindparam("device_id"),
         or_(_DEVICES.c.last_accepted_step.is_(None), _DEVICES.c.last_accepted_step < bindparam("step")),
     )
-    .values(last_accepted_step=bindparam("step"), failed_streak=0)
+    .values(last_accepted_step=bindparam("step"))
 )
-
-_COUNT_FAILURE = DriverStatement(
-    update(_DEVICES)
-    .where(_DEVICES.c.id == bindparam("device_id"))
+_DEVICE_STATUS = DriverStatement(sa_select(_DEVICES.c.status).where(_DEVICES.c.id == bindparam("device_id")))
+_GRANT_STATE = DriverStatement(
+    update(_GRANTS)
+    .where(_GRANTS.c.client_id == bindparam("client_id"), _GRANTS.c.user_id == bindparam("user_id"))
     .values(
-        failed_streak=bindparam("failed_streak"),
-        lock_count=bindparam("lock_count"),
-        locked_until=bindparam("locked_until", type_=_DEVICES.c.locked_until.type),
+        otp_failed_streak=bindparam("streak"),
+        otp_lock_count=bindparam("lock_count"),
+        otp_locked_until=bindparam("locked_until", type_=_GRANTS.c.otp_locked_until.type),
+        otp_last_failure_at=bindparam("last_failure", type_=_GRANTS.c.otp_last_failure_at.type),
+    )
+)
+_USER_WINDOW = DriverStatement(
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("user_id"))
+    .values(
+        otp_window_start=bindparam("window_start", type_=_USERS.c.otp_window_start.type),
+        otp_window_failures=bindparam("failures"),
     )
 )
 
@@ -179,8 +221,14 @@ def authenticate_device(ctx: ServerContext, device_token: str) -> Device:
     return device
 
 
+def is_active(ctx: ServerContext, *, device_id: str) -> bool:
+    """Whether the device is still active (an open event stream asks this before each update)."""
+    with ctx.db.driver_read() as conn:
+        return _DEVICE_STATUS.execute(conn, {"device_id": device_id}).scalar() == "active"
+
+
 def revoke_device(ctx: ServerContext, *, device_id: str, actor: str) -> Device:
-    """Retire a device: its token stops working."""
+    """Retire a device: its token stops working and its open event streams end."""
     with ctx.db.write() as session:
         device = session.exec(select(Device).where(Device.id == device_id).with_for_update()).first()
         if device is None:
@@ -189,6 +237,7 @@ def revoke_device(ctx: ServerContext, *, device_id: str, actor: str) -> Device:
         device.device_token_hash = None
         session.add(device)
         audit.record(session, actor=actor, action="device.revoked", target=f"device:{device_id}")
+    ctx.events.publish(f"device:{device_id}")
     return device
 
 
@@ -206,62 +255,130 @@ class OtpCheck:
 
     accepted: bool
     locked_until: datetime | None = None
+    """Set when this relying system is locked out of this user: the code was not looked at."""
+    device_id: str | None = None
+    """The device whose code was accepted."""
+    already_used: bool = False
+    """The code was right for a device but its time step had been accepted before."""
+    throttled_until: datetime | None = None
+    """Set when the user-wide ceiling on wrong codes is reached: the code was not looked at."""
 
 
 def check_otp(
-    ctx: ServerContext, session: StepTransaction, *, device_id: str, code: str, now: datetime | None = None
+    ctx: ServerContext,
+    session: StepTransaction,
+    *,
+    user_id: str,
+    client_id: str,
+    code: str,
+    now: datetime | None = None,
 ) -> OtpCheck:
-    """Check a code against a device, in the caller's transaction, with the device row locked.
+    """Check a code against every active device of ``user_id``, for a request of ``client_id``.
 
-    Accepted once: the step must be later than the last accepted one. Wrong codes count towards a
-    lockout that doubles each time. While locked, the code is not even looked at.
+    In the caller's transaction, with the relying system's grant, the user and the devices locked.
+    A code is accepted once per device: its time step must be later than the device's last accepted
+    one (an earlier one answers "already used"). Wrong codes count per relying system and user: after
+    ``device_lock_threshold`` in a row that relying system is locked out of this user, for a time that
+    doubles with each lockout and falls back after a correct code or ``otp_lock_decay_seconds`` without
+    a wrong one. All relying systems together get at most ``otp_user_max_failures`` wrong codes per
+    ``otp_user_window_seconds`` for one user; past it, codes wait for the next window (nothing locks).
+
+    :raises Forbidden: the relying system is not (or no longer) authorised by the user.
     """
+    settings = ctx.settings
     now = now or utcnow()
-    found = _LOCK_DEVICE.execute(session, {"device_id": device_id}).first()
-    # Outside the ORM session: a wrong code is counted with a plain UPDATE below.
-    device = detached(Device, found._asdict()) if found is not None else None
-    if device is None or device.status != "active":
-        raise Unauthorized("invalid device token", code="invalid_device")
-    if device.locked_until is not None and device.locked_until > now:
-        return OtpCheck(False, device.locked_until)
-    secret = ctx.sealer.open(device.totp_secret_enc, secret_aad(device.id))
-    step = otp.match_step(secret, code, now.timestamp())
-    if step is not None and (device.last_accepted_step is None or step > device.last_accepted_step):
-        # A plain conditional UPDATE (the ORM's flush costs more than the check): the step only moves forward.
-        accepted = _ACCEPT_STEP.execute(session, {"device_id": device.id, "step": step})
-        if accepted.rowcount == 1:
-            return OtpCheck(True)
-    device.failed_streak += 1
-    if device.failed_streak >= ctx.settings.device_lock_threshold:
-        device.lock_count += 1
-        seconds = min(ctx.settings.device_lock_base_seconds * 2 ** (device.lock_count - 1), MAX_LOCK_SECONDS)
-        device.locked_until = now + timedelta(seconds=seconds)
-        device.failed_streak = 0
+    grant = _LOCK_GRANT.execute(session, {"client_id": client_id, "user_id": user_id}).first()
+    if grant is None:
+        raise Forbidden("this relying system is not authorised by the user", code="not_authorised")
+    if grant.otp_locked_until is not None and grant.otp_locked_until > now:
+        return OtpCheck(False, locked_until=grant.otp_locked_until)
+    window = _LOCK_USER_WINDOW.execute(session, {"user_id": user_id}).first()
+    window_start = window.otp_window_start if window is not None else None
+    window_open = window_start is not None and window_start + timedelta(seconds=settings.otp_user_window_seconds) > now
+    failures = window.otp_window_failures if window is not None and window_open else 0
+    if window_open and failures >= settings.otp_user_max_failures:
+        assert window_start is not None
+        return OtpCheck(False, throttled_until=window_start + timedelta(seconds=settings.otp_user_window_seconds))
+    already_used = False
+    for device in _ACTIVE_DEVICES.execute(session, {"user_id": user_id}).all():
+        secret = ctx.sealer.open(bytes(device.totp_secret_enc), secret_aad(device.id))
+        step = otp.match_step(secret, code, now.timestamp())
+        if step is None:
+            continue
+        if device.last_accepted_step is not None and step <= device.last_accepted_step:
+            already_used = True
+            continue
+        # A conditional UPDATE: the step only moves forward, even against a concurrent confirmation.
+        if _ACCEPT_STEP.execute(session, {"device_id": device.id, "step": step}).rowcount == 1:
+            if grant.otp_failed_streak or grant.otp_lock_count:
+                _save_grant(session, client_id, user_id, 0, 0, None, grant.otp_last_failure_at)
+            return OtpCheck(True, device_id=device.id)
+        already_used = True
+    if already_used:
+        return OtpCheck(False, already_used=True)  # not a guess: not counted
+    lock_count = grant.otp_lock_count
+    last = grant.otp_last_failure_at
+    if last is not None and (now - last).total_seconds() > settings.otp_lock_decay_seconds:
+        lock_count = 0  # a quiet period forgets earlier lockouts
+    streak = grant.otp_failed_streak + 1
+    locked_until = None
+    if streak >= settings.device_lock_threshold:
+        lock_count += 1
+        seconds = min(settings.device_lock_base_seconds * 2 ** (lock_count - 1), MAX_LOCK_SECONDS)
+        locked_until = now + timedelta(seconds=seconds)
+        streak = 0
         audit.record(
             session,
-            actor=f"device:{device.id}",
-            action="device.locked",
-            target=f"device:{device.id}",
+            actor=f"client:{client_id}",
+            action="otp.locked",
+            target=f"user:{user_id}",
             seconds=seconds,
-            lock_count=device.lock_count,
+            lock_count=lock_count,
         )
-    _COUNT_FAILURE.execute(
-        session,
-        {
-            "device_id": device.id,
-            "failed_streak": device.failed_streak,
-            "lock_count": device.lock_count,
-            "locked_until": device.locked_until,
-        },
+    _save_grant(session, client_id, user_id, streak, lock_count, locked_until, now)
+    _USER_WINDOW.execute(
+        session, {"user_id": user_id, "window_start": window_start if window_open else now, "failures": failures + 1}
     )
     return OtpCheck(False)
 
 
+def _save_grant(
+    session: StepTransaction,
+    client_id: str,
+    user_id: str,
+    streak: int,
+    lock_count: int,
+    locked_until: datetime | None,
+    last_failure: datetime | None,
+) -> None:
+    _GRANT_STATE.execute(
+        session,
+        {
+            "client_id": client_id,
+            "user_id": user_id,
+            "streak": streak,
+            "lock_count": lock_count,
+            "locked_until": locked_until,
+            "last_failure": last_failure,
+        },
+    )
+
+
 def otp_error(check: OtpCheck) -> ServiceError:
-    """The error for a failed :class:`OtpCheck`: the one answer every wrong code gets, or the lockout."""
+    """The error for a failed :class:`OtpCheck`: the one answer every wrong code gets, "already used",
+    the relying system's lockout (423), or the user-wide slow-down (429); the last two with Retry-After."""
     if check.locked_until is not None:
-        seconds = max(1, int((check.locked_until - utcnow()).total_seconds()))
-        return DeviceLocked(f"too many wrong codes: this device is locked for {seconds} s", retry_after=seconds)
+        seconds = max(1, math.ceil((check.locked_until - utcnow()).total_seconds()))
+        return DeviceLocked(
+            f"too many wrong codes from this relying system: locked for {seconds} s", retry_after=seconds
+        )
+    if check.throttled_until is not None:
+        seconds = max(1, math.ceil((check.throttled_until - utcnow()).total_seconds()))
+        return TooManyRequests(
+            f"too many wrong codes for this user: try again in {seconds} s", code="otp_throttled", retry_after=seconds
+        )
+    if check.already_used:
+        return OtpAlreadyUsed()
     return InvalidOtp()
 
 

@@ -49,7 +49,7 @@ class Conflict(ServiceError):
 
 
 class InvalidOtp(ServiceError):
-    """Every OTP failure gives this one answer, whatever the reason (wrong, replayed, too old)."""
+    """Every wrong code gives this one answer, whatever the reason (wrong, too old, malformed)."""
 
     status = 400
     code = "invalid_otp"
@@ -59,7 +59,25 @@ class InvalidOtp(ServiceError):
 
 
 class DeviceLocked(ServiceError):
-    """Too many wrong codes: the device is locked for a while."""
+    """Too many wrong codes through one relying system: it is locked out of this user for a while
+    (the code keeps its historical name; the phone and the other relying systems are not locked)."""
 
     status = 423
     code = "device_locked"
+
+
+class OtpAlreadyUsed(ServiceError):
+    """The code was right but has been accepted before: a code is good once (a new one comes every 30 s)."""
+
+    status = 400
+    code = "otp_already_used"
+
+    def __init__(self) -> None:
+        super().__init__("this code was already used; wait for the next code on your phone")
+
+
+class TooManyRequests(ServiceError):
+    """A limit was reached; ``retry_after`` (seconds) says when to try again. Nothing is locked."""
+
+    status = 429
+    code = "too_many_requests"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from pydantic_core import PydanticUndefined
-from sqlalchemy import bindparam, exists, insert, update
+from sqlalchemy import bindparam, exists, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -38,12 +38,13 @@ from esign.errors import EsignError, InvalidInput, KeyAccessError, SigningError
 from esign.identity import mask_personal_numbers
 from esign_server.crypto import token_hash
 from esign_server.db import DriverStatement, StepTransaction, detached, utcnow
-from esign_server.models import Credential, Device, RelyingSystem, SessionDocument, SigningSession
+from esign_server.models import Credential, Device, RelyingSystem, RelyingSystemGrant, SessionDocument, SigningSession
 from esign_server.services import audit
 from esign_server.services.credentials import default_signature_algorithm
 from esign_server.services.devices import check_otp, otp_error
 from esign_server.services.documents import DocumentIn, PreparedDocument, finish_document, prepare_document
-from esign_server.services.errors import Conflict, NotFound, ServiceError, Unauthorized
+from esign_server.services.errors import Conflict, NotFound, ServiceError, TooManyRequests, Unauthorized
+from esign_server.services.grants import holder_if_granted
 
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 PENDING, SIGNED, REJECTED, EXPIRED, FAILED = "pending", "signed", "rejected", "expired", "failed"
 TERMINAL = (SIGNED, REJECTED, EXPIRED, FAILED)
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+PENDING_RETRY_AFTER_SECONDS = 30
+"""``Retry-After`` when a relying system has too many pending requests for one user."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ def _request_hash(**fields: Any) -> str:
 
 _CREDENTIALS = Credential.__table__  # type: ignore[attr-defined]
 _DEVICES = Device.__table__  # type: ignore[attr-defined]
+_GRANTS = RelyingSystemGrant.__table__  # type: ignore[attr-defined]
+_PENDING_OF = SigningSession.__table__.alias("pending_of")  # type: ignore[attr-defined]
 # What a new session needs to know of its credential, in one prebuilt statement (not the whole row).
 _CREDENTIAL_FOR_SESSION_STATEMENT = sa_select(
     _CREDENTIALS.c.status,
@@ -136,6 +141,18 @@ _CREDENTIAL_FOR_SESSION_STATEMENT = sa_select(
     _CREDENTIALS.c.public_key_der,
     _CREDENTIALS.c.certificate_der.is_not(None).label("has_certificate"),
     exists().where(_DEVICES.c.user_id == _CREDENTIALS.c.user_id, _DEVICES.c.status == "active").label("has_device"),
+    exists()
+    .where(_GRANTS.c.client_id == bindparam("client_id"), _GRANTS.c.user_id == _CREDENTIALS.c.user_id)
+    .label("granted"),
+    sa_select(func.count())
+    .where(
+        _PENDING_OF.c.client_id == bindparam("client_id"),
+        _PENDING_OF.c.user_id == _CREDENTIALS.c.user_id,
+        _PENDING_OF.c.status == PENDING,
+        _PENDING_OF.c.expires_at > bindparam("now", type_=_PENDING_OF.c.expires_at.type),
+    )
+    .scalar_subquery()
+    .label("pending"),
 ).where(_CREDENTIALS.c.id == bindparam("id"))
 _CREDENTIAL_FOR_SESSION = DriverStatement(_CREDENTIAL_FOR_SESSION_STATEMENT)
 _SESSION_COLUMNS = [c.name for c in SigningSession.__table__.columns]  # type: ignore[attr-defined]
@@ -237,6 +254,7 @@ class _NewSession:
     request_hash: str
     bound: str
     prepared: Sequence[PreparedDocument]
+    max_pending: int
 
     @classmethod
     def of(
@@ -294,6 +312,7 @@ class _NewSession:
             request_hash,
             items_digest(alg, items),
             prepared,
+            ctx.settings.max_pending_per_client_user,
         )
 
     def write(self, session: StepTransaction) -> SigningSession | _Replay:
@@ -303,15 +322,25 @@ class _NewSession:
             existing = _by_idempotency_key(session, self.client_id, self.idempotency_key)
             if existing is not None:
                 return _Replay(_replayed(existing, self.request_hash))
-        cred = _CREDENTIAL_FOR_SESSION.execute(session, {"id": self.credential_id}).first()
-        if cred is None:
+        now = utcnow()
+        cred = _CREDENTIAL_FOR_SESSION.execute(
+            session, {"id": self.credential_id, "client_id": self.client_id, "now": now}
+        ).first()
+        if cred is None or not cred.granted:
+            # Another user's credential reads as no credential at all: a relying system acts only for
+            # the users who authorised it (services.grants).
             raise NotFound(f"no credential {self.credential_id}", code="credential_not_found")
+        if cred.pending >= self.max_pending:
+            raise TooManyRequests(
+                f"this relying system already has {cred.pending} pending requests for this user",
+                code="too_many_pending",
+                retry_after=PENDING_RETRY_AFTER_SECONDS,
+            )
         if cred.status != "active" or not cred.has_certificate:
             raise Conflict(f"credential {self.credential_id} is {cred.status}", code="credential_not_active")
         if not cred.has_device:
             raise Conflict("the credential's holder has no enrolled device to confirm with", code="no_active_device")
         algorithm = _resolve_algorithm(cred.public_key_der, cred.key_algorithm, self.digest, self.signature_algorithm)
-        now = utcnow()
         prepared = self.prepared
         values: dict[str, Any] = {
             **_SESSION_DEFAULTS,
@@ -381,8 +410,7 @@ def _create_document_session(
 ) -> tuple[SigningSession, bool]:
     if len(documents) > ctx.settings.max_items_per_session:
         raise ServiceError(f"at most {ctx.settings.max_items_per_session} documents per session")
-    with ctx.db.read() as session:
-        cred = session.get(Credential, credential_id)
+    cred = holder_if_granted(ctx, client_id=client_id, credential_id=credential_id)
     if cred is None:
         raise NotFound(f"no credential {credential_id}", code="credential_not_found")
     if cred.status != "active" or cred.certificate_der is None:
@@ -575,7 +603,7 @@ def sign_items(ctx: ServerContext, credential: Credential, row: SigningSession) 
 
 @dataclass(frozen=True)
 class DeviceRef:
-    """What a confirmation needs to know of the device: its id and its user."""
+    """What a confirmation needs to know of the device: its id (empty: any of the user's) and its user."""
 
     id: str
     user_id: str
@@ -591,6 +619,12 @@ _DEVICE_BY_TOKEN = DriverStatement(
 def confirm(ctx: ServerContext, *, device: Device, session_id: str, code: str) -> SigningSession:
     """The user's phone confirms with a TOTP code: on success the items are signed, once."""
     return _confirm(ctx, device, None, session_id, code)
+
+
+def confirm_with_relayed_code(ctx: ServerContext, *, user_id: str, session_id: str, code: str) -> SigningSession:
+    """:func:`confirm` with a code the relying system passed on (CSC ``credentials/authorize`` with an
+    OTP): accepted from any active device of the user, counted against that relying system."""
+    return _confirm(ctx, DeviceRef("", user_id), None, session_id, code)
 
 
 def confirm_with_token(ctx: ServerContext, *, device_token: str, session_id: str, code: str) -> SigningSession:
@@ -680,10 +714,15 @@ def _confirm_in(
         audit.record(session, actor="system", action="session.expired", target=f"session:{row.id}")
         expired = Conflict("the session has expired", code="session_expired", status_value=EXPIRED)
         return _Confirmation(row, expired, True)
-    check = check_otp(ctx, session, device_id=device.id, code=code, now=now)
+    check = check_otp(ctx, session, user_id=row.user_id, client_id=row.client_id, code=code, now=now)
     if not check.accepted:
-        _otp_failure(ctx, session, row, device, check.locked_until is not None, now)
+        # A code that was not looked at (a lockout, the user-wide slow-down) or was right but already
+        # used is no guess at this session: only wrong codes count towards failing it.
+        counted = check.locked_until is None and check.throttled_until is None and not check.already_used
+        _otp_failure(ctx, session, row, device, not counted, now)
         return _Confirmation(row, otp_error(check), row.status == FAILED)
+    if not device.id:  # a code passed on by the relying system: the device it came from confirmed
+        device = DeviceRef(check.device_id or "", device.user_id)
     return _Confirmation(row, _sign_and_finish(ctx, session, row, device, now), True)
 
 
@@ -692,14 +731,13 @@ def _otp_failure(
     session: StepTransaction,
     row: SigningSession,
     device: Device | DeviceRef,
-    locked: bool,
+    uncounted: bool,
     now: datetime,
 ) -> None:
-    """Count a wrong code against the session (a locked device's code is not looked at, not counted)."""
-    audit.record(
-        session, actor=f"device:{device.id}", action="session.otp_failed", target=f"session:{row.id}", locked=locked
-    )
-    if locked:
+    """Count a wrong code against the session (one not looked at, or right but already used, is not)."""
+    actor = f"device:{device.id}" if device.id else f"client:{row.client_id}"
+    audit.record(session, actor=actor, action="session.otp_failed", target=f"session:{row.id}", locked=uncounted)
+    if uncounted:
         return
     failures = row.otp_failures + 1
     if failures >= ctx.settings.otp_max_attempts:
@@ -826,6 +864,21 @@ def cancel(ctx: ServerContext, *, client_id: str, session_id: str) -> SigningSes
         audit.record(session, actor=f"client:{client_id}", action="session.cancelled", target=f"session:{row.id}")
     _after_terminal(ctx, row)
     return row
+
+
+def withdraw(ctx: ServerContext, *, client_id: str, session_id: str, reason: str) -> None:
+    """End a relying system's pending session as ``failed`` (its request was answered otherwise); a
+    session that is no longer pending is left as it is."""
+    with ctx.db.write() as session:
+        row = session.exec(select(SigningSession).where(SigningSession.id == session_id).with_for_update()).first()
+        if row is None or row.client_id != client_id or row.status != PENDING:
+            return
+        session.expunge(row)
+        _finish(session, row, FAILED, now=utcnow(), reason=reason[:500])
+        audit.record(
+            session, actor=f"client:{client_id}", action="session.failed", target=f"session:{row.id}", reason=reason
+        )
+    _after_terminal(ctx, row)
 
 
 def list_for_user(ctx: ServerContext, *, user_id: str, pending: bool, limit: int = 50) -> list[SigningSession]:

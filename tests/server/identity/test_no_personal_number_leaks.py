@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from tests.esign.pdf.samples import make_pdf
 
-from ..conftest import Integrator
+from ..conftest import Integrator, authorise_over_http
 from .conftest import CCCD, CMND, NEW_CCCD, PERSONAL_NUMBERS, create_user, issue, pair_phone, sign_documents, verify
 
 
@@ -62,6 +62,7 @@ async def test_logs_audit_and_reports_never_carry_a_whole_personal_number(
         await http.get(f"/api/admin/users/{user_id}/identity-verifications", headers=admin.headers)
     ).text
     cred = (await issue(http, admin, user_id)).json()
+    await authorise_over_http(http, admin, user_id, integrator)
     phone = await pair_phone(http, admin, user_id)
     [pdf] = await sign_documents(
         http, integrator, cred["id"], phone, [{"name": "don.pdf", "format": "pdf", "content": make_pdf()}]

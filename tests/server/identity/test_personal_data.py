@@ -12,7 +12,7 @@ import httpx
 from esign_server.context import ServerContext
 from sqlalchemy import text
 
-from ..conftest import Integrator, oath
+from ..conftest import Integrator, authorise_over_http, oath
 from .conftest import CCCD, create_user, issue, ocsp_status, verify
 
 ESIGN = str(Path(sys.executable).parent / "esign")
@@ -35,6 +35,7 @@ def rows_holding(ctx: ServerContext, needle: str) -> list[str]:
 async def person_with_history(http: httpx.AsyncClient, admin: Integrator, integrator: Integrator) -> dict[str, str]:
     """A verified user with a credential, a paired phone and a rejected signing request."""
     user_id = await create_user(http, admin, phone="0901234567")
+    await authorise_over_http(http, admin, user_id, integrator)
     await verify(http, admin, user_id)
     cred = (await issue(http, admin, user_id)).json()
     enrollment = (await http.post(f"/api/admin/users/{user_id}/enrollments", headers=admin.headers)).json()

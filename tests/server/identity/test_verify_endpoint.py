@@ -9,7 +9,7 @@ from esign_server.services import orgids
 
 from tests.esign.pdf.samples import make_pdf
 
-from ..conftest import Integrator
+from ..conftest import Integrator, authorise_over_http
 from .conftest import CCCD, create_user, issue, pair_phone, sign_documents, verify
 
 INVOICE = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -21,6 +21,7 @@ async def signed_by_person(http: httpx.AsyncClient, admin: Integrator, integrato
     user_id = await create_user(http, admin)
     await verify(http, admin, user_id)
     cred = (await issue(http, admin, user_id)).json()
+    await authorise_over_http(http, admin, user_id, integrator)
     phone = await pair_phone(http, admin, user_id)
     return await sign_documents(
         http,
@@ -95,6 +96,7 @@ async def test_agency_code_in_the_report_carries_its_registry_status(
     user_id = created.json()["id"]
     await verify(http, admin, user_id, method="in_person", document={"kind": "BRN", "number": "0100109106"})
     cred = (await issue(http, admin, user_id, org_code="H49.22")).json()
+    await authorise_over_http(http, admin, user_id, integrator)
     phone = await pair_phone(http, admin, user_id)
     [xml] = await sign_documents(
         http,

@@ -34,7 +34,7 @@ from esign.signers import pkcs11 as esign_pkcs11
 from tests.conftest import _PG_KEY, _fresh_postgres_database
 from tests.softhsm import make_softhsm_token, softhsm_home
 
-from ..conftest import Integrator, make_settings, oath, register_client
+from ..conftest import Integrator, grant_all, make_settings, oath, register_client
 from .conftest import explain, short_run
 
 
@@ -197,6 +197,7 @@ async def test_removed_token_answers_503_and_the_session_stays_pending(
         ctx, user_id=user.id, evidence=identity.InPersonDocument("CCCD", "079190000321"), actor="t"
     )
     cred = credentials.issue_credential(ctx, user_id=user.id, key_algorithm="p256", keystore="pkcs11", actor="t")
+    grant_all(ctx, user_id=user.id)
     pairings = []
     for _ in range(2):  # the phone that confirms the session; the one whose OTP the CSC call carries (newest)
         enrollment = devices.start_enrollment(ctx, user_id=user.id, actor="test")

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from esign_client import verify_webhook
 from esign_server.app import create_app
 from esign_server.context import ServerContext
 from esign_server.services import credentials
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from ..conftest import Integrator, Person, enroll_person, oath, register_client
@@ -47,11 +47,12 @@ async def _create(http: httpx.AsyncClient, rp: Integrator, person: Person, key: 
     return dict(r.json())
 
 
-async def test_csc_otp_brute_force_across_authorizations_is_stopped_by_the_device_lock(
+async def test_csc_otp_brute_force_across_authorizations_is_stopped_by_the_relying_system_lock(
     http: httpx.AsyncClient, ctx: ServerContext, person: Person
 ) -> None:
     # Each credentials/authorize call is a new session, so the per-session limit alone would allow
-    # 5 guesses per call; the device's consecutive-failure lock stops the guessing across calls.
+    # 5 guesses per call; the consecutive-failure lock of this relying system and user stops the
+    # guessing across calls (answered 423 with Retry-After, as documented).
     rp = register_client(ctx, ["csc"], name="Hệ thống đoán mã")
     body = {
         "credentialID": person.credential_id,
@@ -68,13 +69,14 @@ async def test_csc_otp_brute_force_across_authorizations_is_stopped_by_the_devic
         )
         answers.append((r.status_code, r.json()["error"]))
     assert answers[:5] == [(400, "invalid_otp")] * 5
-    assert all(answer == (400, "access_denied") for answer in answers[5:]), answers  # locked: not even checked
+    assert all(answer == (423, "access_denied") for answer in answers[5:]), answers  # locked: not even checked
     right = await http.post(
         "/csc/v2/credentials/authorize",
         json={**body, "authData": [{"id": "OTP", "value": oath(person.secret, step_offset=1)}]},
         headers=rp.headers,
     )
-    assert right.status_code == 400 and right.json()["error"] == "access_denied"
+    assert right.status_code == 423 and right.json()["error"] == "access_denied"
+    assert int(right.headers["Retry-After"]) > 0
     assert "SAD" not in right.json()
 
 
@@ -212,28 +214,34 @@ async def test_keys_and_otp_secrets_at_rest_are_encrypted(
         assert _absent(physical, forms) == []
 
 
-async def test_token_endpoint_timing_does_not_tell_whether_a_client_exists(
-    http: httpx.AsyncClient, integrator: Integrator
+async def test_token_endpoint_does_the_same_work_whether_or_not_a_client_exists(
+    http: httpx.AsyncClient, integrator: Integrator, ctx: ServerContext
 ) -> None:
-    async def timed(client_id: str) -> float:
-        start = time.perf_counter()
-        r = await http.post(
-            "/oauth2/token",
-            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": "wrong-secret"},
-        )
-        elapsed = time.perf_counter() - start
-        assert r.status_code == 401 and r.json()["error"] == "invalid_client"
-        return elapsed
+    # What an attacker could time is the work done: the same statements run for an unknown client id
+    # and a known one with a wrong secret (the hash is computed and compared against a dummy too;
+    # services.clients). Wall-clock medians are measured in bench/token_timing.py, as a ratio.
+    statements: list[str] = []
 
-    unknown, known = [], []
-    for n in range(10):  # warm-up, both paths
-        await timed(f"rs_unknown_{n}")
-        await timed(integrator.client_id)
-    for n in range(80):  # interleaved, so drift in machine load hits both alike
-        unknown.append(await timed(f"rs_unknown_{n:04d}_{'x' * 20}"))
-        known.append(await timed(integrator.client_id))
-    a, b = statistics.median(unknown), statistics.median(known)
-    assert abs(a - b) <= max(0.0015, 0.25 * min(a, b)), f"unknown {a * 1000:.2f} ms vs known {b * 1000:.2f} ms"
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engines = {id(e): e for e in (ctx.db.engine, ctx.db.read_engine)}.values()
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        seen = []
+        for client_id in ("rs_unknown_0001", integrator.client_id, "rs_unknown_0002", integrator.client_id):
+            statements.clear()
+            r = await http.post(
+                "/oauth2/token",
+                data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": "wrong-secret"},
+            )
+            assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+            seen.append(list(statements))
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+    assert seen[0] and seen[0] == seen[1] == seen[2] == seen[3]
 
 
 class _Hooks(BaseHTTPRequestHandler):

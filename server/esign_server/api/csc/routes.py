@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from esign.errors import EsignError, InvalidInput
+from esign.identity import mask_personal_numbers
 from esign.signers.file import load_certificates
 from esign_server.api.csc.schemas import (
     AuthorizeCheckRequest,
@@ -45,7 +46,7 @@ from esign_server.api.csc.schemas import (
     TimestampResponse,
 )
 from esign_server.api.deps import CtxDep, bearer_token
-from esign_server.api.oauth import basic_credentials
+from esign_server.api.oauth import NO_STORE, basic_credentials
 from esign_server.api.routing import LeanRoute, PrefixedRouter
 from esign_server.context import ServerContext
 from esign_server.models import Credential
@@ -74,6 +75,10 @@ _MAPPED_CODES = {
     "session_rejected": "access_denied",
     "session_failed": "access_denied",
     "device_locked": "access_denied",
+    "otp_already_used": "invalid_otp",
+    "otp_throttled": "access_denied",
+    "too_many_pending": "access_denied",
+    "not_authorised": "access_denied",
 }
 _CURVE_OIDS = {"secp256r1": "1.2.840.10045.3.1.7", "secp384r1": "1.3.132.0.34", "secp521r1": "1.3.132.0.35"}
 
@@ -88,8 +93,9 @@ def _from_service_error(exc: ServiceError) -> JSONResponse:
     status = exc.status
     if code not in _CSC_CODES:
         code = "server_error" if status >= 500 else "invalid_request"
-    if status in (404, 409, 423):
+    if status in (404, 409):
         status = 400  # CSC answers refusals about the request's content with 400
+    # A lockout stays 423 and a slow-down 429, both with Retry-After: a client can tell "wait" from "wrong".
     headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
     return csc_error(status, code, exc.message, headers)
 
@@ -199,7 +205,7 @@ def credential_info(
         cert_part.update(
             issuerDN=cert.issuer.rfc4514_string(),
             serialNumber=format(cert.serial_number, "x"),
-            subjectDN=cert.subject.rfc4514_string(),
+            subjectDN=mask_personal_numbers(cert.subject.rfc4514_string()),  # the certificate itself is whole
             validFrom=_generalized(cert.not_valid_before_utc),
             validTo=_generalized(cert.not_valid_after_utc),
         )
@@ -290,7 +296,7 @@ def make_router(version: str) -> APIRouter:
         return result
 
     @router.post("/oauth2/token", responses=_ERRORS)
-    async def token(request: Request, ctx: CtxDep) -> dict[str, Any]:
+    async def token(request: Request, response: Response, ctx: CtxDep) -> dict[str, Any]:
         """OAuth2 client credentials (form or JSON body, or HTTP Basic) for the ``csc`` scope."""
         raw = await request.body()
         fields: dict[str, str]
@@ -311,6 +317,7 @@ def make_router(version: str) -> APIRouter:
         access, scopes = issue_access_token(
             ctx, client_id=client_id, client_secret=secret, scope=fields.get("scope") or SCOPE
         )
+        response.headers.update(NO_STORE)
         return {
             "access_token": access,
             "token_type": "Bearer",
@@ -321,7 +328,7 @@ def make_router(version: str) -> APIRouter:
     @router.post("/credentials/list", responses=_ERRORS)
     def credentials_list(body: CredentialsListRequest, client: CscClient, ctx: CtxDep) -> dict[str, Any]:
         """The credential ids of a user (``userID``), optionally with their details."""
-        ids = csc.credential_ids_for_user(ctx, user_id=body.userID, only_valid=body.onlyValid)
+        ids = csc.credential_ids_for_user(ctx, client_id=client, user_id=body.userID, only_valid=body.onlyValid)
         if body.maxResults is not None:
             ids = ids[: body.maxResults]
         result: dict[str, Any] = {"credentialIDs": ids, "onlyValid": body.onlyValid}
@@ -344,10 +351,7 @@ def make_router(version: str) -> APIRouter:
     @router.post("/credentials/info", responses=_ERRORS)
     def credentials_info(body: CredentialsInfoRequest, client: CscClient, ctx: CtxDep) -> dict[str, Any]:
         """Key algorithms (signature-algorithm OIDs), certificate (chain), SCAL, multisign, how to authorize."""
-        try:
-            cred = get_credential(ctx, body.credentialID)
-        except ServiceError:
-            raise ServiceError(f"unknown credentialID {body.credentialID}") from None
+        cred = csc.require_grant(ctx, client_id=client, credential_id=body.credentialID)
         return credential_info(ctx, cred, certificates=body.certificates, cert_info=body.certInfo, version=version)
 
     @router.post(
@@ -401,7 +405,7 @@ def make_router(version: str) -> APIRouter:
     @router.post("/credentials/getChallenge", response_model=ChallengeResponse, responses=_ERRORS)
     def get_challenge(body: CredentialRequest, client: CscClient, ctx: CtxDep) -> ChallengeResponse:
         """A random challenge (our authorization needs none; given for clients that ask first)."""
-        get_credential(ctx, body.credentialID)
+        csc.require_grant(ctx, client_id=client, credential_id=body.credentialID)
         return ChallengeResponse(challenge=_b64(secrets.token_bytes(32)), expiresIn=csc.AUTHORIZE_TTL_SECONDS)
 
     @router.post("/signatures/signHash", response_model=SignHashResponse, responses=_ERRORS)

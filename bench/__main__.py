@@ -19,6 +19,7 @@ DEFAULT = {
     "server_flow": [],
     "csc_bench": [],
     "orgid_import": [],
+    "token_timing": [],
 }
 
 

@@ -135,14 +135,6 @@ def test_demo_json_then_full_flow_over_uvicorn_with_two_workers(database_url: st
             assert isinstance(key, ec.EllipticCurvePublicKey)
             key.verify(base64.b64decode(fetched["signatures"][0]), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
 
-            # Keep-alive requests must not wait for delayed ACKs (TCP_NODELAY on every worker's socket).
-            timings = []
-            for _ in range(30):
-                start = time.perf_counter()
-                assert client.get("/health").status_code == 200
-                timings.append(time.perf_counter() - start)
-            assert sorted(timings)[len(timings) // 2] < 0.02, timings
-
             # Connections are dealt to the worker with the fewest open ones: 1 + 7 keep-alive
             # connections fall 4 and 4 (a hash of their addresses could split them 1 and 7).
             more = [httpx.Client(base_url=base, timeout=10) for _ in range(7)]
@@ -160,6 +152,34 @@ def test_demo_json_then_full_flow_over_uvicorn_with_two_workers(database_url: st
     verify = subprocess.run([ESIGN, "server", "audit", "verify"], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
     assert "audit chain intact" in verify.stdout
+
+
+async def test_accepted_connections_have_nagle_off_so_keep_alive_answers_never_wait_for_a_delayed_ack() -> None:
+    # uvicorn's own listener is made with proto=0, and asyncio then leaves TCP_NODELAY off: every
+    # keep-alive answer waited ~40 ms for a delayed ACK (FIELD-NOTES). The check is the socket option
+    # itself, not a timing (the req/s it costs is measured in bench/server_flow.py and bench/csc_bench.py);
+    # connections dealt to workers get it set explicitly (esign_server.serve).
+    import asyncio
+
+    from esign_server.serve import listening_socket
+
+    listener = listening_socket("127.0.0.1", 0, reuse_port=False)
+    loop = asyncio.get_running_loop()
+    nodelay: asyncio.Future[int] = loop.create_future()
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            nodelay.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    server = await loop.create_server(Probe, sock=listener)
+    _reader, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+    try:
+        assert await asyncio.wait_for(nodelay, 10) != 0
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
 
 
 def test_init_with_supplied_ca_then_admin_commands(

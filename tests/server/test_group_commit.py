@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,12 +111,9 @@ async def test_while_another_thread_holds_the_writers_lock_the_loop_keeps_runnin
     try:
         assert holding.wait(10)
         pending = asyncio.ensure_future(group.commit(insert(1)))
-        ticks = 0
-        started = time.monotonic()
-        while time.monotonic() - started < 0.2:  # the loop is free while the write waits in the pool
+        for _ in range(20):  # the loop is free while the write waits in the pool: these turns all run
             await asyncio.sleep(0.01)
-            ticks += 1
-        assert ticks >= 10 and not pending.done()
+        assert not pending.done()  # a loop stuck behind the lock would have run them only after the write
     finally:
         release.set()
         thread.join(10)
@@ -159,10 +155,8 @@ def let_go(process: subprocess.Popen[bytes]) -> None:
 def test_driver_write_now_takes_a_free_lock_and_never_waits_for_a_held_one(
     db: Database, other_worker: subprocess.Popen[bytes]
 ) -> None:
-    started = time.monotonic()
     with db.driver_write_now() as tx:
-        assert tx is None  # held by the other process: no transaction, at once
-    assert time.monotonic() - started < 0.5
+        assert tx is None  # held by the other process (until let_go below): no transaction, no wait
     let_go(other_worker)
     db.wait_for_writers()  # returns once the lock is free (here: already)
     with db.driver_write_now() as tx:
@@ -185,14 +179,11 @@ async def test_while_another_process_commits_the_loop_keeps_serving_and_the_writ
     monkeypatch.setattr(group_commit, "run_batch", recording_run_batch)
     group = CommitGroup(db, asyncio.get_running_loop())
     first = asyncio.ensure_future(group.commit(insert(1)))
-    ticks = 0
-    started = time.monotonic()
-    while time.monotonic() - started < 0.2:  # the loop is not stalled behind the other process
+    for _ in range(20):  # the loop is not stalled behind the other process: these turns all run
         await asyncio.sleep(0.01)
-        ticks += 1
     later = [asyncio.ensure_future(group.commit(insert(n))) for n in (2, 3)]
     await asyncio.sleep(0.05)
-    assert ticks >= 10 and not first.done() and not any(w.done() for w in later)
+    assert not first.done() and not any(w.done() for w in later)
     assert rows(db) == []
     let_go(other_worker)
     assert await asyncio.wait_for(asyncio.gather(first, *later), 10) == [1, 2, 3]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import time
 from collections.abc import Callable
 
 import pytest
@@ -95,6 +94,8 @@ def _der(tag: int, body: bytes) -> bytes:
     return bytes([tag, 0x83]) + len(body).to_bytes(3, "big") + body
 
 
+# These regressions assert the guard's own refusal (its message), which only the bounded path gives;
+# how long they take is measured in bench/ (bench/fuzz_*.py), never compared to the clock in a test.
 # A CMS ContentInfo whose content type OID has a 300,000-octet arc: ~17 s unbounded, then a ValueError.
 LONG_ARC = _der(0x30, _der(0x06, b"\x2a" + b"\xff" * 300_000 + b"\x7f") + b"\xa0\x02\x30\x00")
 HOSTILE_DER = pytest.mark.parametrize("blob", [LONG_TAG, LONG_ARC], ids=["long tag", "long OID arc"])
@@ -102,14 +103,12 @@ HOSTILE_DER = pytest.mark.parametrize("blob", [LONG_TAG, LONG_ARC], ids=["long t
 
 def test_der_tag_numbers_and_oid_arcs_are_bounded_and_ordinary_ones_still_parse() -> None:
     limit_der_tags()
-    started = time.perf_counter()
     with pytest.raises(ValueError, match="tag number longer than"):
         core.Asn1Value.load(LONG_TAG)
     with pytest.raises(ValueError, match="tag number longer than"):
         parser.parse(LONG_TAG)
     with pytest.raises(ValueError, match="OID arc longer than"):
         cms.ContentInfo.load(LONG_ARC)["content"]
-    assert time.perf_counter() - started < 1
     longest = b"\x9f" + b"\x81" * (MAX_TAG_OCTETS - 1) + b"\x01\x00"
     assert parser.parse(longest)[2] > 2**130
     assert parser.parse(b"\x9f\x1f\x00")[2] == 31
@@ -124,10 +123,8 @@ def test_time_stamp_token_with_endless_der_is_refused_at_once(dev_pki: DevPKI, b
     # 20 s hang per call, hours for the whole input, in asn1crypto's tag parser.
     signed = sign_xml(DOCUMENT, dev_pki.signer("person-rsa2048"), profile="xades-b-t", tsa_url=dev_pki.tsa_url)
     hostile = _set_text(signed, XA + "EncapsulatedTimeStamp", base64.b64encode(blob).decode())
-    started = time.perf_counter()
     with pytest.raises(InvalidInput, match="time-stamp token is not valid DER"):
         verify_xml(hostile, trust_anchors=dev_pki.root_pem_path)
-    assert time.perf_counter() - started < 5
 
 
 @HOSTILE_DER
@@ -142,7 +139,6 @@ def test_pdf_signature_contents_with_endless_der_is_refused_at_once(dev_pki: Dev
     assert match is not None
     hostile_hex = blob.hex().encode().ljust(len(match.group(1)), b"0")
     hostile = signed[: match.start(1)] + hostile_hex + signed[match.end(1):]
-    started = time.perf_counter()
     try:
         reports = verify_pdf(hostile, trust_anchors=dev_pki.root_pem_path)
     except InvalidInput as exc:
@@ -150,7 +146,6 @@ def test_pdf_signature_contents_with_endless_der_is_refused_at_once(dev_pki: Dev
     else:
         assert reports and not any(r.passed for r in reports)
         assert all("longer than 20 octets" in " ".join(r.errors) for r in reports)
-    assert time.perf_counter() - started < 5
 
 
 @pytest.fixture(scope="module")
@@ -210,10 +205,8 @@ def test_copies_of_a_signature_cannot_make_verification_quadratic(dev_pki: DevPK
     signed = sign_xml(DOCUMENT, dev_pki.signer("person-rsa2048"))
     start, end = signed.index(b"<ds:Signature"), signed.index(b"</ds:Signature>") + len(b"</ds:Signature>")
     hostile = signed[:end] + signed[start:end] * 400 + signed[end:]
-    started = time.perf_counter()
     with pytest.raises(InvalidInput, match="denial-of-service"):
         verify_xml(hostile, trust_anchors=dev_pki.root_pem_path)
-    assert time.perf_counter() - started < 10  # ~1 s here; 30 s without the budget
 
 
 def test_a_seller_and_buyer_invoice_is_far_within_the_budget(dev_pki: DevPKI) -> None:
@@ -231,15 +224,11 @@ def test_pdf_with_hundreds_of_fields_sharing_a_signature_is_refused_at_once(dev_
     signed = sign_pdf(make_pdf(1), None, dev_pki.signer("person-rsa2048"))
     assert signed is not None
     hostile = shared_signature_fields(signed, 2_000)
-    started = time.perf_counter()
     with pytest.raises(InvalidInput, match="more than 50 signatures"):
         verify_pdf(hostile, trust_anchors=dev_pki.root_pem_path)
-    assert time.perf_counter() - started < 10  # ~0.6 s here
     # Fewer fields still cost a validation each (49 of them: 20 s on a loaded machine): no signer
     # ever lets two fields share one signature dictionary, so that is refused too.
-    started = time.perf_counter()
     with pytest.raises(InvalidInput, match="share one signature dictionary"):
         verify_pdf(shared_signature_fields(signed, 49), trust_anchors=dev_pki.root_pem_path)
-    assert time.perf_counter() - started < 2
     [report] = verify_pdf(shared_signature_fields(signed, 1), trust_anchors=dev_pki.root_pem_path)
     assert not report.passed  # its field was replaced after signing

@@ -94,16 +94,31 @@ def verify(
         "--lang", help="Report language: vi or en (default: from the locale).")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Also write a printable PDF validation report (one page per signature).")] = None,
+    crl: Annotated[list[Path] | None, typer.Option(
+        "--crl", help="A CRL (DER or PEM) to check revocation with, besides the file's; repeatable.")] = None,
+    ocsp: Annotated[list[Path] | None, typer.Option(
+        "--ocsp", help="An OCSP response (DER) to check revocation with; repeatable.")] = None,
+    visual: Annotated[bool, typer.Option(
+        "--visual", help="Render each signed revision and the file (pdftoppm) and name the pages that "
+        "look different.")] = False,
+    signed_revision: Annotated[int | None, typer.Option(
+        "--signed-revision", help="With -o: write the bytes signature N (1 = first) covered, i.e. the "
+        "document as it was signed.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Where --signed-revision writes.")] = None,
 ) -> None:
     """Validate every signature. Exit 0 all TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 refused input."""
     from esign.pdf.verify import verify_pdf
     from esign.verify_cli import emit, language, parse_time, trust_anchors
 
     try:
+        if signed_revision is not None:
+            _write_signed_revision(file, signed_revision, output)
+            return
         chosen = language(lang)
         moment = parse_time(at)
         anchors = trust_anchors(trust, trust_only)
-        reports = verify_pdf(file, trust_anchors=anchors, at=moment, allow_fetching=fetch, reveal=reveal)
+        reports = verify_pdf(file, trust_anchors=anchors, at=moment, allow_fetching=fetch, reveal=reveal,
+                             crls=[_der(p) for p in crl or ()], ocsps=[_der(p) for p in ocsp or ()], visual=visual)
         code = emit(reports, source=file, lang=chosen, as_json=as_json, echo=typer.echo, report_pdf=report)
     except EsignError as exc:
         raise _fail(exc) from None
@@ -111,6 +126,37 @@ def verify(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
+
+
+def _der(path: Path) -> bytes:
+    """A DER object from a DER or PEM file (CRLs are often published in PEM)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    if data.lstrip().startswith(b"-----BEGIN"):
+        import base64
+
+        body = b"".join(line for line in data.splitlines() if line and not line.startswith(b"-----"))
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:
+            raise InvalidInput(f"{path} is not a valid PEM file") from None
+    return data
+
+
+def _write_signed_revision(file: Path, number: int, output: Path | None) -> None:
+    """``--signed-revision N -o OUT.pdf``: the document exactly as signature N covered it."""
+    from esign.pdf.verify import signed_revision
+
+    if output is None:
+        raise InvalidInput("--signed-revision needs -o OUT.pdf")
+    data = signed_revision(file, number)
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {output}: {exc.strerror}") from None
+    typer.echo(f"wrote {output}: the {len(data)} bytes signature {number} covers (the document as signed)")
 
 
 @app.command()

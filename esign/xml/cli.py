@@ -99,6 +99,14 @@ def verify(
     detached: Annotated[
         list[str] | None, typer.Option("--detached", help="URI=FILE for a detached reference; repeatable.")
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="Check the document's shape as einvoice, xades or xmldsig (default: detected)."),
+    ] = None,
+    intermediates: Annotated[
+        list[Path] | None,
+        typer.Option("--intermediates", help="CA certificates (PEM/DER) to build the signer's path; repeatable."),
+    ] = None,
     lang: Annotated[
         str | None, typer.Option("--lang", help="Report language: vi or en (default: from the locale).")
     ] = None,
@@ -122,6 +130,8 @@ def verify(
         allow_weak=allow_weak,
         reveal=reveal,
         detached=detached,
+        profile=profile,
+        intermediates=intermediates,
         lang=lang,
         report=report,
         at=at,

@@ -31,6 +31,8 @@ _VERIFY_OPTIONS = {
     "--report": ("report", True, False),
     "--at": ("at", True, False),
     "--detached": ("detached", True, True),
+    "--profile": ("profile", True, False),
+    "--intermediates": ("intermediates", True, True),
     "--json": ("as_json", False, False),
     "--fetch": ("fetch", False, False),
     "--allow-weak": ("allow_weak", False, False),
@@ -52,7 +54,7 @@ _SIGN_OPTIONS = {
     "--tsa": ("tsa", True, False),
 }
 _COMMANDS = {"verify": (_VERIFY_OPTIONS, ()), "sign": (_SIGN_OPTIONS, ("output",))}
-_PATHS = ("trust", "trust_only", "report", "output", "key", "cert")
+_PATHS = ("trust", "trust_only", "report", "output", "key", "cert", "intermediates")
 
 
 def verify(
@@ -68,6 +70,8 @@ def verify(
     lang: str | None = None,
     report: Path | None = None,
     at: str | None = None,
+    profile: str | None = None,
+    intermediates: list[Path] | None = None,
     echo: Echo,
     keep: list[object] | None = None,
 ) -> int:
@@ -76,8 +80,11 @@ def verify(
     0 every signature TOTAL-PASSED, 1 one TOTAL-FAILED, 3 INDETERMINATE, 2 refused input or an
     unreadable file (:mod:`esign.verify_cli`). Without ``trust``/``trust_only`` the default trust store
     (bundled Vietnamese roots + operator's) is used. With ``keep``, the parsed document is appended to
-    it, for a caller that exits without freeing it.
+    it, for a caller that exits without freeing it. ``profile`` forces the shape checks (``einvoice``,
+    ``xades``, ``xmldsig``; detected by default); ``intermediates`` are CA certificate files used to
+    build the signer's path; with ``as_json`` each reference carries the content it signed.
     """
+    from esign.signers import load_certificates
     from esign.verify_cli import emit, language, parse_time, trust_anchors
     from esign.xml.verification import verify_keeping_tree
 
@@ -89,6 +96,7 @@ def verify(
         for item in detached or []:
             uri, _, path = item.partition("=")
             resolver[uri] = Path(path).read_bytes()
+        extra = [c for path in intermediates or [] for c in load_certificates(path)]
         data = source.read_bytes()
         result, tree = verify_keeping_tree(
             data,
@@ -98,7 +106,9 @@ def verify(
             reveal=reveal,
             detached=resolver or None,
             validation_time=moment,
-            keep_signed=False,
+            keep_signed=as_json,  # --json shows what each reference signed; the text report does not need it
+            profile=profile,
+            intermediates=extra,
         )
     except EsignError as exc:
         echo(f"refused: {exc}", err=True)

@@ -189,3 +189,33 @@ def test_remote_without_credential_is_a_usage_error_for_pdf_and_xml(tmp_path: Pa
         assert result.exit_code == 2, result.output
         assert "--remote needs --credential" in result.output
         assert not (tmp_path / "out").exists()
+
+
+def test_verify_json_shows_what_was_signed_and_a_wrapped_invoice_exits_one(tmp_path: Path, dev_pki: DevPKI) -> None:
+    from esign.xml import sign_xml
+
+    signed = sign_xml(INVOICE, dev_pki.signer("org-rsa2048"), profile="einvoice")
+    good, wrapped = tmp_path / "good.xml", tmp_path / "wrapped.xml"
+    good.write_bytes(signed)
+    forged = b'<DLHDon><NDHDon><TToan><TgTTTBSo>1</TgTTTBSo></TToan></NDHDon></DLHDon><DLHDon Id="data">'
+    wrapped.write_bytes(signed.replace(b'<DLHDon Id="data">', forged, 1))
+    trust = ["--trust", str(dev_pki.root_pem_path), "--fetch", "--json"]
+    result = runner.invoke(app, ["verify", str(good), *trust])
+    reference = json.loads(result.output)["signatures"][0]["references"][0]
+    assert reference["covers"] == ["/HDon/DLHDon[@Id='data']"] and "16500000" in reference["signed_content"]
+    result = runner.invoke(app, ["verify", str(wrapped), *trust])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.output)["signatures"][0]["sub_indication"] == "FORMAT_FAILURE"
+
+
+def test_verify_profile_can_be_forced(tmp_path: Path, dev_pki: DevPKI) -> None:
+    from esign.xml import sign_xml
+
+    path = tmp_path / "doc.xml"
+    path.write_bytes(sign_xml(b"<doc><a Id='x'>1</a></doc>", dev_pki.signer("org-rsa2048"), reference_id="x"))
+    trust = ["--trust", str(dev_pki.root_pem_path), "--fetch"]
+    assert runner.invoke(app, ["verify", str(path), *trust]).exit_code == 0
+    assert runner.invoke(app, ["verify", str(path), *trust, "--profile", "einvoice"]).exit_code == 1
+    assert runner.invoke(app, ["verify", str(path), *trust, "--profile", "nonsense"]).exit_code == 2
+    options = parse_args("verify", [str(path), "--profile", "einvoice", "--intermediates", "ca.pem"])
+    assert options is not None and options["profile"] == "einvoice" and options["intermediates"] == [Path("ca.pem")]

@@ -22,6 +22,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from esign.trust.fetch import Timestamper, fetch_ocsp, fetch_validation_data, http_timestamper, token_bytes
     from esign.trust.path import (
         FETCH_TIMEOUT,
         REVOCATION_MODES,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         bundled_store,
         default_store,
         fingerprint,
+        load_certificate,
         load_certificates,
         operator_dir,
         remove_operator_anchor,
@@ -68,6 +70,7 @@ _HOMES = {
         "bundled_store",
         "default_store",
         "fingerprint",
+        "load_certificate",
         "load_certificates",
         "operator_dir",
         "remove_operator_anchor",
@@ -75,6 +78,7 @@ _HOMES = {
         "resolve_store",
     ),
     "esign.trust.timestamps": ("check_timestamp_token", "imprint_of"),
+    "esign.trust.fetch": ("Timestamper", "fetch_ocsp", "fetch_validation_data", "http_timestamper", "token_bytes"),
 }
 _WHERE = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -93,6 +97,7 @@ __all__ = [
     "REVOCATION_MODES",
     "Anchor",
     "PathValidation",
+    "Timestamper",
     "TrustSource",
     "TrustStore",
     "add_operator_anchor",
@@ -100,14 +105,19 @@ __all__ = [
     "bundled_store",
     "check_timestamp_token",
     "default_store",
+    "fetch_ocsp",
+    "fetch_validation_data",
     "fingerprint",
+    "http_timestamper",
     "imprint_of",
+    "load_certificate",
     "load_certificates",
     "operator_dir",
     "remove_operator_anchor",
     "resolve_anchors",
     "resolve_store",
     "to_asn1",
+    "token_bytes",
     "validate_path",
     "validation_context",
 ]

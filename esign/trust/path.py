@@ -498,7 +498,10 @@ async def _deciding_revinfo(
     source: str,
 ) -> RevocationInfo:
     ocsp_found, crl_found = await _collect(leaf, vpath, context, moment)
-    # certvalidator prefers OCSP when the certificate names a responder, then CRLs: report in that order.
+    # certvalidator prefers OCSP when the certificate names a responder, then CRLs: report in that order,
+    # what the caller supplied (the document's own evidence) before what was fetched.
+    ocsp_found.sort(key=lambda c: _source_of(c, supplied, source) == "fetched")
+    crl_found.sort(key=lambda c: _source_of(c, supplied, source) == "fetched")
     for ocsp_cont in ocsp_found:
         return _ocsp_info(ocsp_cont, RevocationStatus.GOOD, _source_of(ocsp_cont, supplied, source))
     for crl_cont in crl_found:

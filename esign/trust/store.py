@@ -111,6 +111,27 @@ def load_certificates(source: TrustSource | Iterable[TrustSource] | None) -> lis
     return found
 
 
+def load_certificate(der: bytes, what: str) -> x509.Certificate:
+    """A certificate from a document, every part that path building and reports read parsed here, once.
+
+    ``cryptography`` parses lazily: a damaged name, key or extension would otherwise raise a bare
+    ``ValueError`` much later (while building the path or describing the signer).
+    :class:`InvalidInput` names ``what`` when the certificate cannot be read.
+    """
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        _ = (cert.subject, cert.issuer, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        cert.public_key()
+        _ = list(cert.extensions)
+        cert.subject.rfc4514_string()
+        cert.issuer.rfc4514_string()
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
+        raise InvalidInput(f"{what} is not a readable X.509 certificate") from None
+    return cert
+
+
 def _bundled(folder: str, pins: dict[str, str]) -> list[tuple[str, x509.Certificate]]:
     base = resources.files("esign.trust") / folder
     out: list[tuple[str, x509.Certificate]] = []

@@ -19,7 +19,7 @@ from esign.xml.signing import (
 from esign.xml.verification import SignedContent, XmlVerification, verify_xml
 
 if TYPE_CHECKING:
-    from esign.xml.timestamps import http_timestamper
+    from esign.trust.fetch import http_timestamper
 
 __all__ = [
     "SignedContent",
@@ -37,9 +37,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The time-stamp client (urllib, asn1crypto) loads on first use: verifying needs neither.
+    # The time-stamp client (pyHanko's, in esign.trust.fetch) loads on first use: verifying needs none.
     if name == "http_timestamper":
-        from esign.xml.timestamps import http_timestamper
+        from esign.trust.fetch import http_timestamper
 
         return http_timestamper
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -56,7 +56,7 @@ from esign.xml.parsing import parse_xml
 # asyncio, asn1crypto and the time-stamp client are imported where they are used: a process
 # that only verifies (or signs without a TSA) does not pay for them at start-up.
 if TYPE_CHECKING:
-    from esign.xml.timestamps import Timestamper
+    from esign.trust.fetch import Timestamper
 
 STATE_VERSION = 1
 SignatureParent = str | Callable[[etree._Element], etree._Element] | None
@@ -310,7 +310,7 @@ def _sign_now(signer: Signer, digest: bytes, algorithm: SignatureAlgorithm) -> b
 
 def _timestamper(tsa_url: str | None, profile: str) -> Timestamper | None:
     if tsa_url:
-        from esign.xml.timestamps import http_timestamper
+        from esign.trust.fetch import http_timestamper
 
         return http_timestamper(tsa_url)
     return None
@@ -737,7 +737,7 @@ def _unsigned_signature_properties(draft: _Draft) -> etree._Element:
 
 
 def _add_signature_timestamp(draft: _Draft, timestamper: Timestamper) -> None:
-    from esign.xml.timestamps import token_bytes
+    from esign.trust.fetch import token_bytes
 
     imprint = hashlib.sha256(canonicalize(draft.value, draft.c14n)).digest()
     token = token_bytes(timestamper(imprint, "sha256"))
@@ -748,7 +748,7 @@ def _add_signature_timestamp(draft: _Draft, timestamper: Timestamper) -> None:
 
 
 def _add_validation_data(draft: _Draft) -> None:
-    from esign.xml.chain import fetch_ocsp
+    from esign.trust.fetch import fetch_validation_data
 
     props = _unsigned_signature_properties(draft)
     certs = etree.SubElement(props, _XA + "CertificateValues")
@@ -758,12 +758,20 @@ def _add_validation_data(draft: _Draft) -> None:
         ).decode()
     if not draft.chain:
         raise SigningError("B-LT needs the issuing CA certificate in the signer's chain")
-    response = fetch_ocsp(draft.certificate, draft.chain[0])
-    if response is None:
-        raise SigningError("B-LT needs an OCSP response and the signer's OCSP responder could not be reached")
+    # Status for every certificate below the root (esign.trust verifies in "require" mode: the issuing
+    # CA needs its CRL as much as the signer needs its OCSP answer).
+    ocsps, crls = fetch_validation_data([draft.certificate, *draft.chain])
+    if not ocsps and not crls:
+        raise SigningError("B-LT needs revocation data and the signer's OCSP responder/CRL could not be reached")
     values = etree.SubElement(props, _XA + "RevocationValues")
-    ocsp_values = etree.SubElement(values, _XA + "OCSPValues")
-    etree.SubElement(ocsp_values, _XA + "EncapsulatedOCSPValue").text = base64.b64encode(response).decode()
+    if ocsps:
+        ocsp_values = etree.SubElement(values, _XA + "OCSPValues")
+        for response in ocsps:
+            etree.SubElement(ocsp_values, _XA + "EncapsulatedOCSPValue").text = base64.b64encode(response).decode()
+    if crls:
+        crl_values = etree.SubElement(values, _XA + "CRLValues")
+        for crl in crls:
+            etree.SubElement(crl_values, _XA + "EncapsulatedCRLValue").text = base64.b64encode(crl).decode()
 
 
 __all__ = [

@@ -33,7 +33,7 @@ def test_every_profile_and_key_verifies_total_passed(
     dev_pki: DevPKI, signers: dict[str, FileSigner], key: str, profile: str, options: dict[str, str]
 ) -> None:
     signed = sign_xml(DOCUMENT, signers[key], profile=profile, **options)
-    result = verify_xml(signed, trust_anchors=dev_pki.root_pem_path)
+    result = verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert result.passed, result.reports[0].to_text()
     assert result.reports[0].level == ("B-B" if profile.startswith("xades") else None)
 
@@ -41,7 +41,7 @@ def test_every_profile_and_key_verifies_total_passed(
 def test_rsa_pss_signature_uses_the_rfc6931_identifier_and_verifies(dev_pki: DevPKI, rsa: FileSigner) -> None:
     signed = sign_xml(DOCUMENT, rsa, scheme="rsa-pss")
     assert b"http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1" in signed
-    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path).passed
+    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
 
 
 def test_ecdsa_signature_value_is_raw_r_and_s_not_der(ecdsa: FileSigner) -> None:
@@ -61,10 +61,14 @@ def test_enveloped_signature_goes_under_the_chosen_parent(rsa: FileSigner) -> No
 def test_detached_signature_covers_the_external_bytes(dev_pki: DevPKI, rsa: FileSigner) -> None:
     payload = b"%PDF-1.7 any bytes at all\x00\x01"
     signed = sign_xml(payload, rsa, profile="xmldsig-detached", reference_id="contract.pdf")
-    result = verify_xml(signed, trust_anchors=dev_pki.root_pem_path, detached={"contract.pdf": payload})
+    result = verify_xml(
+        signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True, detached={"contract.pdf": payload}
+    )
     assert result.passed
     assert result.signed[0].data == payload
-    tampered = verify_xml(signed, trust_anchors=dev_pki.root_pem_path, detached={"contract.pdf": payload + b"!"})
+    tampered = verify_xml(
+        signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True, detached={"contract.pdf": payload + b"!"}
+    )
     assert tampered.reports[0].sub_indication.value == "HASH_FAILURE"  # type: ignore[union-attr]
 
 
@@ -74,7 +78,7 @@ def test_staged_signing_sends_only_the_signedinfo_digest(dev_pki: DevPKI, rsa: F
     wire = XmlSigningState.from_json(state.to_json())
     value = rsa.sign_digest_sync(digest, signature_algorithm_of(wire))
     signed = finish(wire, value)
-    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path).passed
+    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
 
 
 def test_staged_signing_without_embedding_the_document(dev_pki: DevPKI, ecdsa: FileSigner) -> None:
@@ -87,13 +91,13 @@ def test_staged_signing_without_embedding_the_document(dev_pki: DevPKI, ecdsa: F
     with pytest.raises(InvalidInput, match="not the one that was prepared"):
         finish(state, value, document=DOCUMENT + b" ")
     signed = finish(state, value, document=DOCUMENT)
-    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path).passed
+    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
 
 
 def test_finish_with_a_signature_over_something_else_fails_verification(dev_pki: DevPKI, rsa: FileSigner) -> None:
     _, state = prepare(DOCUMENT, rsa)
     wrong = rsa.sign_digest_sync(bytes(32), signature_algorithm_of(state))
-    result = verify_xml(finish(state, wrong), trust_anchors=dev_pki.root_pem_path)
+    result = verify_xml(finish(state, wrong), trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert result.reports[0].sub_indication.value == "SIG_CRYPTO_FAILURE"  # type: ignore[union-attr]
 
 
@@ -116,7 +120,7 @@ def test_einvoice_has_the_qd1450_shape(rsa: FileSigner) -> None:
 def test_buyer_signs_after_seller_and_both_verify(dev_pki: DevPKI, signers: dict[str, FileSigner]) -> None:
     seller = sign_xml(INVOICE, signers["org-rsa2048"], profile="einvoice")
     both = sign_xml(seller, signers["person-p256"], profile="einvoice", signature_parent="NMua")
-    result = verify_xml(both, trust_anchors=dev_pki.root_pem_path)
+    result = verify_xml(both, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert [r.signature_id for r in result.reports] == ["NBan-data", "NMua-data"]
     assert result.passed
     assert all(r.claimed_signing_time is not None for r in result.reports)
@@ -127,12 +131,12 @@ def test_buyer_signs_after_seller_and_both_verify(dev_pki: DevPKI, signers: dict
 def test_einvoice_without_data_id_gets_one(dev_pki: DevPKI, rsa: FileSigner) -> None:
     signed = sign_xml(INVOICE.replace(b' Id="data"', b""), rsa, profile="einvoice")
     assert etree.fromstring(signed).find("DLHDon").get("Id") == "data"  # type: ignore[union-attr]
-    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path).passed
+    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
 
 
 def test_xades_b_t_carries_a_trusted_signature_timestamp(dev_pki: DevPKI, ecdsa: FileSigner) -> None:
     signed = sign_xml(DOCUMENT, ecdsa, profile="xades-b-t", tsa_url=dev_pki.tsa_url)
-    report = verify_xml(signed, trust_anchors=dev_pki.root_pem_path).reports[0]
+    report = verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).reports[0]
     assert report.passed and report.level == "B-T"
     assert report.timestamps[0].valid and report.timestamps[0].trusted
 

@@ -130,7 +130,7 @@ def signed_invoice(signers: dict[str, FileSigner]) -> bytes:
 
 
 def test_the_untouched_invoice_passes_and_hands_back_what_was_signed(dev_pki: DevPKI, signed_invoice: bytes) -> None:
-    result = verify_xml(signed_invoice, trust_anchors=dev_pki.root_pem_path)
+    result = verify_xml(signed_invoice, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert result.passed and result.profile == "einvoice"
     reference = result.reports[0].references[0]
     assert reference.covers == ("/HDon/DLHDon[@Id='data']",)
@@ -142,7 +142,7 @@ def test_einvoice_wrapping_is_total_failed_with_a_reason(
     dev_pki: DevPKI, signed_invoice: bytes, attack: Attack
 ) -> None:
     evil = _attacked(signed_invoice, attack)
-    result = verify_xml(evil, trust_anchors=dev_pki.root_pem_path)
+    result = verify_xml(evil, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     report = result.reports[0]
     assert report.indication.value == "TOTAL-FAILED", report.to_text()
     assert report.sub_indication is not None and report.sub_indication.value == "FORMAT_FAILURE"
@@ -156,23 +156,23 @@ def test_einvoice_wrapping_with_the_buyer_signature_too(
     dev_pki: DevPKI, signers: dict[str, FileSigner], signed_invoice: bytes, attack: Attack
 ) -> None:
     both = sign_xml(signed_invoice, signers["person-p256"], profile="einvoice", signature_parent="NMua")
-    assert verify_xml(both, trust_anchors=dev_pki.root_pem_path).passed
-    result = verify_xml(_attacked(both, attack), trust_anchors=dev_pki.root_pem_path)
+    assert verify_xml(both, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
+    result = verify_xml(_attacked(both, attack), trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert result.indication.value == "TOTAL-FAILED"
     assert all(r.sub_indication is not None and r.sub_indication.value == "FORMAT_FAILURE" for r in result.reports)
 
 
 def test_forcing_the_einvoice_profile_on_a_document_that_is_not_one_fails(dev_pki: DevPKI, rsa: FileSigner) -> None:
     signed = sign_xml(b"<doc><a Id='x'>1</a></doc>", rsa, reference_id="x")
-    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path).passed
-    forced = verify_xml(signed, trust_anchors=dev_pki.root_pem_path, profile="einvoice")
+    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
+    forced = verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True, profile="einvoice")
     assert forced.reports[0].sub_indication is not None
     assert forced.reports[0].sub_indication.value == "FORMAT_FAILURE"
 
 
 def test_an_invoice_without_the_sellers_signature_fails(dev_pki: DevPKI, rsa: FileSigner) -> None:
     only_buyer = sign_xml(INVOICE, rsa, profile="einvoice", signature_parent="NMua")
-    result = verify_xml(only_buyer, trust_anchors=dev_pki.root_pem_path)
+    result = verify_xml(only_buyer, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert result.reports[0].sub_indication is not None
     assert "NBan" in result.reports[0].errors[0]
 
@@ -282,13 +282,13 @@ def _placed(kind: str, rsa: FileSigner) -> bytes:
 @pytest.mark.parametrize("attack", XSW, ids=lambda a: a.__name__.split("_")[0])
 def test_textbook_wrapping_is_total_failed(dev_pki: DevPKI, rsa: FileSigner, kind: str, attack: Attack) -> None:
     signed = _placed(kind, rsa)
-    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path).passed
+    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
     root = etree.fromstring(signed)
     try:
         attack(root)
     except ValueError:  # lxml: an element cannot move into its own descendant (the signature inside it)
         pytest.skip("the signed element cannot be moved into the signature it holds")
-    result = verify_xml(etree.tostring(root), trust_anchors=dev_pki.root_pem_path)
+    result = verify_xml(etree.tostring(root), trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     report = result.reports[0]
     assert report.indication.value == "TOTAL-FAILED", report.to_text()
     # With the signature inside the signed element, some moves also change the signed bytes.
@@ -298,25 +298,29 @@ def test_textbook_wrapping_is_total_failed(dev_pki: DevPKI, rsa: FileSigner, kin
 
 def test_enveloping_with_a_decoy_object_before_the_signed_one(dev_pki: DevPKI, rsa: FileSigner) -> None:
     signed = sign_xml(DOC, rsa, profile="xmldsig-enveloping")
-    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path).passed
+    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
     root = etree.fromstring(signed)
     signed_object = root.find(f"{DS}Object")
     assert signed_object is not None
     decoy = etree.Element(DS + "Object")
     decoy.append(_forged_pay(_pay(root)))
     signed_object.addprevious(decoy)
-    report = verify_xml(etree.tostring(root), trust_anchors=dev_pki.root_pem_path).reports[0]
+    report = verify_xml(etree.tostring(root), trust_anchors=dev_pki.root_pem_path, allow_fetching=True).reports[0]
     assert report.sub_indication is not None and report.sub_indication.value == "FORMAT_FAILURE"
 
 
 def test_same_local_name_in_another_namespace_is_not_a_twin(dev_pki: DevPKI, rsa: FileSigner) -> None:
     doc = b'<doc xmlns="urn:a" xmlns:b="urn:b"><item Id="i">1</item><b:item>2</b:item></doc>'
-    assert verify_xml(sign_xml(doc, rsa, reference_id="i"), trust_anchors=dev_pki.root_pem_path).passed
+    assert verify_xml(
+        sign_xml(doc, rsa, reference_id="i"), trust_anchors=dev_pki.root_pem_path, allow_fetching=True
+    ).passed
 
 
 def test_each_record_signed_by_its_own_signature_passes(dev_pki: DevPKI, rsa: FileSigner) -> None:
     doc = b'<list><rec Id="r1">1</rec><rec Id="r2">2</rec></list>'
     once = sign_xml(doc, rsa, reference_id="r1")
-    assert verify_xml(once, trust_anchors=dev_pki.root_pem_path).indication.value == "TOTAL-FAILED"  # r2 unsigned
+    assert (
+        verify_xml(once, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).indication.value == "TOTAL-FAILED"
+    )  # r2 unsigned
     twice = sign_xml(once, rsa, reference_id="r2")
-    assert verify_xml(twice, trust_anchors=dev_pki.root_pem_path).passed
+    assert verify_xml(twice, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed

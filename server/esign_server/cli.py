@@ -145,7 +145,7 @@ def prepare(settings: Settings, pki_from: Path | None = None) -> bool:
         load_dev_pki(pki_from, settings.pki_password)  # refuse a directory the server could not use
         shutil.copytree(pki_from, target, dirs_exist_ok=True)
         return True
-    return ensure_service_pki(target, settings.pki_password, settings.public_url)
+    return ensure_service_pki(target, settings.pki_password, settings.public_url, dev_mode=settings.dev_mode)
 
 
 @app.command()
@@ -216,6 +216,7 @@ def demo(
         os.environ.setdefault("ESIGN_PUBLIC_URL", f"http://127.0.0.1:{port}")
     get_settings.cache_clear()
     settings = _settings()
+    _refuse_production(settings)
     if serve_after:
         _port_free_or_exit(settings.host, settings.port)
     try:
@@ -231,6 +232,26 @@ def demo(
         from esign_server.serve import serve
 
         serve(settings.host, settings.port, workers=workers, log_level="warning")
+
+
+def _refuse_production(settings: Settings) -> None:
+    # demo prints a fresh admin client and its secret: never against a production server's data.
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from esign_server.config import DEV_MASTER_KEY, DEV_TOKEN_SECRET
+
+    problem = None
+    if settings.master_key != DEV_MASTER_KEY or settings.token_secret != DEV_TOKEN_SECRET:
+        problem = "ESIGN_MASTER_KEY / ESIGN_TOKEN_SECRET are set to real secrets (a production configuration)"
+    root = settings.resolved_pki_dir / "root.pem"
+    if problem is None and root.is_file():
+        names = x509.load_pem_x509_certificate(root.read_bytes()).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if not any("Dev" in str(n.value) for n in names):
+            problem = f"the service CA in {settings.resolved_pki_dir} is a production CA (made by `server init`)"
+    if problem is not None:
+        err.print(f"[red]error:[/red] demo refuses to run here: {problem}; use a fresh ESIGN_VAR_DIR for a sandbox")
+        raise typer.Exit(2)
 
 
 def _make_sandbox(settings: Settings) -> dict[str, str]:

@@ -25,6 +25,7 @@ from esign.pki import (
     load_private_key,
     make_crl,
 )
+from esign.pki.dev import default_profile
 from esign.pki.revocation import revocation_reason
 from esign_server.models import Credential
 
@@ -37,11 +38,30 @@ def pki_base_url(public_url: str) -> str:
     return public_url.rstrip("/") + "/pki"
 
 
-def ensure_service_pki(directory: Path, password: str, public_url: str) -> bool:
-    """Create the service CA (from the dev PKI profile) unless ``directory`` already holds one."""
+def service_profile(*, dev_mode: bool) -> dict[str, Any]:
+    """The certificate profile of a new service CA: the dev PKI's in dev mode; outside it the same keys
+    and lifetimes under production names (nothing called "Dev") and no sample signers."""
+    profile = default_profile()
+    if dev_mode:
+        return profile
+    names = {
+        "root": "esign Root CA",
+        "issuing_ca": "esign Issuing CA",
+        "tsa": "esign Time-Stamping Unit",
+        "ocsp": "esign OCSP Responder",
+    }
+    for part, common_name in names.items():
+        profile[part]["subject"] = [["C", "VN"], ["O", "esign remote-signing service"], ["CN", common_name]]
+    profile["people"] = {}
+    return profile
+
+
+def ensure_service_pki(directory: Path, password: str, public_url: str, *, dev_mode: bool = True) -> bool:
+    """Create the service CA (:func:`service_profile`) unless ``directory`` already holds one."""
     if (directory / "pki.json").exists():
         return False
-    create_dev_pki(directory, password, base_url=pki_base_url(public_url))
+    profile = service_profile(dev_mode=dev_mode)
+    create_dev_pki(directory, password, base_url=pki_base_url(public_url), profile=profile)
     return True
 
 

@@ -297,3 +297,14 @@ async def test_webhooks_verify_with_the_sdk_and_not_when_tampered(
     assert not verify_webhook(integrator.webhook_secret, body.replace(b"rejected", b"signed__"), header)
     assert not verify_webhook("another system's secret", body, header)
     assert not verify_webhook(integrator.webhook_secret, body, header, now=time.time() + 3600)  # replayed later
+
+
+async def test_token_answers_are_never_cached(http: httpx.AsyncClient, integrator: Integrator) -> None:
+    for path in ("/oauth2/token", "/csc/v2/oauth2/token"):
+        answer = await http.post(
+            path,
+            data={"grant_type": "client_credentials", "scope": "sessions"},
+            auth=(integrator.client_id, integrator.client_secret),
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["Cache-Control"] == "no-store" and answer.headers["Pragma"] == "no-cache"

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from forgery import FORGED, body, content_number, hand_update, tails
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 
@@ -317,3 +318,37 @@ def test_form_filling_after_approval_passes_with_old_and_new_value_and_a_warning
     assert [c.page for c in report.changes if c.kind == "rendering"] == [1]
     assert "WARNING" in report.to_text()  # ... but the reader is told, and can open what was signed
     assert "Amount 999" not in pdftotext(signed_revision(attacked, 1), tmp_path)
+
+
+# --- no false alarms ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("certify", [False, 2])
+def test_metadata_update_and_new_signature_field_after_signing_pass(dev_pki, revinfo, certify):  # type: ignore[no-untyped-def]
+    from pyhanko.sign import fields
+
+    signed = sign_pdf(make_pdf(1, text=AMOUNT), None, dev_pki.signer("person-p256"), certify=certify)
+    assert signed is not None
+    stream = io.BytesIO(signed)
+    writer = IncrementalPdfFileWriter(stream)
+    writer.document_meta.title = "Công văn đã duyệt"
+    fields.append_signature_field(writer, fields.SigFieldSpec("Approver2"))
+    writer.write_in_place()
+    [report] = verify_pdf(stream.getvalue(), trust_anchors=dev_pki.root_pem_path, **revinfo)
+    assert report.passed, report.to_text()
+    kinds = {c.kind for c in report.changes}
+    assert {"form_field_added", "metadata"} <= kinds
+    assert not any(c.visible for c in report.changes)  # an invisible field, metadata: no WARNING
+    assert "WARNING" not in report.to_text()
+
+
+def test_xref_stream_files_signed_twice_and_to_b_lta_pass(dev_pki):  # type: ignore[no-untyped-def]
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    out = io.BytesIO()
+    copy_into_new_writer(PdfFileReader(io.BytesIO(make_pdf(2, text=AMOUNT))), {"stream_xrefs": True}).write(out)
+    assert b"/XRef" in out.getvalue()
+    data = sign_pdf(out.getvalue(), None, dev_pki.signer("person-p256"), level="B-LTA", tsa_url=dev_pki.tsa_url)
+    data = sign_pdf(data, None, dev_pki.signer("org-rsa2048"))
+    reports = verify_pdf(data, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
+    assert len(reports) == 3 and all(r.passed for r in reports), [r.to_text() for r in reports]

@@ -23,6 +23,7 @@ from esign.der_limits import limit_der_tags
 from esign.errors import InvalidInput
 from esign.report import Indication, TimestampInfo
 from esign.trust.path import CertInput, CrlInput, OcspInput, PathValidation, _to_crypto, validate_path
+from esign.trust.store import load_certificate
 
 limit_der_tags()
 
@@ -78,8 +79,13 @@ def check_timestamp_token(
         digest_name: str = tst_info["message_imprint"]["hash_algorithm"]["algorithm"].native
         carried: bytes = tst_info["message_imprint"]["hashed_message"].native
         signer_info = signed["signer_infos"][0]
+        # asn1crypto parses lazily: read everything now, so damage is refused here and not met later
+        _ = (signer_info["signed_attrs"].native, signer_info["sid"].native, signer_info["signature"].native)
+        embedded = [c.chosen.dump() for c in signed["certificates"] or []]
     except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise InvalidInput(f"the time-stamp token cannot be read: {exc}") from None
+        raise InvalidInput(f"the time-stamp token is not valid DER CMS: {exc}") from None
+    for der in embedded:
+        load_certificate(der, "a certificate in the time-stamp token")
 
     expected = imprint(digest_name) if callable(imprint) else imprint
     try:

@@ -170,12 +170,17 @@ def verify_xml(
     keep_signed: bool = True,
     profile: str | None = None,
     intermediates: Sequence[x509.Certificate] = (),
+    crls: Sequence[bytes] = (),
+    ocsps: Sequence[bytes] = (),
 ) -> XmlVerification:
     """Verify every ``Signature`` in ``data`` against ``trust_anchors`` (certificates, or a PEM file/bytes).
 
-    No network access happens unless ``allow_fetching`` (then only to the signer's OCSP responder).
+    No network access happens unless ``allow_fetching`` (then to the OCSP responders, CRL distribution
+    points and caIssuers URLs the certificates name).
     Hostile or disallowed constructs raise :class:`~esign.errors.InvalidInput`; a signature that is
-    merely invalid gets a TOTAL-FAILED or INDETERMINATE report. ``profile`` (``einvoice``, ``xades``
+    merely invalid gets a TOTAL-FAILED or INDETERMINATE report. ``crls`` and ``ocsps`` (DER) add
+    revocation data to what the signatures embed (every certificate below the anchor needs some:
+    :func:`esign.trust.validate_path` runs in ``require`` mode). ``profile`` (``einvoice``, ``xades``
     or ``xmldsig``) forces the shape checks; by default it is detected from the document. Weak
     algorithms (SHA-1, MD5, RSA/DSA-1024) are judged by the date the signature is proven or claimed
     to exist (:data:`~esign.xml.constants.LEGACY_UNTIL`); ``allow_weak`` accepts them whatever the date.
@@ -195,6 +200,8 @@ def verify_xml(
         keep_signed=keep_signed,
         profile=profile,
         intermediates=intermediates,
+        crls=crls,
+        ocsps=ocsps,
     )
     return result
 
@@ -212,6 +219,8 @@ def verify_keeping_tree(
     keep_signed: bool = True,
     profile: str | None = None,
     intermediates: Sequence[x509.Certificate] = (),
+    crls: Sequence[bytes] = (),
+    ocsps: Sequence[bytes] = (),
 ) -> tuple[XmlVerification, etree._ElementTree]:
     """:func:`verify_xml`, also handing back the parsed document (internal: for ``esign xml verify``).
 
@@ -247,6 +256,7 @@ def verify_keeping_tree(
             budget=budget,
             profile=profile,
             intermediates=list(intermediates),
+            supplied_revocation=(list(crls), list(ocsps)),
         )
         try:
             report = checker.run()
@@ -382,6 +392,7 @@ class _SignatureCheck:
         budget: _DigestBudget,
         profile: str = "xmldsig",
         intermediates: list[x509.Certificate] | None = None,
+        supplied_revocation: tuple[list[bytes], list[bytes]] = ([], []),
     ) -> None:
         self.budget = budget
         self.tree = tree
@@ -397,6 +408,7 @@ class _SignatureCheck:
         self.keep = keep
         self.profile = profile
         self.intermediates = intermediates or []
+        self.supplied_crls, self.supplied_ocsps = supplied_revocation
         self.references: list[ReferenceInfo] = []
         self.contents: list[SignedContent] = []
         self.referenced: list[etree._Element] = []
@@ -1262,8 +1274,8 @@ class _SignatureCheck:
             at=path.at,
             anchors=self.anchors,
             intermediates=path.path[1:],
-            crls=crls,
-            ocsps=ocsps,
+            crls=[*crls, *self.supplied_crls],
+            ocsps=[*ocsps, *self.supplied_ocsps],
             revocation="require",
             allow_fetching=self.allow_fetching,
             revinfo_source="embedded",

@@ -58,9 +58,8 @@ def crl(ctx: CtxDep) -> Response:
 
 @router.get("/root-crl", response_class=Response, include_in_schema=False)
 def root_crl(ctx: CtxDep) -> Response:
-    """The root CA's CRL."""
-    data = (ctx.settings.resolved_pki_dir / "root-crl.der").read_bytes()
-    return Response(data, media_type="application/pkix-crl")
+    """The root CA's CRL, issued now (a B-LT file's CRLs must postdate its signature)."""
+    return Response(ctx.pki.root_crl(), media_type="application/pkix-crl", headers={"Cache-Control": "no-cache"})
 
 
 async def _body(request: Request) -> bytes:

@@ -77,7 +77,9 @@ def _verify(ctx: ServerContext, fmt: str, data: bytes, reveal: bool) -> tuple[st
     if fmt == "pdf":
         from esign.pdf.verify import verify_pdf
 
-        reports = verify_pdf(data, trust_anchors=anchors, reveal=reveal)
+        # The service is the CA of its own signers: its fresh CRLs decide their revocation without any
+        # fetch (verification never reaches out to the network); other signers need the file's own data.
+        reports = verify_pdf(data, trust_anchors=anchors, reveal=reveal, crls=[ctx.pki.crl(), ctx.pki.root_crl()])
     else:
         from esign.xml.verification import verify_xml
 

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from esign.errors import PKIError
 from esign.pki import (
     CertificateAuthority,
+    DevPKI,
     OCSPResponder,
     Revocation,
     TimeStampAuthority,
@@ -84,6 +85,7 @@ class ServicePKI:
         self.tsa = tsa
         self._file_status = file_status
         self.ocsp = OCSPResponder(issuing_ca.certificate, ocsp_certificate, ocsp_key, self.status)
+        self._dev: DevPKI | None = None  # set by load(): holds the root key for fresh root CRLs
 
     @classmethod
     def load(cls, ctx: ServerContext) -> ServicePKI:
@@ -94,7 +96,9 @@ class ServicePKI:
         dev = load_dev_pki(directory, ctx.settings.pki_password)
         ocsp_cert = x509.load_pem_x509_certificate((directory / "ocsp.pem").read_bytes())
         ocsp_key = load_private_key(directory / "ocsp.key.pem", ctx.settings.pki_password)
-        return cls(ctx, dev.issuing_ca, dev.root_cert, dev.tsa, ocsp_cert, ocsp_key, dev.revocations)
+        pki = cls(ctx, dev.issuing_ca, dev.root_cert, dev.tsa, ocsp_cert, ocsp_key, dev.revocations)
+        pki._dev = dev
+        return pki
 
     @property
     def chain(self) -> tuple[x509.Certificate, ...]:
@@ -136,3 +140,9 @@ class ServicePKI:
     def crl(self) -> bytes:
         """A fresh DER CRL."""
         return make_crl(self.issuing_ca, self.revocations())
+
+    def root_crl(self) -> bytes:
+        """A fresh DER CRL of the root (it covers the issuing CA), issued now."""
+        if self._dev is not None:
+            return self._dev.root_crl()
+        return (self._ctx.settings.resolved_pki_dir / "root-crl.der").read_bytes()

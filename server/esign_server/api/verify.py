@@ -4,8 +4,13 @@ Any relying system or admin with a valid access token may call it (whatever its 
 costs CPU, so it is not public, and the upload is limited to ``ESIGN_VERIFY_MAX_BYTES`` (20 MB by
 default). The document is the raw request body (``Content-Type: application/pdf``,
 ``application/xml`` or ``text/xml``; anything else is recognised by its first bytes). Trusted roots:
-the service's own root and ``ESIGN_VERIFY_TRUST_ANCHORS``. Revocation is taken from what the
-document embeds (PAdES B-LT, XAdES); the server fetches nothing. Signers' personal numbers are
+the same default store as ``esign pdf verify`` (Vietnam's national and government roots, plus the
+operator's trust directory; :func:`esign.trust.default_store`), the service's own root and
+``ESIGN_VERIFY_TRUST_ANCHORS``. Revocation is taken from what the document embeds (PAdES B-LT,
+XAdES) and, for the service's own signers, from the service CA's CRLs; the server fetches nothing.
+Each report carries the Vietnamese validation policy's rule outcomes and an ``explanation`` of its
+indication in the language ``Accept-Language`` asks for (``vi`` or ``en``; JSON keys and ETSI codes
+are never translated). Signers' personal numbers are
 masked; ``?reveal=true`` shows them whole, for callers with the ``admin`` scope only. An agency code
 in a signer's certificate is annotated with its status in the organization registry.
 """
@@ -18,8 +23,10 @@ from fastapi import Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from esign.errors import InvalidInput
-from esign.report import ValidationReport, summarize
+from esign.report import ValidationReport, explain, report_dict, summarize
 from esign.signers.file import load_certificates
+from esign.trust import default_store
+from esign.trust.policy import policy_applied
 from esign_server.api.deps import CtxDep, bearer_token
 from esign_server.api.routing import PrefixedRouter
 from esign_server.context import ServerContext
@@ -62,13 +69,36 @@ def _format(content_type: str, head: bytes) -> str:
 
 
 def _anchors(ctx: ServerContext) -> list[Any]:
-    anchors: list[Any] = [ctx.pki.root]
+    anchors: list[Any] = [*default_store().certificates(), ctx.pki.root]
     for path in ctx.settings.verify_trust_anchors:
         anchors.extend(load_certificates(path))
     return anchors
 
 
-def _verify(ctx: ServerContext, fmt: str, data: bytes, reveal: bool) -> tuple[str, list[dict[str, Any]]]:
+def language(accept_language: str | None) -> str:
+    """``vi`` or ``en`` from an ``Accept-Language`` header (the first of the two by preference; ``en`` if neither)."""
+    best: tuple[float, str] | None = None
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-", 1)[0]
+        if primary not in ("vi", "en"):
+            continue
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if weight > 0 and (best is None or weight > best[0]):
+            best = (weight, primary)
+    return best[1] if best else "en"
+
+
+def _verify(
+    ctx: ServerContext, fmt: str, data: bytes, reveal: bool, lang: str = "en"
+) -> tuple[str, str, list[dict[str, Any]]]:
     """The bottom line and the reports, each annotated with the registry status of its agency code."""
     from esign_server.services.orgids import annotate_report
 
@@ -84,8 +114,13 @@ def _verify(ctx: ServerContext, fmt: str, data: bytes, reveal: bool) -> tuple[st
         from esign.xml.verification import verify_xml
 
         # keep_signed: each reference reports the content it signed (up to 1 MB each), what a reader may use
-        reports = list(verify_xml(data, trust_anchors=anchors, reveal=reveal, keep_signed=True).reports)
-    return summarize(reports).value, [annotate_report(ctx.db, r.to_dict()) for r in reports]
+        result = verify_xml(
+            data, trust_anchors=anchors, reveal=reveal, keep_signed=True, crls=[ctx.pki.crl(), ctx.pki.root_crl()]
+        )
+        reports = list(result.reports)
+    reports = [policy_applied(r) for r in reports]
+    bottom = summarize(reports)
+    return bottom.value, explain(bottom, None, lang), [annotate_report(ctx.db, report_dict(r, lang)) for r in reports]
 
 
 @router.post(
@@ -128,7 +163,13 @@ async def verify_document(
     if not data:
         raise InvalidInput("the request body is empty: send the signed PDF or XML")
     fmt = _format(request.headers.get("content-type", ""), data[:2048])
-    indication, signatures = await run_in_threadpool(_verify, ctx, fmt, data, reveal)
+    lang = language(request.headers.get("accept-language"))
+    indication, explanation, signatures = await run_in_threadpool(_verify, ctx, fmt, data, reveal, lang)
     return VerificationReportList(
-        format="pdf" if fmt == "pdf" else "xml", indication=indication, revealed=reveal, signatures=signatures
+        format="pdf" if fmt == "pdf" else "xml",
+        indication=indication,
+        explanation=explanation,
+        language=lang,
+        revealed=reveal,
+        signatures=signatures,
     )

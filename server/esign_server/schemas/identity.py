@@ -100,6 +100,10 @@ class VerificationReportList(BaseModel):
 
     format: Literal["pdf", "xml"]
     indication: str
+    explanation: str = ""
+    """What the indication means, in ``language`` (the ETSI code itself is never translated)."""
+    language: Literal["vi", "en"] = "en"
+    """The language of the explanations: from ``Accept-Language`` (``vi`` or ``en``)."""
     revealed: bool
     """True only when an admin asked for personal numbers unmasked (``?reveal=true``)."""
     signatures: list[dict[str, Any]]

@@ -107,7 +107,7 @@ def test_we_accept_documents_signed_by_xmlsec1(tmp_path: Path, dev_pki: DevPKI, 
          "--output", str(signed), str(template)],
         check=True, capture_output=True,
     )
-    result = verify_xml(signed.read_bytes(), trust_anchors=dev_pki.root_pem_path)
+    result = verify_xml(signed.read_bytes(), trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert result.passed, result.reports[0].to_text()
     tampered = verify_xml(signed.read_bytes().replace(b"Hello", b"Jello"), trust_anchors=dev_pki.root_pem_path)
     assert tampered.reports[0].sub_indication is not None
@@ -177,17 +177,17 @@ def test_aleksey_vector_with_a_changed_byte_fails_with_hash_failure() -> None:
 
 def test_tr2012_ecdsa_vector_verifies_but_has_no_certificate_to_trust(dev_pki: DevPKI) -> None:
     data = (DATA / "tr2012-signature-enveloping-p256_sha256.xml").read_bytes()
-    result = verify_xml(data, trust_anchors=dev_pki.root_pem_path)
+    result = verify_xml(data, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert result.reports[0].sub_indication is not None
     assert result.reports[0].sub_indication.value == "NO_SIGNING_CERTIFICATE_FOUND"
     assert result.signed and b"up up and away" in result.signed[0].data  # the cryptographic core held
     forged = data.replace(b"up up and away", b"up up and afar")
-    assert verify_xml(forged, trust_anchors=dev_pki.root_pem_path).signed == ()
+    assert verify_xml(forged, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).signed == ()
 
 
 def test_tr2012_sha1_vector_verifies_its_core_and_is_judged_by_date(dev_pki: DevPKI) -> None:
     data = (DATA / "tr2012-signature-enveloping-rsa-sha256.xml").read_bytes()
-    result = verify_xml(data, trust_anchors=dev_pki.root_pem_path)
+    result = verify_xml(data, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert result.signed  # SHA-1 digest and RSA-1024 are read; the core verifies
     # Its certificate is not trusted here, but the algorithms are judged first: no time proves the
     # signature existed before SHA-1's and RSA-1024's dates, so it cannot pass today.
@@ -205,7 +205,7 @@ def test_large_documents_keep_their_bytes_and_xmlsec1_agrees(
     data = b'<?xml version="1.0" encoding="UTF-8"?>\n<p:rows xmlns:p="urn:rows">\r\n' + rows + b"</p:rows>\n"
     signed = sign_xml(data, rsa, profile=profile)
     assert signed.startswith(data[: len(data) - len(b"</p:rows>\n")])  # the input bytes, signature spliced in
-    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path).passed
+    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
     path = tmp_path / "large.xml"
     path.write_bytes(signed)
     assert xmlsec1_verify(path, dev_pki).returncode == 0

@@ -26,7 +26,7 @@ Attack = Callable[[etree._Element], None]
 def _forged(original: etree._Element, *, keep_id: bool = False) -> etree._Element:
     forged = copy.deepcopy(original)
     if not keep_id:
-        forged.attrib.pop("Id", None)
+        del forged.attrib["Id"]
     total = forged.find(".//TgTTTBSo")
     if total is not None:
         total.text = "1"

@@ -162,3 +162,23 @@ def test_bad_inputs_are_refused(pki: SmallPKI) -> None:
 async def test_the_sync_api_works_inside_an_event_loop(pki: SmallPKI) -> None:
     result = validate_path(pki.root.certificate, anchors=[pki.root.certificate])
     assert result.passed
+
+
+def test_a_forged_ca_named_like_a_bundled_one_is_not_trusted() -> None:
+    # Attack: copy the subject of the bundled VNPT-CA intermediate (and of the national root) into
+    # certificates of one's own key; the bundled store must not accept what they issue.
+    from esign.pki.ca import CertificateAuthority
+    from esign.pki.keys import generate_key
+    from esign.trust import default_store
+
+    store = default_store()
+    vnpt = next(c for c in store.intermediates if "VNPT-CA" in c.subject.rfc4514_string())
+    national = next(a.certificate for a in store.anchors if a.name == "Vietnam National Root CA")
+    fake_root = CertificateAuthority.create_root(national.subject, generate_key("p256"))
+    fake_key = generate_key("p256")
+    fake_vnpt = CertificateAuthority(fake_root.issue_ca(vnpt.subject, fake_key.public_key()), fake_key)
+    leaf = fake_vnpt.issue_signer(vnpt.subject, generate_key("p256").public_key())
+    for intermediates in ([fake_vnpt.certificate], [fake_vnpt.certificate, fake_root.certificate], []):
+        result = validate_path(leaf, intermediates=intermediates, revocation="none")
+        assert not result.passed
+        assert result.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND, result.message

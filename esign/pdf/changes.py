@@ -32,7 +32,11 @@ MAX_PAGES = 5_000
 MAX_FIELDS = 5_000
 MAX_DEPTH = 32
 RENDER_DPI = 30
-RENDER_TIMEOUT = 60
+"""Low resolution: a changed figure or word still changes pixels, and a page renders in a few ms."""
+RENDER_TIMEOUT = 10
+"""Seconds per revision rendered; a page made to render slowly (hostile input) stops the comparison."""
+MAX_RENDER_PAGES = 50
+"""Pages compared at most (the first ones); the report says when there were more."""
 
 
 def changes_after(reader: PdfFileReader, revision: int, later_signatures: list[tuple[str, str]]) -> list[ChangeInfo]:
@@ -351,8 +355,9 @@ def _dss_refs(root: Any) -> set[tuple[int, int]]:
 def render_differences(signed: bytes, current: bytes) -> list[int]:
     """Page numbers (1 = first) whose rendering differs between two revisions, pages added included.
 
-    Both are rendered in grey at a low resolution with Poppler's ``pdftoppm``; a page counts as
-    different when its pixels differ at all.
+    Both are rendered in grey at a low resolution with Poppler's ``pdftoppm`` (the first
+    :data:`MAX_RENDER_PAGES`); a page counts as different when its pixels differ at all.
+    Raises :class:`subprocess.TimeoutExpired` or :class:`OSError` when Poppler cannot render in time.
     """
     with tempfile.TemporaryDirectory(prefix="esign-visual-") as tmp:
         folder = Path(tmp)
@@ -364,7 +369,7 @@ def render_differences(signed: bytes, current: bytes) -> list[int]:
 def _render(data: bytes, folder: Path, stem: str) -> list[bytes]:
     source = folder / f"{stem}.pdf"
     source.write_bytes(data)
-    subprocess.run(["pdftoppm", "-q", "-gray", "-r", str(RENDER_DPI), str(source), str(folder / stem)],
-                   check=False, capture_output=True, timeout=RENDER_TIMEOUT)
+    subprocess.run(["pdftoppm", "-q", "-gray", "-r", str(RENDER_DPI), "-l", str(MAX_RENDER_PAGES), str(source),
+                    str(folder / stem)], check=False, capture_output=True, timeout=RENDER_TIMEOUT)
     pages = sorted(folder.glob(f"{stem}-*.pgm"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
     return [p.read_bytes() for p in pages]

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -159,7 +160,7 @@ async def async_verify_pdf(
         for sig in signatures:
             reports.append(await verifier.report(sig))
         if visual and signatures:
-            reports = _with_rendering(reports, signatures, stream)
+            reports = _with_rendering(reports, signatures, opened)  # the whole file, as a reader gets it
     return reports
 
 
@@ -553,7 +554,13 @@ def _with_rendering(reports: list[ValidationReport], signatures: list[EmbeddedPd
         if end is None or end >= len(current.rstrip(b"\x00\t\n\x0c\r ")):
             out.append(report)
             continue
-        pages = render_differences(current[:end], current)
+        try:
+            pages = render_differences(current[:end], current)
+        except (OSError, subprocess.SubprocessError) as exc:  # no Poppler, or a page that will not render
+            why = f"the pages could not be rendered to compare them ({exc.__class__.__name__})"
+            out.append(replace(report, changes=(*report.changes, ChangeInfo(kind="rendering", visible=True,
+                                                                               description=why))))
+            continue
         extra = tuple(ChangeInfo(kind="rendering", page=n, visible=True,
                                  description=f"page {n} looks different from the signed revision")
                       for n in pages)

@@ -59,7 +59,7 @@ from pyhanko_certvalidator.revinfo.validate_ocsp import collect_relevant_respons
 from esign.der_limits import limit_der_tags
 from esign.errors import InvalidInput
 from esign.report import Indication, RevocationInfo, RevocationStatus, SubIndication
-from esign.trust.store import default_store
+from esign.trust.store import bundled_store, default_store
 
 limit_der_tags()  # hostile DER reaches asn1crypto through here: bound its tag numbers (see esign.der_limits)
 
@@ -210,7 +210,8 @@ def validate_path(
     """Validate ``cert``'s path to an anchor at time ``at`` (default: now).
 
     :param anchors: the trust anchors; None → :func:`esign.trust.resolve_anchors` (the default store).
-        The default store's bundled intermediates are always offered to path building.
+        The bundled intermediates (VNPT-CA, the VGCA state-agencies CA) are always offered to path
+        building, never trusted by themselves.
     :param intermediates: certificates that may help build the path (from the signature, a DSS, ...).
     :param crls: CRLs (DER or asn1crypto), read for every certificate of the path.
     :param ocsps: OCSP responses (DER or asn1crypto).
@@ -258,11 +259,11 @@ async def async_validate_path(
     """The asynchronous form of :func:`validate_path` (same parameters)."""
     if usage not in USAGES:
         raise InvalidInput(f"unknown certificate usage {usage!r}; use one of {', '.join(USAGES)}")
-    store_intermediates: tuple[x509.Certificate, ...] = ()
+    # The bundled intermediates help build paths whatever the anchors (they are never trusted by themselves):
+    # Vietnamese signatures often carry only the signer's certificate.
+    store_intermediates = bundled_store().intermediates
     if anchors is None:
-        store = default_store()
-        anchors = store.certificates()
-        store_intermediates = store.intermediates
+        anchors = default_store().certificates()
     moment = at or datetime.now(UTC)
     crl_list = [_load_crl(c) for c in crls]
     ocsp_list = [_load_ocsp(o) for o in ocsps]

@@ -19,6 +19,7 @@ Three sources, in this order:
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -190,8 +191,9 @@ class TrustStore:
         return next((a.source for a in self.anchors if a.sha256 == pin), None)
 
 
+@functools.cache
 def bundled_store() -> TrustStore:
-    """Only the bundled Vietnamese anchors and intermediates, without operator changes."""
+    """Only the bundled Vietnamese anchors and intermediates, without operator changes (read once)."""
     anchors = tuple(Anchor(cert, "bundled", name) for name, cert in _bundled("anchors", BUNDLED_ANCHORS))
     intermediates = tuple(cert for _, cert in _bundled("intermediates", BUNDLED_INTERMEDIATES))
     return TrustStore(anchors, intermediates)

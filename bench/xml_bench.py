@@ -50,7 +50,10 @@ if mode == 'sign':
 else:
     for _ in range(int(n)):
         result = verify_xml(data, trust_anchors=root, huge_tree=len(data) > 10_000_000, keep_signed=False)
-    assert result.passed, result.reports[0].to_text()
+    # The cryptographic core (what xmlsec1 checks): revocation is not xmlsec1's business either, and
+    # the dev PKI serves none here, so the verdict is INDETERMINATE/TRY_LATER with every digest good.
+    report = result.reports[0]
+    assert result.signed and all(r.digest_ok for r in report.references), report.to_text()
 print((time.perf_counter() - t) / int(n))
 """
 
@@ -89,15 +92,15 @@ def make_document(size: int) -> bytes:
     return b"".join(parts)
 
 
-def run(args: list[str], stdin: bytes | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of one child process."""
+def run(args: list[str], stdin: bytes | None = None, ok: tuple[int, ...] = (0,)) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout of one child process (whose exit code must be in ``ok``)."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     out = proc.stdout.read().decode() if proc.stdout else ""
     err = proc.stderr.read().decode() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
+    if os.waitstatus_to_exitcode(status) not in ok:
         raise SystemExit(f"{args[0]} failed: {err[-2000:]}")
     return wall, usage.ru_maxrss / 1024, out
 
@@ -161,7 +164,8 @@ def main() -> None:
                 if i < opts.repeat:
                     ours.append(run([*ours_args, str(inner)]))
                     ours1.append(run([*ours_args, "1"]))
-                    clis.append(run(cli_args))
+                    # exit 3: INDETERMINATE, no revocation data offline (the digests and signature hold)
+                    clis.append(run(cli_args, ok=(0, 3) if op == "verify" else (0,)))
             sx = [run([py, "-c", CHILD_SIGNXML, op, str(key_pem), str(cert_pem),
                        str(src if op == "sign" else sx_out), str(sx_out), root,
                        str(max(1, inner // 10))]) for _ in range(opts.repeat if name != "50m" else 1)]

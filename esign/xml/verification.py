@@ -232,11 +232,11 @@ def verify_keeping_tree(
     anchors = _anchors(trust_anchors)
     tree = parse_xml(data, huge_tree=huge_tree)
     root = tree.getroot()
-    check_namespace_work(root, len(data), raw=bytes(data))
+    check_namespace_work(root, len(data), raw=data if isinstance(data, bytes) else bytes(data))
     signatures = [root] if root.tag == _DS + "Signature" else list(root.iter(_DS + "Signature"))
     if not signatures:
         raise InvalidInput("the document holds no XML signature (ds:Signature)")
-    profile = profile or _detect_profile(root, data)
+    profile = profile or _detect_profile(root, data, signatures)
     when = validation_time or datetime.now(UTC)
     reports: list[ValidationReport] = []
     signed: list[SignedContent] = []
@@ -274,13 +274,15 @@ def verify_keeping_tree(
     return XmlVerification(tuple(reports), tuple(signed), profile), tree
 
 
-def _detect_profile(root: etree._Element, data: bytes) -> str:
+def _detect_profile(root: etree._Element, data: bytes, signatures: list[etree._Element]) -> str:
     """``einvoice`` when the document looks like one anywhere (a wrapped invoice is still an invoice),
     ``xades`` when a signature carries QualifyingProperties, else ``xmldsig``."""
-    if xtree.local_name(root) == "HDon" or b"DLHDon" in data or b"HDon" in data[:4096]:
+    if xtree.local_name(root) == "HDon" or b"DLHDon" in data:
         return "einvoice"
-    if any(ns.encode() in data for ns in _XADES_NAMESPACES):
-        return "xades"
+    for signature in signatures:
+        for holder in signature.iterfind(_DS + "Object"):
+            if any(holder.find(f"{{{ns}}}QualifyingProperties") is not None for ns in _XADES_NAMESPACES):
+                return "xades"
     return "xmldsig"
 
 

@@ -25,8 +25,9 @@ setup: system-deps .stamp-setup
 setup-dev: system-deps .stamp-setup-dev
 
 ## The main job: the remote-signing server with its dev PKI on SQLite, after a short guided demo.
+## PORT=8760 serves on another port (default 8750); a taken port is one line, before any secret is printed.
 run: setup
-	$(VENV)/bin/esign server demo --serve
+	$(VENV)/bin/esign server demo --serve $(if $(PORT),--port $(PORT))
 
 ## The whole test suite (SQLite and PostgreSQL), then lint and type checks.
 test: setup-dev

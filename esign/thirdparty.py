@@ -30,21 +30,22 @@ PYHANKO_LOGGERS = ("pyhanko", "pyhanko_certvalidator")
 
 @contextmanager
 def quiet_imports() -> Iterator[None]:
-    """Import third-party modules inside this block to drop the warnings of :data:`QUIETED`."""
+    """Import third-party modules inside this block: the warnings of :data:`QUIETED` are dropped, and
+    pyHanko's loggers get their ``NullHandler`` (see the module note)."""
     with warnings.catch_warnings():
         for message in QUIETED:
             warnings.filterwarnings("ignore", message=message, category=CryptographyDeprecationWarning)
         yield
+    for name in PYHANKO_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
 
 
 def import_pyhanko() -> None:
     """Load pyHanko's signing modules once, quietly; later imports of them are silent (already loaded)."""
     with quiet_imports():
         import pyhanko.sign  # noqa: F401  # the package whose import touches cryptography's DSA
-    for name in PYHANKO_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-            logger.addHandler(logging.NullHandler())
 
 
 __all__ = ["PYHANKO_LOGGERS", "QUIETED", "import_pyhanko", "quiet_imports"]

@@ -7,16 +7,19 @@ Recipes: :func:`sign_xml` and :func:`verify_xml`. Staged signing for remote keys
 
 from typing import TYPE_CHECKING, Any
 
-from esign.xml.parsing import parse_xml
-from esign.xml.signing import (
-    XmlSigningState,
-    async_sign_xml,
-    finish,
-    prepare,
-    sign_xml,
-    signature_algorithm_of,
-)
-from esign.xml.verification import SignedContent, XmlVerification, verify_xml
+from esign.thirdparty import quiet_imports
+
+with quiet_imports():  # verification loads pyHanko's validation code (esign.trust): quietly (esign.thirdparty)
+    from esign.xml.parsing import parse_xml
+    from esign.xml.signing import (
+        XmlSigningState,
+        async_sign_xml,
+        finish,
+        prepare,
+        sign_xml,
+        signature_algorithm_of,
+    )
+    from esign.xml.verification import SignedContent, XmlVerification, verify_xml
 
 if TYPE_CHECKING:
     from esign.trust.fetch import http_timestamper

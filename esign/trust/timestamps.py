@@ -15,9 +15,6 @@ from datetime import datetime
 
 from asn1crypto import cms, core, tsp
 from cryptography import x509
-from pyhanko.sign.general import CMSExtractionError, SignedDataCerts, extract_certificate_info
-from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
 from esign.der_limits import limit_der_tags
 from esign.errors import InvalidInput
@@ -87,9 +84,15 @@ def check_timestamp_token(
     for der in embedded:
         load_certificate(der, "a certificate in the time-stamp token")
 
+    # pyHanko's CMS code loads only when a token is checked: importing pyhanko.sign costs ~0.2 s (its
+    # signers, aiohttp), which `esign xml verify` of a document without time-stamps should not pay.
+    from pyhanko.sign.general import CMSExtractionError, extract_certificate_info
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
     expected = imprint(digest_name) if callable(imprint) else imprint
     try:
-        certs: SignedDataCerts = extract_certificate_info(signed)
+        certs = extract_certificate_info(signed)
     except (CMSExtractionError, ValueError, KeyError) as exc:
         return TimestampInfo(
             kind,

@@ -52,6 +52,9 @@ from typing import IO, Any
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp as x509_ocsp
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -461,9 +464,13 @@ class _Verifier:
         path = status.validation_path
         if path is None or path.pkix_len == 0:
             return None  # the signer is itself a trust anchor
+        try:
+            issuer = from_asn1(list(path.iter_certs(include_root=True))[-2])
+        except (IndexError, ValueError):
+            return None
         sources = {x.dump(): "embedded" for x in [*self.embedded.crls, *self.embedded.ocsps, *cms.crls, *cms.ocsps]}
         sources.update({x.dump(): "supplied" for x in [*self.supplied.crls, *self.supplied.ocsps]})
-        return describe_revocation(cert, context.crls, context.ocsps, sources, moment or datetime.now(UTC))
+        return describe_revocation(cert, issuer, context.crls, context.ocsps, sources, moment or datetime.now(UTC))
 
     async def _path(self, cert: x509.Certificate, cms: _Revinfo, moment: datetime | None) -> PathValidation:
         """The signer's path and revocation, decided by :mod:`esign.trust` in "require" mode."""
@@ -709,15 +716,20 @@ def _anchor(path: Any) -> str | None:
         return None
 
 
-def describe_revocation(cert: x509.Certificate, crls: Iterable[asn1_crl.CertificateList],
+def describe_revocation(cert: x509.Certificate, issuer: x509.Certificate, crls: Iterable[asn1_crl.CertificateList],
                         ocsps: Iterable[asn1_ocsp.OCSPResponse], sources: dict[bytes, str],
                         moment: datetime) -> RevocationInfo | None:
-    """The freshest OCSP answer (else CRL) about ``cert`` issued by ``moment``, as a GOOD RevocationInfo."""
+    """The freshest OCSP answer (else CRL) about ``cert`` issued by ``moment``, as a GOOD RevocationInfo.
+
+    Only answers signed for ``issuer`` count (a forged one in the file must not be named as evidence).
+    """
     limit = moment + timedelta(seconds=1)
     issuer_der = cert.issuer.public_bytes()
     best: tuple[datetime, int, RevocationInfo] | None = None
     for resp in ocsps:
         try:
+            if not _ocsp_signed_for(resp, issuer):
+                continue
             data = resp["response_bytes"]["response"].parsed["tbs_response_data"]
             for single in data["responses"]:
                 cert_id = single["cert_id"]
@@ -740,7 +752,7 @@ def describe_revocation(cert: x509.Certificate, crls: Iterable[asn1_crl.Certific
         if tbs["issuer"].dump() != issuer_der:
             continue
         this_update = tbs["this_update"].native
-        if this_update > limit or (best is not None and best[1] == 1):
+        if this_update > limit or (best is not None and best[1] == 1) or not _crl_signed_by(crl, issuer):
             continue
         info = RevocationInfo(status=RevocationStatus.GOOD, source=sources.get(crl.dump(), "fetched"), kind="crl",
                               produced_at=this_update, this_update=this_update, next_update=tbs["next_update"].native,
@@ -748,6 +760,47 @@ def describe_revocation(cert: x509.Certificate, crls: Iterable[asn1_crl.Certific
         if best is None or this_update > best[0]:
             best = (this_update, 0, info)
     return best[2] if best else None
+
+
+def _crl_signed_by(crl: asn1_crl.CertificateList, issuer: x509.Certificate) -> bool:
+    try:
+        key = issuer.public_key()
+        return bool(x509.load_der_x509_crl(crl.dump()).is_signature_valid(key))  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return False
+
+
+def _ocsp_signed_for(resp: asn1_ocsp.OCSPResponse, issuer: x509.Certificate) -> bool:
+    """Whether the OCSP answer is signed by ``issuer`` or by a responder ``issuer`` certified for it."""
+    try:
+        answer = x509_ocsp.load_der_ocsp_response(resp.dump())
+        if answer.response_status is not x509_ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return False
+        signers = [issuer]
+        for candidate in answer.certificates:
+            try:
+                candidate.verify_directly_issued_by(issuer)
+                eku = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+                continue
+            if x509.ExtendedKeyUsageOID.OCSP_SIGNING in eku:
+                signers.append(candidate)
+        hash_algorithm = answer.signature_hash_algorithm
+        for signer in signers:
+            key = signer.public_key()
+            try:
+                if isinstance(key, rsa.RSAPublicKey) and hash_algorithm is not None:
+                    key.verify(answer.signature, answer.tbs_response_bytes, padding.PKCS1v15(), hash_algorithm)
+                elif isinstance(key, ec.EllipticCurvePublicKey) and hash_algorithm is not None:
+                    key.verify(answer.signature, answer.tbs_response_bytes, ec.ECDSA(hash_algorithm))
+                else:
+                    continue
+                return True
+            except InvalidSignature:
+                continue
+    except (ValueError, TypeError):
+        return False
+    return False
 
 
 def _carries_revinfo(cert: x509.Certificate, *sources: _Revinfo) -> bool:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from cryptography.hazmat.primitives.asymmetric import ec
 from forgery import FORGED, body, content_number, hand_update, tails
 from pyhanko.pdf_utils import generic
@@ -23,7 +24,7 @@ from esign.pdf.signing import timestamper
 from esign.pdf.verify import signed_revision
 from esign.pki.ca import CertificateAuthority
 from esign.pki.names import build_name
-from esign.pki.revocation import Revocation, make_crl
+from esign.pki.revocation import OCSPResponder, Revocation, make_crl
 from esign.report import Indication, RevocationStatus, SubIndication
 from esign.signers import FileSigner
 from samples import make_pdf
@@ -352,3 +353,19 @@ def test_xref_stream_files_signed_twice_and_to_b_lta_pass(dev_pki):  # type: ign
     data = sign_pdf(data, None, dev_pki.signer("org-rsa2048"))
     reports = verify_pdf(data, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert len(reports) == 3 and all(r.passed for r in reports), [r.to_text() for r in reports]
+
+
+def test_a_forged_ocsp_answer_in_the_dss_is_not_named_as_evidence(dev_pki, no_url_ca, quiet_signer, root_crl):  # type: ignore[no-untyped-def]
+    key = ec.generate_private_key(ec.SECP256R1())
+    rogue_ca = CertificateAuthority.create_root(build_name([["CN", "Rogue responder"]]), key)
+    forged = OCSPResponder(dev_pki.issuing_ca.certificate, rogue_ca.certificate, key, lambda serial: None)
+    answer = forged.response_for(quiet_signer.certificate.serial_number)
+    signed = sign_pdf(make_pdf(1, text=AMOUNT), None, quiet_signer)
+    stream = io.BytesIO(with_dss_crls(signed, [make_crl(no_url_ca, []), root_crl]))
+    writer = IncrementalPdfFileWriter(stream)
+    DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=(), crls=(),
+                                               ocsps=[asn1_ocsp.OCSPResponse.load(answer)])
+    writer.write_in_place()
+    [report] = verify_pdf(stream.getvalue(), trust_anchors=dev_pki.root_pem_path)
+    assert report.passed, report.to_text()  # the genuine CRL decides
+    assert report.revocation is not None and report.revocation.kind == "crl"

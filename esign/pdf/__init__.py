@@ -14,7 +14,7 @@ from esign.pdf.appearance import VisibleSignature  # noqa: E402
 from esign.pdf.context import Level  # noqa: E402
 from esign.pdf.signing import async_extend_pdf, async_sign_pdf, extend_pdf, sign_pdf  # noqa: E402
 from esign.pdf.staged import PreparedSignature, async_finish, async_prepare, finish, prepare  # noqa: E402
-from esign.pdf.verify import async_verify_pdf, verify_pdf  # noqa: E402
+from esign.pdf.verify import async_verify_pdf, signed_revision, verify_pdf  # noqa: E402
 
 __all__ = [
     "Level",
@@ -30,6 +30,7 @@ __all__ = [
     "finish",
     "prepare",
     "sign_pdf",
+    "signed_revision",
     "verify_pdf",
 ]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -20,11 +20,9 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from pyhanko.pdf_utils.misc import PdfError, PdfReadError
 from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from esign.der_limits import limit_der_tags
 from esign.errors import EsignError, InvalidInput
-from esign.pdf.adapter import to_asn1
 from esign.signers.file import load_certificates
 
 limit_der_tags()  # hostile DER is parsed here: bound its tag numbers (see esign.der_limits)
@@ -89,23 +87,16 @@ def validation_context(
     ocsps: Iterable[bytes | asn1_ocsp.OCSPResponse] = (),
     retroactive_revinfo: bool = False,
 ) -> ValidationContext:
-    """A certvalidator context trusting exactly ``trust_roots`` (never the operating system's store).
+    """A certvalidator context trusting exactly ``trust_roots``: :func:`esign.trust.validation_context`.
 
-    ``other_certs`` (intermediates, e.g. from a DSS) may be given in either library's form.
+    Kept for the PDF signing code and old callers (its default mode stays ``soft-fail``, which only
+    collects what certificates point at; verification uses ``require``).
     """
-    kwargs: dict[str, Any] = {}
-    if allow_fetching:
-        kwargs["fetcher_backend"] = RequestsFetcherBackend(per_request_timeout=FETCH_TIMEOUT)
-    return ValidationContext(
-        trust_roots=[to_asn1(c) for c in trust_roots],
-        other_certs=[to_asn1(c) if isinstance(c, x509.Certificate) else c for c in other_certs],
-        moment=moment,
-        allow_fetching=allow_fetching,
-        revocation_mode=revocation_mode,
-        crls=list(crls),
-        ocsps=list(ocsps),
-        retroactive_revinfo=retroactive_revinfo,
-        **kwargs,
+    from esign.trust import validation_context as trust_context
+
+    return trust_context(
+        trust_roots, other_certs=other_certs, moment=moment, allow_fetching=allow_fetching,
+        revocation_mode=revocation_mode, crls=crls, ocsps=ocsps, retroactive_revinfo=retroactive_revinfo,
     )
 
 

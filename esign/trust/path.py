@@ -206,6 +206,7 @@ def validate_path(
     revinfo_source: str = "supplied",
     pkix_params: PKIXValidationParams | None = None,
     algorithm_policy: AlgorithmUsagePolicy | None = None,
+    retroactive_revinfo: bool = False,
 ) -> PathValidation:
     """Validate ``cert``'s path to an anchor at time ``at`` (default: now).
 
@@ -221,6 +222,9 @@ def validate_path(
         (extended key usage timeStamping) or ``any``.
     :param revinfo_source: how to name the supplied CRLs/OCSPs in the report (``embedded``, ``supplied``).
     :param pkix_params: RFC 5280 policy inputs (initial policy set, explicit policy, ...).
+    :param retroactive_revinfo: accept revocation data issued after ``at`` as evidence of the status
+        at ``at`` (a revocation it lists still counts from its own date). For a time proven by a
+        time-stamp, validated later with the data a long-term signature (B-LT) embedded then.
     :raises InvalidInput: for a bad ``revocation``/``usage`` value or unreadable revocation data.
     """
     return run_sync(
@@ -237,6 +241,7 @@ def validate_path(
             revinfo_source=revinfo_source,
             pkix_params=pkix_params,
             algorithm_policy=algorithm_policy,
+            retroactive_revinfo=retroactive_revinfo,
         )
     )
 
@@ -255,6 +260,7 @@ async def async_validate_path(
     revinfo_source: str = "supplied",
     pkix_params: PKIXValidationParams | None = None,
     algorithm_policy: AlgorithmUsagePolicy | None = None,
+    retroactive_revinfo: bool = False,
 ) -> PathValidation:
     """The asynchronous form of :func:`validate_path` (same parameters)."""
     if usage not in USAGES:
@@ -278,6 +284,7 @@ async def async_validate_path(
             crls=crl_list,
             ocsps=ocsp_list,
             algorithm_policy=algorithm_policy,
+            retroactive_revinfo=retroactive_revinfo,
         )
     except ValueError as exc:
         raise InvalidInput(f"cannot set up path validation: {exc}") from None

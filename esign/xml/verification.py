@@ -1285,8 +1285,31 @@ class _SignatureCheck:
         if result.passed:
             return result.revocation
         info = result.revocation
+        proven = [t.time for t in timestamps if t.valid and t.trusted]
+        if result.sub_indication is SubIndication.TRY_LATER and proven:
+            # No status current at the validation time, but a trusted time-stamp proves when the signature
+            # existed: the data embedded then (B-LT) decides the status at that time (EN 319 102-1 past
+            # certificate validation); a revocation it lists still counts from its own date.
+            earlier = validate_path(
+                path.path[0],
+                at=min(proven),
+                anchors=self.anchors,
+                intermediates=path.path[1:],
+                crls=[*crls, *self.supplied_crls],
+                ocsps=[*ocsps, *self.supplied_ocsps],
+                revocation="require",
+                allow_fetching=self.allow_fetching,
+                revinfo_source="embedded",
+                retroactive_revinfo=True,
+            )
+            if earlier.passed:
+                self.warnings.append(
+                    "revocation status established at the signature time-stamp's time from the embedded data"
+                )
+                return earlier.revocation
+            if earlier.sub_indication is SubIndication.REVOKED:
+                result, info = earlier, earlier.revocation
         if result.sub_indication is SubIndication.REVOKED and info is not None:
-            proven = [t.time for t in timestamps if t.valid and t.trusted]
             reason = info.reason or "no reason given"
             if proven and info.revoked_at and min(proven) < info.revoked_at:
                 raise _Failure(

@@ -9,6 +9,7 @@ PDF, XML, edXML and the server all call this package; no format keeps a path bui
   the answer is a :class:`PathValidation` in ETSI EN 319 102-1 terms.
 * :func:`check_timestamp_token` — an RFC 3161 token: CMS signature, imprint, TSA path.
 * :func:`validation_context` — the pyHanko ``ValidationContext`` factory the PDF code hands to pyHanko.
+* :func:`policy_applied` — the Vietnamese validation policy ``VN-TT15-2025`` recorded in a report, rule by rule.
 
 >>> from esign.trust import validate_path                                     # doctest: +SKIP
 >>> result = validate_path(cert, intermediates=chain, crls=[crl_der])         # doctest: +SKIP
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         validate_path,
         validation_context,
     )
+    from esign.trust.policy import POLICY_NAME, policy_applied
     from esign.trust.store import (
         Anchor,
         TrustSource,
@@ -73,11 +75,13 @@ _HOMES = {
         "load_certificate",
         "load_certificates",
         "operator_dir",
+        "policy_applied",
         "remove_operator_anchor",
         "resolve_anchors",
         "resolve_store",
     ),
     "esign.trust.timestamps": ("check_timestamp_token", "imprint_of"),
+    "esign.trust.policy": ("POLICY_NAME", "policy_applied"),
     "esign.trust.fetch": ("Timestamper", "fetch_ocsp", "fetch_validation_data", "http_timestamper", "token_bytes"),
 }
 _WHERE = {name: module for module, names in _HOMES.items() for name in names}
@@ -94,6 +98,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "FETCH_TIMEOUT",
+    "POLICY_NAME",
     "REVOCATION_MODES",
     "Anchor",
     "PathValidation",

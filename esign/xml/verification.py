@@ -790,6 +790,10 @@ class _SignatureCheck:
             kind = item.get("Filter")
             elements = [n for n in nodes if isinstance(n, etree._Element)]
             if kind == "subtract":
+                # Only signatures may be taken out of signed content: anything else subtracted would be
+                # unsigned data inside the signed element, where readers read it.
+                if any(n.tag != _DS + "Signature" for n in elements):
+                    raise InvalidInput("XPath Filter 2.0 subtract is accepted for ds:Signature elements only")
                 removed.extend(n for n in elements if _is_ancestor_or_self(target, n))
             elif kind in ("intersect", "union"):
                 if not any(_is_ancestor_or_self(n, target) for n in elements):
@@ -823,7 +827,7 @@ class _SignatureCheck:
         self._signature_children()
         if self.profile == "einvoice":
             self._einvoice_shape()
-        self._unreferenced_objects()
+        self._unsigned_decoys()
         self._no_unsigned_twins()
 
     def _fail_shape(self, message: str) -> NoReturn:
@@ -891,25 +895,30 @@ class _SignatureCheck:
         if root.find(f"DSCKS/NBan/{_DS}Signature") is None and not whole:
             self._fail_shape("the e-invoice has no seller's signature in DSCKS/NBan")
 
-    def _unreferenced_objects(self) -> None:
-        """Content in an unsigned ds:Object that shares a name with signed data, or with data outside
-        any signature, is a decoy for readers (XSW with an Object wrapper)."""
-        for holder in self.signature.findall(_DS + "Object"):
-            if self._covers(holder):
+    def _unsigned_decoys(self) -> None:
+        """Elements in this Signature that no reference covers (an unreferenced Object, KeyInfo...) and
+        that share a name with signed data, or with data outside signatures, are decoys for readers: a
+        moved enveloped signature can put them first in document order (XSW with an Object wrapper)."""
+        foreign = 0
+        for count, element in enumerate(self.signature.iter()):
+            if count > 10_000:
+                self._fail_shape("the signature holds more than 10,000 nodes")
+            if not isinstance(element.tag, str) or etree.QName(element).namespace in _STRUCTURAL_NAMESPACES:
                 continue
-            for count, element in enumerate(holder.iter()):
-                if count > 1000:
-                    self._fail_shape("an unsigned ds:Object holds more than 1,000 nodes")
-                if not isinstance(element.tag, str) or etree.QName(element).namespace in _STRUCTURAL_NAMESPACES:
+            if self._covers(element):
+                continue
+            foreign += 1
+            if foreign > 100:
+                self._fail_shape("the signature holds more than 100 unsigned elements of other vocabularies")
+            self.budget.charge(self.budget.size)
+            for twin in self.root.iter(element.tag):
+                if twin is element:
                     continue
-                for twin in self.root.iter(element.tag):
-                    if _is_ancestor_or_self(holder, twin):
-                        continue
-                    if self._covers(twin) or not _inside_signature(twin):
-                        self._fail_shape(
-                            f"an unsigned ds:Object holds {xtree.local_name(element)!r}, the name of data in the "
-                            f"document ({xtree.describe(twin)}): a decoy for readers (signature wrapping)"
-                        )
+                if self._covers(twin) or not _inside_signature(twin):
+                    self._fail_shape(
+                        f"the signature holds an unsigned {xtree.local_name(element)!r}, the name of data in the "
+                        f"document ({xtree.describe(twin)}): a decoy for readers (signature wrapping)"
+                    )
 
     def _no_unsigned_twins(self) -> None:
         """No element with the same name as a signed element may sit outside the signed content (XSW1-8)."""

@@ -324,3 +324,20 @@ def test_each_record_signed_by_its_own_signature_passes(dev_pki: DevPKI, rsa: Fi
     )  # r2 unsigned
     twice = sign_xml(once, rsa, reference_id="r2")
     assert verify_xml(twice, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
+
+
+def test_whole_document_signature_moved_first_with_a_decoy_in_key_info(dev_pki: DevPKI, rsa: FileSigner) -> None:
+    # URI="" with the enveloped transform: the Signature can move without changing any digest; a forged
+    # element hidden in its KeyInfo then comes first in document order (//Pay[1]).
+    signed = sign_xml(DOC, rsa)
+    assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
+    root = etree.fromstring(signed)
+    signature = root.find(f"{DS}Signature")
+    assert signature is not None
+    root.insert(0, signature)
+    key_info = signature.find(f"{DS}KeyInfo")
+    assert key_info is not None
+    key_info.append(_forged_pay(_pay(root)))
+    report = verify_xml(etree.tostring(root), trust_anchors=dev_pki.root_pem_path).reports[0]
+    assert report.indication.value == "TOTAL-FAILED", report.to_text()
+    assert report.sub_indication is not None and report.sub_indication.value == "FORMAT_FAILURE"

@@ -269,3 +269,20 @@ def test_xpath_filter2_subtract_signature() -> None:
     data = canonicalize(signature[0], C14N_EXCLUSIVE)
     signature[1].text = base64.b64encode(private.sign(data, padding.PKCS1v15(), hashes.SHA256())).decode()
     _core_valid(etree.tostring(root))
+
+
+def test_xpath_filter2_subtract_of_data_is_refused() -> None:
+    """Subtracting anything but signatures would leave unsigned data inside the signed element."""
+    signature = f"""<ds:Signature xmlns:ds="{DS_NS}"><ds:SignedInfo>
+<ds:CanonicalizationMethod Algorithm="{C14N_EXCLUSIVE}"/>
+<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>
+<ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2002/06/xmldsig-filter2">
+<f:XPath xmlns:f="http://www.w3.org/2002/06/xmldsig-filter2" xmlns:d="urn:d" Filter="subtract">//d:note</f:XPath>
+</ds:Transform></ds:Transforms>
+<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>
+</ds:SignedInfo><ds:SignatureValue/></ds:Signature>"""
+    document = DOC.replace(b"</doc>", signature.encode() + b"</doc>")  # as text: lxml would drop the unused xmlns:d
+    from esign.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="subtract"):
+        verify_xml(document, trust_anchors=_anchor())

@@ -597,22 +597,24 @@ function stopPolling() {
 
 // ---------------------------------------------------------------- codes made by the app
 
-async function currentCode() {
-  if (!state.totp) return null;
-  let now = await totpNow(state.totp.key, state.totp);
+// `totp`: the paired device's generator, or while pairing the one being paired (state.pairing.totp:
+// state.totp exists only once pairing is done, so reading it there made "Fill in code" do nothing).
+async function currentCode(totp) {
+  if (!totp) return null;
+  let now = await totpNow(totp.key, totp);
   if (now.step <= state.lastStep) return { ...now, wait: now.secondsLeft };
   return now;
 }
 
-async function fillCode(input, hint) {
-  const now = await currentCode();
+async function fillCode(input, hint, totp = state.totp) {
+  const now = await currentCode(totp);
   if (!now) return;
   if (now.wait) {
     // This code was already used: the server accepts each code once. Wait for the next one.
     hint.textContent = t("waitNextCode", { seconds: now.wait });
     hint.dataset.kind = "info";
     announce(hint.textContent);
-    setTimeout(() => fillCode(input, hint), now.wait * 1000 + 200);
+    setTimeout(() => fillCode(input, hint, totp), now.wait * 1000 + 200);
     return;
   }
   input.value = now.code;
@@ -826,7 +828,7 @@ function bind() {
   $("confirm-form").addEventListener("submit", confirmCurrent);
   $("reject-form").addEventListener("submit", rejectCurrent);
   $("otp-fill").addEventListener("click", () => fillCode($("otp"), $("otp-hint")));
-  $("pair-fill").addEventListener("click", () => fillCode($("pair-code"), $("pair-code-hint")));
+  $("pair-fill").addEventListener("click", () => fillCode($("pair-code"), $("pair-code-hint"), state.pairing?.totp));
   $("pair-form").addEventListener("submit", finishPairing);
   $("src-app").addEventListener("change", updatePairSource);
   $("src-other").addEventListener("change", updatePairSource);

@@ -549,8 +549,7 @@ def test_a_revoked_device_is_told_to_pair_again(sqlite_server: RunningServer, pa
     open_request(page, asked["id"])
     (device,) = devices.list_devices(sqlite_server.ctx, user_id=phone.user_id)
     devices.revoke_device(sqlite_server.ctx, device_id=device.id, actor="test")
-    page.locator("#otp").fill(confirming_code(phone.secret))
-    page.locator("#confirm-btn").click()
+    # The server ends a revoked device's event stream at once: the app says so without a tap.
     expect(page.locator("#pair-result")).to_have_text(
         "Thiết bị này không còn được ghép nối (đã bị thu hồi). Hãy ghép nối lại bằng mã QR mới."
     )
@@ -596,6 +595,24 @@ def test_codes_made_by_the_app_match_oathtool_and_confirm(sqlite_server: Running
     page.locator("#confirm-btn").click()
     expect(page.locator("#result-title")).to_have_text("Đã ký thành công")
     assert sqlite_server.session(asked["id"])["status"] == "signed"
+
+
+def test_pairing_in_the_recommended_mode_by_tapping_fill_in_code(sqlite_server: RunningServer, page: Page) -> None:
+    # The phone guide's steps, literally: the app makes the codes, the user taps "Điền mã", then "Ghép nối".
+    # The button used to do nothing here: it read the code generator that exists only after pairing.
+    phone = sqlite_server.new_phone("Hoàng Thị Mai")
+    step = current_step(margin=3)
+    page.goto(phone.pairing_url)
+    expect(page.locator("#pair-form")).to_be_visible()
+    expect(page.locator("#src-app")).to_be_checked()  # recommended: this app makes the codes
+    page.get_by_role("button", name="Điền mã").click()
+    expect(page.locator("#pair-code")).to_have_value(re.compile(r"^\d{6}$"))
+    assert page.locator("#pair-code").input_value() in {oathtool_code(phone.secret, s) for s in (step, step + 1)}
+    page.locator("#pair-submit").click()
+    expect(page.locator("#view-pending")).to_be_visible()
+    asked = sqlite_server.ask(phone, ["Công văn 125-STP.pdf"])  # the device is active: requests reach it
+    session_id = asked["id"]
+    expect(page.locator(f'[data-open="{session_id}"]')).to_be_visible()
 
 
 def test_the_app_masks_signer_identifiers_as_the_library_does(sqlite_server: RunningServer, page: Page) -> None:

@@ -8,6 +8,7 @@ modifications and the AdES level reached. ``to_json()`` for machines, ``to_text(
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import Enum
@@ -360,7 +361,20 @@ class ValidationReport:
                 lines.append(f"    [{mark}] {t.get('rule_' + rule.rule, rule.rule)}{detail}")
         lines += [_line(t, "error", e) for e in self.errors]
         lines += [_line(t, "warning", w) for w in self.warnings]
-        return "\n".join(lines)
+        # Names, field names and values come from the document: shown, never obeyed (no injected lines,
+        # terminal escapes or bidi overrides in a report someone reads or prints).
+        return "\n".join(printable(line) for line in lines)
+
+
+def printable(text: str) -> str:
+    """``text`` with control, format and line/paragraph separator characters shown as ``\\uXXXX``.
+
+    A signer's name or a form field value is chosen by whoever made the document; in a text report a
+    newline or an ANSI escape in it could forge lines ("Result: TOTAL-PASSED") or rewrite the terminal.
+    """
+    return "".join(
+        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
+    )
 
 
 def _jsonable(value: Any) -> Any:

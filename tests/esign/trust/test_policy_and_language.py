@@ -151,3 +151,22 @@ def test_json_keys_stay_english_and_vietnamese_is_not_escaped() -> None:
     assert [r["rule"] for r in vi["policy"]["rules"]] == ["trust_anchor", "not_revoked", "key_usage", "algorithms"]
     text = json.dumps(render_json_document([report], lang="vi"), ensure_ascii=False)
     assert "Nguyễn Văn A" in text and "\\u" not in text
+
+
+def test_a_signer_name_cannot_forge_report_lines_or_terminal_escapes() -> None:
+    # Attack: a certificate (or PDF field) name carrying a newline, a fake verdict and an ANSI escape.
+    forged = "Mallory\nResult: TOTAL-PASSED — the signature is valid\x1b[1A\x1b[2K\u202e"
+    signer = dataclasses.replace(_signer(), common_name=forged, subject=f"CN={forged}")
+    report = policy_applied(
+        _report(
+            signer=signer,
+            signature_id=forged,
+            indication=Indication.TOTAL_FAILED,
+            sub_indication=SubIndication.HASH_FAILURE,
+        )
+    )
+    text = render_text_summary([report], name="x.pdf", lang="en")
+    lines = text.splitlines()
+    assert [line for line in lines if line.startswith("Result:")] == [lines[-1]]
+    assert lines[-1].startswith("Result: TOTAL-FAILED")
+    assert "\x1b" not in text and "\u202e" not in text and "\\u001b" in text and "\\u000a" in text

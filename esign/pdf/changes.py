@@ -122,8 +122,8 @@ def _text(value: Any) -> str | None:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
-FieldState = tuple[Any, list[tuple[int, int]], tuple[int, int] | None, bool]
-"""A terminal form field: value, widget refs, field ref, whether a widget shows on a page."""
+FieldState = tuple[Any, list[tuple[int, int]], tuple[int, int] | None, bool, set[tuple[int, int]]]
+"""A terminal form field: value, widget refs, field ref, whether a widget shows on a page, appearance refs."""
 
 
 def _fields(root: Any) -> dict[str, FieldState]:
@@ -155,28 +155,56 @@ def _fields(root: Any) -> dict[str, FieldState]:
                 continue
             widget_objs = list(children or []) or [raw]
             widgets = [r for r in (_ref(k) for k in widget_objs) if r]
-            out[name] = (value, widgets, _ref(raw), any(_shows(w) for w in widget_objs))
+            out[name] = (value, widgets, _ref(raw), any(_shows(w) for w in widget_objs),
+                         _appearance_refs(widget_objs))
 
     walk(fields, "", 0, None)
     return out
 
 
 def _shows(widget: Any) -> bool:
-    """Whether a widget annotation has an area on the page and is not hidden (flag bit 2)."""
+    """Whether a widget can put something on the page: an area, not hidden (flag bit 2), and an
+    appearance that draws something (an empty signature field's box draws nothing)."""
     try:
         x1, y1, x2, y2 = (float(v) for v in _get(widget, "/Rect", []))
         hidden = int(_get(widget, "/F", 0)) & 2
-    except (TypeError, ValueError):
-        return True  # unreadable: assume the worst
-    return abs(x2 - x1) * abs(y2 - y1) > 0 and not hidden
+        normal = _get(_get(widget, "/AP"), "/N")
+        if isinstance(normal, generic.StreamObject):
+            draws = bool(normal.data.strip())
+        else:  # no appearance: a viewer draws a text field's value itself, a signature field nothing
+            draws = _get(widget, "/FT") != "/Sig" or normal is not None
+    except Exception:  # unreadable: assume the worst
+        return True
+    return abs(x2 - x1) * abs(y2 - y1) > 0 and not hidden and draws
+
+
+def _appearance_refs(widgets: list[Any]) -> set[tuple[int, int]]:
+    """The appearance dictionaries and streams of widgets: part of the field they belong to."""
+    refs: set[tuple[int, int]] = set()
+    for widget in widgets:
+        try:
+            ap = widget.get_object().raw_get("/AP") if "/AP" in widget.get_object() else None
+            if ap is None:
+                continue
+            if (r := _ref(ap)) is not None:
+                refs.add(r)
+            for value in ap.get_object().values():
+                if (r := _ref(value)) is not None:
+                    refs.add(r)
+                inner = value.get_object()
+                if isinstance(inner, generic.DictionaryObject) and not isinstance(inner, generic.StreamObject):
+                    refs |= {x for x in (_ref(v) for v in inner.values()) if x}
+        except Exception:  # noqa: S112 - an unreadable appearance accounts for nothing
+            continue
+    return refs
 
 
 def _field_changes(old: dict[str, FieldState], new: dict[str, FieldState], changed: set[tuple[int, int]],
                    accounted: set[tuple[int, int]]) -> list[ChangeInfo]:
     out = []
-    for name, (value, widgets, ref, shown) in new.items():
+    for name, (value, widgets, ref, shown, appearance) in new.items():
         before = old.get(name)
-        own = set(widgets) | ({ref} if ref else set())
+        own = set(widgets) | ({ref} if ref else set()) | appearance
         if before is None:
             accounted |= own | ({r for r in [_ref(value)] if r})
             out.append(ChangeInfo(kind="form_field_added", name=name, new=_text(value), visible=shown,
@@ -276,15 +304,56 @@ def _page_changes(old: list[Any], new: list[Any], changed: set[tuple[int, int]],
             if key not in after:
                 out.append(ChangeInfo(kind="annotation_removed", page=number, visible=True,
                                       description=f"page {number}: annotation removed: {_annot_text(annot)}"))
+        drawn = _drawing_refs(page) & changed
+        if drawn:
+            accounted |= drawn
+            out.append(ChangeInfo(kind="page_changed", page=number, visible=True,
+                                  description=f"page {number}: {len(drawn)} content stream(s), image(s) or "
+                                  "form(s) it draws rewritten"))
         if ref in changed:
             accounted.add(ref)
-            if {k for k in before} == {k for k in after}:
+            keys = _page_keys_changed(old[old_refs.index(ref)], page)
+            if keys:
                 out.append(ChangeInfo(kind="page_changed", page=number, visible=True,
-                                      description=f"page {number}: page dictionary rewritten"))
+                                      description=f"page {number}: {', '.join(keys)} changed"))
     if len(new) < len(old):
         out.append(ChangeInfo(kind="page_removed", visible=True,
                               description=f"{len(old) - len(new)} page(s) removed"))
     return out
+
+
+def _drawing_refs(page: Any) -> set[tuple[int, int]]:
+    """What a page draws: its content streams, its resources and the XObjects and fonts they name."""
+    refs: set[tuple[int, int]] = set()
+    try:
+        node = page.get_object()
+        contents = node.raw_get("/Contents") if "/Contents" in node else None
+        if (r := _ref(contents)) is not None:
+            refs.add(r)
+        if contents is not None and isinstance(contents.get_object(), generic.ArrayObject):
+            refs |= {x for x in (_ref(c) for c in contents.get_object()) if x}
+        resources = node.raw_get("/Resources") if "/Resources" in node else None
+        if (r := _ref(resources)) is not None:
+            refs.add(r)
+        if resources is not None:
+            for kind in ("/XObject", "/Font", "/ExtGState", "/Pattern", "/Shading"):
+                group = _get(resources, kind)
+                if isinstance(group, generic.DictionaryObject):
+                    refs |= {x for x in (_ref(group.raw_get(k)) for k in group) if x}
+    except Exception:  # noqa: S110 - an unreadable page draws nothing we can name
+        pass
+    return refs
+
+
+def _page_keys_changed(old: Any, new: Any) -> list[str]:
+    """Entries of a page dictionary (other than /Annots) whose value changed: /Contents, /Resources, ..."""
+    try:
+        before, after = old.get_object(), new.get_object()
+        keys = (set(before.keys()) | set(after.keys())) - {"/Annots"}
+        return sorted(str(k) for k in keys if repr(before.raw_get(k) if k in before else None)
+                      != repr(after.raw_get(k) if k in after else None))
+    except Exception:  # unreadable: say the page changed
+        return ["page dictionary"]
 
 
 def _is_widget(annot: Any) -> bool:

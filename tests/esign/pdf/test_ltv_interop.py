@@ -64,3 +64,25 @@ def test_revocation_data_in_the_dss_postdates_the_signature(dev_pki, tmp_path): 
         assert basic["produced_at"].native >= signed_at - tolerance
         for single in basic["responses"]:
             assert single["this_update"].native >= signed_at - tolerance
+
+
+@pytest.mark.skipif(not Path(PYHANKO).exists(), reason="pyhanko-cli is a dev dependency (pip install -e '.[dev]')")
+def test_updates_made_by_stock_pyhanko_after_our_signature_are_no_false_alarm(dev_pki, nss_db, tmp_path):  # type: ignore[no-untyped-def]
+    """An empty signature field, validation data (ltvfix) and a document time-stamp added by pyHanko's CLI."""
+    signed = tmp_path / "bt.pdf"
+    sign_pdf(make_pdf(1, text="Interop"), signed, dev_pki.signer("person-p256"), level="B-T",
+             tsa_url=dev_pki.tsa_url)
+    field, stamped = tmp_path / "field.pdf", tmp_path / "stamped.pdf"
+    trust = ["--trust", str(dev_pki.root_pem_path), "--trust-replace"]
+    steps = [["addfields", "--field", "1/100,100,250,150/Approver", str(signed), str(field)],
+             ["ltvfix", "--field", "Signature1", *trust, str(field)],
+             ["timestamp", "--timestamp-url", dev_pki.tsa_url, *trust, str(field), str(stamped)]]
+    for step in steps:
+        done = subprocess.run([PYHANKO, "sign", *step], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    reports = verify_pdf(stamped, trust_anchors=dev_pki.root_pem_path)
+    assert [r.passed for r in reports] == [True, True], [r.to_text() for r in reports]
+    assert reports[0].level == "B-LTA"
+    assert {c.kind for c in reports[0].changes} >= {"form_field_added", "dss", "timestamp"}
+    assert not any(c.visible for c in reports[0].changes)  # an empty field draws nothing: no WARNING
+    assert "Signature is Valid" in pdfsig(stamped, nss_db)

@@ -138,3 +138,18 @@ def test_validation_time_without_zone_is_refused(dev_pki, signed):  # type: igno
 
     with pytest.raises(InvalidInput, match="time zone"):
         verify_pdf(signed, trust_anchors=dev_pki.root_pem_path, at=datetime(2030, 1, 1))
+
+
+def test_content_rewritten_in_place_is_listed_as_a_visible_page_change(dev_pki, signed):  # type: ignore[no-untyped-def]
+    def replace_content(writer: IncrementalPdfFileWriter) -> None:
+        page = writer.root["/Pages"]["/Kids"][0].get_object()
+        ref = page.raw_get("/Contents")
+        stream = ref.get_object()
+        stream._data = b"BT /F1 24 Tf 72 720 Td (Something else) Tj ET"
+        stream._encoded_data = None
+        writer.mark_update(ref)
+
+    [report] = verify_pdf(_incremental(signed, replace_content), trust_anchors=dev_pki.root_pem_path)
+    assert report.indication is Indication.TOTAL_FAILED
+    visible = [(c.kind, c.page) for c in report.changes if c.visible]
+    assert visible == [("page_changed", 1)], report.changes

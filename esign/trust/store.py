@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -199,14 +200,34 @@ def bundled_store() -> TrustStore:
     return TrustStore(anchors, intermediates)
 
 
+def _refuse_if_others_can_write(path: Path) -> None:
+    # Whoever can write here decides what is trusted: only the owner may.
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise InvalidInput(
+            f"the operator trust configuration {path} is writable by other users; "
+            f"nothing there is trusted until it is not (chmod go-w {path})"
+        )
+
+
 def default_store(directory: Path | None = None) -> TrustStore:
-    """The bundled anchors with the operator's additions and removals (``directory``, else :func:`operator_dir`)."""
+    """The bundled anchors with the operator's additions and removals (``directory``, else :func:`operator_dir`).
+
+    :raises InvalidInput: when the directory, its ``anchors`` folder or a file in them is writable by
+        other users than the owner (anyone could then make themselves trusted).
+    """
     directory = operator_dir() if directory is None else directory
     store = bundled_store()
     added = directory / "anchors"
+    for path in (directory, added, directory / "removed"):
+        _refuse_if_others_can_write(path)
     if added.is_dir():
         for path in sorted(added.iterdir()):
             if path.suffix.lower() in (".pem", ".crt", ".cer", ".der"):
+                _refuse_if_others_can_write(path)
                 store = store.with_anchors(load_certificates(path), source="operator", origin=str(path))
     removed = _removed(directory)
     if removed:
@@ -244,11 +265,12 @@ def add_operator_anchor(source: TrustSource, directory: Path | None = None) -> l
 
     directory = operator_dir() if directory is None else directory
     target = directory / "anchors"
-    target.mkdir(parents=True, exist_ok=True)
+    target.mkdir(mode=0o755, parents=True, exist_ok=True)
     added = []
     for cert in load_certificates(source):
         path = target / f"{fingerprint(cert)}.pem"
         path.write_bytes(cert.public_bytes(Encoding.PEM))
+        path.chmod(0o644)
         added.append(Anchor(cert, "operator", str(path)))
         _unremove(directory, fingerprint(cert))
     return added

@@ -119,3 +119,21 @@ def test_operator_can_add_and_remove_anchors(pki: SmallPKI, tmp_path: Path, _emp
     assert mic.sha256 in after.removed
     with pytest.raises(InvalidInput):
         remove_operator_anchor("00" * 32)
+
+
+def test_an_operator_directory_others_can_write_is_refused(
+    pki: SmallPKI, tmp_path: Path, _empty_operator_dir: Path
+) -> None:
+    root_file = tmp_path / "root.pem"
+    root_file.write_bytes(pki.root.certificate.public_bytes(Encoding.PEM))
+    (added,) = add_operator_anchor(root_file)
+    assert default_store().source_of(pki.root.certificate) == "operator"
+    Path(added.origin).chmod(0o666)  # anyone could replace the anchor
+    with pytest.raises(InvalidInput, match="writable by other users"):
+        default_store()
+    Path(added.origin).chmod(0o644)
+    (_empty_operator_dir / "anchors").chmod(0o777)
+    with pytest.raises(InvalidInput, match="writable by other users"):
+        resolve_anchors()
+    (_empty_operator_dir / "anchors").chmod(0o755)
+    assert default_store().source_of(pki.root.certificate) == "operator"

@@ -288,8 +288,11 @@ async def async_validate_path(
         )
     except ValueError as exc:
         raise InvalidInput(f"cannot set up path validation: {exc}") from None
-    leaf = to_asn1(cert)
-    leaf_only = (_crypto_path([leaf]), _subjects([leaf]))
+    try:
+        leaf = to_asn1(cert)
+        leaf_only = (_crypto_path([leaf]), _subjects([leaf]))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(f"the certificate to validate cannot be read: {exc}") from None
     validator = CertificateValidator(leaf, validation_context=context, pkix_params=pkix_params)
     try:
         vpath = await validator.async_validate_path()
@@ -310,7 +313,10 @@ async def async_validate_path(
     chain = list(reversed(list(vpath.iter_certs(include_root=True))))
     path, subjects = _crypto_path(chain), _subjects(chain)
     anchor = next(iter(_crypto_path(chain[-1:])), None)
-    usage_error = _check_usage(leaf, usage)
+    try:
+        usage_error = _check_usage(leaf, usage)
+    except (ValueError, TypeError, KeyError) as exc:
+        usage_error = f"the certificate's key usage cannot be read: {exc}"
     if usage_error:
         return PathValidation(
             Indication.INDETERMINATE,

@@ -182,3 +182,8 @@ def test_a_forged_ca_named_like_a_bundled_one_is_not_trusted() -> None:
         result = validate_path(leaf, intermediates=intermediates, revocation="none")
         assert not result.passed
         assert result.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND, result.message
+
+
+def test_garbage_in_place_of_a_certificate_is_invalid_input() -> None:
+    with pytest.raises(InvalidInput):
+        validate_path(b"\x30\x03\x02\x01\x00", revocation="none")

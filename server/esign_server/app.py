@@ -22,6 +22,7 @@ from esign_server.config import Settings, get_settings
 from esign_server.context import ServerContext
 from esign_server.logs import configure_logging
 from esign_server.middleware import BodySizeLimit, RequestLog
+from esign_server.services.audit import write_checkpoint
 from esign_server.services.sessions import expire_due
 from esign_server.web.docs import mount_api_docs
 from esign_server.web.mobile import mount_mobile_app
@@ -61,6 +62,10 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         # Expire overdue sessions (and send their webhooks) even when nobody polls them.
         sweep = partial(expire_due, context)
         background = [asyncio.create_task(_every(EXPIRY_SWEEP_SECONDS, sweep, "expiry sweep"))]
+        # Signed checkpoints of the audit chain's head, outside the database (services.audit).
+        checkpoint_audit = partial(write_checkpoint, context)
+        every = settings.audit_checkpoint_seconds
+        background.append(asyncio.create_task(_every(every, checkpoint_audit, "audit checkpoint")))
         if context.db.is_sqlite:
             # Checkpoint the WAL off the requests' path: no request pays for the copy and its fsync.
             checkpoint = context.db.checkpoint

@@ -130,12 +130,14 @@ def prepare(settings: Settings, pki_from: Path | None = None) -> bool:
     """
     from esign.pki import load_dev_pki
     from esign_server.db import Database, migrate
+    from esign_server.services import audit
     from esign_server.services.orgids import seed_level1
     from esign_server.services.pki import ensure_service_pki
 
     _check_pki_urls(settings)
     migrate(settings.database_url)
     db = Database(settings.database_url)
+    audit.bind_key(db, audit.chain_key(settings.master_key_bytes()))
     try:
         seed_level1(db, actor=CLI_ACTOR)  # only the codes the registry lacks
     finally:
@@ -346,19 +348,50 @@ def _print_guide(s: dict[str, str]) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the audit hash chain; name the first broken link."""
-    from esign_server.services.audit import verify_chain
+def audit_verify(
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="Also hold the chain against the signed checkpoints in this directory"),
+    ] = None,
+) -> None:
+    """Check the audit chain (keyed hashes); with --checkpoints, also against the signed checkpoints
+    written outside the database, which shows rewrites and truncation up to the latest checkpoint."""
+    from esign_server.services.audit import verify_chain, verify_checkpoints
 
-    result = verify_chain(_context().db)
-    if result.ok:
+    ctx = _context()
+    result = verify_chain(ctx.db)
+    if not result.ok:
+        err.print(
+            f"[red]audit chain broken at event {result.first_broken_seq}[/red]: {result.problem} "
+            f"({result.events} events verified before it)"
+        )
+        raise typer.Exit(1)
+    if checkpoints is None:
         out.print(f"audit chain intact: {result.events} events")
         return
-    err.print(
-        f"[red]audit chain broken at event {result.first_broken_seq}[/red]: {result.problem} "
-        f"({result.events} events verified before it)"
+    held = verify_checkpoints(ctx, checkpoints)
+    if not held.ok:
+        for problem in held.problems:
+            err.print(f"[red]audit checkpoint:[/red] {problem}")
+        raise typer.Exit(1)
+    out.print(
+        f"audit chain intact: {result.events} events; {held.checkpoints} signed checkpoints hold "
+        f"(the latest vouches for events 1-{held.latest_seq})"
     )
-    raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    directory: Annotated[Path | None, typer.Option("--dir", help="Default: ESIGN_AUDIT_CHECKPOINT_DIR")] = None,
+) -> None:
+    """Write a signed, time-stamped checkpoint of the audit chain's head now (the server does it periodically)."""
+    from esign_server.services.audit import write_checkpoint
+
+    try:
+        path = write_checkpoint(_context(), directory)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    out.print(f"checkpoint written: {path}" if path else "the chain's head is already checkpointed")
 
 
 @user_app.command("create")

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     """Largest PDF or XML ``POST /api/verify`` accepts."""
     verify_trust_anchors: list[Path] = Field(default_factory=list)
     """Root certificates (PEM/DER files) ``POST /api/verify`` trusts besides the service's own root."""
+    audit_checkpoint_dir: Path | None = None
+    """Where signed checkpoints of the audit chain's head are written (default ``<var_dir>/audit-checkpoints``);
+    keep it off the database's host, or ship it elsewhere (the checkpoints are also logged)."""
+    audit_checkpoint_seconds: float = Field(300.0, ge=1.0, le=86_400.0)
+    """How often a checkpoint is written (when the chain has grown); a truncation of the events after
+    the latest checkpoint is not detected, so this bounds what can be cut unseen."""
     log_json: bool = True
     log_level: str = "INFO"
 
@@ -151,6 +157,13 @@ class Settings(BaseSettings):
         if key is None or len(key) != 32:
             raise ValueError("ESIGN_MASTER_KEY must be 32 bytes in base64 or hex (openssl rand -base64 32)")
         return key
+
+    @property
+    def resolved_audit_checkpoint_dir(self) -> Path:
+        """Where audit checkpoints are written."""
+        return (
+            self.audit_checkpoint_dir if self.audit_checkpoint_dir is not None else self.var_dir / "audit-checkpoints"
+        )
 
     @property
     def resolved_pki_dir(self) -> Path:

@@ -19,6 +19,7 @@ from esign_server.events import SessionEvents
 from esign_server.group_commit import CommitGroup, run_alone
 from esign_server.keystore import KeyStore
 from esign_server.keystore.software import SoftwareKeyStore
+from esign_server.services import audit
 
 if TYPE_CHECKING:
     from esign_server.services.pki import ServicePKI
@@ -35,6 +36,7 @@ class ServerContext:
         self.db = db or Database(settings.database_url)
         master = settings.master_key_bytes()
         self.sealer = Sealer(master)
+        audit.bind_key(self.db, audit.chain_key(master))
         self.tokens = AccessTokens(settings.token_secret, settings.access_token_ttl_seconds)
         self.events = SessionEvents()
         self._keystores: dict[str, KeyStore] = {"software": SoftwareKeyStore(master)}

@@ -227,8 +227,16 @@ async def test_pending_requests_are_limited_per_relying_system_and_user(
     assert int(refused.headers["Retry-After"]) > 0
     real = await http.post("/api/sessions", json=session_body(person, "real"), headers=honest.headers)
     assert real.status_code == 201
-    shown = {s["id"] for s in await pending_on_phone(http, person)}
-    assert real.json()["id"] in shown
+    # The phone shows every pending request, grouped by relying system.
+    answer = await http.get(
+        "/api/mobile/sessions", params={"limit": 1}, headers={"Authorization": f"Bearer {person.device_token}"}
+    )
+    listed = answer.json()
+    assert len(listed["sessions"]) == 4 and real.json()["id"] in {s["id"] for s in listed["sessions"]}
+    groups = {g["relying_system"]["name"]: g for g in listed["groups"]}
+    assert groups["Bộ Tư pháp"]["session_ids"] == [real.json()["id"]]
+    assert groups["Hệ thống gửi ồ ạt"]["count"] == 3
+    assert [s["id"] for s in listed["sessions"]] == [sid for g in listed["groups"] for sid in g["session_ids"]]
 
 
 async def test_subjects_are_masked_for_relying_systems_and_revealed_only_to_admins(

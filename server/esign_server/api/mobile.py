@@ -27,6 +27,7 @@ from esign_server.schemas import (
     Paired,
     PairInfo,
     PairStart,
+    PendingGroup,
     Reject,
 )
 from esign_server.services import devices
@@ -94,10 +95,31 @@ def list_sessions(
     state: Annotated[Literal["pending", "history"], Query()] = "pending",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MobileSessionList:
-    """Pending requests (oldest first) or the history (newest first). Also the polling fallback."""
+    """Every pending request, grouped by relying system (``groups``), or the history (newest first, at most
+    ``limit``). Also the polling fallback."""
     session_service.expire_due(ctx)
     rows = session_service.list_for_user(ctx, user_id=device.user_id, pending=state == "pending", limit=limit)
-    return MobileSessionList(sessions=mobile_sessions(ctx, rows))
+    shown = mobile_sessions(ctx, rows)
+    if state != "pending":
+        return MobileSessionList(sessions=shown)
+    return grouped(shown)
+
+
+def grouped(pending: list[MobileSession]) -> MobileSessionList:
+    """Pending requests grouped by relying system (by name), oldest first within each group."""
+    groups: dict[str, PendingGroup] = {}
+    for item in pending:
+        group = groups.get(item.relying_system.id)
+        if group is None:
+            group = groups[item.relying_system.id] = PendingGroup(
+                relying_system=item.relying_system, count=0, session_ids=[]
+            )
+        group.count += 1
+        group.session_ids.append(item.id)
+    ordered = sorted(groups.values(), key=lambda g: (g.relying_system.name.casefold(), g.relying_system.id))
+    by_id = {item.id: item for item in pending}
+    sessions = [by_id[sid] for group in ordered for sid in group.session_ids]
+    return MobileSessionList(sessions=sessions, groups=ordered)
 
 
 @router.get("/sessions/{session_id}", response_model=MobileSession)
@@ -160,8 +182,8 @@ async def events(request: Request, device: CurrentDevice, ctx: CtxDep) -> Stream
         known = await run_in_threadpool(_snapshot, ctx, device)
         if known is None:
             return
-        pending = [s.model_dump(mode="json") for s in known.values() if s.status == "pending"]
-        yield "retry: 3000\n\n" + _sse("snapshot", {"sessions": pending})
+        pending = grouped([s for s in known.values() if s.status == "pending"])
+        yield "retry: 3000\n\n" + _sse("snapshot", pending.model_dump(mode="json"))
         last_beat = time.monotonic()
         while not await request.is_disconnected():
             # Woken at once by this worker's revocation of the device; re-checked every 2 s for the others.

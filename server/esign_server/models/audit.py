@@ -35,3 +35,5 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     seq: int = Field(default=0)
     hash: str = Field(max_length=64)
+    keyed_from: int = Field(default=1)
+    """The first event whose link is keyed (HMAC); earlier ones (written before keying) are plain SHA-256."""

@@ -394,10 +394,23 @@ class MobileSession(BaseModel):
     reason: str | None
 
 
+class PendingGroup(BaseModel):
+    """The pending requests of one relying system, as the phone groups them."""
+
+    relying_system: RelyingSystemSummary
+    count: int
+    session_ids: list[str]
+    """Oldest first."""
+
+
 class MobileSessionList(BaseModel):
     """Requests shown on the phone."""
 
     sessions: list[MobileSession]
+    """Pending: every one, grouped by relying system (groups by name, oldest first within); history:
+    newest first."""
+    groups: list[PendingGroup] = []
+    """Pending only: one entry per relying system that is waiting for the user."""
 
 
 class Confirm(Wire):

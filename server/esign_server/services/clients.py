@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
+import weakref
 from dataclasses import dataclass
+from threading import Lock
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from esign_server.crypto import equal, new_secret, token_hash
@@ -27,6 +32,48 @@ SCOPES = ("sessions", "admin", "csc")
 
 _DUMMY_HASH = token_hash("esign-no-such-client")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{3,64}")
+FAILED_LOGIN_WINDOW_SECONDS = 60.0
+FAILED_LOGIN_NAMES_PER_WINDOW = 20
+"""Failed logins are aggregated: per window, one audit event per presented client id for at most this
+many ids, then one for all the others together (``client:*``)."""
+
+
+def shown_client_id(presented: str) -> str:
+    """A presented client id as the audit log may keep it: at most 64 characters of it, every character
+    outside ``[A-Za-z0-9._-]`` percent-escaped, then cut at 80 (attacker text never goes in raw)."""
+    escaped = quote(presented[:64], safe="._-")
+    return escaped if len(escaped) <= 80 else escaped[:79] + "~"
+
+
+class _FailedLogins:
+    """Counts failed logins per presented client id and says when one is worth an audit event."""
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._window = -1
+        self._logged: set[str] = set()
+        self._unlogged: dict[str, int] = {}
+
+    def note(self, name: str, now: float) -> tuple[str, int] | None:
+        """For a failure under ``name``: (the name to log, failures folded into this event) or None
+        (counted, to be folded into the name's next event)."""
+        window = int(now // FAILED_LOGIN_WINDOW_SECONDS)
+        with self._lock:
+            if window != self._window:
+                self._window, self._logged = window, set()
+            if name not in self._logged and len(self._logged) >= FAILED_LOGIN_NAMES_PER_WINDOW:
+                name = "*"
+            count = self._unlogged.pop(name, 0) + 1
+            if name in self._logged:
+                if len(self._unlogged) < 10_000 or name in self._unlogged:
+                    self._unlogged[name] = count
+                return None
+            self._logged.add(name)
+            return name, count
+
+
+# Per database (one server has one; a test process has many).
+_failed_logins: weakref.WeakKeyDictionary[Engine, _FailedLogins] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -97,13 +144,18 @@ def issue_access_token(
     presented = token_hash(client_secret)
     ok = equal(presented, client.secret_hash if client is not None else _DUMMY_HASH)
     if client is None or not ok or client.status != "active":
-        with ctx.db.write() as session:
-            audit.record(
-                session,
-                actor=f"client:{client_id[:64]}",
-                action="client.login_failed",
-                target=f"client:{client_id[:64]}",
-            )
+        counter = _failed_logins.setdefault(ctx.db.engine, _FailedLogins())
+        noted = counter.note(shown_client_id(client_id), time.time())
+        if noted is not None:
+            name, failures = noted
+            with ctx.db.write() as session:
+                audit.record(
+                    session,
+                    actor="anonymous",
+                    action="client.login_failed",
+                    target=f"client:{name}",
+                    failures=failures,
+                )
         raise Unauthorized("invalid client credentials", code="invalid_client")
     allowed = client.scopes.split()
     requested = scope.split() if scope else allowed

@@ -881,13 +881,19 @@ def withdraw(ctx: ServerContext, *, client_id: str, session_id: str, reason: str
     _after_terminal(ctx, row)
 
 
+MAX_PENDING_SHOWN = 2000
+"""A bound on a user's pending list (each relying system may keep ``max_pending_per_client_user`` open)."""
+
+
 def list_for_user(ctx: ServerContext, *, user_id: str, pending: bool, limit: int = 50) -> list[SigningSession]:
-    """Pending requests (oldest first), or past ones (newest first), of a user."""
+    """Every pending request of a user, by relying system then oldest first (``limit`` is not applied:
+    no relying system may push another's request off the phone), or past ones (newest first)."""
     with ctx.db.read() as session:
         query = select(SigningSession).where(SigningSession.user_id == user_id)
         if pending:
+            limit = MAX_PENDING_SHOWN
             query = query.where(SigningSession.status == PENDING, col(SigningSession.expires_at) > utcnow()).order_by(
-                col(SigningSession.created_at)
+                col(SigningSession.client_id), col(SigningSession.created_at)
             )
         else:
             query = query.where(SigningSession.status != PENDING).order_by(col(SigningSession.created_at).desc())

@@ -43,7 +43,7 @@ import hashlib
 import io
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
@@ -92,7 +92,8 @@ _COVERAGE = {
     SignatureCoverageLevel.UNCLEAR: "partial",
 }
 _FAILED_TRUST = {"REVOKED", "EXPIRED", "NOT_YET_VALID"}
-_EXPIRED = {"OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED", "EXPIRED", "NO_POE"}
+_PAST = {"OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED", "EXPIRED", "NO_POE", "TRY_LATER"}
+"""Trust problems a signature time-stamp can resolve by validating at its time (expiry, stale data)."""
 MAX_SIGNATURES = 50
 """More signatures than this in one PDF are refused: each costs a full validation with difference
 analysis, so a few hundred fields sharing one signature made a 36 KB file take 13 s (found by fuzzing)."""
@@ -406,16 +407,25 @@ class _Verifier:
         warnings: list[str] = list(path.warnings)
         ts = status.timestamp_validity
         ts_ok = ts is not None and bool(ts.valid and ts.intact and ts.trusted)
-        if not path.passed and path.sub_indication is not None and path.sub_indication.value in _EXPIRED and ts_ok:
-            # Expired now, but the time-stamp proves it signed in time: validate at that moment, with the
-            # revocation data gathered later (the PAdES B-LT idea).
+        stamped = ts is not None and bool(ts.valid and ts.intact)
+        if (not path.passed and path.sub_indication is not None and path.sub_indication.value in _PAST
+                and stamped and _carries_revinfo(cert, self.embedded, cms)):
+            # Expired now, or the file's revocation data is past its nextUpdate: the signature time-stamp
+            # proves when it was signed, so validate signer and TSA at that moment with the file's data,
+            # issued after it (ETSI EN 319 102-1 past signature validation; the PAdES B-LT idea). A
+            # revocation after that moment does not undo the signature; one dated before it would be in
+            # newer data only: --fetch asks for it.
             assert ts is not None
             moment = ts.timestamp
-            status = await async_validate_pdf_signature(
-                sig, self.context(moment=moment, retroactive=True), self.context(moment=self.at)
-            )
+            past = self.context(moment=moment, retroactive=True)
+            status = await async_validate_pdf_signature(sig, past, past)
+            ts = status.timestamp_validity
+            ts_ok = ts is not None and bool(ts.valid and ts.intact and ts.trusted)
             path = _from_pyhanko(status, moment)
-            warnings.append(f"validated at the signature time-stamp's time {moment.isoformat()}")
+            if path.passed:
+                path = replace(path, revocation=self._describe_revocation(cert, status, past, cms, moment))
+            warnings.append(f"validated at the signature time-stamp's time {moment.isoformat()} with the revocation "
+                            "data in the file; the current status was not checked (--fetch asks for it)")
         indication, sub, errors = _verdict(status, path, ts_ok, self._unaccounted(sig))
         timestamps = []
         if ts is not None:
@@ -551,8 +561,6 @@ class _Verifier:
 def _with_rendering(reports: list[ValidationReport], signatures: list[EmbeddedPdfSignature],
                     stream: IO[bytes]) -> list[ValidationReport]:
     """Add a ``rendering`` change for each page that looks different from each signed revision."""
-    from dataclasses import replace
-
     stream.seek(0)
     current = stream.read()
     out = []
@@ -610,6 +618,12 @@ def _from_pyhanko(status: PdfSignatureStatus, moment: datetime) -> PathValidatio
     """pyHanko's trust verdict (used for the validation at a time-stamp's time) as a PathValidation."""
     if status.trusted:
         return PathValidation(indication=Indication.TOTAL_PASSED, at=moment)
+    details = status.revocation_details
+    if status.revoked and details is not None and not details.ca_revoked:
+        revoked = RevocationInfo(status=RevocationStatus.REVOKED, source="embedded", revoked_at=details.revocation_date,
+                                 reason=str(details.revocation_reason.native))
+        return PathValidation(indication=Indication.TOTAL_FAILED, sub_indication=SubIndication.REVOKED, at=moment,
+                              revocation=revoked, message=f"revoked on {details.revocation_date.isoformat()}")
     sub = _sub(status) or SubIndication.NO_CERTIFICATE_CHAIN_FOUND
     indication = Indication.TOTAL_FAILED if sub.value in _FAILED_TRUST else Indication.INDETERMINATE
     return PathValidation(indication=indication, sub_indication=sub, at=moment,

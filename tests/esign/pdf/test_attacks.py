@@ -369,3 +369,20 @@ def test_a_forged_ocsp_answer_in_the_dss_is_not_named_as_evidence(dev_pki, no_ur
     [report] = verify_pdf(stream.getvalue(), trust_anchors=dev_pki.root_pem_path)
     assert report.passed, report.to_text()  # the genuine CRL decides
     assert report.revocation is not None and report.revocation.kind == "crl"
+
+
+def test_lt_file_after_its_data_expired_is_judged_at_the_time_stamp(dev_pki, no_url_ca, quiet_signer, root_crl):  # type: ignore[no-untyped-def]
+    """Past signature validation: the file's CRLs (valid one day) are stale three days later; the
+    signature time-stamp proves when it was signed, so it is judged at that time with them — and a CRL
+    in the file that dates the revocation before that time still fails it."""
+    signed = sign_pdf(make_pdf(1, text=AMOUNT), None, quiet_signer, level="B-T", tsa_url=dev_pki.tsa_url)
+    later = datetime.now(UTC) + timedelta(days=3)
+    good = with_dss_crls(signed, [make_crl(no_url_ca, []), root_crl])
+    [report] = verify_pdf(good, trust_anchors=dev_pki.root_pem_path, at=later)
+    assert report.passed, report.to_text()
+    assert any("signature time-stamp's time" in w for w in report.warnings)
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    revoked = make_crl(no_url_ca, [Revocation(quiet_signer.certificate.serial_number, before)])
+    [failed] = verify_pdf(with_dss_crls(signed, [revoked, root_crl]), trust_anchors=dev_pki.root_pem_path, at=later)
+    assert failed.indication is Indication.TOTAL_FAILED, failed.to_text()
+    assert failed.sub_indication is SubIndication.REVOKED

@@ -10,10 +10,13 @@ Who decides what:
   time-stamps, DocMDP and the difference analysis of every revision added after signing;
 * :mod:`esign.pdf.structure` checks that every byte after the first signed revision belongs to a
   revision pyHanko analysed (appended bodies, ``startxref 0`` tails, unreferenced objects);
-* :func:`esign.trust.async_validate_path` decides the signer's path and revocation, in "require"
-  mode: every certificate below the anchor needs a CRL or OCSP answer (from the DSS, the CMS
+* the signer's path and revocation are decided in certvalidator's "require" mode: every
+  certificate below the anchor needs a CRL or OCSP answer (from the DSS, the CMS
   ``adbe-revocationInfoArchival`` attribute, the caller, or fetched when allowed), read whether or
-  not the certificate names a distribution point; none gives INDETERMINATE/TRY_LATER;
+  not the certificate names a distribution point; none gives INDETERMINATE/TRY_LATER. pyHanko
+  decides in one pass; when it does not trust the signer, :func:`esign.trust.async_validate_path`
+  gives the precise ETSI answer. When the signer has expired or the file's data is stale, a
+  signature time-stamp lets the signature be judged at its time (past signature validation);
 * :mod:`esign.pdf.changes` lists what changed after each signature.
 
 =====================================================  =====================================

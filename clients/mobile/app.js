@@ -2,7 +2,7 @@
 // with a TOTP code or reject it, and look back at past requests. Plain ES modules, no build step.
 
 import * as i18n from "./i18n.js";
-import { formatDate, formatDateTime, t } from "./i18n.js";
+import { formatDate, formatDateTime, keyOfText, t } from "./i18n.js";
 import { issuerName, signerOf } from "./signer.js";
 import * as store from "./store.js";
 import { canGenerate, importSecret, parseOtpauth, totpNow } from "./totp.js";
@@ -152,9 +152,13 @@ function certificateText(credential) {
   return parts.join(" · ");
 }
 
-function statusText(status) {
-  return t(`status_${status}`);
+function statusText(session) {
+  return withdrawn(session) ? t("status_withdrawn") : t(`status_${session.status}`);
 }
+
+// The reasons a user can pick when rejecting: sent in the language of the moment, shown later in the
+// language of the moment (an English history showed Vietnamese reasons).
+const REJECT_REASONS = ["reasonNotMe", "reasonWrong", "reasonCode", "reasonLater"];
 
 // The server states its own reasons in English; these are shown in the reader's language.
 const SERVER_REASONS = {
@@ -167,6 +171,8 @@ const SERVER_REASONS = {
 
 function reasonText(reason) {
   if (!reason) return "";
+  const picked = keyOfText(reason, REJECT_REASONS);
+  if (picked) return t(picked);
   const key = SERVER_REASONS[reason];
   if (key) return t(key);
   return reason.startsWith("signing failed") ? t("reasonServerSigning") : reason;
@@ -291,7 +297,6 @@ function rerenderRequest() {
   $("req-desc").hidden = !s.description;
   $("req-code").textContent = s.confirmation_code;
   $("req-docs").replaceChildren(...s.documents.map((name) => node("li", { text: name })));
-  $("req-fp").textContent = s.fingerprint;
   $("req-signer").textContent = signerText(s.credential);
   $("req-cert").textContent = certificateText(s.credential);
   $("req-created").textContent = formatDateTime(s.created_at);
@@ -307,21 +312,23 @@ function setBusy(busy) {
 
 function noteText(note) {
   if (!note) return "";
-  return t(note.key, note.status ? { status: statusText(note.status) } : {});
+  return t(note.key, note.status ? { status: statusText({ status: note.status }) } : {});
 }
 
 function showOutcome(session, note = null, { focus = true } = {}) {
   state.outcome = { session, note };
   const box = $("result-box");
   box.dataset.status = session.status;
-  $("result-icon").textContent = { signed: "✓", rejected: "✕", expired: "⏱", failed: "!" }[session.status] || "i";
+  $("result-icon").textContent = { signed: "✓", rejected: "✕", expired: "◔", failed: "!" }[session.status] || "i";
   $("result-title").textContent = withdrawn(session) ? t("withdrawnTitle") : t(`result_${session.status}_title`);
   $("result-text").textContent =
     noteText(note) ||
-    t(`result_${session.status}_text`, { name: session.relying_system.name, count: session.item_count });
+    (withdrawn(session)
+      ? t("withdrawnText")
+      : t(`result_${session.status}_text`, { name: session.relying_system.name, count: session.item_count }));
   $("result-detail").textContent = [
     `${t("confirmationCode")} ${session.confirmation_code}`,
-    session.completed_at ? `${statusText(session.status)} ${formatDateTime(session.completed_at)}` : "",
+    session.completed_at ? `${statusText(session)} ${formatDateTime(session.completed_at)}` : "",
   ]
     .filter(Boolean)
     .join(" · ");
@@ -469,9 +476,10 @@ function renderHistory() {
           "div",
           { class: "card-head" },
           node("h2", { class: "card-title", text: s.relying_system.name }),
-          node("span", { class: `badge badge-${s.status}`, text: statusText(s.status) }),
+          node("span", { class: `badge badge-${s.status}`, text: statusText(s) }),
         ),
-        node("p", { class: "card-docs", text: `${t("itemCount", { count: s.item_count })}: ${s.documents.join(", ")}` }),
+        node("p", { class: "card-docs", text: `${t("itemCount", { count: s.item_count })}:` }),
+        node("ul", { class: "card-docs docs" }, ...s.documents.map((name) => node("li", { text: name }))),
         node("p", {
           class: "card-meta",
           text: `${t("confirmationCode")}: ${s.confirmation_code} · ${formatDateTime(s.completed_at || s.created_at)}`,
@@ -728,17 +736,21 @@ async function finishPairing(event) {
     return;
   }
   $("pair-submit").disabled = true;
+  // Only a name the user typed replaces the one the administrator gave the device ("iPhone của An");
+  // the prefilled guess ("Điện thoại (Linux)") does not.
+  const typed = $("device-name").value.trim();
+  const chosenName = typed && typed !== defaultDeviceName() ? typed : "";
   try {
     const paired = await api("pair", {
       method: "POST",
       auth: false,
-      body: { enrollment_token: pairing.token, code, device_name: $("device-name").value.trim() },
+      body: { enrollment_token: pairing.token, code, ...(chosenName ? { device_name: chosenName } : {}) },
     });
     const device = {
       token: paired.device_token,
       deviceId: paired.device_id,
       userName: paired.user_name,
-      deviceName: $("device-name").value.trim(),
+      deviceName: chosenName,
     };
     await store.set("device", device);
     const keep = $("src-app").checked && pairing.totp;
@@ -746,6 +758,12 @@ async function finishPairing(event) {
     // The step of a code this app filled in is already in state.lastStep (a code counts once).
     await store.set("lastStep", state.lastStep);
     state.device = device;
+    try {
+      device.deviceName = (await api("me")).device_name || chosenName; // the name the server keeps
+      await store.set("device", device);
+    } catch {
+      // offline right after pairing: the typed name, if any, until the next start
+    }
     state.totp = keep ? pairing.totp : null;
     state.pairing = null;
     message(result, "");

@@ -3,6 +3,7 @@
 export const LANGUAGES = ["vi", "en"];
 let messages = {};
 let current = "vi";
+const catalogs = {}; // every language's messages, to read back texts written in another language
 
 /** The language in use. */
 export function lang() {
@@ -14,7 +15,16 @@ export async function load(code) {
   const chosen = LANGUAGES.includes(code) ? code : "vi";
   const response = await fetch(new URL(`i18n/${chosen}.json`, import.meta.url), { cache: "no-cache" });
   messages = await response.json();
+  catalogs[chosen] = messages;
   current = chosen;
+  for (const other of LANGUAGES.filter((code) => !(code in catalogs))) {
+    try {
+      const answer = await fetch(new URL(`i18n/${other}.json`, import.meta.url), { cache: "no-cache" });
+      catalogs[other] = await answer.json();
+    } catch {
+      // offline: texts in that language are shown as written
+    }
+  }
   document.documentElement.lang = chosen;
   try {
     localStorage.setItem("esign.lang", chosen);
@@ -48,19 +58,30 @@ export function apply(root = document) {
   document.title = t("title");
 }
 
-/** A date and time in the current language. */
-export function formatDateTime(value) {
-  if (!value) return "";
-  return new Intl.DateTimeFormat(current === "vi" ? "vi-VN" : "en-GB", {
-    dateStyle: "short",
-    timeStyle: "short",
-  }).format(new Date(value));
+/** The key among ``keys`` whose message, in any language, is ``text`` (or null). */
+export function keyOfText(text, keys) {
+  for (const key of keys) {
+    if (Object.values(catalogs).some((catalog) => catalog[key] === text)) return key;
+  }
+  return null;
 }
 
-/** A date in the current language. */
+// One form for every date on screen, in both languages: 05/12/2026 and 05/12/2026 14:03.
+const DATE = { day: "2-digit", month: "2-digit", year: "numeric" };
+const TIME = { hour: "2-digit", minute: "2-digit", hour12: false };
+
+function pad(value, options) {
+  return new Intl.DateTimeFormat("en-GB", options).format(new Date(value));
+}
+
+/** A date and time, ``dd/mm/yyyy HH:MM`` in either language. */
+export function formatDateTime(value) {
+  if (!value) return "";
+  return `${pad(value, DATE)} ${pad(value, TIME)}`;
+}
+
+/** A date, ``dd/mm/yyyy`` in either language. */
 export function formatDate(value) {
   if (!value) return "";
-  return new Intl.DateTimeFormat(current === "vi" ? "vi-VN" : "en-GB", { dateStyle: "medium" }).format(
-    new Date(value),
-  );
+  return pad(value, DATE);
 }

@@ -359,7 +359,11 @@ def test_pair_confirm_with_oathtool_code_and_relying_system_gets_a_verifying_sig
     open_request(page, asked["id"])
 
     expect(page.locator("#req-code")).to_have_text(asked["confirmation_code"])
-    expect(page.locator("#req-fp")).to_have_text(asked["fingerprint"])
+    # No hex "fingerprint" that compares with nothing: the confirmation code is the check (item 17).
+    expect(page.locator("#req-fp")).to_have_count(0)
+    expect(page.locator("#view-request")).not_to_contain_text("vân tay")
+    expect(page.locator("#req-created")).to_have_text(re.compile(r"^\d\d/\d\d/\d{4} \d\d:\d\d$"))
+    expect(page.locator("#req-cert")).to_contain_text(re.compile(r"(hết hạn|hiệu lực|đến).*\d\d/\d\d/\d{4}"))
     expect(page.locator("#req-docs li")).to_have_text(names)
     masked = f"CCCD {phone.cccd[:4]}******{phone.cccd[-2:]}"
     expect(page.locator("#req-signer")).to_have_text(f"{phone.full_name} · {masked}")
@@ -418,10 +422,50 @@ def test_a_request_withdrawn_by_its_system_says_so(sqlite_server: RunningServer,
     sqlite_server.cancel(asked["id"])
     expect(page.locator("#result-title")).to_have_text("Yêu cầu đã được rút lại")
     expect(page.locator("#result-text")).to_contain_text("Không có gì được ký")
+    expect(page.locator("#result-detail")).to_contain_text("Đã rút lại")  # not "Đã từ chối"
+    expect(page.locator("#result-detail")).not_to_contain_text("từ chối")
     page.locator('.tab[data-view="history"]').click()
-    expect(page.locator(f'#history-list li[data-session="{asked["id"]}"]')).to_contain_text(
-        "Lý do: hệ thống yêu cầu đã rút lại"
-    )
+    card = page.locator(f'#history-list li[data-session="{asked["id"]}"]')
+    expect(card).to_contain_text("Lý do: hệ thống yêu cầu đã rút lại")
+    expect(card.locator(".badge")).to_have_text("Đã rút lại")
+
+
+def test_history_lists_a_batch_name_by_name_and_reads_reasons_in_the_chosen_language(
+    sqlite_server: RunningServer, page: Page
+) -> None:
+    phone = sqlite_server.new_phone("Vũ Thị Hạnh")
+    pair(page, phone)
+    names = [f"Quyết định bổ nhiệm {n:02d}.pdf" for n in range(1, 13)]
+    asked = sqlite_server.ask(phone, names)
+    open_request(page, asked["id"])
+    page.locator("#reject-reason").select_option("not_me")
+    page.locator("#reject-btn").click()
+    expect(page.locator("#result-title")).to_have_text("Đã từ chối")
+    page.locator('.tab[data-view="history"]').click()
+    card = page.locator(f'#history-list li[data-session="{asked["id"]}"]')
+    expect(card.locator("ul li")).to_have_text(names)  # twelve names, one per line
+    page.locator("#lang").select_option("en")
+    expect(card).to_contain_text("Reason: I did not ask for this")  # picked in Vietnamese, read in English
+    expect(card.locator(".badge")).to_have_text("Rejected")
+
+
+def test_the_device_keeps_the_name_the_administrator_gave_it(sqlite_server: RunningServer, page: Page) -> None:
+    phone = sqlite_server.new_phone("Đỗ Minh Quân", admin_api=True)  # enrolled as "phone" by the admin
+    pair(page, phone)
+    page.locator('.tab[data-view="settings"]').click()
+    expect(page.locator("#set-device")).to_have_text("phone")
+    (device,) = devices.list_devices(sqlite_server.ctx, user_id=phone.user_id)
+    assert device.name == "phone"
+
+
+def test_the_expired_icon_is_a_glyph_debian_fonts_have(sqlite_server: RunningServer, page: Page) -> None:
+    # "⏱" has no glyph in Debian's fonts (a box in Chromium); "◔" is in DejaVu Sans.
+    app_js = sqlite_server.http.get("/m/app.js").text
+    assert "⏱" not in app_js and 'expired: "◔"' in app_js
+    dejavu = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    from fontTools.ttLib import TTFont
+
+    assert ord("◔") in TTFont(dejavu).getBestCmap()
 
 
 def test_five_wrong_codes_fail_the_request_and_lock_the_device(sqlite_server: RunningServer, page: Page) -> None:
@@ -752,7 +796,7 @@ def test_main_screens_are_readable_at_360px_in_both_languages(
         page.locator("#reject-btn").click()
         expect(page.locator("#result-box")).to_have_attribute("data-status", "rejected")
         page.locator('.tab[data-view="history"]').click()
-        expect(page.locator("#history-list li")).to_have_count(2)
+        expect(page.locator("#history-list > li")).to_have_count(2)
         _shoot(page, out, f"{lang}-history")
         checks += page.evaluate(CONTRAST_SCRIPT)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

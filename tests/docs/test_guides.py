@@ -120,6 +120,7 @@ class Folder:
         )
 
     def stop(self) -> None:
+        """Stop everything the guide started: each block ran in its own process group."""
         for process in self.background:
             try:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -127,6 +128,15 @@ class Folder:
                 pass
         for process in self.background:
             process.wait(20)
+            deadline = time.monotonic() + 20
+            while True:  # the servers a block left in the background are in its group too
+                try:
+                    os.killpg(process.pid, 0)
+                except ProcessLookupError:
+                    break
+                if time.monotonic() > deadline:
+                    os.killpg(process.pid, signal.SIGKILL)
+                time.sleep(0.1)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ signature appearances use (Vietnamese letters need an embedded font).
 from __future__ import annotations
 
 import hashlib
+import re
 import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -28,10 +29,11 @@ from esign.report import ValidationReport, explain, summarize, text
 A4 = (595.0, 842.0)
 MARGIN = 40.0
 FONT_SIZE = 9
+TITLE_SIZE = 14
 LEADING = 12
 WRAP = 100
 """Characters per line: DejaVu Sans at 9 pt averages ~5 pt a character over the 515 pt text width."""
-MAX_LINES = int((A4[1] - 2 * MARGIN) // LEADING) - 1
+MAX_LINES = int((A4[1] - 3 * MARGIN - 40) // LEADING) - 1
 
 
 def _font_path() -> Path:
@@ -51,26 +53,67 @@ def _wrap(lines: Sequence[str]) -> list[str]:
 def page_lines(
     report: ValidationReport, index: int, total: int, *, document_name: str, digest: str, lang: str
 ) -> list[str]:
-    """The text of one page (before wrapping): header, the signature's report, the verdict."""
+    """The body of one page (below the title, before wrapping): document, the signature's report, the verdict."""
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    when = report.validation_time.isoformat() if report.validation_time else now
     head = [
-        text("report_title", lang).upper(),
         text("report_intro", lang),
         "",
         f"{text('document', lang)}: {document_name}",
         f"{text('sha256', lang)}: {digest}",
-        f"{text('validation_time', lang)}: {(report.validation_time.isoformat() if report.validation_time else now)}",
+        f"{text('validation_time', lang)}: {when}",
         "",
     ]
+    # The terminal form pads labels into a column; a proportional font cannot keep it, so one space.
+    body = [re.sub(r"^(\s*[^:]+:)\s{2,}", r"\1 ", line) for line in report.to_text(lang).splitlines()]
+    sub = f" / {report.sub_indication.value}" if report.sub_indication else ""
     verdict = [
         "",
-        f"{text('verdict', lang)}: {report.indication.value}"
-        + (f" / {report.sub_indication.value}" if report.sub_indication else ""),
+        f"{text('verdict', lang)}: {report.indication.value}{sub}",
         "  " + explain(report.indication, report.sub_indication, lang),
         "",
         text("page", lang).format(n=index, total=total),
     ]
-    return head + report.to_text(lang).splitlines() + verdict
+    return head + body + verdict
+
+
+def _box(writer: PdfFileWriter, size: int, height: float, font_name: str, lines: list[str]) -> TextBox:
+    style = TextBoxStyle(
+        font=GlyphAccumulatorFactory(str(_font_path())),
+        font_size=size,
+        leading=int(size * 4 / 3),
+        box_layout_rule=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MIN,
+            y_align=layout.AxisAlignment.ALIGN_MAX,
+            margins=layout.Margins(
+                left=MARGIN,
+                right=MARGIN,
+                top=MARGIN if font_name == "F2" else 0,
+                bottom=0 if font_name == "F2" else MARGIN,
+            ),
+        ),
+    )
+    box = TextBox(style, writer, box=layout.BoxConstraints(width=A4[0], height=height), font_name=font_name)
+    box.content = "\n".join(lines)
+    return box
+
+
+def _page(writer: PdfFileWriter, title: str, lines: list[str]) -> PageObject:
+    title_height = MARGIN + 30
+    heading = _box(writer, TITLE_SIZE, title_height, "F2", [title])
+    body = _box(writer, FONT_SIZE, A4[1] - title_height - 8, "F1", lines)
+    rule_y = A4[1] - title_height + 2
+    content = b"".join(
+        [
+            b"q 1 0 0 1 0 %g cm " % (A4[1] - title_height) + heading.render() + b" Q\n",
+            b"q 0.6 w %g %g m %g %g l S Q\n" % (MARGIN, rule_y, A4[0] - MARGIN, rule_y),
+            b"q " + body.render() + b" Q\n",
+        ]
+    )
+    resources = heading.resources
+    resources += body.resources
+    stream = generic.StreamObject(stream_data=content)
+    return PageObject(contents=writer.add_object(stream), media_box=(0, 0, *A4), resources=resources.as_pdf_object())
 
 
 def render_report_pdf(
@@ -79,28 +122,17 @@ def render_report_pdf(
     """The printable report as PDF bytes (a summary page when there is no signature)."""
     digest = hashlib.sha256(document).hexdigest()
     writer = PdfFileWriter()
-    font = GlyphAccumulatorFactory(str(_font_path()))
-    style = TextBoxStyle(
-        font=font,
-        font_size=FONT_SIZE,
-        leading=LEADING,
-        box_layout_rule=layout.SimpleBoxLayoutRule(
-            x_align=layout.AxisAlignment.ALIGN_MIN,
-            y_align=layout.AxisAlignment.ALIGN_MAX,
-            margins=layout.Margins.uniform(MARGIN),
-        ),
-    )
-    pages: list[list[str]] = []
+    title = text("report_title", lang).upper()
     total = max(len(reports), 1)
-    for index, report in enumerate(reports, start=1):
-        pages.append(_wrap(page_lines(report, index, total, document_name=document_name, digest=digest, lang=lang)))
+    pages = [
+        _wrap(page_lines(report, index, total, document_name=document_name, digest=digest, lang=lang))
+        for index, report in enumerate(reports, start=1)
+    ]
     if not reports:
         bottom = summarize([])
         pages.append(
             _wrap(
                 [
-                    text("report_title", lang).upper(),
-                    "",
                     f"{text('document', lang)}: {document_name}",
                     f"{text('sha256', lang)}: {digest}",
                     "",
@@ -112,13 +144,7 @@ def render_report_pdf(
     for lines in pages:
         if len(lines) > MAX_LINES:  # one page per signature: what does not fit is cut, and says so
             lines = [*lines[: MAX_LINES - 1], "…"]
-        box = TextBox(style, writer, box=layout.BoxConstraints(width=A4[0], height=A4[1]))
-        box.content = "\n".join(lines)
-        stream = generic.StreamObject(stream_data=box.render())
-        page = PageObject(
-            contents=writer.add_object(stream), media_box=(0, 0, *A4), resources=box.resources.as_pdf_object()
-        )
-        writer.insert_page(page)
+        writer.insert_page(_page(writer, title, lines))
     writer.set_info(
         generic.DictionaryObject(
             {generic.pdf_name("/Title"): generic.TextStringObject(f"{text('report_title', lang)}: {document_name}")}

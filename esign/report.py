@@ -206,7 +206,8 @@ class ChangeInfo:
     kind: str
     """``form_field`` (value changed), ``form_field_added``/``_removed``/``_signed``/``_appearance``,
     ``annotation_added``/``_removed``/``_changed``, ``page_added``/``_removed``/``_changed``,
-    ``rendering`` (the page looks different), ``dss``, ``signature``, ``timestamp``, ``metadata``, ``other``."""
+    ``rendering`` (the page looks different), ``unaccounted_bytes`` (bytes no revision accounts for),
+    ``dss``, ``signature``, ``timestamp``, ``metadata``, ``other``."""
     description: str
     visible: bool
     """Whether the change can alter what a reader sees."""

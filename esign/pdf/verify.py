@@ -383,6 +383,12 @@ class _Verifier:
         return [p.message for p in self.problems if end is None or p.offset >= end]
 
     def _changes(self, sig: EmbeddedPdfSignature) -> tuple[ChangeInfo, ...]:
+        """What changed after ``sig``: bytes no revision accounts for first, then the listed changes."""
+        unaccounted = tuple(ChangeInfo(kind="unaccounted_bytes", visible=True, description=message)
+                            for message in self._unaccounted(sig))
+        return unaccounted + self._listed_changes(sig)
+
+    def _listed_changes(self, sig: EmbeddedPdfSignature) -> tuple[ChangeInfo, ...]:
         later = [("timestamp" if s.sig_object_type == "/DocTimeStamp" else "signature", str(s.field_name))
                  for s in self.signatures if s.signed_revision > sig.signed_revision]
         try:
@@ -450,8 +456,8 @@ class _Verifier:
             digest_algorithm=status.md_algorithm,
             signature_algorithm=sig.signer_info["signature_algorithm"]["algorithm"].native,
             coverage=_COVERAGE.get(status.coverage) if status.coverage is not None else None,
-            modifications=_modifications(status),
-            modifications_allowed=_allowed(status),
+            modifications="other" if self._unaccounted(sig) else _modifications(status),
+            modifications_allowed=False if self._unaccounted(sig) else _allowed(status),
             changes=changes,
             level=_level(sig, status, _carries_revinfo(cert, self.embedded, cms), doc_ts),
             validation_time=moment or status.validation_time or datetime.now(UTC),
@@ -553,8 +559,8 @@ class _Verifier:
             trust_anchor=_anchor(status.validation_path),
             digest_algorithm=status.md_algorithm,
             coverage=_COVERAGE.get(status.coverage) if status.coverage is not None else None,
-            modifications=_modifications(status),
-            modifications_allowed=allowed,
+            modifications="other" if unaccounted else _modifications(status),
+            modifications_allowed=False if unaccounted else allowed,
             changes=self._changes(sig),
             validation_time=self.at or datetime.now(UTC),
             errors=tuple(errors),

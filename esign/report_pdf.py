@@ -27,7 +27,7 @@ from esign.errors import InvalidInput
 from esign.report import ValidationReport, explain, summarize, text
 
 A4 = (595.0, 842.0)
-MARGIN = 40.0
+MARGIN = 40
 FONT_SIZE = 9
 TITLE_SIZE = 14
 LEADING = 12

@@ -68,6 +68,8 @@ def trust_anchors(trust: Sequence[Path] | None, trust_only: Sequence[Path] | Non
     """``--trust`` adds to the default store (bundled Vietnamese roots + operator's); ``--trust-only`` replaces it."""
     from esign.trust import resolve_anchors
 
+    if trust and trust_only:
+        raise InvalidInput("give --trust (add to the trust store) or --trust-only (replace it), not both")
     return resolve_anchors(trust=list(trust or []) or None, trust_only=list(trust_only) if trust_only else None)
 
 

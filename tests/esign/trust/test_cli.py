@@ -161,3 +161,9 @@ def test_exit_codes_failed_refused_and_at(signed_xml: Path, signed_pdf: Path, de
         # before the certificates existed: never TOTAL-PASSED
         past = runner.invoke(app, ["verify", str(path), *trust, "--at", "2001-01-01T00:00:00Z", "--json"])
         assert past.exit_code == 3, past.output
+
+
+def test_trust_and_trust_only_together_are_refused(signed_pdf: Path, dev_pki: DevPKI) -> None:
+    root = str(dev_pki.root_pem_path)
+    result = runner.invoke(pdf_app, ["verify", str(signed_pdf), "--trust", root, "--trust-only", root])
+    assert result.exit_code == 2 and "not both" in result.output

@@ -6,8 +6,10 @@ import asyncio
 import hashlib
 import hmac
 import json
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -186,3 +188,28 @@ def test_remote_cli_lists_credentials_and_signs_a_file(
     )
     assert signed.exit_code == 0, signed.output
     assert len(signed.output.strip().splitlines()[-1]) > 80  # base64 ECDSA signature
+
+
+def test_whole_document_session_signs_the_sample_letter_on_the_server(
+    server_url: str, integrator: Integrator, person: Person, tmp_path: Path
+) -> None:
+    # documents in POST /api/sessions through the SDK (issue 21, item 21): the phone confirms the
+    # document's name, the server signs the PDF, the relying system fetches it; pdfsig checks it.
+    from esign_client import Document
+
+    letter = (Path(__file__).resolve().parents[2] / "samples" / "cong-van.pdf").read_bytes()
+    with EsignClient(server_url, client_id=integrator.client_id, client_secret=integrator.client_secret) as api:
+        session = api.create_session(
+            person.credential_id,
+            documents=[Document("cong-van.pdf", "pdf", letter, {"reason": "Phê duyệt"})],
+            description="Công văn 125/STP-HCTP",
+        )
+        assert [d["name"] for d in session.raw["documents"]] == ["cong-van.pdf"]
+        phone = confirm_on_phone(server_url, person)
+        assert api.wait(session.id, timeout=20, poll=5).status == "signed"
+        phone.join()
+        signed = api.fetch_document(session.id, 0)
+    assert signed.startswith(letter[:1024]) and len(signed) > len(letter)
+    (tmp_path / "signed.pdf").write_bytes(signed)
+    checked = subprocess.run(["pdfsig", str(tmp_path / "signed.pdf")], capture_output=True, text=True, timeout=60)
+    assert "Signature Validation: Signature is Valid." in checked.stdout, checked.stdout

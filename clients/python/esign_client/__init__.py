@@ -9,7 +9,7 @@
 
 from esign_client.csc import AsyncCscClient, Authorization, CredentialInfo, CscClient
 from esign_client.errors import ApiError, ConfirmationTimeout
-from esign_client.sessions import AsyncEsignClient, EsignClient, HashItem, Session
+from esign_client.sessions import AsyncEsignClient, Document, EsignClient, HashItem, Session
 from esign_client.webhooks import SIGNATURE_HEADER, verify_webhook
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "ConfirmationTimeout",
     "CredentialInfo",
     "CscClient",
+    "Document",
     "EsignClient",
     "HashItem",
     "Session",

@@ -9,6 +9,14 @@ Sync::
         session = api.wait(session.id, timeout=300)            # the user confirms on the phone
         signature = api.fetch_signatures(session.id)[0]
 
+Whole documents signed on the server (the phone confirms their names; only the server sees them)::
+
+        session = api.create_session(CREDENTIAL_ID, documents=[
+            Document("cong-van.pdf", "pdf", pdf_bytes, {"level": "B-T", "reason": "Phê duyệt"})],
+            description="Công văn 125/STP-HCTP")
+        api.wait(session.id)
+        signed_pdf = api.fetch_document(session.id, 0)
+
 Async: the same methods on :class:`AsyncEsignClient`, awaited.
 """
 
@@ -35,6 +43,19 @@ class HashItem:
 
     name: str
     digest: bytes
+
+
+@dataclass(frozen=True)
+class Document:
+    """A whole PDF or XML document for the server to sign, under the name the user's phone shows."""
+
+    name: str
+    format: str
+    """``pdf`` or ``xml``."""
+    content: bytes
+    options: dict[str, str | int | bool] | None = None
+    """PDF: ``level``, ``reason``, ``location``, ``contact``, ``field_name``; XML: ``profile``,
+    ``reference_id``, ``signature_parent``, ``c14n``."""
 
 
 @dataclass(frozen=True)
@@ -96,14 +117,33 @@ def _items(items: Sequence[HashItem | tuple[str, bytes] | bytes]) -> list[dict[s
     return result
 
 
+def _documents(documents: Sequence[Document]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": d.name,
+            "format": d.format,
+            "content": base64.b64encode(d.content).decode(),
+            "options": d.options or {},
+        }
+        for d in documents
+    ]
+
+
+def _bytes(response: httpx.Response) -> bytes:
+    if response.status_code >= 400:
+        json_body(response)  # raises ApiError with the server's code and message
+    return response.content
+
+
 class SessionCalls:
     """The session API's requests, shared by the sync and async clients."""
 
     @staticmethod
     def create(
         credential_id: str,
-        items: Sequence[HashItem | tuple[str, bytes] | bytes],
+        items: Sequence[HashItem | tuple[str, bytes] | bytes] = (),
         *,
+        documents: Sequence[Document] = (),
         digest_algorithm: str = "sha256",
         signature_algorithm: str | None = None,
         description: str | None = None,
@@ -113,6 +153,8 @@ class SessionCalls:
     ) -> Call[Session]:
         """``POST /api/sessions``."""
         body: dict[str, Any] = {"credential_id": credential_id, "items": _items(items)}
+        if documents:
+            body["documents"] = _documents(documents)
         body["digest_algorithm"] = digest_algorithm
         for key, value in (
             ("signature_algorithm", signature_algorithm),
@@ -130,6 +172,11 @@ class SessionCalls:
         """``GET /api/sessions/{id}`` (long-poll with ``wait``)."""
         params = {"wait": wait} if wait else None
         return Call("GET", f"/api/sessions/{session_id}", _session, params=params, timeout=wait + 30)
+
+    @staticmethod
+    def document(session_id: str, index: int) -> Call[bytes]:
+        """``GET /api/sessions/{id}/documents/{index}``: a signed document."""
+        return Call("GET", f"/api/sessions/{session_id}/documents/{index}", _bytes)
 
     @staticmethod
     def cancel(session_id: str) -> Call[Session]:
@@ -166,10 +213,15 @@ class EsignClient(SyncRunner):
         )
 
     def create_session(
-        self, credential_id: str, items: Sequence[HashItem | tuple[str, bytes] | bytes], **options: Any
+        self, credential_id: str, items: Sequence[HashItem | tuple[str, bytes] | bytes] = (), **options: Any
     ) -> Session:
-        """Ask the credential's holder to sign ``items`` (digests); show them ``confirmation_code``."""
+        """Ask the credential's holder to sign ``items`` (named digests) or ``documents=[Document(...)]``
+        (whole PDF/XML, signed on the server); show them ``confirmation_code``."""
         return self.run(SessionCalls.create(credential_id, items, **options))
+
+    def fetch_document(self, session_id: str, index: int) -> bytes:
+        """A signed document of a signed document session (``documents[index]``)."""
+        return self.run(SessionCalls.document(session_id, index))
 
     def get_session(self, session_id: str) -> Session:
         """The session now."""
@@ -217,10 +269,15 @@ class AsyncEsignClient(AsyncRunner):
         )
 
     async def create_session(
-        self, credential_id: str, items: Sequence[HashItem | tuple[str, bytes] | bytes], **options: Any
+        self, credential_id: str, items: Sequence[HashItem | tuple[str, bytes] | bytes] = (), **options: Any
     ) -> Session:
-        """Ask the credential's holder to sign ``items`` (digests); show them ``confirmation_code``."""
+        """Ask the credential's holder to sign ``items`` (named digests) or ``documents=[Document(...)]``
+        (whole PDF/XML, signed on the server); show them ``confirmation_code``."""
         return await self.run(SessionCalls.create(credential_id, items, **options))
+
+    async def fetch_document(self, session_id: str, index: int) -> bytes:
+        """A signed document of a signed document session (``documents[index]``)."""
+        return await self.run(SessionCalls.document(session_id, index))
 
     async def get_session(self, session_id: str) -> Session:
         """The session now."""

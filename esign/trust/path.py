@@ -97,7 +97,7 @@ def _crypto_path(certs: Iterable[asn1_x509.Certificate]) -> tuple[x509.Certifica
     for cert in certs:
         try:
             out.append(_to_crypto(cert))
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             continue
     return tuple(out)
 
@@ -107,7 +107,7 @@ def _subjects(certs: Iterable[asn1_x509.Certificate]) -> tuple[str, ...]:
     for cert in certs:
         try:
             out.append(_to_crypto(cert).subject.rfc4514_string())
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             out.append(cert.subject.human_friendly)
     return tuple(out)
 

@@ -129,7 +129,14 @@ def load_certificate(der: bytes, what: str) -> x509.Certificate:
         _ = list(cert.extensions)
         cert.subject.rfc4514_string()
         cert.issuer.rfc4514_string()
-    except (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
+    except (
+        ValueError,
+        TypeError,
+        UnsupportedAlgorithm,
+        x509.InvalidVersion,
+        x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
+    ):
         raise InvalidInput(f"{what} is not a readable X.509 certificate") from None
     return cert
 

@@ -114,11 +114,12 @@ class SignerInfo:
 
 def describe_key(cert: x509.Certificate) -> str | None:
     """``RSA-2048``, ``ECDSA-P256``, ``Ed25519``, ``DSA-1024``, ... (None when the key cannot be read)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
     try:
         key = cert.public_key()
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         return None
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA-{key.key_size}"

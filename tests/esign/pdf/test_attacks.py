@@ -386,3 +386,18 @@ def test_lt_file_after_its_data_expired_is_judged_at_the_time_stamp(dev_pki, no_
     [failed] = verify_pdf(with_dss_crls(signed, [revoked, root_crl]), trust_anchors=dev_pki.root_pem_path, at=later)
     assert failed.indication is Indication.TOTAL_FAILED, failed.to_text()
     assert failed.sub_indication is SubIndication.REVOKED
+
+
+def test_an_update_whose_xref_is_off_by_whitespace_fails(dev_pki, revinfo, approval):  # type: ignore[no-untyped-def]
+    """pyHanko forgives an offset that points at whitespace before the object; a reader that finds the
+    table wrong rebuilds it by scanning for bodies: the file must be exact after signing."""
+    updated = hand_update(approval, {50: b"<< /Producer (x) >>"})
+    at = updated.rindex(b"50 0 obj")
+    entry = b"%010d 00000 n " % at
+    assert updated.count(entry) == 1
+    off_by_one = updated.replace(entry, b"%010d 00000 n " % (at - 1))  # the newline before the header
+    [clean] = verify_pdf(updated, trust_anchors=dev_pki.root_pem_path, **revinfo)
+    assert not any("not where its cross-reference entry says" in e for e in clean.errors)
+    [report] = verify_pdf(off_by_one, trust_anchors=dev_pki.root_pem_path, **revinfo)
+    assert report.indication is Indication.TOTAL_FAILED
+    assert any("not where its cross-reference entry says" in e for e in report.errors), report.errors

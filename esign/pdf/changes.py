@@ -69,7 +69,7 @@ def changes_after(reader: PdfFileReader, revision: int, later_signatures: list[t
         where = " (with a visible appearance)" if shown.get(name) else ""
         out.append(ChangeInfo(kind=kind, name=name, description=f"{what} {name} added{where}",
                               visible=shown.get(name, False)))
-    other = changed - accounted - _structural_refs(reader, revision, last)
+    other = {r for r in changed - accounted - _structural_refs(reader, revision, last) if not _is_container(reader, r)}
     if other:
         out.append(ChangeInfo(kind="other", description=f"{len(other)} other object(s) added or rewritten",
                               visible=False))
@@ -104,6 +104,15 @@ def _structural_refs(reader: PdfFileReader, first: int, last: int) -> set[tuple[
         if meta.stream_ref is not None:
             refs.add((meta.stream_ref.idnum, meta.stream_ref.generation))
     return refs
+
+
+def _is_container(reader: PdfFileReader, ref: tuple[int, int]) -> bool:
+    """An object stream: it only carries other objects, which are counted themselves."""
+    try:
+        obj = reader.get_object(generic.Reference(ref[0], ref[1], reader))
+        return isinstance(obj, generic.StreamObject) and obj.get("/Type") == "/ObjStm"
+    except Exception:
+        return False
 
 
 def _text(value: Any) -> str | None:
@@ -179,23 +188,34 @@ def _shows(widget: Any) -> bool:
 
 
 def _appearance_refs(widgets: list[Any]) -> set[tuple[int, int]]:
-    """The appearance dictionaries and streams of widgets: part of the field they belong to."""
+    """Everything the widgets' appearances reach (forms, their resources, fonts, images): part of the
+    field they belong to. Bounded: hostile files nest without end."""
     refs: set[tuple[int, int]] = set()
+    todo: list[tuple[Any, int]] = []
     for widget in widgets:
         try:
-            ap = widget.get_object().raw_get("/AP") if "/AP" in widget.get_object() else None
-            if ap is None:
-                continue
-            if (r := _ref(ap)) is not None:
-                refs.add(r)
-            for value in ap.get_object().values():
-                if (r := _ref(value)) is not None:
-                    refs.add(r)
-                inner = value.get_object()
-                if isinstance(inner, generic.DictionaryObject) and not isinstance(inner, generic.StreamObject):
-                    refs |= {x for x in (_ref(v) for v in inner.values()) if x}
-        except Exception:  # noqa: S112 - an unreadable appearance accounts for nothing
+            obj = widget.get_object()
+            if "/AP" in obj:
+                todo.append((obj.raw_get("/AP"), 0))
+        except Exception:  # noqa: S112 - an unreadable widget has no appearance to account for
             continue
+    while todo and len(refs) < MAX_FIELDS:
+        raw, depth = todo.pop()
+        ref = _ref(raw)
+        if ref is not None:
+            if ref in refs:
+                continue
+            refs.add(ref)
+        if depth > 12:
+            continue
+        try:
+            value = raw.get_object()
+        except Exception:  # noqa: S112 - unreadable: nothing further to follow
+            continue
+        if isinstance(value, generic.DictionaryObject):  # stream dictionaries included
+            todo += [(value.raw_get(k), depth + 1) for k in value if k not in ("/Parent", "/P")]
+        elif isinstance(value, generic.ArrayObject):
+            todo += [(v, depth + 1) for v in value]
     return refs
 
 

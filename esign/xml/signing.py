@@ -149,6 +149,7 @@ def sign_xml(
     timestamper: Timestamper | None = None,
     signing_time: datetime | None = None,
     huge_tree: bool = False,
+    allow_weak: bool = False,
 ) -> bytes:
     """Sign an XML document and return the signed document.
 
@@ -162,14 +163,15 @@ def sign_xml(
 
     ``reference_id`` is the ``Id`` of the element to sign (whole document when None);
     ``signature_parent`` where the Signature goes: an element ``Id``, an element's local name, or a
-    callable given the root; ``scheme`` picks ``rsa-pss`` over PKCS#1 v1.5 for RSA keys.
+    callable given the root; ``scheme`` picks ``rsa-pss`` over PKCS#1 v1.5 for RSA keys; ``allow_weak``
+    must be set to sign with ``digest="sha1"`` (legacy systems only: verifiers judge it by date).
 
     >>> signed = sign_xml(b"<doc><a>1</a></doc>", signer)                      # doctest: +SKIP
     """
     draft = _make_draft(
         data, signer.certificate, signer.chain, profile=profile, reference_id=reference_id,
         signature_parent=signature_parent, digest=digest, c14n=c14n, scheme=scheme,
-        signing_time=signing_time, huge_tree=huge_tree,
+        signing_time=signing_time, huge_tree=huge_tree, allow_weak=allow_weak,
     )
     value = _sign_now(signer, draft.tbs_digest(), draft.algorithm)
     draft.source = data
@@ -338,6 +340,7 @@ def _make_draft(
     scheme: str | None = None,
     signing_time: datetime | None = None,
     huge_tree: bool = False,
+    allow_weak: bool = False,
 ) -> _Draft:
     if profile not in PROFILES:
         raise InvalidInput(f"unknown XML signature profile {profile!r}; choose one of {', '.join(PROFILES)}")
@@ -347,7 +350,7 @@ def _make_draft(
         c14n_uri = C14N_BY_NAME[c14n]
     except KeyError:
         raise InvalidInput(f"c14n must be 'exclusive' or 'inclusive', not {c14n!r}") from None
-    digest_alg = digest_algorithm(digest)
+    digest_alg = digest_algorithm(digest, allow_weak=allow_weak)  # SHA-1 only when asked for by name
     if digest_alg not in DIGEST_URI_OF:
         raise InvalidInput(f"digest {digest} has no XMLDSig identifier; use sha256, sha384 or sha512")
     algorithm = _signature_algorithm(certificate, digest_alg, scheme)

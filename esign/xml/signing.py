@@ -37,7 +37,7 @@ from esign.algorithms import (
 from esign.errors import InvalidInput, SigningError
 from esign.signers.base import Signer, ecdsa_der_readings, verified_signature
 from esign.xml import tree as xtree
-from esign.xml.c14n import canonicalize, digest_document
+from esign.xml.c14n import canonicalize, check_namespace_work, digest_document
 from esign.xml.constants import (
     BASE64_TRANSFORM,
     C14N_BY_NAME,
@@ -360,6 +360,7 @@ def _make_draft(
     if profile == "xmldsig-detached":
         return builder.detached(data, reference_id or "document")
     tree = parse_xml(data, huge_tree=huge_tree)
+    check_namespace_work(tree.getroot(), len(data), raw=data)  # a namespace bomb would make C14N crawl
     if profile == "xmldsig-enveloping":
         return builder.enveloping(tree, reference_id or "object")
     if profile == "einvoice":

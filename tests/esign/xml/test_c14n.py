@@ -105,3 +105,11 @@ def test_many_declarations_that_are_not_in_scope_together_are_fine(dev_pki: DevP
     document = f'<doc>{items}<Signature xmlns="{DSIG}"/></doc>'.encode()
     with pytest.raises(InvalidInput, match="SignedInfo"):  # past the budget, refused only for what it lacks
         verify_xml(document, trust_anchors=dev_pki.root_pem_path)
+
+
+def test_signing_refuses_a_namespace_bomb_too(rsa: object) -> None:
+    from esign.xml import sign_xml
+
+    declarations = " ".join(f'xmlns:p{i}="urn:n{i}"' for i in range(50_000))
+    with pytest.raises(InvalidInput, match="namespaces"):
+        sign_xml(f'<doc {declarations}><a Id="x">1</a></doc>'.encode(), rsa, reference_id="x")  # type: ignore[arg-type]

@@ -141,8 +141,12 @@ def one(kind: str, pki_dir: Path, src: Path, dst: Path) -> None:
 
 
 def _child(kind: str, pki_dir: Path, src: Path, dst: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--one", kind, str(pki_dir), str(src), str(dst)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", kind, str(pki_dir), str(src), str(dst)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -188,7 +192,7 @@ def main() -> None:
         kinds = ["floor", "esign", "stock"]
         results: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
         for n in range(args.big_runs):
-            for kind in kinds[n % 3:] + kinds[: n % 3]:
+            for kind in kinds[n % 3 :] + kinds[: n % 3]:
                 results[kind].append(_child(kind, work / "pki", big, work / f"out-{kind}.pdf"))
         med = {k: statistics.median(r["ms"] for r in v) for k, v in results.items()}
         low = {k: min(r["ms"] for r in v) for k, v in results.items()}
@@ -198,10 +202,14 @@ def main() -> None:
         per_round = statistics.median(e["ms"] / f["ms"] for e, f in rounds)
         print(f"{size_mb:.0f} MB PDF, B-B, RSA-2048, path to path ({args.big_runs} rounds; peak RSS over interpreter)")
         print(f"  {'':24s}{'median':>8s}    {'min':>6s}    {'CPU':>6s}")
-        for kind, label in (("floor", "copy + SHA-256 (floor)"), ("esign", "esign sign_pdf"),
-                            ("stock", "stock pyHanko sign_pdf")):
-            print(f"  {label:24s}{med[kind]:8.1f} ms {low[kind]:6.1f} ms {cpu[kind]:6.1f} ms"
-                  f"   peak +{peak[kind]:6.1f} MB")
+        for kind, label in (
+            ("floor", "copy + SHA-256 (floor)"),
+            ("esign", "esign sign_pdf"),
+            ("stock", "stock pyHanko sign_pdf"),
+        ):
+            print(
+                f"  {label:24s}{med[kind]:8.1f} ms {low[kind]:6.1f} ms {cpu[kind]:6.1f} ms   peak +{peak[kind]:6.1f} MB"
+            )
         print(f"  esign / floor, per round{per_round:8.2f}x   (target <= 1.3x)")
         print(f"  esign / floor, medians  {med['esign'] / med['floor']:8.2f}x")
         print(f"  stock / esign, medians  {med['stock'] / med['esign']:8.2f}x")

@@ -98,16 +98,12 @@ class PyHankoSigner(PyHankoBaseSigner):
         """Hash ``data`` (the signed attributes) and have the backend sign the digest."""
         if dry_run:
             return bytes(max_signature_size(self.esign_signer.public_key))
-        algorithm = SignatureAlgorithm(
-            self.algorithm.scheme, _digest(digest_algorithm, self.esign_signer.allow_weak)
-        )
+        algorithm = SignatureAlgorithm(self.algorithm.scheme, _digest(digest_algorithm, self.esign_signer.allow_weak))
         return await self.esign_signer.sign_digest(algorithm.digest.digest(data), algorithm)
 
     def reserved_size(self, *, timestamp: bool = False) -> int:
         """Hex characters to reserve for ``/Contents``: see :func:`reserved_size`."""
-        return reserved_size(
-            self.signing_cert, self._chain, self.esign_signer.public_key, timestamp=timestamp
-        )
+        return reserved_size(self.signing_cert, self._chain, self.esign_signer.public_key, timestamp=timestamp)
 
 
 def _digest(name: str, allow_weak: bool) -> DigestAlgorithm:

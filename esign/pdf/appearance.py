@@ -31,10 +31,24 @@ ORGANIZATION_IDENTIFIER_OID = x509.ObjectIdentifier("2.5.4.97")
 UID_OID = x509.ObjectIdentifier("0.9.2342.19200300.100.1.1")
 
 LABELS = {
-    "vi": {"signer": "Ký bởi", "org": "Cơ quan", "code": "Mã định danh", "tax": "MST",
-           "time": "Thời gian ký", "reason": "Lý do", "location": "Nơi ký"},
-    "en": {"signer": "Signed by", "org": "Organization", "code": "Identifier", "tax": "Tax code",
-           "time": "Signing time", "reason": "Reason", "location": "Location"},
+    "vi": {
+        "signer": "Ký bởi",
+        "org": "Cơ quan",
+        "code": "Mã định danh",
+        "tax": "MST",
+        "time": "Thời gian ký",
+        "reason": "Lý do",
+        "location": "Nơi ký",
+    },
+    "en": {
+        "signer": "Signed by",
+        "org": "Organization",
+        "code": "Identifier",
+        "tax": "Tax code",
+        "time": "Signing time",
+        "reason": "Reason",
+        "location": "Location",
+    },
 }
 TIME_FORMAT = "%d/%m/%Y %H:%M:%S (UTC+07:00)"
 VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
@@ -154,7 +168,9 @@ def stamp_style(template: str, *, font_size: int = 8) -> TextStampStyle:
         background=None,
         # Long Vietnamese agency names must shrink into the box rather than be cut off.
         inner_content_layout=SimpleBoxLayoutRule(
-            x_align=AxisAlignment.ALIGN_MIN, y_align=AxisAlignment.ALIGN_MAX,
-            margins=Margins.uniform(4), inner_content_scaling=InnerScaling.SHRINK_TO_FIT,
+            x_align=AxisAlignment.ALIGN_MIN,
+            y_align=AxisAlignment.ALIGN_MAX,
+            margins=Margins.uniform(4),
+            inner_content_scaling=InnerScaling.SHRINK_TO_FIT,
         ),
     )

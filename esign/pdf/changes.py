@@ -67,12 +67,14 @@ def changes_after(reader: PdfFileReader, revision: int, later_signatures: list[t
     for kind, name in later_signatures:
         what = "document time-stamp" if kind == "timestamp" else "signature"
         where = " (with a visible appearance)" if shown.get(name) else ""
-        out.append(ChangeInfo(kind=kind, name=name, description=f"{what} {name} added{where}",
-                              visible=shown.get(name, False)))
+        out.append(
+            ChangeInfo(kind=kind, name=name, description=f"{what} {name} added{where}", visible=shown.get(name, False))
+        )
     other = {r for r in changed - accounted - _structural_refs(reader, revision, last) if not _is_container(reader, r)}
     if other:
-        out.append(ChangeInfo(kind="other", description=f"{len(other)} other object(s) added or rewritten",
-                              visible=False))
+        out.append(
+            ChangeInfo(kind="other", description=f"{len(other)} other object(s) added or rewritten", visible=False)
+        )
     return out
 
 
@@ -164,8 +166,7 @@ def _fields(root: Any) -> dict[str, FieldState]:
                 continue
             widget_objs = list(children or []) or [raw]
             widgets = [r for r in (_ref(k) for k in widget_objs) if r]
-            out[name] = (value, widgets, _ref(raw), any(_shows(w) for w in widget_objs),
-                         _appearance_refs(widget_objs))
+            out[name] = (value, widgets, _ref(raw), any(_shows(w) for w in widget_objs), _appearance_refs(widget_objs))
 
     walk(fields, "", 0, None)
     return out
@@ -219,35 +220,70 @@ def _appearance_refs(widgets: list[Any]) -> set[tuple[int, int]]:
     return refs
 
 
-def _field_changes(old: dict[str, FieldState], new: dict[str, FieldState], changed: set[tuple[int, int]],
-                   accounted: set[tuple[int, int]]) -> list[ChangeInfo]:
+def _field_changes(
+    old: dict[str, FieldState],
+    new: dict[str, FieldState],
+    changed: set[tuple[int, int]],
+    accounted: set[tuple[int, int]],
+) -> list[ChangeInfo]:
     out = []
     for name, (value, widgets, ref, shown, appearance) in new.items():
         before = old.get(name)
         own = set(widgets) | ({ref} if ref else set()) | appearance
         if before is None:
             accounted |= own | ({r for r in [_ref(value)] if r})
-            out.append(ChangeInfo(kind="form_field_added", name=name, new=_text(value), visible=shown,
-                                  description=f"form field {name} added" + (
-                                      f" with value {_text(value)}" if value is not None else "")))
+            out.append(
+                ChangeInfo(
+                    kind="form_field_added",
+                    name=name,
+                    new=_text(value),
+                    visible=shown,
+                    description=f"form field {name} added"
+                    + (f" with value {_text(value)}" if value is not None else ""),
+                )
+            )
             continue
         old_text, new_text = _text(before[0]), _text(value)
         touched = own & changed
         if old_text != new_text:
             accounted |= touched | ({r for r in [_ref(value)] if r})
             if new_text == "(signature)":
-                out.append(ChangeInfo(kind="form_field_signed", name=name, visible=shown,
-                                      description=f"signature field {name} signed"))
+                out.append(
+                    ChangeInfo(
+                        kind="form_field_signed", name=name, visible=shown, description=f"signature field {name} signed"
+                    )
+                )
             else:
-                out.append(ChangeInfo(kind="form_field", name=name, old=old_text, new=new_text, visible=True,
-                                      description=f"form field {name}: {old_text} -> {new_text}"))
+                out.append(
+                    ChangeInfo(
+                        kind="form_field",
+                        name=name,
+                        old=old_text,
+                        new=new_text,
+                        visible=True,
+                        description=f"form field {name}: {old_text} -> {new_text}",
+                    )
+                )
         elif touched:
             accounted |= touched
-            out.append(ChangeInfo(kind="form_field_appearance", name=name, visible=shown,
-                                  description=f"form field {name}: appearance or properties rewritten"))
+            out.append(
+                ChangeInfo(
+                    kind="form_field_appearance",
+                    name=name,
+                    visible=shown,
+                    description=f"form field {name}: appearance or properties rewritten",
+                )
+            )
     for name in old.keys() - new.keys():
-        out.append(ChangeInfo(kind="form_field_removed", name=name, old=_text(old[name][0]), visible=True,
-                              description=f"form field {name} removed"))
+        out.append(
+            ChangeInfo(
+                kind="form_field_removed",
+                name=name,
+                old=_text(old[name][0]),
+                visible=True,
+                description=f"form field {name} removed",
+            )
+        )
     return out
 
 
@@ -296,8 +332,9 @@ def _annot_text(annot: Any) -> str:
     return text + (f" ({_text(contents)})" if contents is not None else "")
 
 
-def _page_changes(old: list[Any], new: list[Any], changed: set[tuple[int, int]],
-                  accounted: set[tuple[int, int]]) -> list[ChangeInfo]:
+def _page_changes(
+    old: list[Any], new: list[Any], changed: set[tuple[int, int]], accounted: set[tuple[int, int]]
+) -> list[ChangeInfo]:
     out = []
     old_refs = [_ref(p) for p in old]
     for number, page in enumerate(new, start=1):
@@ -314,31 +351,60 @@ def _page_changes(old: list[Any], new: list[Any], changed: set[tuple[int, int]],
                     accounted.add(key)
                 if widget:
                     continue  # reported with its form field
-                out.append(ChangeInfo(kind="annotation_added", page=number, visible=True,
-                                      description=f"page {number}: annotation added: {_annot_text(annot)}"))
+                out.append(
+                    ChangeInfo(
+                        kind="annotation_added",
+                        page=number,
+                        visible=True,
+                        description=f"page {number}: annotation added: {_annot_text(annot)}",
+                    )
+                )
             elif isinstance(key, tuple) and key in changed and not widget:
                 accounted.add(key)
-                out.append(ChangeInfo(kind="annotation_changed", page=number, visible=True,
-                                      description=f"page {number}: annotation changed: {_annot_text(annot)}"))
+                out.append(
+                    ChangeInfo(
+                        kind="annotation_changed",
+                        page=number,
+                        visible=True,
+                        description=f"page {number}: annotation changed: {_annot_text(annot)}",
+                    )
+                )
         for key, annot in before.items():
             if key not in after:
-                out.append(ChangeInfo(kind="annotation_removed", page=number, visible=True,
-                                      description=f"page {number}: annotation removed: {_annot_text(annot)}"))
+                out.append(
+                    ChangeInfo(
+                        kind="annotation_removed",
+                        page=number,
+                        visible=True,
+                        description=f"page {number}: annotation removed: {_annot_text(annot)}",
+                    )
+                )
         drawn = _drawing_refs(page) & changed
         if drawn:
             accounted |= drawn
-            out.append(ChangeInfo(kind="page_changed", page=number, visible=True,
-                                  description=f"page {number}: {len(drawn)} content stream(s), image(s) or "
-                                  "form(s) it draws rewritten"))
+            out.append(
+                ChangeInfo(
+                    kind="page_changed",
+                    page=number,
+                    visible=True,
+                    description=f"page {number}: {len(drawn)} content stream(s), image(s) or "
+                    "form(s) it draws rewritten",
+                )
+            )
         if ref in changed:
             accounted.add(ref)
             keys = _page_keys_changed(old[old_refs.index(ref)], page)
             if keys:
-                out.append(ChangeInfo(kind="page_changed", page=number, visible=True,
-                                      description=f"page {number}: {', '.join(keys)} changed"))
+                out.append(
+                    ChangeInfo(
+                        kind="page_changed",
+                        page=number,
+                        visible=True,
+                        description=f"page {number}: {', '.join(keys)} changed",
+                    )
+                )
     if len(new) < len(old):
-        out.append(ChangeInfo(kind="page_removed", visible=True,
-                              description=f"{len(old) - len(new)} page(s) removed"))
+        out.append(ChangeInfo(kind="page_removed", visible=True, description=f"{len(old) - len(new)} page(s) removed"))
     return out
 
 
@@ -370,8 +436,11 @@ def _page_keys_changed(old: Any, new: Any) -> list[str]:
     try:
         before, after = old.get_object(), new.get_object()
         keys = (set(before.keys()) | set(after.keys())) - {"/Annots"}
-        return sorted(str(k) for k in keys if repr(before.raw_get(k) if k in before else None)
-                      != repr(after.raw_get(k) if k in after else None))
+        return sorted(
+            str(k)
+            for k in keys
+            if repr(before.raw_get(k) if k in before else None) != repr(after.raw_get(k) if k in after else None)
+        )
     except Exception:  # unreadable: say the page changed
         return ["page dictionary"]
 
@@ -383,20 +452,31 @@ def _is_widget(annot: Any) -> bool:
         return False
 
 
-def _catalog_changes(old_root: Any, new_root: Any, old_trailer: Any, new_trailer: Any,
-                     changed: set[tuple[int, int]], accounted: set[tuple[int, int]]) -> list[ChangeInfo]:
+def _catalog_changes(
+    old_root: Any,
+    new_root: Any,
+    old_trailer: Any,
+    new_trailer: Any,
+    changed: set[tuple[int, int]],
+    accounted: set[tuple[int, int]],
+) -> list[ChangeInfo]:
     out = []
     old_dss, new_dss = _get(old_root, "/DSS"), _get(new_root, "/DSS")
     if new_dss is not None:
-        counts = [(k, len(_get(new_dss, k) or []) - len(_get(old_dss, k) or [])) for k in ("/Certs", "/OCSPs",
-                                                                                            "/CRLs")]
+        counts = [(k, len(_get(new_dss, k) or []) - len(_get(old_dss, k) or [])) for k in ("/Certs", "/OCSPs", "/CRLs")]
         added = ", ".join(f"{n} {k[1:]}" for k, n in counts if n)
         dss_refs = _dss_refs(new_root)
         if (dss_refs & changed) or old_dss is None:
             accounted |= dss_refs & changed
-            out.append(ChangeInfo(kind="dss", visible=False,
-                                  description="validation data (DSS) " + ("added" if old_dss is None else "updated")
-                                  + (f": {added}" if added else "")))
+            out.append(
+                ChangeInfo(
+                    kind="dss",
+                    visible=False,
+                    description="validation data (DSS) "
+                    + ("added" if old_dss is None else "updated")
+                    + (f": {added}" if added else ""),
+                )
+            )
     for key, label in (("/Metadata", "XMP metadata"), ("/AcroForm", "form dictionary")):
         ref = _ref(new_root.raw_get(key)) if key in new_root else None
         if ref and ref in changed:
@@ -407,8 +487,13 @@ def _catalog_changes(old_root: Any, new_root: Any, old_trailer: Any, new_trailer
     if info and info in changed:
         accounted.add(info)
         old_info = _ref(old_trailer.raw_get("/Info")) if "/Info" in old_trailer else None
-        out.append(ChangeInfo(kind="metadata", visible=False,
-                              description="document information (/Info) " + ("updated" if old_info else "added")))
+        out.append(
+            ChangeInfo(
+                kind="metadata",
+                visible=False,
+                description="document information (/Info) " + ("updated" if old_info else "added"),
+            )
+        )
     return out
 
 
@@ -458,7 +543,21 @@ def render_differences(signed: bytes, current: bytes) -> list[int]:
 def _render(data: bytes, folder: Path, stem: str) -> list[bytes]:
     source = folder / f"{stem}.pdf"
     source.write_bytes(data)
-    subprocess.run(["pdftoppm", "-q", "-gray", "-r", str(RENDER_DPI), "-l", str(MAX_RENDER_PAGES), str(source),
-                    str(folder / stem)], check=False, capture_output=True, timeout=RENDER_TIMEOUT)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-q",
+            "-gray",
+            "-r",
+            str(RENDER_DPI),
+            "-l",
+            str(MAX_RENDER_PAGES),
+            str(source),
+            str(folder / stem),
+        ],
+        check=False,
+        capture_output=True,
+        timeout=RENDER_TIMEOUT,
+    )
     pages = sorted(folder.glob(f"{stem}-*.pgm"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
     return [p.read_bytes() for p in pages]

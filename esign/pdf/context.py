@@ -95,8 +95,14 @@ def validation_context(
     from esign.trust import validation_context as trust_context
 
     return trust_context(
-        trust_roots, other_certs=other_certs, moment=moment, allow_fetching=allow_fetching,
-        revocation_mode=revocation_mode, crls=crls, ocsps=ocsps, retroactive_revinfo=retroactive_revinfo,
+        trust_roots,
+        other_certs=other_certs,
+        moment=moment,
+        allow_fetching=allow_fetching,
+        revocation_mode=revocation_mode,
+        crls=crls,
+        ocsps=ocsps,
+        retroactive_revinfo=retroactive_revinfo,
     )
 
 
@@ -109,8 +115,17 @@ def boundary(action: str, error: type[EsignError] = InvalidInput) -> Iterator[No
         raise
     except (PdfReadError, PdfError) as exc:
         raise InvalidInput(f"{action}: the PDF is damaged or not a PDF ({exc})") from None
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
-            RecursionError, UnicodeError, AssertionError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+        UnicodeError,
+        AssertionError,
+    ) as exc:
         raise error(f"{action}: {exc.__class__.__name__}: {exc}") from None
     except Exception as exc:  # pyHanko's SigningError, certvalidator errors, network failures
         raise error(f"{action} failed: {exc.__class__.__name__}: {exc}") from None

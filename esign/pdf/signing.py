@@ -143,8 +143,15 @@ async def async_sign_pdf(
     if isinstance(visible, tuple):
         visible = VisibleSignature(visible[0], visible[1])
     options = SignatureOptions(
-        level=Level.parse(level), tsa_url=tsa_url, reason=reason, location=location, contact=contact,
-        field_name=field_name, visible=visible, certify=docmdp_level(certify), digest=digest,
+        level=Level.parse(level),
+        tsa_url=tsa_url,
+        reason=reason,
+        location=location,
+        contact=contact,
+        field_name=field_name,
+        visible=visible,
+        certify=docmdp_level(certify),
+        digest=digest,
     )
     options.check()
     adapter = PyHankoSigner(signer, digest=digest)
@@ -165,8 +172,12 @@ async def async_sign_pdf(
         if options.level.rank >= Level.B_LT.rank:
             anchors = load_trust_anchors(trust) or _roots_of(signer)
             await extend_stream(
-                work.stream, options.level, tsa_url=options.tsa_url, trust=anchors,
-                allow_fetching=allow_fetching, only_field=name,
+                work.stream,
+                options.level,
+                tsa_url=options.tsa_url,
+                trust=anchors,
+                allow_fetching=allow_fetching,
+                only_field=name,
             )
     except BaseException:
         work.abort()
@@ -207,9 +218,20 @@ def sign_pdf(
     """
     return run_sync(
         async_sign_pdf(
-            input, output, signer, level=level, tsa_url=tsa_url, reason=reason, location=location,
-            contact=contact, field_name=field_name, visible=visible, certify=certify, trust=trust,
-            allow_fetching=allow_fetching, digest=digest,
+            input,
+            output,
+            signer,
+            level=level,
+            tsa_url=tsa_url,
+            reason=reason,
+            location=location,
+            contact=contact,
+            field_name=field_name,
+            visible=visible,
+            certify=certify,
+            trust=trust,
+            allow_fetching=allow_fetching,
+            digest=digest,
         )
     )
 
@@ -217,9 +239,7 @@ def sign_pdf(
 def _roots_of(signer: Signer) -> list[x509.Certificate]:
     roots = [c for c in signer.chain if c.issuer == c.subject]
     if not roots:
-        raise InvalidInput(
-            "B-LT needs trust anchors to collect validation material: pass trust=[root certificate]"
-        )
+        raise InvalidInput("B-LT needs trust anchors to collect validation material: pass trust=[root certificate]")
     return roots
 
 

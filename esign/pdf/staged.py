@@ -129,18 +129,24 @@ class PreparedSignature:
         try:
             if data.get("version") != STATE_VERSION:
                 raise InvalidInput(f"prepared-signature state version {data.get('version')} is not {STATE_VERSION}")
+
             def raw(key: str) -> bytes:
                 return base64.b64decode(data[key], validate=True)
 
             document = data.get("document")
             return cls(
-                field_name=str(data["field_name"]), level=str(data["level"]), tsa_url=data.get("tsa_url"),
-                digest_algorithm=str(data["digest_algorithm"]), signature_scheme=str(data["signature_scheme"]),
+                field_name=str(data["field_name"]),
+                level=str(data["level"]),
+                tsa_url=data.get("tsa_url"),
+                digest_algorithm=str(data["digest_algorithm"]),
+                signature_scheme=str(data["signature_scheme"]),
                 chain=tuple(base64.b64decode(c, validate=True) for c in data["chain"]),
                 reserved_region=(int(data["reserved_region"][0]), int(data["reserved_region"][1])),
                 document=base64.b64decode(document, validate=True) if document else None,
-                certificate=raw("certificate"), signed_attributes=raw("signed_attributes"),
-                data_to_sign_digest=raw("data_to_sign_digest"), document_digest=raw("document_digest"),
+                certificate=raw("certificate"),
+                signed_attributes=raw("signed_attributes"),
+                data_to_sign_digest=raw("data_to_sign_digest"),
+                document_digest=raw("document_digest"),
                 document_sha256=raw("document_sha256"),
             )
         except InvalidInput:
@@ -190,8 +196,15 @@ async def async_prepare(
     if isinstance(visible, tuple):
         visible = VisibleSignature(visible[0], visible[1])
     options = SignatureOptions(
-        level=Level.parse(level), tsa_url=tsa_url, reason=reason, location=location, contact=contact,
-        field_name=field_name, visible=visible, certify=docmdp_level(certify), digest=digest,
+        level=Level.parse(level),
+        tsa_url=tsa_url,
+        reason=reason,
+        location=location,
+        contact=contact,
+        field_name=field_name,
+        visible=visible,
+        certify=docmdp_level(certify),
+        digest=digest,
     )
     options.check()
     public_key = signer_certificate.public_key()
@@ -203,7 +216,8 @@ async def async_prepare(
     cert_asn1 = to_asn1(signer_certificate)
     chain_asn1 = [to_asn1(c) for c in chain if c != signer_certificate]
     helper = _CertificateOnlySigner(
-        signing_cert=cert_asn1, cert_registry=SimpleCertificateStore.from_certs(chain_asn1),
+        signing_cert=cert_asn1,
+        cert_registry=SimpleCertificateStore.from_certs(chain_asn1),
         signature_mechanism=signature_mechanism(algorithm),
     )
     work = Workspace(input, output, track_sha256=True)
@@ -218,14 +232,17 @@ async def async_prepare(
             session = pyhanko_signer.init_signing_session(writer)
             tbs = session.prepare_tbs_document(
                 validation_info=None,
-                bytes_reserved=reserved_size(cert_asn1, chain_asn1, public_key,
-                                             timestamp=options.level.rank >= Level.B_T.rank),
+                bytes_reserved=reserved_size(
+                    cert_asn1, chain_asn1, public_key, timestamp=options.level.rank >= Level.B_T.rank
+                ),
                 appearance_text_params=params or None,
             )
             prepared, _ = tbs.digest_tbs_document(in_place=True, chunk_size=CHUNK_SIZE)
             signed_attrs = await helper.signed_attrs(
-                prepared.document_digest, algorithm.digest.value,
-                attr_settings=PdfCMSSignedAttributes(signing_time=session.system_time), use_pades=True,
+                prepared.document_digest,
+                algorithm.digest.value,
+                attr_settings=PdfCMSSignedAttributes(signing_time=session.system_time),
+                use_pades=True,
             )
         document = work.commit()  # the bytes when output is None, else None (the caller keeps the file)
         assert work.document_sha256 is not None
@@ -235,14 +252,19 @@ async def async_prepare(
         raise
     der_attrs = signed_attrs.dump()
     state = PreparedSignature(
-        field_name=name, level=options.level.value, tsa_url=tsa_url, digest_algorithm=algorithm.digest.value,
+        field_name=name,
+        level=options.level.value,
+        tsa_url=tsa_url,
+        digest_algorithm=algorithm.digest.value,
         signature_scheme=algorithm.scheme.value,
         certificate=signer_certificate.public_bytes(Encoding.DER),
         chain=tuple(c.public_bytes(Encoding.DER) for c in chain if c != signer_certificate),
-        signed_attributes=der_attrs, data_to_sign_digest=algorithm.digest.digest(der_attrs),
+        signed_attributes=der_attrs,
+        data_to_sign_digest=algorithm.digest.digest(der_attrs),
         document_digest=prepared.document_digest,
         reserved_region=(prepared.reserved_region_start, prepared.reserved_region_end),
-        document_sha256=document_sha256, document=document,
+        document_sha256=document_sha256,
+        document=document,
     )
     return state.data_to_sign_digest, state
 
@@ -271,11 +293,24 @@ def prepare(
     and the state carries only its SHA-256; give it back as ``finish(..., document=...)``.
     Otherwise the state carries the document itself.
     """
-    return run_sync(async_prepare(
-        input, signer_certificate, chain, level=level, tsa_url=tsa_url, reason=reason, location=location,
-        contact=contact, field_name=field_name, visible=visible, certify=certify, digest=digest, scheme=scheme,
-        output=output,
-    ))
+    return run_sync(
+        async_prepare(
+            input,
+            signer_certificate,
+            chain,
+            level=level,
+            tsa_url=tsa_url,
+            reason=reason,
+            location=location,
+            contact=contact,
+            field_name=field_name,
+            visible=visible,
+            certify=certify,
+            digest=digest,
+            scheme=scheme,
+            output=output,
+        )
+    )
 
 
 def _sha256_stream(stream: Any) -> bytes:
@@ -324,8 +359,10 @@ async def async_finish(
         raise InvalidInput("the state does not carry the prepared document: pass document=")
     level = Level.parse(state.level)
     ext = ExternalSigner(
-        signing_cert=to_asn1(cert), cert_registry=SimpleCertificateStore.from_certs([to_asn1(c) for c in chain]),
-        signature_value=signature, signature_mechanism=signature_mechanism(algorithm),
+        signing_cert=to_asn1(cert),
+        cert_registry=SimpleCertificateStore.from_certs([to_asn1(c) for c in chain]),
+        signature_value=signature,
+        signature_mechanism=signature_mechanism(algorithm),
     )
     work = Workspace(source, output)
     try:
@@ -334,17 +371,21 @@ async def async_finish(
         with boundary("assembling the signature", SigningError):
             attrs = cms.CMSAttributes.load(state.signed_attributes)
             stamper = timestamper(state.tsa_url) if state.tsa_url and level.rank >= Level.B_T.rank else None
-            content = await ext.async_sign_prescribed_attributes(
-                algorithm.digest.value, attrs, timestamper=stamper
-            )
+            content = await ext.async_sign_prescribed_attributes(algorithm.digest.value, attrs, timestamper=stamper)
             start, end = state.reserved_region
             PreparedByteRangeDigest(state.document_digest, start, end).fill_with_cms(work.stream, content)
         if level.rank >= Level.B_LT.rank:
             anchors = load_trust_anchors(trust) or [c for c in chain if c.issuer == c.subject]
             if not anchors:
                 raise InvalidInput("B-LT needs trust anchors to collect validation material: pass trust=")
-            await extend_stream(work.stream, level, tsa_url=state.tsa_url, trust=anchors,
-                                allow_fetching=allow_fetching, only_field=state.field_name)
+            await extend_stream(
+                work.stream,
+                level,
+                tsa_url=state.tsa_url,
+                trust=anchors,
+                allow_fetching=allow_fetching,
+                only_field=state.field_name,
+            )
     except BaseException:
         work.abort()
         raise
@@ -371,8 +412,14 @@ def finish(
     ``trust`` (default: the root at the top of the chain). Returns the signed PDF's bytes when
     ``output`` is None.
     """
-    return run_sync(async_finish(
-        state, signature, certificate_chain, document=document, output=output, trust=trust,
-        allow_fetching=allow_fetching,
-    ))
-
+    return run_sync(
+        async_finish(
+            state,
+            signature,
+            certificate_chain,
+            document=document,
+            output=output,
+            trust=trust,
+            allow_fetching=allow_fetching,
+        )
+    )

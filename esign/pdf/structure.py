@@ -68,15 +68,22 @@ def check_structure(reader: PdfFileReader, stream: IO[bytes], *, signed_end: int
         end = _revision_end(reader, stream, meta.end_location, meta.xref_section_type)
         if end is None:
             if revision == last or meta.declared_startxref >= signed_end:
-                problems.append(StructureProblem(
-                    meta.end_location,
-                    f"revision {revision + 1}: its cross-reference section is not followed by a trailer, "
-                    "startxref and %%EOF"))
+                problems.append(
+                    StructureProblem(
+                        meta.end_location,
+                        f"revision {revision + 1}: its cross-reference section is not followed by a trailer, "
+                        "startxref and %%EOF",
+                    )
+                )
             continue
         if revision == last and stream_tail_is_data(stream, end, size):
-            problems.append(StructureProblem(
-                end, f"{size - end} byte(s) after the end of the last revision (offset {end}) that no "
-                "cross-reference section accounts for; a repairing reader would display them"))
+            problems.append(
+                StructureProblem(
+                    end,
+                    f"{size - end} byte(s) after the end of the last revision (offset {end}) that no "
+                    "cross-reference section accounts for; a repairing reader would display them",
+                )
+            )
         if meta.declared_startxref < signed_end:
             continue
         extents.append((meta.declared_startxref, end))
@@ -87,9 +94,13 @@ def check_structure(reader: PdfFileReader, stream: IO[bytes], *, signed_end: int
             if location < signed_end:
                 # An update may list an unchanged object at its old offset; the header must be there.
                 if not _header_at(stream, location, ref.idnum, ref.generation):
-                    problems.append(StructureProblem(
-                        meta.declared_startxref, f"object {ref.idnum} {ref.generation} listed by revision "
-                        f"{revision + 1} is not where its cross-reference entry says ({location})"))
+                    problems.append(
+                        StructureProblem(
+                            meta.declared_startxref,
+                            f"object {ref.idnum} {ref.generation} listed by revision "
+                            f"{revision + 1} is not where its cross-reference entry says ({location})",
+                        )
+                    )
                 continue
             objects += 1
             if objects > MAX_TAIL_OBJECTS:
@@ -97,9 +108,13 @@ def check_structure(reader: PdfFileReader, stream: IO[bytes], *, signed_end: int
                 return problems
             obj_end = _object_end(reader, stream, location, ref.idnum, ref.generation)
             if obj_end is None:
-                problems.append(StructureProblem(
-                    location, f"object {ref.idnum} {ref.generation} listed by revision {revision + 1} "
-                    "is not where its cross-reference entry says"))
+                problems.append(
+                    StructureProblem(
+                        location,
+                        f"object {ref.idnum} {ref.generation} listed by revision {revision + 1} "
+                        "is not where its cross-reference entry says",
+                    )
+                )
                 continue
             extents.append((location, obj_end))
     if extents:
@@ -127,8 +142,10 @@ def _misplaced_xref(stream: IO[bytes], declared: int, found: int, kind: XRefSect
         head = stream.read(max(0, found - declared) + 1)[: max(0, found - declared)]
         if head.startswith(b"xref") and not head[4:].strip(_WS):
             return None
-    return (f"its cross-reference section is not at the offset startxref or /Prev gives ({declared}); "
-            "it was found by guessing, as a repairing reader would")
+    return (
+        f"its cross-reference section is not at the offset startxref or /Prev gives ({declared}); "
+        "it was found by guessing, as a repairing reader would"
+    )
 
 
 def _revision_end(reader: PdfFileReader, stream: IO[bytes], xref_end: int, kind: XRefSectionType) -> int | None:
@@ -188,8 +205,12 @@ def _gaps(stream: IO[bytes], extents: list[tuple[int, int]], start: int, end: in
             gap = stream.read(begin - cursor)
             filler = _FILLER.match(gap)
             if filler is None or filler.end() != len(gap) or b"obj" in gap:
-                problems.append(StructureProblem(
-                    cursor, f"{begin - cursor} byte(s) at offset {cursor} belong to no object that a "
-                    "cross-reference section lists (an unreferenced body a repairing reader could use)"))
+                problems.append(
+                    StructureProblem(
+                        cursor,
+                        f"{begin - cursor} byte(s) at offset {cursor} belong to no object that a "
+                        "cross-reference section lists (an unreferenced body a repairing reader could use)",
+                    )
+                )
         cursor = max(cursor, finish)
     return problems

@@ -130,8 +130,16 @@ def verify_pdf(
     ['TOTAL-PASSED']
     """
     return run_sync(
-        async_verify_pdf(input, trust_anchors=trust_anchors, at=at, allow_fetching=allow_fetching, reveal=reveal,
-                         crls=crls, ocsps=ocsps, visual=visual)
+        async_verify_pdf(
+            input,
+            trust_anchors=trust_anchors,
+            at=at,
+            allow_fetching=allow_fetching,
+            reveal=reveal,
+            crls=crls,
+            ocsps=ocsps,
+            visual=visual,
+        )
     )
 
 
@@ -220,7 +228,7 @@ def _read(stream: IO[bytes]) -> tuple[PdfFileReader, IO[bytes], StructureProblem
             if marker < 0:
                 break
             cut = marker + 5
-            cut += 2 if data[cut:cut + 2] == b"\r\n" else 1 if data[cut:cut + 1] in (b"\r", b"\n") else 0
+            cut += 2 if data[cut : cut + 2] == b"\r\n" else 1 if data[cut : cut + 1] in (b"\r", b"\n") else 0
             prefix = io.BytesIO(data[:cut])
             try:
                 reader = PdfFileReader(prefix, strict=False)
@@ -229,9 +237,15 @@ def _read(stream: IO[bytes]) -> tuple[PdfFileReader, IO[bytes], StructureProblem
                 continue
             if cut >= len(data) or not data[cut:].strip(b"\x00\t\n\x0c\r "):
                 raise first  # the prefix is the whole file: unreadable for another reason
-            return reader, prefix, StructureProblem(
-                cut, f"{len(data) - cut} byte(s) after the last revision that can be read (offset {cut}); a "
-                "repairing reader would use them")
+            return (
+                reader,
+                prefix,
+                StructureProblem(
+                    cut,
+                    f"{len(data) - cut} byte(s) after the last revision that can be read (offset {cut}); a "
+                    "repairing reader would use them",
+                ),
+            )
         raise first
 
 
@@ -243,8 +257,9 @@ def _covered_end(sig: EmbeddedPdfSignature) -> int | None:
     return second + length if start == 0 else None
 
 
-def _structure(reader: PdfFileReader, stream: IO[bytes], signatures: list[EmbeddedPdfSignature]) -> list[
-        StructureProblem]:
+def _structure(
+    reader: PdfFileReader, stream: IO[bytes], signatures: list[EmbeddedPdfSignature]
+) -> list[StructureProblem]:
     ends = [e for e in (_covered_end(s) for s in signatures) if e is not None]
     if not ends:
         return []
@@ -292,10 +307,10 @@ def _embedded_material(reader: PdfFileReader) -> _Revinfo:
     try:
         dss = DocumentSecurityStore.read_dss(reader)
         certs = list(dss.load_certs())
-        ocsps = [asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
-                 for ref in dss.ocsps]
-        crls = [asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL))
-                for ref in dss.crls]
+        ocsps = [
+            asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE)) for ref in dss.ocsps
+        ]
+        crls = [asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)) for ref in dss.crls]
     except Exception:  # no DSS, or a damaged one: validate without it
         return _Revinfo([], [], [])
     return _Revinfo(certs, crls, ocsps)
@@ -372,8 +387,11 @@ class _Verifier:
             raise
         except Exception as exc:  # a malformed CMS or dictionary is a failed signature, not a crash
             return ValidationReport(
-                format="PAdES", signature_id=name, indication=Indication.TOTAL_FAILED,
-                sub_indication=SubIndication.FORMAT_FAILURE, validation_time=self.at or datetime.now(UTC),
+                format="PAdES",
+                signature_id=name,
+                indication=Indication.TOTAL_FAILED,
+                sub_indication=SubIndication.FORMAT_FAILURE,
+                validation_time=self.at or datetime.now(UTC),
                 errors=(f"the signature cannot be read: {exc.__class__.__name__}: {exc}",),
             )
 
@@ -384,13 +402,18 @@ class _Verifier:
 
     def _changes(self, sig: EmbeddedPdfSignature) -> tuple[ChangeInfo, ...]:
         """What changed after ``sig``: bytes no revision accounts for first, then the listed changes."""
-        unaccounted = tuple(ChangeInfo(kind="unaccounted_bytes", visible=True, description=message)
-                            for message in self._unaccounted(sig))
+        unaccounted = tuple(
+            ChangeInfo(kind="unaccounted_bytes", visible=True, description=message)
+            for message in self._unaccounted(sig)
+        )
         return unaccounted + self._listed_changes(sig)
 
     def _listed_changes(self, sig: EmbeddedPdfSignature) -> tuple[ChangeInfo, ...]:
-        later = [("timestamp" if s.sig_object_type == "/DocTimeStamp" else "signature", str(s.field_name))
-                 for s in self.signatures if s.signed_revision > sig.signed_revision]
+        later = [
+            ("timestamp" if s.sig_object_type == "/DocTimeStamp" else "signature", str(s.field_name))
+            for s in self.signatures
+            if s.signed_revision > sig.signed_revision
+        ]
         try:
             return tuple(changes_after(self.reader, sig.signed_revision, later))
         except Exception as exc:  # a listing that cannot be made must not hide the verdict
@@ -409,16 +432,24 @@ class _Verifier:
         context = self.context(moment=moment) if not (cms.crls or cms.ocsps) else self._context_with(cms, moment)
         status = await async_validate_pdf_signature(sig, context, self.context(moment=moment))
         if status.trusted:
-            path = PathValidation(indication=Indication.TOTAL_PASSED, at=moment,
-                                  revocation=self._describe_revocation(cert, status, context, cms, moment))
+            path = PathValidation(
+                indication=Indication.TOTAL_PASSED,
+                at=moment,
+                revocation=self._describe_revocation(cert, status, context, cms, moment),
+            )
         else:
             path = await self._path(cert, cms, moment)
         warnings: list[str] = list(path.warnings)
         ts = status.timestamp_validity
         ts_ok = ts is not None and bool(ts.valid and ts.intact and ts.trusted)
         stamped = ts is not None and bool(ts.valid and ts.intact)
-        if (not path.passed and path.sub_indication is not None and path.sub_indication.value in _PAST
-                and stamped and _carries_revinfo(cert, self.embedded, cms)):
+        if (
+            not path.passed
+            and path.sub_indication is not None
+            and path.sub_indication.value in _PAST
+            and stamped
+            and _carries_revinfo(cert, self.embedded, cms)
+        ):
             # Expired now, or the file's revocation data is past its nextUpdate: the signature time-stamp
             # proves when it was signed, so validate signer and TSA at that moment with the file's data,
             # issued after it (ETSI EN 319 102-1 past signature validation; the PAdES B-LT idea). A
@@ -433,8 +464,10 @@ class _Verifier:
             path = _from_pyhanko(status, moment)
             if path.passed:
                 path = replace(path, revocation=self._describe_revocation(cert, status, past, cms, moment))
-            warnings.append(f"validated at the signature time-stamp's time {moment.isoformat()} with the revocation "
-                            "data in the file; the current status was not checked (--fetch asks for it)")
+            warnings.append(
+                f"validated at the signature time-stamp's time {moment.isoformat()} with the revocation "
+                "data in the file; the current status was not checked (--fetch asks for it)"
+            )
         indication, sub, errors = _verdict(status, path, ts_ok, self._unaccounted(sig))
         timestamps = []
         if ts is not None:
@@ -468,13 +501,18 @@ class _Verifier:
     def _context_with(self, cms: _Revinfo, moment: datetime | None) -> Any:
         """A context that also holds the revocation data of one signature's CMS."""
         return validation_context(
-            self.anchors, other_certs=self.embedded.certs, moment=moment, allow_fetching=self.allow_fetching,
-            revocation_mode="require", crls=self.embedded.crls + self.supplied.crls + cms.crls,
+            self.anchors,
+            other_certs=self.embedded.certs,
+            moment=moment,
+            allow_fetching=self.allow_fetching,
+            revocation_mode="require",
+            crls=self.embedded.crls + self.supplied.crls + cms.crls,
             ocsps=self.embedded.ocsps + self.supplied.ocsps + cms.ocsps,
         )
 
-    def _describe_revocation(self, cert: x509.Certificate, status: PdfSignatureStatus, context: Any,
-                             cms: _Revinfo, moment: datetime | None) -> RevocationInfo | None:
+    def _describe_revocation(
+        self, cert: x509.Certificate, status: PdfSignatureStatus, context: Any, cms: _Revinfo, moment: datetime | None
+    ) -> RevocationInfo | None:
         """Which CRL or OCSP answer covers the signer, after pyHanko accepted it in "require" mode.
 
         certvalidator does not say which one it used; the freshest one about the signer that was
@@ -538,12 +576,14 @@ class _Verifier:
             errors += unaccounted
         elif allowed is False:
             indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
-            errors.append(f"the document was changed after the time-stamp in a way that is not allowed "
-                          f"({_modifications(status)})")
+            errors.append(
+                f"the document was changed after the time-stamp in a way that is not allowed ({_modifications(status)})"
+            )
         elif not status.trusted:
             indication, sub = Indication.INDETERMINATE, _sub(status) or SubIndication.NO_CERTIFICATE_CHAIN_FOUND
-            errors.append("the time-stamping authority does not chain to a trust anchor with revocation data "
-                          f"({sub.value})")
+            errors.append(
+                f"the time-stamping authority does not chain to a trust anchor with revocation data ({sub.value})"
+            )
         else:
             indication, sub = Indication.TOTAL_PASSED, None
         cert = from_asn1(sig.signer_cert)
@@ -567,8 +607,9 @@ class _Verifier:
         )
 
 
-def _with_rendering(reports: list[ValidationReport], signatures: list[EmbeddedPdfSignature],
-                    stream: IO[bytes]) -> list[ValidationReport]:
+def _with_rendering(
+    reports: list[ValidationReport], signatures: list[EmbeddedPdfSignature], stream: IO[bytes]
+) -> list[ValidationReport]:
     """Add a ``rendering`` change for each page that looks different from each signed revision."""
     stream.seek(0)
     current = stream.read()
@@ -582,12 +623,16 @@ def _with_rendering(reports: list[ValidationReport], signatures: list[EmbeddedPd
             pages = render_differences(current[:end], current)
         except (OSError, subprocess.SubprocessError) as exc:  # no Poppler, or a page that will not render
             why = f"the pages could not be rendered to compare them ({exc.__class__.__name__})"
-            out.append(replace(report, changes=(*report.changes, ChangeInfo(kind="rendering", visible=True,
-                                                                               description=why))))
+            out.append(
+                replace(report, changes=(*report.changes, ChangeInfo(kind="rendering", visible=True, description=why)))
+            )
             continue
-        extra = tuple(ChangeInfo(kind="rendering", page=n, visible=True,
-                                 description=f"page {n} looks different from the signed revision")
-                      for n in pages)
+        extra = tuple(
+            ChangeInfo(
+                kind="rendering", page=n, visible=True, description=f"page {n} looks different from the signed revision"
+            )
+            for n in pages
+        )
         out.append(replace(report, changes=report.changes + extra))
     return out
 
@@ -629,41 +674,73 @@ def _from_pyhanko(status: PdfSignatureStatus, moment: datetime) -> PathValidatio
         return PathValidation(indication=Indication.TOTAL_PASSED, at=moment)
     details = status.revocation_details
     if status.revoked and details is not None and not details.ca_revoked:
-        revoked = RevocationInfo(status=RevocationStatus.REVOKED, source="embedded", revoked_at=details.revocation_date,
-                                 reason=str(details.revocation_reason.native))
-        return PathValidation(indication=Indication.TOTAL_FAILED, sub_indication=SubIndication.REVOKED, at=moment,
-                              revocation=revoked, message=f"revoked on {details.revocation_date.isoformat()}")
+        revoked = RevocationInfo(
+            status=RevocationStatus.REVOKED,
+            source="embedded",
+            revoked_at=details.revocation_date,
+            reason=str(details.revocation_reason.native),
+        )
+        return PathValidation(
+            indication=Indication.TOTAL_FAILED,
+            sub_indication=SubIndication.REVOKED,
+            at=moment,
+            revocation=revoked,
+            message=f"revoked on {details.revocation_date.isoformat()}",
+        )
     sub = _sub(status) or SubIndication.NO_CERTIFICATE_CHAIN_FOUND
     indication = Indication.TOTAL_FAILED if sub.value in _FAILED_TRUST else Indication.INDETERMINATE
-    return PathValidation(indication=indication, sub_indication=sub, at=moment,
-                          message=f"the signer's certificate is not trusted at {moment.isoformat()}")
+    return PathValidation(
+        indication=indication,
+        sub_indication=sub,
+        at=moment,
+        message=f"the signer's certificate is not trusted at {moment.isoformat()}",
+    )
 
 
 def _verdict(
     status: PdfSignatureStatus, path: PathValidation, ts_ok: bool, unaccounted: list[str]
 ) -> tuple[Indication, SubIndication | None, list[str]]:
     if not status.intact:
-        return Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, [
-            "the signed bytes changed: the document digest does not match the signature"]
+        return (
+            Indication.TOTAL_FAILED,
+            SubIndication.HASH_FAILURE,
+            ["the signed bytes changed: the document digest does not match the signature"],
+        )
     if not status.valid:
-        return Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, [
-            "the signature value does not verify with the signer's public key"]
+        return (
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CRYPTO_FAILURE,
+            ["the signature value does not verify with the signer's public key"],
+        )
     if status.coverage is not None and status.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
-        return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, [
-            "the signature does not cover its whole revision (byte-range manipulation)"]
+        return (
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            ["the signature does not cover its whole revision (byte-range manipulation)"],
+        )
     if unaccounted:
         return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, unaccounted
     if _allowed(status) is False:
-        return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, [
-            f"the document was modified after signing in a way that is not allowed "
-            f"({_modifications(status)}): {status.diff_result}"]
+        return (
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            [
+                f"the document was modified after signing in a way that is not allowed "
+                f"({_modifications(status)}): {status.diff_result}"
+            ],
+        )
     if path.sub_indication is SubIndication.REVOKED:
         revoked_at = path.revocation.revoked_at if path.revocation else None
         ts = status.timestamp_validity
         if ts_ok and ts is not None and revoked_at is not None and ts.timestamp < revoked_at:
-            return Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE, [
-                f"the signer's certificate was revoked on {revoked_at.isoformat()}, after the signature "
-                f"time-stamp ({ts.timestamp.isoformat()}); the signature may predate the revocation"]
+            return (
+                Indication.INDETERMINATE,
+                SubIndication.REVOKED_NO_POE,
+                [
+                    f"the signer's certificate was revoked on {revoked_at.isoformat()}, after the signature "
+                    f"time-stamp ({ts.timestamp.isoformat()}); the signature may predate the revocation"
+                ],
+            )
         when = f" on {revoked_at.isoformat()}" if revoked_at else ""
         return Indication.TOTAL_FAILED, SubIndication.REVOKED, [f"the signer's certificate is revoked{when}"]
     if not path.passed:
@@ -675,11 +752,17 @@ def _verdict(
         return indication, sub, [f"pyHanko does not accept the signer's certificate ({sub.value})"]
     ts = status.timestamp_validity
     if ts is not None and not ts_ok:
-        return Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE, [
-            "the signature time-stamp is invalid, or its TSA is not trusted or has no revocation data"]
+        return (
+            Indication.INDETERMINATE,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            ["the signature time-stamp is invalid, or its TSA is not trusted or has no revocation data"],
+        )
     if not status.seed_value_ok:
-        return Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE, [
-            f"the signature breaks the field's seed-value constraints: {status.seed_value_constraint_error}"]
+        return (
+            Indication.INDETERMINATE,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            [f"the signature breaks the field's seed-value constraints: {status.seed_value_constraint_error}"],
+        )
     return Indication.TOTAL_PASSED, None, []
 
 
@@ -714,8 +797,11 @@ def _anchor_name(path: PathValidation) -> str | None:
 def _ts_info(kind: str, ts: TimestampSignatureStatus) -> TimestampInfo:
     cns = ts.signing_cert.subject.native.get("common_name") if ts.signing_cert is not None else None
     return TimestampInfo(
-        kind=kind, time=ts.timestamp, tsa=str(cns or ts.signing_cert.subject.human_friendly),
-        valid=bool(ts.intact and ts.valid), trusted=bool(ts.trusted),
+        kind=kind,
+        time=ts.timestamp,
+        tsa=str(cns or ts.signing_cert.subject.human_friendly),
+        valid=bool(ts.intact and ts.valid),
+        trusted=bool(ts.trusted),
     )
 
 
@@ -739,9 +825,14 @@ def _anchor(path: Any) -> str | None:
         return None
 
 
-def describe_revocation(cert: x509.Certificate, issuer: x509.Certificate, crls: Iterable[asn1_crl.CertificateList],
-                        ocsps: Iterable[asn1_ocsp.OCSPResponse], sources: dict[bytes, str],
-                        moment: datetime) -> RevocationInfo | None:
+def describe_revocation(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    crls: Iterable[asn1_crl.CertificateList],
+    ocsps: Iterable[asn1_ocsp.OCSPResponse],
+    sources: dict[bytes, str],
+    moment: datetime,
+) -> RevocationInfo | None:
     """The freshest OCSP answer (else CRL) about ``cert`` issued by ``moment``, as a GOOD RevocationInfo.
 
     Only answers signed for ``issuer`` count (a forged one in the file must not be named as evidence).
@@ -757,15 +848,22 @@ def describe_revocation(cert: x509.Certificate, issuer: x509.Certificate, crls: 
             for single in data["responses"]:
                 cert_id = single["cert_id"]
                 algo = cert_id["hash_algorithm"]["algorithm"].native
-                if (cert_id["serial_number"].native != cert.serial_number
-                        or hashlib.new(algo, issuer_der).digest() != cert_id["issuer_name_hash"].native):
+                if (
+                    cert_id["serial_number"].native != cert.serial_number
+                    or hashlib.new(algo, issuer_der).digest() != cert_id["issuer_name_hash"].native
+                ):
                     continue
                 this_update = single["this_update"].native
                 if this_update > limit:
                     continue
-                info = RevocationInfo(status=RevocationStatus.GOOD, source=sources.get(resp.dump(), "fetched"),
-                                      kind="ocsp", produced_at=data["produced_at"].native, this_update=this_update,
-                                      next_update=single["next_update"].native)
+                info = RevocationInfo(
+                    status=RevocationStatus.GOOD,
+                    source=sources.get(resp.dump(), "fetched"),
+                    kind="ocsp",
+                    produced_at=data["produced_at"].native,
+                    this_update=this_update,
+                    next_update=single["next_update"].native,
+                )
                 if best is None or (1, this_update) > (best[1], best[0]):
                     best = (this_update, 1, info)
         except (KeyError, ValueError, TypeError):  # an unreadable answer describes nothing
@@ -777,9 +875,15 @@ def describe_revocation(cert: x509.Certificate, issuer: x509.Certificate, crls: 
         this_update = tbs["this_update"].native
         if this_update > limit or (best is not None and best[1] == 1) or not _crl_signed_by(crl, issuer):
             continue
-        info = RevocationInfo(status=RevocationStatus.GOOD, source=sources.get(crl.dump(), "fetched"), kind="crl",
-                              produced_at=this_update, this_update=this_update, next_update=tbs["next_update"].native,
-                              issuer=tbs["issuer"].human_friendly)
+        info = RevocationInfo(
+            status=RevocationStatus.GOOD,
+            source=sources.get(crl.dump(), "fetched"),
+            kind="crl",
+            produced_at=this_update,
+            this_update=this_update,
+            next_update=tbs["next_update"].native,
+            issuer=tbs["issuer"].human_friendly,
+        )
         if best is None or this_update > best[0]:
             best = (this_update, 0, info)
     return best[2] if best else None
@@ -842,8 +946,9 @@ def _carries_revinfo(cert: x509.Certificate, *sources: _Revinfo) -> bool:
     return False
 
 
-def _level(sig: EmbeddedPdfSignature, status: PdfSignatureStatus, carries_revinfo: bool,
-           doc_ts: list[TimestampInfo]) -> str | None:
+def _level(
+    sig: EmbeddedPdfSignature, status: PdfSignatureStatus, carries_revinfo: bool, doc_ts: list[TimestampInfo]
+) -> str | None:
     """The PAdES baseline level the file's structure reaches (validity is the indication's business)."""
     if sig.sig_object.get("/SubFilter") != PADES_SUBFILTER:
         return None

@@ -36,8 +36,17 @@ def signature_hash(key: CAPrivateKey) -> hashes.SHA256 | hashes.SHA384:
 
 
 def _key_usage(**flags: bool) -> x509.KeyUsage:
-    names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-             "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+    names = (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    )
     return x509.KeyUsage(**{n: flags.get(n, False) for n in names})
 
 
@@ -108,11 +117,17 @@ class CertificateAuthority:
     def _status_extensions(self, builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
         access = []
         if self.ocsp_url:
-            access.append(x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
-                                                 x509.UniformResourceIdentifier(self.ocsp_url)))
+            access.append(
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(self.ocsp_url)
+                )
+            )
         if self.ca_issuers_url:
-            access.append(x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
-                                                 x509.UniformResourceIdentifier(self.ca_issuers_url)))
+            access.append(
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(self.ca_issuers_url)
+                )
+            )
         if access:
             builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
         if self.crl_url:
@@ -123,13 +138,15 @@ class CertificateAuthority:
     def _sign(self, builder: x509.CertificateBuilder) -> x509.Certificate:
         return builder.sign(self.private_key, signature_hash(self.private_key))
 
-    def issue_ca(self, subject: x509.Name, public_key: Any, *, days: int = 1825,
-                 path_length: int | None = 0) -> x509.Certificate:
+    def issue_ca(
+        self, subject: x509.Name, public_key: Any, *, days: int = 1825, path_length: int | None = 0
+    ) -> x509.Certificate:
         """A subordinate CA certificate."""
         builder = self._builder(subject, public_key, days)
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        builder = builder.add_extension(_key_usage(key_cert_sign=True, crl_sign=True, digital_signature=True),
-                                        critical=True)
+        builder = builder.add_extension(
+            _key_usage(key_cert_sign=True, crl_sign=True, digital_signature=True), critical=True
+        )
         return self._sign(self._status_extensions(builder))
 
     def issue_signer(
@@ -148,16 +165,20 @@ class CertificateAuthority:
         builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         builder = builder.add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
         builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.CLIENT_AUTH,
-                                   x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12")]),  # document signing
+            x509.ExtendedKeyUsage(
+                [
+                    ExtendedKeyUsageOID.EMAIL_PROTECTION,
+                    ExtendedKeyUsageOID.CLIENT_AUTH,
+                    x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12"),
+                ]
+            ),  # document signing
             critical=False,
         )
         if email:
             builder = builder.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
         if policy_oids:
             builder = builder.add_extension(
-                x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(o), None)
-                                          for o in policy_oids]),
+                x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(o), None) for o in policy_oids]),
                 critical=False,
             )
         return self._sign(self._status_extensions(builder))
@@ -179,8 +200,9 @@ class CertificateAuthority:
         builder = builder.add_extension(x509.OCSPNoCheck(), critical=False)
         return self._sign(builder)
 
-    def issue_from_csr(self, csr: x509.CertificateSigningRequest, *, subject: x509.Name | None = None,
-                       days: int = 730) -> x509.Certificate:
+    def issue_from_csr(
+        self, csr: x509.CertificateSigningRequest, *, subject: x509.Name | None = None, days: int = 730
+    ) -> x509.Certificate:
         """A signer certificate for a CSR; ``subject`` overrides what the CSR asks for."""
         if not csr.is_signature_valid:
             raise InvalidInput("the CSR's self-signature does not verify")

@@ -119,8 +119,13 @@ class DevPKI:
         (self.directory / "crl.der").write_bytes(self.crl())
 
 
-def create_dev_pki(directory: Path | str, password: str | None = None, *, base_url: str = DEFAULT_BASE_URL,
-                   profile: dict[str, Any] | None = None) -> DevPKI:
+def create_dev_pki(
+    directory: Path | str,
+    password: str | None = None,
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    profile: dict[str, Any] | None = None,
+) -> DevPKI:
     """Create a complete dev PKI under ``directory`` (which must be empty or absent)."""
     directory = Path(directory)
     password = pki_password(password)
@@ -132,20 +137,23 @@ def create_dev_pki(directory: Path | str, password: str | None = None, *, base_u
     os.chmod(directory, 0o700)
 
     root_key = generate_key(profile["root"]["key"])
-    root = CertificateAuthority.create_root(build_name(profile["root"]["subject"]), root_key,
-                                            days=profile["root"]["days"])
+    root = CertificateAuthority.create_root(
+        build_name(profile["root"]["subject"]), root_key, days=profile["root"]["days"]
+    )
     urls = {"ocsp_url": f"{base_url}/ocsp", "crl_url": f"{base_url}/crl", "ca_issuers_url": f"{base_url}/ca.cer"}
     root.crl_url = f"{base_url}/root-crl"
     ca_key = generate_key(profile["issuing_ca"]["key"])
-    ca_cert = root.issue_ca(build_name(profile["issuing_ca"]["subject"]), ca_key.public_key(),
-                            days=profile["issuing_ca"]["days"])
+    ca_cert = root.issue_ca(
+        build_name(profile["issuing_ca"]["subject"]), ca_key.public_key(), days=profile["issuing_ca"]["days"]
+    )
     ca = CertificateAuthority(ca_cert, ca_key, (root.certificate,), **urls)
 
     tsa_key = generate_key(profile["tsa"]["key"])
     tsa_cert = ca.issue_tsa(build_name(profile["tsa"]["subject"]), tsa_key.public_key(), days=profile["tsa"]["days"])
     ocsp_key = generate_key(profile["ocsp"]["key"])
-    ocsp_cert = ca.issue_ocsp_responder(build_name(profile["ocsp"]["subject"]), ocsp_key.public_key(),
-                                        days=profile["ocsp"]["days"])
+    ocsp_cert = ca.issue_ocsp_responder(
+        build_name(profile["ocsp"]["subject"]), ocsp_key.public_key(), days=profile["ocsp"]["days"]
+    )
 
     files = {
         "root.pem": _pem(root.certificate),
@@ -171,10 +179,13 @@ def create_dev_pki(directory: Path | str, password: str | None = None, *, base_u
             name = f"{person}-{kind}"
             algorithm = (
                 serialization.PrivateFormat.PKCS12.encryption_builder()
-                .kdf_rounds(50000).key_cert_algorithm(encryption[0]).build(encryption[1])
+                .kdf_rounds(50000)
+                .key_cert_algorithm(encryption[0])
+                .build(encryption[1])
             )
-            p12 = pkcs12.serialize_key_and_certificates(name.encode(), key, cert, [ca_cert, root.certificate],
-                                                        algorithm)
+            p12 = pkcs12.serialize_key_and_certificates(
+                name.encode(), key, cert, [ca_cert, root.certificate], algorithm
+            )
             (directory / f"{name}.p12").write_bytes(p12)
             (directory / f"{name}.pem").write_bytes(_pem(cert))
             signer_names.append(name)
@@ -198,8 +209,9 @@ def load_dev_pki(directory: Path | str, password: str | None = None) -> DevPKI:
         tsa_cert = x509.load_pem_x509_certificate((directory / "tsa.pem").read_bytes())
         ocsp_cert = x509.load_pem_x509_certificate((directory / "ocsp.pem").read_bytes())
     except FileNotFoundError as exc:
-        raise PKIError(f"{directory} is not a dev PKI ({exc.filename} missing); run `esign pki init {directory}`") \
-            from None
+        raise PKIError(
+            f"{directory} is not a dev PKI ({exc.filename} missing); run `esign pki init {directory}`"
+        ) from None
     try:
         root_key_path = directory / "root.key.pem"
         root_key = load_private_key(root_key_path, password) if root_key_path.exists() else None
@@ -209,8 +221,14 @@ def load_dev_pki(directory: Path | str, password: str | None = None) -> DevPKI:
     except KeyAccessError as exc:
         raise KeyAccessError(f"{exc.message} (set --password or ESIGN_PKI_PASSWORD)") from None
     base_url = meta["base_url"]
-    ca = CertificateAuthority(ca_cert, ca_key, (root_cert,), ocsp_url=f"{base_url}/ocsp",
-                              crl_url=f"{base_url}/crl", ca_issuers_url=f"{base_url}/ca.cer")
+    ca = CertificateAuthority(
+        ca_cert,
+        ca_key,
+        (root_cert,),
+        ocsp_url=f"{base_url}/ocsp",
+        crl_url=f"{base_url}/crl",
+        ca_issuers_url=f"{base_url}/ca.cer",
+    )
     revocations = RevocationRegistry(directory / "revoked.json")
     return DevPKI(
         directory=directory,

@@ -48,13 +48,19 @@ class RevocationRegistry:
             return
         revoked = {}
         for row in json.loads(self.path.read_text()):
-            rev = Revocation(int(row["serial"], 16), datetime.fromisoformat(row["revoked_at"]),
-                             x509.ReasonFlags(row["reason"]))
+            rev = Revocation(
+                int(row["serial"], 16), datetime.fromisoformat(row["revoked_at"]), x509.ReasonFlags(row["reason"])
+            )
             revoked[rev.serial_number] = rev
         self._revoked, self._mtime = revoked, mtime
 
-    def revoke(self, serial_number: int, *, reason: str | x509.ReasonFlags = x509.ReasonFlags.unspecified,
-               when: datetime | None = None) -> Revocation:
+    def revoke(
+        self,
+        serial_number: int,
+        *,
+        reason: str | x509.ReasonFlags = x509.ReasonFlags.unspecified,
+        when: datetime | None = None,
+    ) -> Revocation:
         """Mark a serial as revoked (idempotent: the first revocation time stays)."""
         flag = reason if isinstance(reason, x509.ReasonFlags) else revocation_reason(reason)
         with self._lock:
@@ -80,8 +86,10 @@ class RevocationRegistry:
     def _save(self) -> None:
         if self.path is None:
             return
-        rows = [{"serial": format(r.serial_number, "x"), "revoked_at": r.revoked_at.isoformat(),
-                 "reason": r.reason.value} for r in self.all()]
+        rows = [
+            {"serial": format(r.serial_number, "x"), "revoked_at": r.revoked_at.isoformat(), "reason": r.reason.value}
+            for r in self.all()
+        ]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(rows, indent=1))
         os.replace(tmp, self.path)
@@ -103,8 +111,14 @@ StatusLookup = Callable[[int], Revocation | None]
 """Given a serial number, its revocation or None (lets the server answer from its database)."""
 
 
-def make_crl(ca: CertificateAuthority, revocations: list[Revocation], *, next_update: timedelta = timedelta(days=1),
-             crl_number: int | None = None, this_update: datetime | None = None) -> bytes:
+def make_crl(
+    ca: CertificateAuthority,
+    revocations: list[Revocation],
+    *,
+    next_update: timedelta = timedelta(days=1),
+    crl_number: int | None = None,
+    this_update: datetime | None = None,
+) -> bytes:
     """A DER CRL signed by ``ca`` listing ``revocations``, issued now (or at ``this_update``).
 
     thisUpdate is the issuing time itself, not backdated: a PAdES B-LT validator (ETSI EN 319 102-1
@@ -133,9 +147,15 @@ def make_crl(ca: CertificateAuthority, revocations: list[Revocation], *, next_up
 class OCSPResponder:
     """Answers OCSP requests for certificates issued by one CA, signed by a delegated responder."""
 
-    def __init__(self, issuer: x509.Certificate, responder_certificate: x509.Certificate,
-                 responder_key: CAPrivateKey, status: StatusLookup | RevocationRegistry,
-                 *, validity: timedelta = timedelta(hours=12)) -> None:
+    def __init__(
+        self,
+        issuer: x509.Certificate,
+        responder_certificate: x509.Certificate,
+        responder_key: CAPrivateKey,
+        status: StatusLookup | RevocationRegistry,
+        *,
+        validity: timedelta = timedelta(hours=12),
+    ) -> None:
         self.issuer = issuer
         self.responder_certificate = responder_certificate
         self.responder_key = responder_key
@@ -154,11 +174,11 @@ class OCSPResponder:
             return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         if self._issuer_key_hashes.get(hash_name) != request.issuer_key_hash:
             return _unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-        return self.response_for(request.serial_number, nonce=_nonce(request),
-                                 hash_algorithm=_OCSP_HASHES[hash_name])
+        return self.response_for(request.serial_number, nonce=_nonce(request), hash_algorithm=_OCSP_HASHES[hash_name])
 
-    def response_for(self, serial_number: int, *, nonce: bytes | None = None,
-                     hash_algorithm: hashes.HashAlgorithm | None = None) -> bytes:
+    def response_for(
+        self, serial_number: int, *, nonce: bytes | None = None, hash_algorithm: hashes.HashAlgorithm | None = None
+    ) -> bytes:
         """A signed OCSP response about ``serial_number`` (good, revoked, or unknown if never issued)."""
         now = datetime.now(UTC).replace(microsecond=0)
         revocation = self._lookup(serial_number)
@@ -186,7 +206,9 @@ class OCSPResponder:
 # issuer here, it protects nothing, so accepting it does not weaken anything.
 _OCSP_HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha1": hashes.SHA1(),  # noqa: S303 - names the issuer in a CertID, see above
-    "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
 }
 
 

@@ -32,9 +32,15 @@ def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
 class TimeStampAuthority:
     """Issues time-stamp tokens; the key is loaded once and requests are answered in-process."""
 
-    def __init__(self, certificate: x509.Certificate, private_key: CAPrivateKey,
-                 chain: Sequence[x509.Certificate] = (), *, policy: str = DEFAULT_POLICY,
-                 allow_weak: bool = False) -> None:
+    def __init__(
+        self,
+        certificate: x509.Certificate,
+        private_key: CAPrivateKey,
+        chain: Sequence[x509.Certificate] = (),
+        *,
+        policy: str = DEFAULT_POLICY,
+        allow_weak: bool = False,
+    ) -> None:
         self.certificate = certificate
         self.private_key = private_key
         self.chain = tuple(chain)
@@ -46,16 +52,20 @@ class TimeStampAuthority:
         self._serial_lock = threading.Lock()
         self._last_serial = 0
         cert_der = certificate.public_bytes(serialization.Encoding.DER)
-        self._ess_cert_id_v2 = tsp.SigningCertificateV2({
-            "certs": [{
-                "hash_algorithm": {"algorithm": "sha256"},
-                "cert_hash": _sha256(cert_der),
-                "issuer_serial": {
-                    "issuer": [asn1_x509.GeneralName({"directory_name": self._asn1_cert.issuer})],
-                    "serial_number": self._asn1_cert.serial_number,
-                },
-            }]
-        })
+        self._ess_cert_id_v2 = tsp.SigningCertificateV2(
+            {
+                "certs": [
+                    {
+                        "hash_algorithm": {"algorithm": "sha256"},
+                        "cert_hash": _sha256(cert_der),
+                        "issuer_serial": {
+                            "issuer": [asn1_x509.GeneralName({"directory_name": self._asn1_cert.issuer})],
+                            "serial_number": self._asn1_cert.serial_number,
+                        },
+                    }
+                ]
+            }
+        )
 
     def _next_serial(self) -> int:
         # Random high bits keep serials unique across processes; the counter keeps them unique within one.
@@ -63,13 +73,20 @@ class TimeStampAuthority:
             self._last_serial += 1
             return (secrets.randbits(63) << 32) | (self._last_serial & 0xFFFFFFFF)
 
-    def stamp(self, message_imprint: bytes, digest: str = "sha256", *, nonce: int | None = None,
-              include_certificates: bool = True, at: datetime | None = None) -> cms.ContentInfo:
+    def stamp(
+        self,
+        message_imprint: bytes,
+        digest: str = "sha256",
+        *,
+        nonce: int | None = None,
+        include_certificates: bool = True,
+        at: datetime | None = None,
+    ) -> cms.ContentInfo:
         """A time-stamp token (CMS ContentInfo) over ``message_imprint``, a ``digest`` hash."""
         alg = digest_algorithm(digest, allow_weak=self.allow_weak)
         if len(message_imprint) != alg.digest_size:
             raise InvalidInput(f"a {alg.value} message imprint is {alg.digest_size} bytes, got {len(message_imprint)}")
-        gen_time = (at or datetime.now(UTC))
+        gen_time = at or datetime.now(UTC)
         info: dict[str, object] = {
             "version": "v1",
             "policy": self.policy,
@@ -84,30 +101,40 @@ class TimeStampAuthority:
             info["nonce"] = nonce
         tst_info = tsp.TSTInfo(info)
         content = tst_info.dump()
-        signed_attrs = cms.CMSAttributes([
-            {"type": "content_type", "values": ["tst_info"]},
-            {"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(gen_time)})]},
-            {"type": "message_digest", "values": [_digest(self._hash, content)]},
-            {"type": "signing_certificate_v2", "values": [self._ess_cert_id_v2]},
-        ])
+        signed_attrs = cms.CMSAttributes(
+            [
+                {"type": "content_type", "values": ["tst_info"]},
+                {"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(gen_time)})]},
+                {"type": "message_digest", "values": [_digest(self._hash, content)]},
+                {"type": "signing_certificate_v2", "values": [self._ess_cert_id_v2]},
+            ]
+        )
         signature = self._sign(signed_attrs.dump())
         digest_name = self._hash.name
-        signer_info = cms.SignerInfo({
-            "version": "v1",
-            "sid": {"issuer_and_serial_number": {"issuer": self._asn1_cert.issuer,
-                                                 "serial_number": self._asn1_cert.serial_number}},
-            "digest_algorithm": {"algorithm": digest_name},
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": self._signature_algorithm(),
-            "signature": signature,
-        })
-        signed_data = cms.SignedData({
-            "version": "v3",
-            "digest_algorithms": [{"algorithm": digest_name}],
-            "encap_content_info": {"content_type": "tst_info", "content": tst_info},
-            "certificates": [self._asn1_cert, *self._asn1_chain] if include_certificates else None,
-            "signer_infos": [signer_info],
-        })
+        signer_info = cms.SignerInfo(
+            {
+                "version": "v1",
+                "sid": {
+                    "issuer_and_serial_number": {
+                        "issuer": self._asn1_cert.issuer,
+                        "serial_number": self._asn1_cert.serial_number,
+                    }
+                },
+                "digest_algorithm": {"algorithm": digest_name},
+                "signed_attrs": signed_attrs,
+                "signature_algorithm": self._signature_algorithm(),
+                "signature": signature,
+            }
+        )
+        signed_data = cms.SignedData(
+            {
+                "version": "v3",
+                "digest_algorithms": [{"algorithm": digest_name}],
+                "encap_content_info": {"content_type": "tst_info", "content": tst_info},
+                "certificates": [self._asn1_cert, *self._asn1_chain] if include_certificates else None,
+                "signer_infos": [signer_info],
+            }
+        )
         return cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
 
     def respond(self, request_der: bytes) -> bytes:

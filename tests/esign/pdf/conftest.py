@@ -23,13 +23,16 @@ def nss_db(dev_pki, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: 
     """An NSS database trusting the dev root (what pdfsig checks chains against)."""
     db = tmp_path_factory.mktemp("nss")
     subprocess.run(["certutil", "-N", "-d", f"sql:{db}", "--empty-password"], check=True)
-    subprocess.run(["certutil", "-A", "-d", f"sql:{db}", "-n", "esign-dev-root", "-t", "CT,C,C",
-                    "-i", str(dev_pki.root_pem_path)], check=True)
+    subprocess.run(
+        ["certutil", "-A", "-d", f"sql:{db}", "-n", "esign-dev-root", "-t", "CT,C,C", "-i", str(dev_pki.root_pem_path)],
+        check=True,
+    )
     return db
 
 
 def pdfsig(path: Path, nss_db: Path) -> str:
     """pdfsig's report for ``path`` (OCSP left on: -no-ocsp misreports good chains, see FIELD-NOTES)."""
-    result = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss_db}", str(path)], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        ["pdfsig", "-nssdir", f"sql:{nss_db}", str(path)], capture_output=True, text=True, timeout=60
+    )
     return result.stdout + result.stderr

@@ -52,5 +52,9 @@ def hand_update(data: bytes, objects: dict[int, bytes], *, hidden: bytes = b"") 
     for number in sorted(offsets):
         out += b"%d 1\n%010d 00000 n \n" % (number, offsets[number])
     out += b"trailer\n<< /Size %d /Root %d 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (
-        max(size, max(objects) + 1), root.idnum, startxref(data), xref)
+        max(size, max(objects) + 1),
+        root.idnum,
+        startxref(data),
+        xref,
+    )
     return bytes(out)

@@ -22,10 +22,12 @@ def make_pdf(pages: int = 1, *, text: str = "Hello", blob_size: int = 0) -> byte
     for n in range(pages):
         content = f"BT /F1 24 Tf 72 720 Td ({text} {n + 1}) Tj ET".encode()
         stream = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
-        kids.append(add(
-            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
-            b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages_id, stream, font)
-        ))
+        kids.append(
+            add(
+                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
+                b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages_id, stream, font)
+            )
+        )
     extra = b""
     if blob_size:
         blob = (bytes(range(256)) * (blob_size // 256 + 1))[:blob_size]
@@ -34,7 +36,9 @@ def make_pdf(pages: int = 1, *, text: str = "Hello", blob_size: int = 0) -> byte
         extra = b" /Names << /EmbeddedFiles << /Names [(data.bin) %d 0 R] >> >>" % spec
     objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R%s >>" % (pages_id, extra)
     objects[pages_id - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-        b" ".join(b"%d 0 R" % k for k in kids), len(kids))
+        b" ".join(b"%d 0 R" % k for k in kids),
+        len(kids),
+    )
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for i, body in enumerate(objects, start=1):

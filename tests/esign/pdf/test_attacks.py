@@ -134,8 +134,9 @@ def quiet_signer(dev_pki, no_url_ca) -> FileSigner:  # type: ignore[no-untyped-d
 def with_dss_crls(data: bytes, crls: list[bytes]) -> bytes:
     stream = io.BytesIO(data)
     writer = IncrementalPdfFileWriter(stream)
-    DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=(), ocsps=(),
-                                               crls=[asn1_crl.CertificateList.load(c) for c in crls])
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer, None, certs=(), ocsps=(), crls=[asn1_crl.CertificateList.load(c) for c in crls]
+    )
     writer.write_in_place()
     return stream.getvalue()
 
@@ -143,8 +144,14 @@ def with_dss_crls(data: bytes, crls: list[bytes]) -> bytes:
 def test_revoked_signer_without_urls_fails_with_a_crl_in_the_dss(dev_pki, no_url_ca, quiet_signer, root_crl):  # type: ignore[no-untyped-def]
     signed = sign_pdf(make_pdf(1, text=AMOUNT), None, quiet_signer)
     assert signed is not None
-    revoked = make_crl(no_url_ca, [Revocation(quiet_signer.certificate.serial_number,
-                                              datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30))])
+    revoked = make_crl(
+        no_url_ca,
+        [
+            Revocation(
+                quiet_signer.certificate.serial_number, datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+            )
+        ],
+    )
     attacked = with_dss_crls(signed, [revoked, root_crl])
     [report] = verify_pdf(attacked, trust_anchors=dev_pki.root_pem_path)
     assert report.indication is Indication.TOTAL_FAILED, report.to_text()
@@ -174,8 +181,9 @@ def test_revoked_after_a_time_stamp_is_revoked_no_poe(dev_pki, no_url_ca, quiet_
     signed = sign_pdf(make_pdf(1, text=AMOUNT), None, quiet_signer, level="B-T", tsa_url=dev_pki.tsa_url)
     later = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
     revoked = make_crl(no_url_ca, [Revocation(quiet_signer.certificate.serial_number, later)])
-    [report] = verify_pdf(signed, trust_anchors=dev_pki.root_pem_path, crls=[revoked, root_crl],
-                          at=later + timedelta(seconds=5))
+    [report] = verify_pdf(
+        signed, trust_anchors=dev_pki.root_pem_path, crls=[revoked, root_crl], at=later + timedelta(seconds=5)
+    )
     assert report.indication is Indication.INDETERMINATE, report.to_text()
     assert report.sub_indication is SubIndication.REVOKED_NO_POE
     before = later - timedelta(hours=1)
@@ -206,8 +214,7 @@ def replace_content(data: bytes) -> bytes:
 
 def test_change_after_a_document_time_stamp_fails(dev_pki, revinfo, tmp_path):  # type: ignore[no-untyped-def]
     out = io.BytesIO(make_pdf(1, text=AMOUNT))
-    PdfTimeStamper(timestamper(dev_pki.tsa_url)).timestamp_pdf(IncrementalPdfFileWriter(out), "sha256",
-                                                               in_place=True)
+    PdfTimeStamper(timestamper(dev_pki.tsa_url)).timestamp_pdf(IncrementalPdfFileWriter(out), "sha256", in_place=True)
     stamped = out.getvalue()
     attacked = replace_content(stamped)
     assert "Amount 999" in pdftotext(attacked, tmp_path)
@@ -220,12 +227,16 @@ def test_change_after_a_document_time_stamp_fails(dev_pki, revinfo, tmp_path):  
 def test_certified_no_changes_fails_on_an_annotation(dev_pki, revinfo, certified):  # type: ignore[no-untyped-def]
     stream = io.BytesIO(certified)
     writer = IncrementalPdfFileWriter(stream)
-    annot = writer.add_object(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Annot"),
-        generic.NameObject("/Subtype"): generic.NameObject("/Text"),
-        generic.NameObject("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (50, 50, 80, 80)]),
-        generic.NameObject("/Contents"): generic.TextStringObject("Đã thanh toán"),
-    }))
+    annot = writer.add_object(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+                generic.NameObject("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (50, 50, 80, 80)]),
+                generic.NameObject("/Contents"): generic.TextStringObject("Đã thanh toán"),
+            }
+        )
+    )
     add_annotation(writer, annot)
     writer.write_in_place()
     [report] = verify_pdf(stream.getvalue(), trust_anchors=dev_pki.root_pem_path, **revinfo)
@@ -248,13 +259,19 @@ def test_signed_revision_is_what_was_signed(dev_pki, revinfo, approval, tmp_path
 def test_annotation_after_approval_is_listed_and_looks_different(dev_pki, revinfo, approval):  # type: ignore[no-untyped-def]
     stream = io.BytesIO(approval)
     writer = IncrementalPdfFileWriter(stream)
-    annot = writer.add_object(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Annot"),
-        generic.NameObject("/Subtype"): generic.NameObject("/Square"),
-        generic.NameObject("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (60, 700, 400, 760)]),
-        generic.NameObject("/IC"): generic.ArrayObject([generic.NumberObject(1)] * 3),
-        generic.NameObject("/C"): generic.ArrayObject([generic.NumberObject(0)] * 3),
-    }))
+    annot = writer.add_object(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Square"),
+                generic.NameObject("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(v) for v in (60, 700, 400, 760)]
+                ),
+                generic.NameObject("/IC"): generic.ArrayObject([generic.NumberObject(1)] * 3),
+                generic.NameObject("/C"): generic.ArrayObject([generic.NumberObject(0)] * 3),
+            }
+        )
+    )
     add_annotation(writer, annot)
     writer.write_in_place()
     [report] = verify_pdf(stream.getvalue(), trust_anchors=dev_pki.root_pem_path, visual=True, **revinfo)
@@ -268,27 +285,38 @@ def test_annotation_after_approval_is_listed_and_looks_different(dev_pki, revinf
 def text_field(writer: IncrementalPdfFileWriter, value: str) -> generic.IndirectObject:
     """A text field ``amount`` showing ``value`` near the page's text (its appearance covers it)."""
     font = writer.root["/Pages"]["/Kids"][0].get_object()["/Resources"]["/Font"].raw_get("/F1")
-    return writer.add_object(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Annot"),
-        generic.NameObject("/Subtype"): generic.NameObject("/Widget"),
-        generic.NameObject("/FT"): generic.NameObject("/Tx"),
-        generic.NameObject("/T"): generic.TextStringObject("amount"),
-        generic.NameObject("/V"): generic.TextStringObject(value),
-        generic.NameObject("/F"): generic.NumberObject(4),
-        generic.NameObject("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (60, 600, 400, 640)]),
-        generic.NameObject("/AP"): generic.DictionaryObject({generic.NameObject("/N"): appearance(writer, value,
-                                                                                                   font)}),
-    }))
+    return writer.add_object(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Widget"),
+                generic.NameObject("/FT"): generic.NameObject("/Tx"),
+                generic.NameObject("/T"): generic.TextStringObject("amount"),
+                generic.NameObject("/V"): generic.TextStringObject(value),
+                generic.NameObject("/F"): generic.NumberObject(4),
+                generic.NameObject("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(v) for v in (60, 600, 400, 640)]
+                ),
+                generic.NameObject("/AP"): generic.DictionaryObject(
+                    {generic.NameObject("/N"): appearance(writer, value, font)}
+                ),
+            }
+        )
+    )
 
 
 def appearance(writer: IncrementalPdfFileWriter, value: str, font: generic.IndirectObject) -> generic.IndirectObject:
-    stream = generic.StreamObject({
-        generic.NameObject("/Type"): generic.NameObject("/XObject"),
-        generic.NameObject("/Subtype"): generic.NameObject("/Form"),
-        generic.NameObject("/BBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 340, 40)]),
-        generic.NameObject("/Resources"): generic.DictionaryObject({
-            generic.NameObject("/Font"): generic.DictionaryObject({generic.NameObject("/F1"): font})}),
-    }, stream_data=b"BT /F1 24 Tf 4 10 Td (%s) Tj ET" % value.encode())
+    stream = generic.StreamObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/XObject"),
+            generic.NameObject("/Subtype"): generic.NameObject("/Form"),
+            generic.NameObject("/BBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 340, 40)]),
+            generic.NameObject("/Resources"): generic.DictionaryObject(
+                {generic.NameObject("/Font"): generic.DictionaryObject({generic.NameObject("/F1"): font})}
+            ),
+        },
+        stream_data=b"BT /F1 24 Tf 4 10 Td (%s) Tj ET" % value.encode(),
+    )
     return writer.add_object(stream)
 
 
@@ -363,8 +391,9 @@ def test_a_forged_ocsp_answer_in_the_dss_is_not_named_as_evidence(dev_pki, no_ur
     signed = sign_pdf(make_pdf(1, text=AMOUNT), None, quiet_signer)
     stream = io.BytesIO(with_dss_crls(signed, [make_crl(no_url_ca, []), root_crl]))
     writer = IncrementalPdfFileWriter(stream)
-    DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=(), crls=(),
-                                               ocsps=[asn1_ocsp.OCSPResponse.load(answer)])
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer, None, certs=(), crls=(), ocsps=[asn1_ocsp.OCSPResponse.load(answer)]
+    )
     writer.write_in_place()
     [report] = verify_pdf(stream.getvalue(), trust_anchors=dev_pki.root_pem_path)
     assert report.passed, report.to_text()  # the genuine CRL decides

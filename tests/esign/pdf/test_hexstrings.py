@@ -30,10 +30,20 @@ def test_fast_reader_matches_pyhanko_on_arbitrary_input(body: bytes, after: byte
     assert _outcome(hexstrings.read_hex_string_from_stream, data) == _outcome(hexstrings.pyhanko_read_hex_string, data)
 
 
-@pytest.mark.parametrize("data", [
-    b"<48656c6c6f>rest", b"<48 65\n6c\r\n6c 6f>", b"<4>", b"<>", b"<fe ff 00 41>", b"<4865%comment\n6c>",
-    b"<48656c6c6f", b"<48x5>", b"<" + b"ab" * 100_000 + b">",  # longer than the read-ahead window
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<48656c6c6f>rest",
+        b"<48 65\n6c\r\n6c 6f>",
+        b"<4>",
+        b"<>",
+        b"<fe ff 00 41>",
+        b"<4865%comment\n6c>",
+        b"<48656c6c6f",
+        b"<48x5>",
+        b"<" + b"ab" * 100_000 + b">",  # longer than the read-ahead window
+    ],
+)
 def test_fast_reader_matches_pyhanko_on_known_cases(data: bytes) -> None:
     assert _outcome(hexstrings.read_hex_string_from_stream, data) == _outcome(hexstrings.pyhanko_read_hex_string, data)
 

@@ -22,15 +22,26 @@ from esign.pdf import sign_pdf, verify_pdf
 from samples import make_pdf
 
 PYHANKO = str(Path(sys.executable).parent / "pyhanko")
-OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9",
-           "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "NO_PROXY": "", "no_proxy": ""}
+OFFLINE = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "",
+    "no_proxy": "",
+}
 """Every fetch goes to a closed port: the validators can use only what the file carries."""
 
 
 def adesverify(path: Path, root: Path) -> str:
     env = {**os.environ, **OFFLINE}
-    result = subprocess.run([PYHANKO, "sign", "adesverify", "--trust", str(root), "--trust-replace",
-                             "--executive-summary", str(path)], capture_output=True, text=True, timeout=120, env=env)
+    result = subprocess.run(
+        [PYHANKO, "sign", "adesverify", "--trust", str(root), "--trust-replace", "--executive-summary", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     return result.stdout
 
 
@@ -38,8 +49,9 @@ def adesverify(path: Path, root: Path) -> str:
 @pytest.mark.parametrize("level", ["B-LT", "B-LTA"])
 def test_our_long_term_files_validate_offline_in_stock_pyhanko_and_pdfsig(dev_pki, nss_db, tmp_path, level):  # type: ignore[no-untyped-def]
     path = tmp_path / f"{level}.pdf"
-    sign_pdf(make_pdf(1, text="Long term"), path, dev_pki.signer("person-rsa2048"), level=level,
-             tsa_url=dev_pki.tsa_url)
+    sign_pdf(
+        make_pdf(1, text="Long term"), path, dev_pki.signer("person-rsa2048"), level=level, tsa_url=dev_pki.tsa_url
+    )
     summary = adesverify(path, dev_pki.root_pem_path)
     assert summary.strip().endswith(":VALID"), summary
     assert "Signature is Valid" in pdfsig(path, nss_db)
@@ -70,13 +82,14 @@ def test_revocation_data_in_the_dss_postdates_the_signature(dev_pki, tmp_path): 
 def test_updates_made_by_stock_pyhanko_after_our_signature_are_no_false_alarm(dev_pki, nss_db, tmp_path):  # type: ignore[no-untyped-def]
     """An empty signature field, validation data (ltvfix) and a document time-stamp added by pyHanko's CLI."""
     signed = tmp_path / "bt.pdf"
-    sign_pdf(make_pdf(1, text="Interop"), signed, dev_pki.signer("person-p256"), level="B-T",
-             tsa_url=dev_pki.tsa_url)
+    sign_pdf(make_pdf(1, text="Interop"), signed, dev_pki.signer("person-p256"), level="B-T", tsa_url=dev_pki.tsa_url)
     field, stamped = tmp_path / "field.pdf", tmp_path / "stamped.pdf"
     trust = ["--trust", str(dev_pki.root_pem_path), "--trust-replace"]
-    steps = [["addfields", "--field", "1/100,100,250,150/Approver", str(signed), str(field)],
-             ["ltvfix", "--field", "Signature1", *trust, str(field)],
-             ["timestamp", "--timestamp-url", dev_pki.tsa_url, *trust, str(field), str(stamped)]]
+    steps = [
+        ["addfields", "--field", "1/100,100,250,150/Approver", str(signed), str(field)],
+        ["ltvfix", "--field", "Signature1", *trust, str(field)],
+        ["timestamp", "--timestamp-url", dev_pki.tsa_url, *trust, str(field), str(stamped)],
+    ]
     for step in steps:
         done = subprocess.run([PYHANKO, "sign", *step], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr

@@ -40,13 +40,29 @@ def test_cms_verifies_with_openssl_over_the_byte_ranges(dev_pki, one_page_pdf, t
     assert signed is not None
     sig = _signature(signed)
     a, b, c, d = sig.sig_object["/ByteRange"]
-    (tmp_path / "content.bin").write_bytes(signed[a:a + b] + signed[c:c + d])
+    (tmp_path / "content.bin").write_bytes(signed[a : a + b] + signed[c : c + d])
     (tmp_path / "sig.der").write_bytes(sig.pkcs7_content)
     result = subprocess.run(
-        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "sig.der"),
-         "-content", str(tmp_path / "content.bin"), "-CAfile", str(dev_pki.root_pem_path),
-         "-purpose", "any", "-out", "/dev/null"],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "sig.der"),
+            "-content",
+            str(tmp_path / "content.bin"),
+            "-CAfile",
+            str(dev_pki.root_pem_path),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "Verification successful" in result.stderr
@@ -58,15 +74,28 @@ def test_b_t_time_stamp_verifies_with_openssl_ts(dev_pki, nss_db, one_page_pdf, 
     assert "Signature is Valid" in pdfsig(out, nss_db)
     sig = _signature(out.read_bytes())
     signer_info = sig.signer_info
-    token = next(a["values"][0] for a in signer_info["unsigned_attrs"]
-                 if a["type"].native == "signature_time_stamp_token")
+    token = next(
+        a["values"][0] for a in signer_info["unsigned_attrs"] if a["type"].native == "signature_time_stamp_token"
+    )
     (tmp_path / "token.der").write_bytes(cms.ContentInfo.load(token.dump()).dump())
     (tmp_path / "sigvalue.bin").write_bytes(signer_info["signature"].native)
     result = subprocess.run(
-        ["openssl", "ts", "-verify", "-token_in", "-in", str(tmp_path / "token.der"),
-         "-data", str(tmp_path / "sigvalue.bin"), "-CAfile", str(dev_pki.root_pem_path),
-         "-untrusted", str(dev_pki.chain_pem_path)],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "ts",
+            "-verify",
+            "-token_in",
+            "-in",
+            str(tmp_path / "token.der"),
+            "-data",
+            str(tmp_path / "sigvalue.bin"),
+            "-CAfile",
+            str(dev_pki.root_pem_path),
+            "-untrusted",
+            str(dev_pki.chain_pem_path),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert "Verification: OK" in result.stdout, result.stdout + result.stderr
     [report] = verify_pdf(out, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
@@ -111,8 +140,14 @@ def test_second_signature_keeps_the_first_valid(dev_pki, nss_db, one_page_pdf, t
 
 def test_visible_signature_renders_vietnamese_text(dev_pki, one_page_pdf, tmp_path):  # type: ignore[no-untyped-def]
     out = tmp_path / "visible.pdf"
-    sign_pdf(one_page_pdf, out, dev_pki.signer("org-p256"), reason="Phê duyệt văn bản", location="Hạ Long",
-             visible=VisibleSignature(1, (40, 600, 330, 700)))
+    sign_pdf(
+        one_page_pdf,
+        out,
+        dev_pki.signer("org-p256"),
+        reason="Phê duyệt văn bản",
+        location="Hạ Long",
+        visible=VisibleSignature(1, (40, 600, 330, 700)),
+    )
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True).stdout
     assert "Ký bởi:" in text
     assert "Phê duyệt văn bản" in text

@@ -12,8 +12,9 @@ from esign.report import Indication
 
 def test_prepare_then_finish_from_serialized_state(dev_pki, one_page_pdf):  # type: ignore[no-untyped-def]
     signer = dev_pki.signer("person-rsa2048")
-    digest, state = prepare(one_page_pdf, signer.certificate, signer.chain, reason="Ký từ xa",
-                            visible=(1, (50, 50, 300, 120)))
+    digest, state = prepare(
+        one_page_pdf, signer.certificate, signer.chain, reason="Ký từ xa", visible=(1, (50, 50, 300, 120))
+    )
     restored = PreparedSignature.from_json(state.to_json())
     assert restored == state
     assert len(digest) == 32 and digest == state.data_to_sign_digest
@@ -36,8 +37,9 @@ def test_finish_refuses_a_signature_that_does_not_verify(dev_pki, one_page_pdf):
 def test_b_t_time_stamp_is_added_in_finish_and_document_kept_by_caller(dev_pki, one_page_pdf, tmp_path):  # type: ignore[no-untyped-def]
     signer = dev_pki.signer("person-p256")
     prepared = tmp_path / "prepared.pdf"
-    digest, state = prepare(one_page_pdf, signer.certificate, signer.chain, level="B-T",
-                            tsa_url=dev_pki.tsa_url, output=prepared)
+    digest, state = prepare(
+        one_page_pdf, signer.certificate, signer.chain, level="B-T", tsa_url=dev_pki.tsa_url, output=prepared
+    )
     assert state.document is None and len(state.to_bytes()) < 8000
     der = signer.sign_digest_sync(digest, state.algorithm)
     r, s = decode_dss_signature(der)

@@ -79,7 +79,7 @@ def test_byte_range_shrunk_is_not_accepted(dev_pki, signed):  # type: ignore[no-
     assert match is not None
     last = match.group(4)
     shorter = str(int(last) - 100).encode().rjust(len(last))
-    hacked = signed[: match.start(4)] + shorter + signed[match.end(4):]
+    hacked = signed[: match.start(4)] + shorter + signed[match.end(4) :]
     reports = verify_pdf(hacked, trust_anchors=dev_pki.root_pem_path)
     assert reports and not reports[0].passed
 
@@ -119,9 +119,13 @@ def test_expired_certificate_at_validation_time_does_not_pass(dev_pki, signed): 
     [report] = verify_pdf(signed, trust_anchors=dev_pki.root_pem_path, at=later)
     assert not report.passed
     # expired, or no revocation data valid at that time: never passed
-    assert report.sub_indication in (SubIndication.OUT_OF_BOUNDS_NO_POE, SubIndication.EXPIRED,
-                                     SubIndication.OUT_OF_BOUNDS_NOT_REVOKED, SubIndication.NO_POE,
-                                     SubIndication.TRY_LATER)
+    assert report.sub_indication in (
+        SubIndication.OUT_OF_BOUNDS_NO_POE,
+        SubIndication.EXPIRED,
+        SubIndication.OUT_OF_BOUNDS_NOT_REVOKED,
+        SubIndication.NO_POE,
+        SubIndication.TRY_LATER,
+    )
 
 
 def test_revoked_signer_fails_with_revoked(dev_pki, one_page_pdf):  # type: ignore[no-untyped-def]

@@ -47,9 +47,27 @@ def _openssl_accepts(path: Path, root_pem: Path, work: Path) -> bool:
     (work / "content.bin").write_bytes(data[a : a + b] + data[c : c + d])
     (work / "sig.der").write_bytes(sig.pkcs7_content)
     result = subprocess.run(
-        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(work / "sig.der"),
-         "-content", str(work / "content.bin"), "-CAfile", str(root_pem), "-purpose", "any", "-out", "/dev/null"],
-        capture_output=True, text=True, timeout=60,
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(work / "sig.der"),
+            "-content",
+            str(work / "content.bin"),
+            "-CAfile",
+            str(root_pem),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return result.returncode == 0 and "Verification successful" in result.stderr
 

@@ -94,7 +94,10 @@ def verify(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
     fetch: Annotated[bool, typer.Option("--fetch", help="Ask the signer's OCSP responder (network).")] = False,
-    allow_weak: Annotated[bool, typer.Option("--allow-weak", help="Accept SHA-1/MD5 and short RSA keys.")] = False,
+    allow_weak: Annotated[
+        bool,
+        typer.Option("--allow-weak", help="Accept SHA-1/MD5 and short keys at any signing time (default: by date)."),
+    ] = False,
     reveal: Annotated[bool, typer.Option("--reveal", help="Show personal numbers unmasked.")] = False,
     detached: Annotated[
         list[str] | None, typer.Option("--detached", help="URI=FILE for a detached reference; repeatable.")

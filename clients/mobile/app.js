@@ -214,7 +214,9 @@ function renderPending() {
   const sessions = [...state.pending.values()].sort((a, b) => a.deadline - b.deadline);
   list.replaceChildren(
     ...sessions.map((s) => {
-      const docs = s.documents.slice(0, 3).join(", ") + (s.documents.length > 3 ? "…" : "");
+      const docs = s.documents.length
+        ? s.documents.slice(0, 3).join(", ") + (s.documents.length > 3 ? "…" : "")
+        : t("documentsUnnamed");
       return node(
         "li",
         { class: "card", "data-session": s.id },
@@ -296,7 +298,9 @@ function rerenderRequest() {
   $("req-desc").textContent = s.description || "";
   $("req-desc").hidden = !s.description;
   $("req-code").textContent = s.confirmation_code;
-  $("req-docs").replaceChildren(...s.documents.map((name) => node("li", { text: name })));
+  // A system that sent no names (a bare CSC client) gets no invented ones: the description and count.
+  const names = s.documents.length ? s.documents : [t("documentsUnnamedCount", { count: s.item_count })];
+  $("req-docs").replaceChildren(...names.map((name) => node("li", { text: name })));
   $("req-signer").textContent = signerText(s.credential);
   $("req-cert").textContent = certificateText(s.credential);
   $("req-created").textContent = formatDateTime(s.created_at);
@@ -479,7 +483,11 @@ function renderHistory() {
           node("span", { class: `badge badge-${s.status}`, text: statusText(s) }),
         ),
         node("p", { class: "card-docs", text: `${t("itemCount", { count: s.item_count })}:` }),
-        node("ul", { class: "card-docs docs" }, ...s.documents.map((name) => node("li", { text: name }))),
+        node(
+          "ul",
+          { class: "card-docs docs" },
+          ...(s.documents.length ? s.documents : [t("documentsUnnamed")]).map((name) => node("li", { text: name })),
+        ),
         node("p", {
           class: "card-meta",
           text: `${t("confirmationCode")}: ${s.confirmation_code} · ${formatDateTime(s.completed_at || s.created_at)}`,

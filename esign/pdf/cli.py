@@ -63,7 +63,7 @@ def sign(
         if remote:
             from esign.signers.remote import console_signer
 
-            signer = console_signer(remote, credential, otp=otp)
+            signer = console_signer(remote, credential, otp=otp, document_name=input.name)
         elif key is not None:
             signer = FileSigner.from_pkcs12(key, password)
         else:

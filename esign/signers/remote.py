@@ -162,6 +162,7 @@ class RemoteSigner(Signer):
         poll_interval: float = 1.0,
         timeout: float = DEFAULT_TIMEOUT,
         description: str | None = None,
+        document_name: str | None = None,
     ) -> None:
         super().__init__(certificate, chain)
         self.on_answer = on_answer
@@ -175,6 +176,9 @@ class RemoteSigner(Signer):
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.description = description
+        self.document_name = document_name
+        """The document being signed, shown on the user's phone (set it before each document; the
+        service's ``documentNames`` extension). Without it the phone shows ``description`` and a count."""
 
     @classmethod
     def connect(
@@ -191,7 +195,7 @@ class RemoteSigner(Signer):
         """Log in (client credentials) or use ``access_token``, then read the credential's chain and algorithms.
 
         ``options`` go to the constructor: ``otp``, ``on_confirmation``, ``on_progress``, ``on_answer``,
-        ``poll_interval``, ``timeout``, ``description``.
+        ``poll_interval``, ``timeout``, ``description``, ``document_name``.
         """
         http = CscHttp(base_url, api_version=api_version)
         if access_token:
@@ -252,6 +256,9 @@ class RemoteSigner(Signer):
         }
         if self.description:
             body["description"] = self.description
+        if self.document_name:
+            # One document per authorization of this signer; a batch of its pages' hashes shares the name.
+            body["documentNames"] = [self.document_name] * len(hashes)
         code = self._current_otp()
         if code:
             body["authData"] = [{"id": "OTP", "value": code}]
@@ -344,8 +351,11 @@ def console_signer(
     access_token: str | None = None,
     otp: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    document_name: str | None = None,
 ) -> RemoteSigner:
     """A :class:`RemoteSigner` for command-line use: prints the confirmation code, shows a progress bar.
+
+    ``document_name`` (the commands pass the input file's name) is what the user's phone shows.
 
     Credentials default to ``$ESIGN_CLIENT_ID``/``$ESIGN_CLIENT_SECRET`` or ``$ESIGN_ACCESS_TOKEN``;
     without ``otp`` the user confirms on the phone while the bar runs. A missing ``credential_id`` is
@@ -390,6 +400,7 @@ def console_signer(
         on_progress=tick,
         on_answer=progress.stop,
         timeout=timeout,
+        document_name=document_name,
     )
 
 

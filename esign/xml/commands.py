@@ -157,7 +157,7 @@ def sign(
         if remote:
             from esign.signers.remote import console_signer
 
-            signer = console_signer(remote, credential, otp=otp)
+            signer = console_signer(remote, credential, otp=otp, document_name=Path(source).name)
         elif key is None:
             raise InvalidInput("give --key FILE, or --remote URL --credential ID")
         elif cert is not None:

@@ -122,8 +122,12 @@ class CscCalls:
         otp: str | None = None,
         hash_algorithm_oid: str = SHA256_OID,
         description: str | None = None,
+        document_names: Sequence[str] | None = None,
     ) -> Call[Authorization]:
-        """``credentials/authorize``: with ``otp`` a SAD at once; without, ``202`` and the phone is asked."""
+        """``credentials/authorize``: with ``otp`` a SAD at once; without, ``202`` and the phone is asked.
+
+        ``description`` and ``document_names`` (one per hash; this service's extension) are what the
+        user's phone shows."""
         body: dict[str, Any] = {
             "credentialID": credential_id,
             "numSignatures": len(hashes),
@@ -134,6 +138,8 @@ class CscCalls:
             body["authData"] = [{"id": "OTP", "value": otp}]
         if description:
             body["description"] = description
+        if document_names:
+            body["documentNames"] = list(document_names)
         return Call("POST", f"{self.prefix}/credentials/authorize", _authorization, json=body, ok=(200, 202))
 
     def authorize_check(self, authorization_id: str) -> Call[Authorization]:

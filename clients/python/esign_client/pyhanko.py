@@ -49,6 +49,7 @@ class EsignAuthorizationManager(CSCAuthorizationManager):
         poll_interval: float = 1.0,
         timeout: float = 300.0,
         description: str | None = None,
+        document_names: list[str] | None = None,
     ) -> None:
         super().__init__(csc_session_info, credential_info)
         self.http = http
@@ -57,6 +58,9 @@ class EsignAuthorizationManager(CSCAuthorizationManager):
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.description = description
+        self.document_names = document_names
+        """The batch's documents in the order pyHanko signs them, shown on the user's phone (the
+        service's ``documentNames`` extension); without them the phone shows the description and a count."""
 
     async def _post(self, method: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         url = self.csc_session_info.endpoint_url(method)
@@ -74,6 +78,8 @@ class EsignAuthorizationManager(CSCAuthorizationManager):
         """Authorize the batch's hashes (SCAL2); waits for the phone when no OTP is configured."""
         code = self.otp() if callable(self.otp) else self.otp
         body = self.format_csc_auth_request(hash_b64s=hash_b64s, otp=code, description=self.description)
+        if self.document_names and len(self.document_names) == len(hash_b64s):
+            body["documentNames"] = list(self.document_names)
         status, data = await self._post("credentials/authorize", body)
         if status != 202:
             return self.parse_csc_auth_response(data)

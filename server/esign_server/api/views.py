@@ -210,7 +210,7 @@ def mobile_sessions(ctx: ServerContext, rows: list[SigningSession]) -> list[Mobi
                 status=row.status,
                 relying_system=RelyingSystemSummary(id=row.client_id, name=names.get(row.client_id, row.client_id)),
                 description=row.description,
-                documents=[i["name"] or f"#{n + 1}" for n, i in enumerate(row.items)],
+                documents=[i["name"] for i in row.items if i["name"]],  # never a placeholder name
                 item_count=len(row.items),
                 fingerprint=fingerprint(row.items_digest),
                 confirmation_code=row.confirmation_code,

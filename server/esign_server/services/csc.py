@@ -140,10 +140,16 @@ def authorize(
     num_signatures: int | None = None,
     otp: str | None = None,
     description: str | None = None,
+    names: Sequence[str] | None = None,
 ) -> AuthorizationResult:
-    """Authorize ``hashes`` (SCAL2): with ``otp`` at once, else the request waits for the user's phone."""
+    """Authorize ``hashes`` (SCAL2): with ``otp`` at once, else the request waits for the user's phone.
+
+    ``names``: the document behind each hash, shown on the phone (no placeholder when absent: the phone
+    shows ``description`` and how many)."""
     if not hashes:
         raise CscError("SCAL2: credentials/authorize needs the hashes to be signed")
+    if names is not None and len(names) != len(hashes):
+        raise CscError(f"documentNames has {len(names)} names for {len(hashes)} hashes")
     if num_signatures is not None and num_signatures != len(hashes):
         raise CscError(f"numSignatures is {num_signatures} but {len(hashes)} hashes were sent")
     if len(hashes) > ctx.settings.max_items_per_session:
@@ -153,7 +159,7 @@ def authorize(
         ctx,
         client_id=client_id,
         credential_id=credential_id,
-        items=[session_service.HashItem(f"hash {i + 1}", d) for i, d in enumerate(hashes)],
+        items=[session_service.HashItem(names[i] if names else "", d) for i, d in enumerate(hashes)],
         digest=hash_algorithm.value,
         description=description,
         ttl_seconds=AUTHORIZE_TTL_SECONDS,

@@ -375,6 +375,7 @@ def make_router(version: str) -> APIRouter:
             num_signatures=body.numSignatures,
             otp=body.otp(),
             description=body.description,
+            names=body.documentNames,
         )
         return _authorization_response(result)
 

@@ -7,7 +7,7 @@ are ignored, as the specification asks of servers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,6 +76,9 @@ class AuthorizeRequest(CscBody):
     """v1: the OTP."""
     PIN: str | None = Field(None, max_length=64)
     description: str | None = Field(None, max_length=500)
+    documentNames: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(None, max_length=10_000)
+    """This service's extension: the name of the document behind each hash, in order, shown on the
+    user's phone beside ``description`` (without it the phone shows the description and a count)."""
 
     def hash_values(self) -> list[str]:
         """The hashes, whichever name carried them."""

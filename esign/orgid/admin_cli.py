@@ -261,7 +261,17 @@ def close(
         body = {"reason": reason, "successor": successor}
         response = http.post(f"/api/orgids/{code}/close", json=body, headers=conn.admin_headers(http))
         _check(response)
-    typer.echo(_line(response.json()))
+    closed = response.json()
+    typer.echo(_line(closed))
+    if closed.get("warning"):
+        # Closing changes no certificate: say which live ones still name the code.
+        typer.echo(f"warning: {closed['warning']}", err=True)
+        for cert in closed.get("active_certificates", []):
+            typer.echo(
+                f"  credential {cert['credential_id']} ({cert['status']}), serial {cert['serial']}, "
+                f"until {cert['not_after'][:10]}: {cert['subject']}",
+                err=True,
+            )
 
 
 @app.command("import")

@@ -19,10 +19,12 @@ from esign_server.api.routing import PrefixedRouter
 from esign_server.models import OrgCode, OrgCodeEvent
 from esign_server.schemas import ErrorBody
 from esign_server.schemas.orgids import (
+    CertificateCarryingCode,
     ImportRejectedBody,
     ImportSummary,
     OrgCodeAmend,
     OrgCodeClose,
+    OrgCodeClosed,
     OrgCodeEventPublic,
     OrgCodeHistory,
     OrgCodeIssue,
@@ -160,12 +162,22 @@ def amend(code: str, body: OrgCodeAmend, caller: AdminClient, ctx: CtxDep) -> Or
     return org_code_public(orgids.amend_code(ctx, code=code, actor=caller.actor, **body.model_dump()))
 
 
-@router.post("/{code}/close", response_model=OrgCodePublic, responses=_ADMIN)
-def close(code: str, body: OrgCodeClose, caller: AdminClient, ctx: CtxDep) -> OrgCodePublic:
-    """Close a code for good (it is never issued again), with a reason and the successor it merged into."""
-    return org_code_public(
-        orgids.close_code(ctx, code=code, reason=body.reason, successor=body.successor, actor=caller.actor)
-    )
+@router.post("/{code}/close", response_model=OrgCodeClosed, responses=_ADMIN)
+def close(code: str, body: OrgCodeClose, caller: AdminClient, ctx: CtxDep) -> OrgCodeClosed:
+    """Close a code for good (it is never issued again), with a reason and the successor it merged into.
+
+    The answer lists the live certificates that still carry the code (``active_certificates``, with a
+    ``warning``): closing changes no certificate, so they are for the admin to reissue or revoke."""
+    row = orgids.close_code(ctx, code=code, reason=body.reason, successor=body.successor, actor=caller.actor)
+    carrying = [CertificateCarryingCode(**vars(c)) for c in orgids.certificates_carrying(ctx, row.code)]
+    warning = None
+    if carrying:
+        then = f" (successor {row.successor_code})" if row.successor_code else ""
+        warning = (
+            f"{len(carrying)} live certificate(s) still carry {row.code} in their subject; closing the code "
+            f"changed none of them: reissue them with another code{then} or revoke them"
+        )
+    return OrgCodeClosed(**org_code_public(row).model_dump(), active_certificates=carrying, warning=warning)
 
 
 @router.get("/{code}/children", response_model=list[OrgCodePublic])

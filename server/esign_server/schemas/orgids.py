@@ -58,6 +58,25 @@ class OrgCodePublic(BaseModel):
     updated_at: datetime
 
 
+class CertificateCarryingCode(BaseModel):
+    """A live certificate that still names a code in its subject."""
+
+    credential_id: str
+    user_id: str
+    status: str
+    serial: str | None
+    subject: str
+    not_after: datetime
+
+
+class OrgCodeClosed(OrgCodePublic):
+    """A closed code, and the live certificates that still carry it (closing changes no certificate)."""
+
+    active_certificates: list[CertificateCarryingCode]
+    warning: str | None
+    """Set when ``active_certificates`` is not empty: what the admin should do about them."""
+
+
 class OrgCodePage(BaseModel):
     """One page of search results."""
 

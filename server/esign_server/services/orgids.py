@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Connection, Table, func, update
@@ -381,6 +382,49 @@ def amend_code(
         _event(session, row, "amended", actor, changes)
         audit.record(session, actor=actor, action="orgid.amended", target=f"orgid:{key}", fields=sorted(changes))
     return row
+
+
+@dataclass(frozen=True)
+class CarryingCertificate:
+    """A live certificate whose subject names an organization code (``organizationIdentifier=VN:<code>``)."""
+
+    credential_id: str
+    user_id: str
+    status: str
+    serial: str | None
+    subject: str
+    not_after: datetime
+
+
+def certificates_carrying(ctx: ServerContext, code: str) -> list[CarryingCertificate]:
+    """The active or suspended credentials whose certificate carries ``code``: closing the code does not
+    change them, so the admin is told which ones to reissue or revoke."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from esign_server.models import Credential
+
+    wanted = f"VN:{parse_code(code)}"
+    with ctx.db.read() as session:
+        rows = session.exec(select(Credential).where(col(Credential.status).in_(("active", "suspended")))).all()
+    found = []
+    for row in rows:
+        if not row.certificate_der:
+            continue
+        certificate = x509.load_der_x509_certificate(row.certificate_der)
+        carried = [a.value for a in certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)]
+        if wanted in carried:
+            found.append(
+                CarryingCertificate(
+                    credential_id=row.id,
+                    user_id=row.user_id,
+                    status=row.status,
+                    serial=row.serial,
+                    subject=certificate.subject.rfc4514_string(),
+                    not_after=certificate.not_valid_after_utc,
+                )
+            )
+    return found
 
 
 def close_code(ctx: ServerContext, *, code: str, reason: str, successor: str | None = None, actor: str) -> OrgCode:

@@ -78,3 +78,33 @@ async def test_closed_unknown_or_personal_codes_are_refused(
         f"/api/admin/users/{person.json()['id']}/credentials", json={"org_code": "H49"}, headers=admin.headers
     )
     assert (refused.status_code, refused.json()["error"]) == (400, "org_code_not_allowed")
+
+
+async def test_closing_a_code_lists_the_live_certificates_that_still_carry_it(
+    http: httpx.AsyncClient, registry: ServerContext, admin: Integrator
+) -> None:
+    # Issue 21, item 20: closing used to leave such certificates without a word.
+    orgids.issue_code(registry, code="H49.22", name="Sở Tư pháp", actor="test")
+    orgids.issue_code(registry, code="H49.01", name="Sở Tư pháp (sau sáp nhập)", actor="test")
+    user_id = await make_org_user(http, admin)
+    live = (
+        await http.post(f"/api/admin/users/{user_id}/credentials", json={"org_code": "H49.22"}, headers=admin.headers)
+    ).json()
+    gone = (
+        await http.post(f"/api/admin/users/{user_id}/credentials", json={"org_code": "H49.22"}, headers=admin.headers)
+    ).json()
+    revoked = await http.post(
+        f"/api/admin/credentials/{gone['id']}/revoke", json={"reason": "superseded"}, headers=admin.headers
+    )
+    assert revoked.status_code == 200, revoked.text
+    closed = await http.post(
+        "/api/orgids/H49.22/close", json={"reason": "sáp nhập", "successor": "H49.01"}, headers=admin.headers
+    )
+    assert closed.status_code == 200, closed.text
+    answer = closed.json()
+    assert answer["status"] == "closed"
+    assert [c["credential_id"] for c in answer["active_certificates"]] == [live["id"]]  # not the revoked one
+    assert "VN:H49.22" in answer["active_certificates"][0]["subject"]
+    assert "1 live certificate(s) still carry H49.22" in answer["warning"] and "H49.01" in answer["warning"]
+    other = await http.post("/api/orgids/H49.01/close", json={"reason": "thử"}, headers=admin.headers)
+    assert other.json()["active_certificates"] == [] and other.json()["warning"] is None

@@ -24,6 +24,7 @@ from esign_server.logs import configure_logging
 from esign_server.middleware import BodySizeLimit, RequestLog
 from esign_server.services.audit import write_checkpoint
 from esign_server.services.sessions import expire_due
+from esign_server.services.webhooks import dispatch_due
 from esign_server.web.docs import mount_api_docs
 from esign_server.web.mobile import mount_mobile_app
 
@@ -38,6 +39,7 @@ HOT_PATHS = (
 )
 """The requests of a signing session's flow and signHash: served by :class:`HotRoutes`."""
 CHECKPOINT_SECONDS = 1.0
+WEBHOOK_DISPATCH_SECONDS = 1.0
 
 
 async def _every(seconds: float, job: Callable[[], object], what: str) -> None:
@@ -66,6 +68,9 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         checkpoint_audit = partial(write_checkpoint, context)
         every = settings.audit_checkpoint_seconds
         background.append(asyncio.create_task(_every(every, checkpoint_audit, "audit checkpoint")))
+        # Webhooks due for a (re)try, from the outbox (services.webhooks).
+        webhooks_due = partial(dispatch_due, context)
+        background.append(asyncio.create_task(_every(WEBHOOK_DISPATCH_SECONDS, webhooks_due, "webhook dispatch")))
         if context.db.is_sqlite:
             # Checkpoint the WAL off the requests' path: no request pays for the copy and its fsync.
             checkpoint = context.db.checkpoint

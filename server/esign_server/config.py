@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -90,6 +91,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_items_per_session: int = Field(100, ge=1, le=10_000)
     webhook_timeout_seconds: float = 5.0
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    """Networks (CIDR) webhooks may reach although they are loopback, private or link-local (e.g. a
+    receiver on the operator's own LAN); everything else of that kind is refused, checked on the
+    address each delivery connects to."""
+    webhook_max_attempts: int = Field(12, ge=1, le=100)
+    """Attempts before a webhook is given up (backoff 30 s doubling, at most an hour: about 9 hours)."""
+    webhook_concurrency_per_client: int = Field(2, ge=1, le=64)
+    """Deliveries in flight per relying system (per worker): one slow receiver cannot hold the others'."""
+    webhook_workers: int = Field(8, ge=1, le=256)
     inline_steps: bool | None = None
     """Run the short steps of the hot paths (create, confirm, fetch, signHash) on the event loop instead
     of the thread pool. Default: on with SQLite (in-process statements), off with PostgreSQL (network
@@ -122,6 +132,8 @@ class Settings(BaseSettings):
         self.master_key_bytes()  # fail early on a malformed key
         if self.otp_user_max_failures <= self.device_lock_threshold:
             raise ValueError("ESIGN_OTP_USER_MAX_FAILURES must exceed ESIGN_DEVICE_LOCK_THRESHOLD")
+        for network in self.webhook_allowed_networks:
+            ipaddress.ip_network(network, strict=False)  # a malformed network fails at start
         if len(self.token_secret) < 32:
             raise ValueError("ESIGN_TOKEN_SECRET must be at least 32 characters")
         if not self.dev_mode:

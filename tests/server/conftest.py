@@ -18,7 +18,7 @@ from esign_server.config import Settings
 from esign_server.context import ServerContext
 from esign_server.db import migrate
 from esign_server.models import RelyingSystem, User
-from esign_server.services import clients, credentials, devices, grants, identity, users
+from esign_server.services import clients, credentials, devices, grants, identity, users, webhooks
 from esign_server.services.pki import pki_base_url
 from sqlmodel import select
 
@@ -151,6 +151,12 @@ def grant_all(ctx: ServerContext, *, client_id: str | None = None, user_id: str 
     for cid in client_ids:
         for uid in user_ids:
             grants.grant(ctx, client_id=cid, user_id=uid, actor="test")
+
+
+def register_loopback_hook(ctx: ServerContext, client: Integrator, url: str) -> None:
+    """Let ``client`` name ``url`` (a receiver on loopback, allow-listed for the test) as its webhook."""
+    ctx.settings.webhook_allowed_networks = ["127.0.0.0/8"]
+    webhooks.register_callback_urls(ctx, client_id=client.client_id, urls=[url], actor="test")
 
 
 async def authorise_over_http(http: httpx.AsyncClient, admin: Integrator, user_id: str, client: Integrator) -> None:

@@ -24,7 +24,7 @@ from sqlmodel import SQLModel
 
 from esign.errors import InvalidInput
 
-from .conftest import Integrator, Person, oath
+from .conftest import Integrator, Person, oath, register_loopback_hook
 
 
 def test_postgres_urls_use_psycopg3() -> None:
@@ -92,13 +92,14 @@ def _wait_for_delivery(timeout: float) -> None:
 
 
 async def test_signed_webhook_is_sent_when_the_session_ends(
-    http: httpx.AsyncClient, integrator: Integrator, person: Person
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, person: Person
 ) -> None:
     _Receiver.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        register_loopback_hook(ctx, integrator, url)
         body = {
             "credential_id": person.credential_id,
             "callback_url": url,

@@ -14,6 +14,7 @@ from esign_server.models import AuditEvent
 from esign_server.schemas import (
     AuditCheck,
     AuditEventPublic,
+    CallbackUrls,
     CertificateInstall,
     ClientCreate,
     ClientCreated,
@@ -30,7 +31,7 @@ from esign_server.schemas import (
     UserCreate,
     UserPublic,
 )
-from esign_server.services import audit, clients, credentials, devices, grants, qr, users
+from esign_server.services import audit, clients, credentials, devices, grants, qr, users, webhooks
 from esign_server.services.errors import ServiceError
 
 RevealQuery = Annotated[bool, Query(description="Show personal numbers in `subject` unmasked")]
@@ -82,6 +83,14 @@ def create_client(body: ClientCreate, caller: AdminClient, ctx: CtxDep) -> Clien
         client_secret=new.client_secret,
         webhook_secret=new.webhook_secret,
     )
+
+
+@router.put("/clients/{client_id}/callback-urls", response_model=CallbackUrls)
+def set_callback_urls(client_id: str, body: CallbackUrls, caller: AdminClient, ctx: CtxDep) -> CallbackUrls:
+    """Register the webhook URLs this relying system may name (https outside dev mode; no loopback,
+    private or link-local address unless allow-listed); replaces the earlier list."""
+    urls = webhooks.register_callback_urls(ctx, client_id=client_id, urls=body.urls, actor=caller.actor)
+    return CallbackUrls(urls=urls)
 
 
 @router.post("/users/{user_id}/credentials", status_code=201, response_model=CredentialPublic)

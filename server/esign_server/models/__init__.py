@@ -5,6 +5,7 @@ from esign_server.models.identity import Credential, Device, RelyingSystem, Rely
 from esign_server.models.orgids import OrgCode, OrgCodeEvent
 from esign_server.models.sessions import SessionDocument, SigningSession
 from esign_server.models.verification import IdentityVerification
+from esign_server.models.webhooks import WebhookDelivery
 
 __all__ = [
     "AuditEvent",
@@ -19,4 +20,5 @@ __all__ = [
     "SessionDocument",
     "SigningSession",
     "User",
+    "WebhookDelivery",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary
+from sqlalchemy import JSON, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from esign_server.db import UTCDateTime, utcnow
@@ -47,6 +47,8 @@ class RelyingSystem(SQLModel, table=True):
     """Space-separated scopes the client may ask for."""
     webhook_secret_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     """HMAC key of the webhook signatures, wrapped with the master key."""
+    callback_urls: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """The webhook URLs the admin registered for this relying system; a session may name only these."""
     status: str = Field(default="active", max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -145,6 +145,12 @@ class CredentialPublic(BaseModel):
     revocation_reason: str | None
 
 
+class CallbackUrls(Wire):
+    """The webhook URLs a relying system may name in its sessions."""
+
+    urls: list[Annotated[str, Field(min_length=8, max_length=2000)]] = Field(max_length=20)
+
+
 class GrantCreate(Wire):
     """Authorise a relying system for a user."""
 

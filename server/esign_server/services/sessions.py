@@ -39,7 +39,7 @@ from esign.identity import mask_personal_numbers
 from esign_server.crypto import token_hash
 from esign_server.db import DriverStatement, StepTransaction, detached, utcnow
 from esign_server.models import Credential, Device, RelyingSystem, RelyingSystemGrant, SessionDocument, SigningSession
-from esign_server.services import audit
+from esign_server.services import audit, webhooks
 from esign_server.services.credentials import default_signature_algorithm
 from esign_server.services.devices import check_otp, otp_error
 from esign_server.services.documents import DocumentIn, PreparedDocument, finish_document, prepare_document
@@ -287,6 +287,8 @@ class _NewSession:
         ttl = ttl_seconds or ctx.settings.session_ttl_seconds
         if not 10 <= ttl <= 86_400:
             raise ServiceError("ttl_seconds must be between 10 and 86400")
+        if callback_url is not None:
+            webhooks.require_registered(ctx, client_id=client_id, url=callback_url)
         request_hash = _request_hash(
             credential_id=credential_id,
             digest=alg.value,
@@ -925,6 +927,4 @@ def relying_system_names(ctx: ServerContext, client_ids: set[str]) -> dict[str, 
 def _after_terminal(ctx: ServerContext, row: SigningSession) -> None:
     ctx.events.publish(f"session:{row.id}", f"user:{row.user_id}")
     if row.callback_url:
-        from esign_server.services.webhooks import deliver_later
-
-        deliver_later(ctx, row)
+        webhooks.deliver_later(ctx, row)

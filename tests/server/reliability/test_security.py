@@ -30,7 +30,7 @@ from esign_server.services import credentials
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from ..conftest import Integrator, Person, enroll_person, oath, register_client
+from ..conftest import Integrator, Person, enroll_person, oath, register_client, register_loopback_hook
 
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 
@@ -268,8 +268,9 @@ def hook_url() -> Iterator[str]:
 
 
 async def test_webhooks_verify_with_the_sdk_and_not_when_tampered(
-    http: httpx.AsyncClient, integrator: Integrator, person: Person, hook_url: str
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, person: Person, hook_url: str
 ) -> None:
+    register_loopback_hook(ctx, integrator, hook_url)
     digest = base64.b64encode(hashlib.sha256(b"hook").digest()).decode()
     created = (
         await http.post(

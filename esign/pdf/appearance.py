@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
@@ -20,7 +20,7 @@ from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign.fields import SigFieldSpec
-from pyhanko.stamp import TextStampStyle
+from pyhanko.stamp import BaseStampStyle, TextStampStyle
 
 from esign.errors import InvalidInput
 
@@ -98,6 +98,27 @@ class VisibleSignature:
         x1, y1, x2, y2 = self.box
         on_page = self.page - 1 if self.page > 0 else self.page
         return SigFieldSpec(sig_field_name=field_name, on_page=on_page, box=(int(x1), int(y1), int(x2), int(y2)))
+
+
+@dataclass(frozen=True)
+class StampAppearance:
+    """A ready-made appearance (e.g. a Decree 30 preset, :mod:`esign.pdf.decree30`): a pyHanko stamp
+    style, its text parameters, and where it goes.
+
+    ``page`` counts from 1 (``-1`` the last page); ``box`` is ``(x1, y1, x2, y2)`` in points, or None to
+    draw into an existing empty signature field (then give its ``field_name`` when signing).
+    """
+
+    page: int
+    box: tuple[float, float, float, float] | None
+    style: BaseStampStyle
+    params: dict[str, str] = field(default_factory=dict)
+
+    def field_spec(self, field_name: str) -> SigFieldSpec | None:
+        """The pyHanko field specification of a new field, or None for an existing one."""
+        if self.box is None:
+            return None
+        return VisibleSignature(self.page, self.box).field_spec(field_name)
 
 
 def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:

@@ -26,10 +26,11 @@ from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner, Pdf
 from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
 from pyhanko.sign.validation import EmbeddedPdfSignature
 from pyhanko.sign.validation.dss import async_add_validation_info
+from pyhanko.stamp import BaseStampStyle
 
 from esign.errors import InvalidInput, SigningError
 from esign.pdf.adapter import PyHankoSigner, from_asn1
-from esign.pdf.appearance import VisibleSignature, appearance_text, stamp_style
+from esign.pdf.appearance import StampAppearance, VisibleSignature, appearance_text, stamp_style
 from esign.pdf.context import (
     FETCH_TIMEOUT,
     Level,
@@ -55,6 +56,8 @@ class SignatureOptions:
     contact: str | None = None
     field_name: str | None = None
     visible: VisibleSignature | None = None
+    appearance: StampAppearance | None = None
+    """A ready-made appearance (a Decree 30 preset) instead of the text box of ``visible``."""
     certify: int | None = None
     """DocMDP level when certifying: 1 no changes, 2 form filling and signing, 3 also annotations."""
     digest: str = "sha256"
@@ -65,6 +68,8 @@ class SignatureOptions:
             raise InvalidInput(f"PAdES {self.level.value} needs a time-stamping authority: give tsa_url")
         if self.certify is not None and self.certify not in DOCMDP_LEVELS:
             raise InvalidInput("certify takes a DocMDP level: 1 (no changes), 2 (forms, signing), 3 (annotations)")
+        if self.visible is not None and self.appearance is not None:
+            raise InvalidInput("give either a visible text box or a ready-made appearance, not both")
 
 
 def docmdp_level(certify: bool | int | None) -> int | None:
@@ -108,14 +113,17 @@ def pdf_signer(
         subfilter=SigSeedSubFilter.PADES,
     )
     params: dict[str, str] = {}
-    style = None
-    field_spec = None
+    style: BaseStampStyle | None = None
+    field_spec: fields.SigFieldSpec | None = None
     if options.visible is not None:
         template, params = appearance_text(
             certificate, reason=options.reason, location=options.location, language=options.visible.language
         )
         style = stamp_style(template, font_size=options.visible.font_size)
         field_spec = options.visible.field_spec(field_name)
+    elif options.appearance is not None:
+        style, params = options.appearance.style, dict(options.appearance.params)
+        field_spec = options.appearance.field_spec(field_name)
     stamper = timestamper(options.tsa_url) if options.tsa_url and options.level.rank >= 1 else None
     return PdfSigner(meta, signer=signer, timestamper=stamper, stamp_style=style, new_field_spec=field_spec), params
 
@@ -132,6 +140,7 @@ async def async_sign_pdf(
     contact: str | None = None,
     field_name: str | None = None,
     visible: VisibleSignature | tuple[int, tuple[float, float, float, float]] | None = None,
+    appearance: StampAppearance | None = None,
     certify: bool | int = False,
     trust: Iterable[TrustSource] | TrustSource | None = None,
     allow_fetching: bool = True,
@@ -150,6 +159,7 @@ async def async_sign_pdf(
         contact=contact,
         field_name=field_name,
         visible=visible,
+        appearance=appearance,
         certify=docmdp_level(certify),
         digest=digest,
     )
@@ -197,6 +207,7 @@ def sign_pdf(
     contact: str | None = None,
     field_name: str | None = None,
     visible: VisibleSignature | tuple[int, tuple[float, float, float, float]] | None = None,
+    appearance: StampAppearance | None = None,
     certify: bool | int = False,
     trust: Iterable[TrustSource] | TrustSource | None = None,
     allow_fetching: bool = True,
@@ -209,7 +220,8 @@ def sign_pdf(
     CRLs, fetched from the URLs in the certificates unless ``allow_fetching`` is False) checked
     against ``trust`` (default: the root at the top of the signer's chain); ``B-LTA`` adds a
     document time-stamp. ``visible=(page, (x1, y1, x2, y2))`` draws the signer's name,
-    organization and its identifier code, the signing time and the reason (page 1 is the first).
+    organization and its identifier code, the signing time and the reason (page 1 is the first);
+    ``appearance`` draws a ready-made one instead (see :mod:`esign.pdf.decree30`).
     ``certify`` makes a certification signature (True = DocMDP level 2, or give 1, 2 or 3).
 
     >>> signer = FileSigner.from_pkcs12("nguyen-van-a.p12", "secret")  # doctest: +SKIP
@@ -228,6 +240,7 @@ def sign_pdf(
             contact=contact,
             field_name=field_name,
             visible=visible,
+            appearance=appearance,
             certify=certify,
             trust=trust,
             allow_fetching=allow_fetching,

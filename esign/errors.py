@@ -69,6 +69,21 @@ class MissingExtra(EsignError):
         self.extra = extra
 
 
+def file_error_text(exc: OSError) -> str:
+    """One line for a file the user named that cannot be read or written, the same in every command
+    (``no such file: in.xml``), instead of Python's ``[Errno 2] No such file or directory: 'in.xml'``."""
+    name = exc.filename
+    if name is None:
+        return exc.strerror or str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return f"no such file: {name}"
+    if isinstance(exc, IsADirectoryError):
+        return f"{name} is a folder, not a file"
+    if isinstance(exc, PermissionError):
+        return f"no permission to open {name}"
+    return f"cannot open {name}: {exc.strerror or exc}"
+
+
 __all__ = [
     "EsignError",
     "InvalidInput",
@@ -78,4 +93,5 @@ __all__ = [
     "SigningError",
     "VerificationError",
     "WeakAlgorithm",
+    "file_error_text",
 ]

@@ -119,11 +119,15 @@ def verify(
         anchors = trust_anchors(trust, trust_only)
         reports = verify_pdf(file, trust_anchors=anchors, at=moment, allow_fetching=fetch, reveal=reveal,
                              crls=[_der(p) for p in crl or ()], ocsps=[_der(p) for p in ocsp or ()], visual=visual)
+        if not reports:  # as esign xml verify does: nothing to verify is refused input (exit 2)
+            raise InvalidInput(f"{file}: the document holds no PDF signature")
         code = emit(reports, source=file, lang=chosen, as_json=as_json, echo=typer.echo, report_pdf=report)
     except EsignError as exc:
         raise _fail(exc) from None
     except OSError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        from esign.errors import file_error_text
+
+        typer.echo(f"error: {file_error_text(exc)}", err=True)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
 

@@ -44,7 +44,7 @@ class _Original:
                 self._fd = os.open(source, os.O_RDONLY | _BINARY)
                 self.size = os.fstat(self._fd).st_size
             except FileNotFoundError:
-                raise InvalidInput(f"no such file or directory: {source}") from None
+                raise InvalidInput(f"no such file: {source}") from None
             except OSError as exc:
                 if self._fd is not None:
                     os.close(self._fd)

@@ -114,7 +114,9 @@ def verify(
         echo(f"refused: {exc}", err=True)
         return 2
     except OSError as exc:
-        echo(f"error: {exc}", err=True)
+        from esign.errors import file_error_text
+
+        echo(f"error: {file_error_text(exc)}", err=True)
         return 2
     if keep is not None:
         keep.append(tree)
@@ -124,7 +126,9 @@ def verify(
             result.reports, source=source, lang=chosen, as_json=as_json, echo=echo, report_pdf=report, document=data
         )
     except (EsignError, OSError) as exc:
-        echo(f"error: {exc}", err=True)
+        from esign.errors import file_error_text
+
+        echo(f"error: {file_error_text(exc) if isinstance(exc, OSError) else exc}", err=True)
         return 2
 
 
@@ -176,7 +180,9 @@ def sign(
             tsa_url=tsa,
         )
     except (EsignError, OSError) as exc:
-        echo(f"error: {exc}", err=True)
+        from esign.errors import file_error_text
+
+        echo(f"error: {file_error_text(exc) if isinstance(exc, OSError) else exc}", err=True)
         return 2
     output.write_bytes(signed)
     echo(f"signed ({profile}): {output}")

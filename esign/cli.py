@@ -1,4 +1,4 @@
-"""The ``esign`` command: ``pdf``, ``xml``, ``trust``, ``pki``, ``orgid``, ``id``, ``server``, ``remote``.
+"""The ``esign`` command: ``pdf``, ``xml``, ``trust``, ``pki``, ``orgid``, ``edxml``, ``id``, ``server``, ``remote``.
 
 Each group lives beside the code it drives (``esign/<area>/cli.py``) and is imported only when
 used, so ``esign pki ...`` works without the server extra and a missing extra gets a clear message.
@@ -27,6 +27,7 @@ GROUPS: dict[str, tuple[str, str, str | None]] = {
     "xml": ("esign.xml.cli", "Sign and verify XML (XMLDSig, XAdES, e-invoice).", None),
     "trust": ("esign.trust.cli", "The trust store: list, add and remove trusted root certificates.", None),
     "orgid": ("esign.orgid.cli", "Organization electronic identifier codes.", None),
+    "edxml": ("esign.edxml.cli", "edXML document exchange packages (QCVN 102:2016).", None),
     "id": ("esign.identity.cli", "Citizen numbers, tax codes and other identifiers.", None),
     "server": ("esign_server.cli", "The remote-signing server.", "server"),
     "remote": ("esign_client.cli", "Talk to a remote-signing server.", "client"),

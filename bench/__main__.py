@@ -20,6 +20,7 @@ DEFAULT = {
     "csc_bench": [],
     "orgid_import": [],
     "token_timing": [],
+    "cli_processes": [],
 }
 
 

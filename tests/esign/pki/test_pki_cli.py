@@ -33,11 +33,23 @@ def status(url: str) -> int:
 
 def test_pki_init_creates_every_file(tmp_path: Path) -> None:
     target = tmp_path / "pki"
-    result = subprocess.run([*ESIGN, "pki", "init", str(target), "--password", "pw"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*ESIGN, "pki", "init", str(target), "--password", "pw"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
-    expected = {"root.pem", "issuing-ca.pem", "chain.pem", "tsa.pem", "ocsp.pem", "crl.der",
-                "person-rsa2048.p12", "person-rsa3072.p12", "person-p256.p12", "org-rsa2048.p12", "org-p256.p12"}
+    expected = {
+        "root.pem",
+        "issuing-ca.pem",
+        "chain.pem",
+        "tsa.pem",
+        "ocsp.pem",
+        "crl.der",
+        "person-rsa2048.p12",
+        "person-rsa3072.p12",
+        "person-p256.p12",
+        "org-rsa2048.p12",
+        "org-p256.p12",
+    }
     assert expected <= {p.name for p in target.iterdir()}
     # The default URLs follow the server's /pki/... layout, on a port of their own (not the server's 8750).
     assert "http://127.0.0.1:8751/pki/ocsp" in result.stdout
@@ -45,20 +57,24 @@ def test_pki_init_creates_every_file(tmp_path: Path) -> None:
 
 def test_pki_show_with_wrong_password_fails_cleanly(tmp_path: Path) -> None:
     target = tmp_path / "pki"
-    subprocess.run([*ESIGN, "pki", "init", str(target), "--password", "pw"],
-                   check=True, capture_output=True, timeout=120)
-    result = subprocess.run([*ESIGN, "pki", "show", str(target), "--password", "bad"],
-                            capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        [*ESIGN, "pki", "init", str(target), "--password", "pw"], check=True, capture_output=True, timeout=120
+    )
+    result = subprocess.run(
+        [*ESIGN, "pki", "show", str(target), "--password", "bad"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "wrong PKI password" in result.stderr
 
 
 def test_pki_init_on_an_existing_pki_says_so_in_one_line(tmp_path: Path) -> None:
     target = tmp_path / "pki"
-    subprocess.run([*ESIGN, "pki", "init", str(target), "--password", "pw"],
-                   check=True, capture_output=True, timeout=120)
-    result = subprocess.run([*ESIGN, "pki", "init", str(target), "--password", "pw"],
-                            capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        [*ESIGN, "pki", "init", str(target), "--password", "pw"], check=True, capture_output=True, timeout=120
+    )
+    result = subprocess.run(
+        [*ESIGN, "pki", "init", str(target), "--password", "pw"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "already holds a PKI" in result.stderr
 
@@ -86,8 +102,9 @@ def test_pki_serve_on_a_taken_port_is_one_clear_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen(1)
-        result = subprocess.run([*ESIGN, "pki", "serve", str(pki_dir), "--password", "pw"],
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [*ESIGN, "pki", "serve", str(pki_dir), "--password", "pw"], capture_output=True, text=True, timeout=60
+        )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr

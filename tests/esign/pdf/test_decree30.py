@@ -1,0 +1,343 @@
+"""Decree 30/2020/NĐ-CP presets, checked by tools we did not write: pdfsig, pyHanko's validator,
+pdftoppm (pixels) and pdftotext (text lines)."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import pdfsig
+from PIL import Image
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+
+from esign.errors import InvalidInput
+from esign.pdf.adapter import to_asn1
+from esign.pdf.decree30 import (
+    AGENCY,
+    ATTACHMENT,
+    COPY,
+    MM,
+    PERSON,
+    Position,
+    describe_signatures,
+    plan,
+    sign_decree30,
+)
+from esign.pdf.verify import verify_pdf
+
+ROOT = Path(__file__).resolve().parents[3]
+LETTER = ROOT / "samples" / "cong-van.pdf"
+SIGNATURE_PNG = ROOT / "samples" / "decree30" / "chu-ky.png"
+SEAL_PNG = ROOT / "samples" / "decree30" / "con-dau.png"
+PAGE_HEIGHT = 842
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00")
+
+
+def render(pdf: Path, tmp_path: Path) -> Image.Image:
+    """Page 1 at 72 dpi: one pixel per point."""
+    prefix = tmp_path / f"{pdf.stem}-render"
+    subprocess.run(
+        ["pdftoppm", "-r", "72", "-png", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(prefix)],
+        check=True,
+        timeout=60,
+    )
+    return Image.open(f"{prefix}.png").convert("RGB")
+
+
+def pixels(image: Image.Image, box: tuple[float, float, float, float]) -> list[tuple[int, int, int]]:
+    """The pixels inside a PDF-coordinate box."""
+    x1, y1, x2, y2 = box
+    crop = image.crop((round(x1), round(PAGE_HEIGHT - y2), round(x2), round(PAGE_HEIGHT - y1)))
+    return list(crop.getdata())  # type: ignore[arg-type]
+
+
+def blue(p: tuple[int, int, int]) -> bool:
+    return p[2] > 110 and p[2] > p[0] + 60 and p[2] > p[1] + 40
+
+
+def red(p: tuple[int, int, int]) -> bool:
+    return p[0] > 150 and p[0] > p[1] + 80 and p[0] > p[2] + 80
+
+
+def words(pdf: Path) -> list[tuple[str, float, float, float, float]]:
+    """pdftotext's words with their boxes (top-left origin, as pdftotext gives them)."""
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    pattern = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
+    return [(m[5], float(m[1]), float(m[2]), float(m[3]), float(m[4])) for m in pattern.finditer(out)]
+
+
+def pyhanko_status(data: bytes, index: int, root: Path):  # type: ignore[no-untyped-def]
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(root.read_bytes())
+    sig = PdfFileReader(io.BytesIO(data)).embedded_signatures[index]
+    return validate_pdf_signature(sig, ValidationContext(trust_roots=[to_asn1(cert)], allow_fetching=True))
+
+
+@pytest.fixture(scope="module")
+def issued(dev_pki, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The sample letter signed by the person, then by the agency: (person-only, both, plans)."""
+    folder = tmp_path_factory.mktemp("decree30")
+    person = dev_pki.signer("person-rsa2048")
+    agency = dev_pki.signer("org-rsa2048")
+    letter = LETTER.read_bytes()
+    person_plan = plan(letter, person.certificate, preset=PERSON, image=SIGNATURE_PNG)
+    first = folder / "person.pdf"
+    sign_decree30(letter, first, person, preset=PERSON, image=SIGNATURE_PNG)
+    agency_plan = plan(first.read_bytes(), agency.certificate, preset=AGENCY, image=SEAL_PNG)
+    second = folder / "issued.pdf"
+    before = datetime.now().astimezone()
+    sign_decree30(first, second, agency, preset=AGENCY, image=SEAL_PNG)
+    return first, second, person_plan, agency_plan, before
+
+
+def test_two_signatures_are_valid_for_pdfsig_and_the_first_is_not_total(issued, nss_db):  # type: ignore[no-untyped-def]
+    _, second, *_ = issued
+    report = pdfsig(second, nss_db)
+    assert report.count("Signature is Valid") == 2
+    first_part, second_part = report.split("Signature #2")
+    assert "Not total document signed" in first_part
+    assert "Total document signed" in second_part and "Not total" not in second_part
+    assert "Nguyễn Văn An" in first_part
+    assert "Sở Thông tin và Truyền thông" in second_part
+
+
+def test_pyhanko_finds_both_intact_and_the_agency_update_allowed(issued, dev_pki):  # type: ignore[no-untyped-def]
+    _, second, *_ = issued
+    data = second.read_bytes()
+    person = pyhanko_status(data, 0, dev_pki.root_pem_path)
+    agency = pyhanko_status(data, 1, dev_pki.root_pem_path)
+    assert person.intact and person.valid and person.trusted
+    assert agency.intact and agency.valid and agency.trusted
+    assert person.coverage is SignatureCoverageLevel.ENTIRE_REVISION
+    assert agency.coverage is SignatureCoverageLevel.ENTIRE_FILE
+    # What the agency's update did to the person's revision is allowed: a new signature, nothing else.
+    assert person.docmdp_ok
+    assert person.modification_level <= ModificationLevel.FORM_FILLING
+
+
+def test_our_verifier_passes_both_and_names_roles_and_presets(issued, dev_pki):  # type: ignore[no-untyped-def]
+    _, second, *_ = issued
+    reports = verify_pdf(second, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
+    assert [r.passed for r in reports] == [True, True]
+    described = describe_signatures(second)
+    assert [(d.role, d.preset) for d in described] == [("person", PERSON), ("agency", AGENCY)]
+
+
+def test_signature_image_is_blue_and_between_the_position_line_and_the_name(issued, tmp_path):  # type: ignore[no-untyped-def]
+    first, _, person_plan, _, _ = issued
+    page = render(first, tmp_path)
+    box = person_plan.image_box
+    inside = pixels(page, box)
+    assert sum(map(blue, inside)) > 0.03 * len(inside)
+    assert not any(map(red, inside))
+    found = {w[0].split()[0]: w for w in words(first)}  # pdftotext may keep a line as one word
+    name, position = found["Nguyễn"], found["PHÓ"]
+    name_top = PAGE_HEIGHT - name[2]
+    position_bottom = PAGE_HEIGHT - position[4]
+    assert name_top < box[1] < box[3] < position_bottom
+    # Centred between the two lines (within a point of rounding), and on the name's column.
+    assert abs((box[1] + box[3]) / 2 - (name_top + position_bottom) / 2) <= 1.5
+    name_centre = (name[1] + max(w[3] for w in words(first) if w[4] == name[4])) / 2
+    assert abs((box[0] + box[2]) / 2 - name_centre) <= 1.5
+    # Nothing blue outside the signature block (the rest of the letter is black).
+    outside = pixels(page, (0, box[3] + 5, 595, 842))
+    assert not any(map(blue, outside))
+
+
+def test_seal_is_red_real_size_and_covers_the_left_third_of_the_signature(issued, tmp_path):  # type: ignore[no-untyped-def]
+    _, second, person_plan, agency_plan, _ = issued
+    page = render(second, tmp_path)
+    seal = agency_plan.image_box
+    # Real size: the PNG is 36 mm across at the 300 dpi it declares.
+    assert seal[2] - seal[0] == pytest.approx(36 * MM, abs=0.5)
+    sx1, sy1, sx2, sy2 = person_plan.image_box
+    third = sx1 + (sx2 - sx1) / 3
+    assert seal[2] == pytest.approx(third, abs=1.5)
+    assert seal[0] < sx1  # to its left
+    left_third = pixels(page, (sx1, sy1, third - 2, sy2))
+    rest = pixels(page, (third + 3, sy1, sx2, sy2))
+    assert sum(map(red, left_third)) > 0.02 * len(left_third)
+    assert not any(map(red, rest))
+    assert sum(map(blue, rest)) > 0.02 * len(rest)  # the signature is still there beside the seal
+
+
+def test_agency_text_names_the_agency_and_the_time_with_vietnam_offset(issued):  # type: ignore[no-untyped-def]
+    _, second, _, agency_plan, before = issued
+    texts = [w for w in words(second) if ISO.fullmatch(w[0])]
+    assert len(texts) == 1
+    text, x1, top, x2, _ = texts[0]
+    shown = datetime.fromisoformat(text)
+    assert timedelta(seconds=-1) <= shown - before.replace(microsecond=0) <= timedelta(seconds=30)
+    seal = agency_plan.image_box
+    assert PAGE_HEIGHT - top < seal[1]  # under the seal
+    assert x1 < (seal[0] + seal[2]) / 2 < x2  # and centred on it
+    line = subprocess.run(["pdftotext", str(second), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Sở Thông tin và Truyền thông tỉnh Quảng Ninh" in line
+    # The CMS signing time agrees with the text shown (same second, or the next).
+    sig = PdfFileReader(io.BytesIO(second.read_bytes())).embedded_signatures[1]
+    assert abs((sig.self_reported_timestamp - shown).total_seconds()) < 2
+
+
+def test_agency_step_on_an_unsigned_document_is_refused(dev_pki):  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match="already signed"):
+        sign_decree30(LETTER.read_bytes(), None, dev_pki.signer("org-rsa2048"), preset=AGENCY, image=SEAL_PNG)
+
+
+def test_agency_step_on_a_signature_without_image_is_refused(dev_pki):  # type: ignore[no-untyped-def]
+    from esign.pdf.signing import sign_pdf
+
+    signed = sign_pdf(LETTER.read_bytes(), None, dev_pki.signer("person-rsa2048"), visible=(1, (300, 100, 500, 160)))
+    assert signed is not None
+    with pytest.raises(InvalidInput, match="no signed field shows a signature image"):
+        sign_decree30(signed, None, dev_pki.signer("org-rsa2048"), preset=AGENCY, image=SEAL_PNG)
+
+
+@pytest.mark.parametrize(
+    ("preset", "extra", "expected"),
+    [
+        (ATTACHMENT, {"document_number": "125/STP-HCTP"}, ["125/STP-HCTP"]),
+        (COPY, {"copy_form": "sao y"}, ["SAO Y", "Sở Thông tin và Truyền thông tỉnh Quảng Ninh"]),
+    ],
+)
+def test_attachment_and_copy_are_black_times_10pt_text_at_the_top_right(dev_pki, tmp_path, preset, extra, expected):  # type: ignore[no-untyped-def]
+    out = tmp_path / "marked.pdf"
+    sign_decree30(LETTER.read_bytes(), out, dev_pki.signer("org-rsa2048"), preset=preset, **extra)
+    lines = subprocess.run(
+        ["pdftotext", "-layout", "-f", "1", "-l", "1", str(out), "-"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    head = [line.strip() for line in lines[: len(expected) + 1]]
+    assert head[: len(expected)] == expected
+    assert ISO.fullmatch(head[len(expected)])
+    boxes = [w for w in words(out) if w[4] < 55]  # above the letter's own header; pdftotext: y=0 at the top
+    assert boxes and all(w[1] > 595 / 2 for w in boxes)  # right half
+    assert 595 - 20 * MM - 5 <= max(w[3] for w in boxes) <= 595 - 20 * MM  # 20 mm from the right edge
+    heights = {round(w[4] - w[2], 1) for w in boxes}
+    assert heights == {11.1}  # Tinos 10 pt: ascent + descent = 1.107 em, as Times New Roman's
+    page = render(out, tmp_path)
+    region = pixels(page, (595 / 2, 842 - 60, 595, 842))
+    assert not any(map(red, region)) and not any(map(blue, region))  # no image, black text
+    assert min(sum(p) for p in region) < 150
+    [described] = describe_signatures(out)
+    assert (described.role, described.preset) == ("agency", preset)
+
+
+def test_copy_needs_a_known_copy_form_and_attachment_a_number(dev_pki):  # type: ignore[no-untyped-def]
+    signer = dev_pki.signer("org-rsa2048")
+    with pytest.raises(InvalidInput, match="copy form"):
+        sign_decree30(LETTER.read_bytes(), None, signer, preset=COPY, copy_form="BẢN CHỤP")
+    with pytest.raises(InvalidInput, match="number"):
+        sign_decree30(LETTER.read_bytes(), None, signer, preset=ATTACHMENT)
+    with pytest.raises(InvalidInput, match="unknown preset"):
+        sign_decree30(LETTER.read_bytes(), None, signer, preset="decree30.stamp")
+
+
+def letter_with_marker(marker: str) -> bytes:
+    """A one-page PDF with a position line, a marker in the blank space, and a name (Helvetica, ASCII)."""
+    lines = [(400, 300, "GIAM DOC"), (410, 240, marker), (400, 160, "Tran Thi Binh")]
+    content = b" ".join(b"BT /F1 12 Tf %d %d Td (%s) Tj ET" % (x, y, t.encode()) for x, y, t in lines)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 6\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def test_marker_places_the_signature_in_the_gap_around_it(dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    letter = letter_with_marker("[[CHU_KY]]")
+    signer = dev_pki.signer("person-p256")
+    chosen = plan(letter, signer.certificate, preset=PERSON, image=SIGNATURE_PNG, marker="[[chu_ky]]")
+    _, y1, _, y2 = chosen.image_box
+    assert 160 + 8 < y1 and y2 < 300  # between the name's top and the position line
+    assert (y1 + y2) / 2 == pytest.approx((160 + 9 + 300) / 2, abs=3)
+    out = tmp_path / "marker.pdf"
+    sign_decree30(letter, out, signer, preset=PERSON, image=SIGNATURE_PNG, marker="[[chu_ky]]")
+    inside = pixels(render(out, tmp_path), chosen.image_box)
+    assert sum(map(blue, inside)) > 0.03 * len(inside)
+
+
+def test_missing_marker_or_name_is_refused(dev_pki):  # type: ignore[no-untyped-def]
+    signer = dev_pki.signer("person-p256")
+    with pytest.raises(InvalidInput, match="marker"):
+        plan(letter_with_marker("x"), signer.certificate, preset=PERSON, image=SIGNATURE_PNG, marker="[[KY]]")
+    with pytest.raises(InvalidInput, match="printed name"):
+        plan(letter_with_marker("x"), signer.certificate, preset=PERSON, image=SIGNATURE_PNG)
+
+
+def test_explicit_position_and_seal_width(dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    signer = dev_pki.signer("person-p256")
+    one = sign_decree30(
+        LETTER.read_bytes(),
+        None,
+        signer,
+        preset=PERSON,
+        image=SIGNATURE_PNG,
+        position=Position(1, (100, 100, 250, 160)),
+    )
+    assert one is not None
+    chosen = plan(one, dev_pki.signer("org-p256").certificate, preset=AGENCY, image=SEAL_PNG, seal_width_mm=30)
+    assert chosen.image_box is not None
+    assert chosen.image_box[2] - chosen.image_box[0] == pytest.approx(30 * MM, abs=0.5)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"GIF89a....", "must be a PNG"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "cannot be read"),
+        (None, "no transparency"),
+    ],
+)
+def test_bad_images_are_refused(dev_pki, data, message):  # type: ignore[no-untyped-def]
+    if data is None:
+        buffer = io.BytesIO()
+        Image.new("RGB", (60, 20), (0, 0, 255)).save(buffer, "PNG")
+        data = buffer.getvalue()
+    with pytest.raises(InvalidInput, match=message):
+        plan(LETTER.read_bytes(), dev_pki.signer("person-p256").certificate, preset=PERSON, image=data)
+
+
+def test_seal_without_resolution_needs_a_width(dev_pki):  # type: ignore[no-untyped-def]
+    buffer = io.BytesIO()
+    Image.new("RGBA", (100, 100), (255, 0, 0, 128)).save(buffer, "PNG")
+    signer = dev_pki.signer("person-p256")
+    one = sign_decree30(LETTER.read_bytes(), None, signer, preset=PERSON, image=SIGNATURE_PNG)
+    assert one is not None
+    with pytest.raises(InvalidInput, match="real width"):
+        plan(one, dev_pki.signer("org-p256").certificate, preset=AGENCY, image=buffer.getvalue())
+
+
+def test_an_organization_using_the_person_preset_is_not_reported_as_a_person(dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    out = tmp_path / "org-as-person.pdf"
+    sign_decree30(
+        LETTER.read_bytes(),
+        out,
+        dev_pki.signer("org-p256"),
+        preset=PERSON,
+        image=SIGNATURE_PNG,
+        signer_name="Nguyễn Văn An",
+    )
+    [described] = describe_signatures(out)
+    assert described.role == "agency" and described.preset is None

@@ -24,7 +24,7 @@ CHUNK = 3 * 64 * 1024
 """Bytes read per step (a multiple of 3, so base64 chunks join without padding in between)."""
 MAX_ATTACHMENT_SIZE = 512 * 1024 * 1024
 """Default cap on what one attachment unpacks to."""
-SPOOL = 8 * 1024 * 1024
+SPOOL = 2 * 1024 * 1024
 """Temporary data up to this size stays in memory, larger goes to disk."""
 _WHITESPACE = re.compile(rb"\s+")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import mimetypes
 import uuid
 from collections.abc import Iterable, Sequence
@@ -107,6 +108,11 @@ def attachment(file: AttachmentFile, description: str | None = None) -> Attachme
     )
 
 
+def manifest_of(attachments: Iterable[Attachment]) -> list[Attachment]:
+    """The manifest's references for ``attachments`` (copies without content: the manifest only names them)."""
+    return [dataclasses.replace(a, encoded=None, source=None, data=None) for a in attachments]
+
+
 def build_package(
     *,
     sender: OrgLike,
@@ -165,7 +171,7 @@ def build_package(
         business=business or Business(doc_type=str(int(BusinessDocType.NEW)), paper="0"),
         attachments=[attachment(f) for f in files],
     )
-    package.manifest = list(package.attachments)
+    package.manifest = manifest_of(package.attachments)
     if validate:
         require_valid(package)
     return package
@@ -277,7 +283,7 @@ def make_business(
         business=business,
         attachments=attachments,
     )
-    package.manifest = list(attachments)
+    package.manifest = manifest_of(attachments)
     require_valid(package)
     return package
 
@@ -294,6 +300,7 @@ __all__ = [
     "extract_attachments",
     "make_business",
     "make_status",
+    "manifest_of",
     "organization",
     "timestamp",
 ]

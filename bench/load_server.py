@@ -41,6 +41,9 @@ def server_env(database_url: str, var_dir: Path, port: int, **extra: str) -> dic
         ESIGN_HOST="127.0.0.1",
         ESIGN_PORT=str(port),
         ESIGN_LOG_LEVEL="WARNING",
+        # Throughput, not the per-relying-system limits (a few relying systems ask a few users very often).
+        ESIGN_MAX_PENDING_PER_CLIENT_USER="1000",
+        ESIGN_MAX_SESSIONS_PER_CLIENT_USER_PER_HOUR="100000",
         PYTHONPATH=str(ROOT),
         **extra,
     )

@@ -340,6 +340,9 @@ def main() -> None:
         "ESIGN_VAR_DIR": str(tmp),
         "ESIGN_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "ESIGN_LOG_LEVEL": "WARNING",
+        # Throughput, not the per-relying-system limits: one bench client asks one user very often.
+        "ESIGN_MAX_PENDING_PER_CLIENT_USER": "1000",
+        "ESIGN_MAX_SESSIONS_PER_CLIENT_USER_PER_HOUR": "100000",
         "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "server"))),
     }
     per_key = 2 * args.rounds * n + 30

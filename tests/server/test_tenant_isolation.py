@@ -295,3 +295,21 @@ async def test_a_revoked_device_stream_ends_at_once(
             # The server ended the stream by itself: the loop above ran out.
     assert events == ["snapshot", "revoked"]
     assert "after.pdf" not in json.dumps(events)
+
+
+async def test_requests_per_hour_are_limited_per_relying_system_and_user(
+    http: httpx.AsyncClient, ctx: ServerContext, person: Person
+) -> None:
+    ctx.settings.max_sessions_per_client_user_per_hour = 5
+    flooder = register_client(ctx, ["sessions"], name="Hệ thống gửi ồ ạt")
+    honest = register_client(ctx, ["sessions"], name="Bộ Tư pháp")
+    for n in range(5):  # withdrawn at once: the pending limit is not what stops them
+        made = await http.post("/api/sessions", json=session_body(person, f"spam-{n}"), headers=flooder.headers)
+        assert made.status_code == 201
+        await http.post(f"/api/sessions/{made.json()['id']}/cancel", headers=flooder.headers)
+    refused = await http.post("/api/sessions", json=session_body(person, "spam-x"), headers=flooder.headers)
+    assert (refused.status_code, refused.json()["error"]) == (429, "too_many_sessions")
+    assert int(refused.headers["Retry-After"]) > 0
+    assert (
+        await http.post("/api/sessions", json=session_body(person, "ok"), headers=honest.headers)
+    ).status_code == 201

@@ -153,6 +153,14 @@ _CREDENTIAL_FOR_SESSION_STATEMENT = sa_select(
     )
     .scalar_subquery()
     .label("pending"),
+    sa_select(func.count())
+    .where(
+        _PENDING_OF.c.client_id == bindparam("client_id"),
+        _PENDING_OF.c.created_at > bindparam("hour_ago", type_=_PENDING_OF.c.created_at.type),
+        _PENDING_OF.c.user_id == _CREDENTIALS.c.user_id,
+    )
+    .scalar_subquery()
+    .label("last_hour"),
 ).where(_CREDENTIALS.c.id == bindparam("id"))
 _CREDENTIAL_FOR_SESSION = DriverStatement(_CREDENTIAL_FOR_SESSION_STATEMENT)
 _SESSION_COLUMNS = [c.name for c in SigningSession.__table__.columns]  # type: ignore[attr-defined]
@@ -255,6 +263,7 @@ class _NewSession:
     bound: str
     prepared: Sequence[PreparedDocument]
     max_pending: int
+    max_per_hour: int
 
     @classmethod
     def of(
@@ -315,6 +324,7 @@ class _NewSession:
             items_digest(alg, items),
             prepared,
             ctx.settings.max_pending_per_client_user,
+            ctx.settings.max_sessions_per_client_user_per_hour,
         )
 
     def write(self, session: StepTransaction) -> SigningSession | _Replay:
@@ -326,12 +336,19 @@ class _NewSession:
                 return _Replay(_replayed(existing, self.request_hash))
         now = utcnow()
         cred = _CREDENTIAL_FOR_SESSION.execute(
-            session, {"id": self.credential_id, "client_id": self.client_id, "now": now}
+            session,
+            {"id": self.credential_id, "client_id": self.client_id, "now": now, "hour_ago": now - timedelta(hours=1)},
         ).first()
         if cred is None or not cred.granted:
             # Another user's credential reads as no credential at all: a relying system acts only for
             # the users who authorised it (services.grants).
             raise NotFound(f"no credential {self.credential_id}", code="credential_not_found")
+        if cred.last_hour >= self.max_per_hour:
+            raise TooManyRequests(
+                f"this relying system already asked this user {cred.last_hour} times in the last hour",
+                code="too_many_sessions",
+                retry_after=PENDING_RETRY_AFTER_SECONDS,
+            )
         if cred.pending >= self.max_pending:
             raise TooManyRequests(
                 f"this relying system already has {cred.pending} pending requests for this user",

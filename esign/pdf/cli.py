@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from esign.errors import EsignError, InvalidInput
+
+if TYPE_CHECKING:
+    from esign.signers import Signer
 
 app = typer.Typer(help="Sign, verify and extend PDF (PAdES).", no_args_is_help=True)
 
@@ -52,11 +55,30 @@ def sign(
         "$ESIGN_CLIENT_ID/$ESIGN_CLIENT_SECRET or $ESIGN_ACCESS_TOKEN).")] = None,
     credential: Annotated[str | None, typer.Option("--credential", help="Credential id on --remote.")] = None,
     otp: Annotated[str | None, typer.Option("--otp", help="OTP for --remote (default: confirm on the phone).")] = None,
+    preset: Annotated[str | None, typer.Option(
+        "--preset", help="Decree 30 appearance: decree30.person, decree30.agency, decree30.attachment or "
+        "decree30.copy (docs/decree30.md).")] = None,
+    image: Annotated[Path | None, typer.Option(
+        "--image", help="--preset: the signature (person) or seal (agency) PNG with transparency.")] = None,
+    marker: Annotated[str | None, typer.Option(
+        "--marker", help="decree30.person: placeholder text in the signature block's blank space.")] = None,
+    position: Annotated[str | None, typer.Option(
+        "--position", help="--preset: PAGE:x1,y1,x2,y2 instead of finding the place in the document.")] = None,
+    signer_name: Annotated[str | None, typer.Option(
+        "--signer-name", help="decree30.person: the printed full name (default: the certificate's).")] = None,
+    seal_width_mm: Annotated[float | None, typer.Option(
+        "--seal-width-mm", help="decree30.agency: the seal's real width if the PNG has no DPI.")] = None,
+    agency_name: Annotated[str | None, typer.Option(
+        "--agency-name", help="decree30.agency/copy: the name shown (default: the certificate's).")] = None,
+    document_number: Annotated[str | None, typer.Option(
+        "--document-number", help="decree30.attachment: number and notation, e.g. 125/STP-HCTP.")] = None,
+    copy_form: Annotated[str | None, typer.Option(
+        "--copy-form", help="decree30.copy: SAO Y, SAO LỤC or TRÍCH SAO.")] = None,
 ) -> None:
     """Sign IN.pdf into OUT.pdf with a PKCS#12 key, or with a key on a remote signing service."""
     from esign.pdf.appearance import VisibleSignature
     from esign.pdf.signing import sign_pdf
-    from esign.signers import FileSigner, Signer
+    from esign.signers import FileSigner
 
     try:
         signer: Signer
@@ -68,6 +90,14 @@ def sign(
             signer = FileSigner.from_pkcs12(key, password)
         else:
             raise InvalidInput("give --key FILE.p12, or --remote URL --credential ID")
+        if preset:
+            _sign_preset(input, output, signer, preset=preset, image=image, marker=marker, field=field,
+                         position=position, signer_name=signer_name, seal_width_mm=seal_width_mm,
+                         agency_name=agency_name, document_number=document_number, copy_form=copy_form,
+                         level=level, tsa=tsa, reason=reason, location=location, trust=trust,
+                         conflicting=visible is not None or certify is not None)
+            typer.echo(f"signed {input} -> {output} (PAdES {level.upper()}, {preset})")
+            return
         box = VisibleSignature.parse(visible, language=language) if visible else None
         sign_pdf(input, output, signer, level=level, tsa_url=tsa, reason=reason, location=location,
                  contact=contact, field_name=field, visible=box, certify=certify if certify else False,
@@ -75,6 +105,25 @@ def sign(
     except EsignError as exc:
         raise _fail(exc) from None
     typer.echo(f"signed {input} -> {output} (PAdES {level.upper()})")
+
+
+def _sign_preset(
+    input: Path, output: Path, signer: Signer, *, preset: str, image: Path | None, marker: str | None,
+    field: str | None, position: str | None, signer_name: str | None, seal_width_mm: float | None,
+    agency_name: str | None, document_number: str | None, copy_form: str | None, level: str, tsa: str | None,
+    reason: str | None, location: str | None, trust: list[Path] | None, conflicting: bool,
+) -> None:
+    """``--preset``: a Decree 30 appearance (esign.pdf.decree30)."""
+    from esign.pdf.decree30 import Position, sign_decree30
+
+    if conflicting:
+        raise InvalidInput("--preset draws its own appearance and is an approval signature: "
+                           "leave out --visible and --certify")
+    sign_decree30(input, output, signer, preset=preset, image=image, marker=marker, field_name=field,
+                  position=Position.parse(position) if position else None, signer_name=signer_name,
+                  seal_width_mm=seal_width_mm, agency_name=agency_name, document_number=document_number,
+                  copy_form=copy_form, level=level, tsa_url=tsa, reason=reason, location=location,
+                  trust=list(trust) if trust else None)
 
 
 @app.command()

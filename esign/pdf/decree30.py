@@ -56,6 +56,7 @@ from esign.identity import SignerIdentity, SignerKind
 from esign.pdf.appearance import VIETNAM_TIME, StampAppearance
 from esign.pdf.context import TrustSource, boundary, read_all
 from esign.pdf.workspace import PdfSource, PdfTarget
+from esign.report import ValidationReport
 from esign.signers.base import Signer
 
 PERSON = "decree30.person"
@@ -771,3 +772,53 @@ def _text_lines_drawn(widget: SignatureWidget) -> int:
     """How many lines of 10 pt text a top-right mark is high: the copy preset draws three (form,
     agency, time), the attachment preset two (number, time)."""
     return round((widget.box[3] - widget.box[1] - 4) / round(TEXT_SIZE * 1.2))
+
+
+@dataclass(frozen=True)
+class Decree30Check:
+    """A validation report read as Decree 30 reads it: role, preset, and the order rule."""
+
+    signature_id: str
+    role: str | None
+    preset: str | None
+    passed: bool
+    problems: tuple[str, ...] = ()
+    """Why the document does not follow the two-step order (empty when it does, or for a person)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "signature_id": self.signature_id,
+            "role": self.role,
+            "preset": self.preset,
+            "passed": self.passed,
+            "problems": list(self.problems),
+        }
+
+
+def check_reports(reports: Iterable[ValidationReport], input: PdfSource) -> list[Decree30Check]:
+    """Pair :func:`esign.pdf.verify_pdf`'s reports with :func:`describe_signatures`, and check the order.
+
+    An agency's signature (``decree30.agency``) must come after a person's signature that is valid
+    (TOTAL-PASSED) and was left intact by what followed it (modifications allowed). Document
+    time-stamps are skipped.
+    """
+    described = {d.field_name: d for d in describe_signatures(input)}
+    checks: list[Decree30Check] = []
+    people: list[ValidationReport] = []
+    for report in reports:
+        if report.kind != "signature":
+            continue
+        found = described.get(report.signature_id)
+        role = found.role if found else None
+        preset = found.preset if found else None
+        problems: list[str] = []
+        if preset == AGENCY:
+            if not people:
+                problems.append("the agency's signature comes before any person's signature")
+            elif not any(p.passed and p.modifications_allowed is not False for p in people):
+                problems.append("no earlier person's signature is valid and intact")
+        if role == "person":
+            people.append(report)
+        checks.append(Decree30Check(report.signature_id, role, preset, report.passed, tuple(problems)))
+    return checks

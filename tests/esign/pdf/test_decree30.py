@@ -27,6 +27,7 @@ from esign.pdf.decree30 import (
     MM,
     PERSON,
     Position,
+    check_reports,
     describe_signatures,
     plan,
     sign_decree30,
@@ -341,3 +342,60 @@ def test_an_organization_using_the_person_preset_is_not_reported_as_a_person(dev
     )
     [described] = describe_signatures(out)
     assert described.role == "agency" and described.preset is None
+
+
+def test_check_reports_accepts_the_two_step_order(issued, dev_pki):  # type: ignore[no-untyped-def]
+    _, second, *_ = issued
+    reports = verify_pdf(second, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
+    checks = check_reports(reports, second)
+    assert [(c.role, c.preset, c.passed, c.problems) for c in checks] == [
+        ("person", PERSON, True, ()),
+        ("agency", AGENCY, True, ()),
+    ]
+
+
+def test_check_reports_flags_an_agency_seal_over_an_agency_signature(dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    # An organization puts a signature image where the person signs, then the seal goes over it:
+    # it looks right on paper, but no person signed first.
+    org = dev_pki.signer("org-p256")
+    one = sign_decree30(LETTER.read_bytes(), None, org, preset=PERSON, image=SIGNATURE_PNG, signer_name="Nguyễn Văn An")
+    out = tmp_path / "no-person.pdf"
+    sign_decree30(one, out, dev_pki.signer("org-rsa2048"), preset=AGENCY, image=SEAL_PNG)
+    reports = verify_pdf(out, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
+    checks = check_reports(reports, out)
+    assert checks[1].preset == AGENCY
+    assert checks[1].problems == ("the agency's signature comes before any person's signature",)
+
+
+def test_cli_signs_person_then_agency_and_refuses_the_agency_first(dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from esign.pdf.cli import app
+
+    runner = CliRunner()
+    env = {"ESIGN_KEY_PASSWORD": dev_pki.password}
+    first, second = tmp_path / "1.pdf", tmp_path / "2.pdf"
+    person_key, org_key = str(dev_pki.p12_path("person-rsa2048")), str(dev_pki.p12_path("org-rsa2048"))
+    result = runner.invoke(
+        app,
+        ["sign", str(LETTER), "-o", str(first), "--key", person_key, "--preset", PERSON, "--image", str(SIGNATURE_PNG)],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    refused = runner.invoke(
+        app,
+        ["sign", str(LETTER), "-o", str(second), "--key", org_key, "--preset", AGENCY, "--image", str(SEAL_PNG)],
+        env=env,
+    )
+    assert refused.exit_code == 2 and "already signed" in refused.output
+    result = runner.invoke(
+        app,
+        ["sign", str(first), "-o", str(second), "--key", org_key, "--preset", AGENCY, "--image", str(SEAL_PNG)],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert [(d.role, d.preset) for d in describe_signatures(second)] == [("person", PERSON), ("agency", AGENCY)]
+    conflicting = runner.invoke(
+        app, ["sign", str(LETTER), "-o", str(second), "--key", org_key, "--preset", COPY, "--certify", "2"], env=env
+    )
+    assert conflicting.exit_code == 2

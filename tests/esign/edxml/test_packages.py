@@ -243,6 +243,7 @@ def test_status_package_answers_the_document(registry: StaticRegistry, code: Sta
     assert isinstance(parsed.header, StatusHeader)
     assert parsed.header.status_code == code.value
     assert parsed.header.response_for.organ_id == "H49.22"
+    assert isinstance(original.header, MessageHeader)
     assert parsed.header.response_for.document_id == original.header.document_id
     assert parsed.header.response_for.code == "125/STP-HCTP"
     assert parsed.recipients == ["H49.22"]
@@ -259,6 +260,7 @@ def test_unknown_status_code_is_refused(registry: StaticRegistry) -> None:
 
 def test_business_packages(registry: StaticRegistry) -> None:
     original = _package(registry)
+    assert isinstance(original.header, MessageHeader)
     revocation = parse_package(to_bytes(make_business(original, BusinessDocType.REVOCATION, reason="Ban hành nhầm")))
     assert revocation.business is not None and revocation.business.doc_type == "1"
     assert revocation.business.document_id == original.header.document_id

@@ -230,15 +230,18 @@ def _page_sizes(reader: PdfFileReader) -> list[tuple[float, float]]:
     return sizes
 
 
-def _annotation_page(reader: PdfFileReader, widget: generic.DictionaryObject) -> int:
-    """The page (from 1) whose /Annots holds ``widget``."""
+def _annotation_pages(reader: PdfFileReader) -> dict[tuple[int, int], int]:
+    """Each annotation reference on a page's /Annots, with its page (from 1): where viewers draw it."""
+    pages: dict[tuple[int, int], int] = {}
     count = int(reader.root["/Pages"]["/Count"])
     for index in range(count):
         page_ref, _ = reader.find_page_for_modification(index)
-        for annot in page_ref.get_object().get("/Annots", generic.ArrayObject()):
-            if annot.get_object() is widget or annot.get_object() == widget:
-                return index + 1
-    raise InvalidInput("a signature field's widget is on no page")
+        annots = page_ref.get_object().get("/Annots", generic.ArrayObject())
+        for i in range(len(annots)):
+            ref = annots.raw_get(i)
+            if isinstance(ref, generic.IndirectObject):
+                pages.setdefault((ref.idnum, ref.generation), index + 1)
+    return pages
 
 
 @dataclass(frozen=True)
@@ -259,18 +262,21 @@ def signature_widgets(data: bytes) -> list[SignatureWidget]:
     found: list[SignatureWidget] = []
     with boundary("reading the signature fields"):
         reader = PdfFileReader(io.BytesIO(data), strict=False)
+        on_page = _annotation_pages(reader)
         for name, value, ref in enumerate_sig_fields(reader, filled_status=None):
             obj = ref.get_object()
-            widget = obj if "/Rect" in obj else obj["/Kids"][0].get_object() if "/Kids" in obj else None
-            if widget is None:
+            widget_ref = ref if "/Rect" in obj else obj["/Kids"].raw_get(0) if "/Kids" in obj else None
+            if not isinstance(widget_ref, generic.IndirectObject):
                 continue
+            page = on_page.get((widget_ref.idnum, widget_ref.generation))
+            widget = widget_ref.get_object()
+            if page is None or "/Rect" not in widget:
+                continue  # drawn nowhere
             x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
             box = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
             if box[2] - box[0] < 1 or box[3] - box[1] < 1:
                 continue
-            found.append(
-                SignatureWidget(str(name), _annotation_page(reader, widget), box, value is not None, _has_image(widget))
-            )
+            found.append(SignatureWidget(str(name), page, box, value is not None, _has_image(widget)))
     return found
 
 

@@ -399,3 +399,47 @@ def test_cli_signs_person_then_agency_and_refuses_the_agency_first(dev_pki, tmp_
         app, ["sign", str(LETTER), "-o", str(second), "--key", org_key, "--preset", COPY, "--certify", "2"], env=env
     )
     assert conflicting.exit_code == 2
+
+
+def test_person_signs_into_an_existing_empty_field(dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(LETTER.read_bytes()))
+    append_signature_field(writer, SigFieldSpec("ChuKyLanhDao", on_page=0, box=(380, 120, 520, 200)))
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    out = tmp_path / "field.pdf"
+    signer = dev_pki.signer("person-rsa2048")
+    chosen = plan(buffer.getvalue(), signer.certificate, preset=PERSON, image=SIGNATURE_PNG, field_name="ChuKyLanhDao")
+    sign_decree30(buffer.getvalue(), out, signer, preset=PERSON, image=SIGNATURE_PNG, field_name="ChuKyLanhDao")
+    [described] = describe_signatures(out)
+    assert (described.field_name, described.role, described.preset) == ("ChuKyLanhDao", "person", PERSON)
+    x1, y1, x2, y2 = chosen.image_box
+    assert 380 <= x1 < x2 <= 520 and 120 <= y1 < y2 <= 200
+    inside = pixels(render(out, tmp_path), chosen.image_box)
+    assert sum(map(blue, inside)) > 0.03 * len(inside)
+    with pytest.raises(InvalidInput, match="no empty visible signature field"):
+        plan(out.read_bytes(), signer.certificate, preset=PERSON, image=SIGNATURE_PNG, field_name="ChuKyLanhDao")
+
+
+def test_check_reports_flags_a_person_signature_changed_before_the_seal(dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    # Someone draws on the page after the person signed, then the clerk seals: the seal's own
+    # signature is valid, but the person's no longer covers what the page shows.
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    one = sign_decree30(LETTER.read_bytes(), None, dev_pki.signer("person-rsa2048"), preset=PERSON, image=SIGNATURE_PNG)
+    assert one is not None
+    writer = IncrementalPdfFileWriter(io.BytesIO(one))
+    stream = writer.add_object(generic.StreamObject(stream_data=b"q 0 0 0 rg 100 500 200 20 re f Q"))
+    writer.add_stream_to_page(0, stream)
+    changed = io.BytesIO()
+    writer.write(changed)
+    out = tmp_path / "changed.pdf"
+    sign_decree30(changed.getvalue(), out, dev_pki.signer("org-rsa2048"), preset=AGENCY, image=SEAL_PNG)
+    reports = verify_pdf(out, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
+    checks = check_reports(reports, out)
+    assert checks[0].passed is False or reports[0].modifications_allowed is False
+    assert checks[1].preset == AGENCY
+    assert checks[1].problems == ("no earlier person's signature is valid and intact",)

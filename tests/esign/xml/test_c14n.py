@@ -113,3 +113,35 @@ def test_signing_refuses_a_namespace_bomb_too(rsa: object) -> None:
     declarations = " ".join(f'xmlns:p{i}="urn:n{i}"' for i in range(50_000))
     with pytest.raises(InvalidInput, match="namespaces"):
         sign_xml(f'<doc {declarations}><a Id="x">1</a></doc>'.encode(), rsa, reference_id="x")  # type: ignore[arg-type]
+
+
+def test_inclusive_subtrees_agree_between_the_fake_root_and_the_cut_out_method() -> None:
+    """Differential: random documents (default and prefixed namespaces, redeclarations, xml:lang), every
+    subtree canonicalized by canonicalize() and by cutting it out of the whole document's C14N."""
+    import random
+
+    from esign.xml import c14n
+
+    rng = random.Random(1)
+
+    def element(depth: int) -> etree._Element:
+        namespace = rng.choice([None, "urn:a", "urn:b"])
+        prefix = rng.choice(["p", "q", None]) if namespace else None
+        nsmap: dict[str | None, str] = {prefix: namespace} if namespace and rng.random() < 0.5 else {}
+        if rng.random() < 0.2:
+            nsmap[rng.choice(["p", "q"])] = rng.choice(["urn:a", "urn:b", "urn:c"])
+        tag = rng.choice(["x", "y"])
+        node = etree.Element(f"{{{namespace}}}{tag}" if namespace else tag, nsmap=nsmap or None)  # type: ignore[arg-type]
+        if rng.random() < 0.2:
+            node.set("{http://www.w3.org/XML/1998/namespace}lang", "vi")
+        node.text = "t" if rng.random() < 0.5 else None
+        for _ in range(rng.randint(0, 3) if depth < 4 else 0):
+            node.append(element(depth + 1))
+        return node
+
+    for _ in range(300):
+        root = etree.fromstring(etree.tostring(element(0)))
+        for apex in root.iter():
+            if apex is not root:
+                expected = c14n._inclusive_subtree(root.getroottree(), apex, False, False, ())
+                assert canonicalize(apex, C14N_INCLUSIVE) == expected

@@ -93,3 +93,45 @@ async def test_sign_pdf_through_the_remote_signer(server_url: str, rp: Integrato
     signed = await async_sign_pdf(make_pdf(1, text="Hợp đồng"), None, signer)
     assert signed is not None
     assert len(PdfFileReader(io.BytesIO(signed)).embedded_signatures) == 1
+
+
+def test_the_phone_sees_the_document_name_and_description_the_signer_sends(
+    server_url: str, rp: Integrator, person: Person
+) -> None:
+    # Issue 21, item 16: a RemoteSigner's request showed "hash 1" on the phone.
+    import threading
+    import time
+
+    import httpx
+
+    seen: list[dict[str, object]] = []
+
+    def phone() -> None:
+        device = {"Authorization": f"Bearer {person.device_token}"}
+        with httpx.Client(base_url=server_url) as http:
+            for _ in range(400):
+                pending = http.get("/api/mobile/sessions", headers=device).json()["sessions"]
+                if pending:
+                    seen.append(pending[0])
+                    http.post(
+                        f"/api/mobile/sessions/{pending[0]['id']}/confirm",
+                        json={"code": oath(person.secret, step_offset=1)},
+                        headers=device,
+                    )
+                    return
+                time.sleep(0.05)
+
+    signer = RemoteSigner.connect(
+        server_url,
+        person.credential_id,
+        access_token=rp.token,
+        poll_interval=0.1,
+        description="Công văn 125/STP-HCTP",
+        document_name="cong-van.pdf",
+    )
+    thread = threading.Thread(target=phone, daemon=True)
+    thread.start()
+    signer.sign_digest_sync(hashlib.sha256(b"cong van").digest())
+    thread.join(30)
+    [shown] = seen
+    assert shown["documents"] == ["cong-van.pdf"] and shown["description"] == "Công văn 125/STP-HCTP"

@@ -313,3 +313,24 @@ async def test_requests_per_hour_are_limited_per_relying_system_and_user(
     assert (
         await http.post("/api/sessions", json=session_body(person, "ok"), headers=honest.headers)
     ).status_code == 201
+
+
+async def test_the_user_sees_and_withdraws_authorisations_from_the_phone(
+    http: httpx.AsyncClient, ctx: ServerContext, person: Person
+) -> None:
+    bank = register_client(ctx, ["sessions"], name="Ngân hàng")
+    phone = {"Authorization": f"Bearer {person.device_token}"}
+    listed = await http.get("/api/mobile/relying-systems", headers=phone)
+    assert bank.client_id in {g["client_id"] for g in listed.json()}
+    # Another user's phone cannot withdraw this user's authorisation (it only sees its own user's).
+    stranger = enroll_person(ctx, cccd="001099000777", name="Hồ Văn Nam", authorise_all=False)
+    other_phone = {"Authorization": f"Bearer {stranger.device_token}"}
+    meddled = await http.delete(f"/api/mobile/relying-systems/{bank.client_id}", headers=other_phone)
+    assert meddled.status_code == 404
+    assert (await http.post("/api/sessions", json=session_body(person, "a"), headers=bank.headers)).status_code == 201
+    withdrawn = await http.delete(f"/api/mobile/relying-systems/{bank.client_id}", headers=phone)
+    assert withdrawn.status_code == 204
+    assert (await http.post("/api/sessions", json=session_body(person, "b"), headers=bank.headers)).status_code == 404
+    listed = await http.get("/api/mobile/relying-systems", headers=phone)
+    assert bank.client_id not in {g["client_id"] for g in listed.json()}
+    assert (await http.get("/api/mobile/relying-systems")).status_code == 401

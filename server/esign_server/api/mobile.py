@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -21,6 +21,7 @@ from esign_server.schemas import (
     Confirm,
     DeviceMe,
     ErrorBody,
+    GrantPublic,
     MobileSession,
     MobileSessionList,
     PairComplete,
@@ -30,7 +31,7 @@ from esign_server.schemas import (
     PendingGroup,
     Reject,
 )
-from esign_server.services import devices
+from esign_server.services import devices, grants
 from esign_server.services import sessions as session_service
 
 router = PrefixedRouter(
@@ -155,6 +156,21 @@ def reject(session_id: str, device: CurrentDevice, ctx: CtxDep, body: Reject | N
     """Decline the request."""
     row = session_service.reject(ctx, device=device, session_id=session_id, reason=body.reason if body else None)
     return mobile_sessions(ctx, [row])[0]
+
+
+@router.get("/relying-systems", response_model=list[GrantPublic])
+def list_relying_systems(device: CurrentDevice, ctx: CtxDep) -> list[GrantPublic]:
+    """The relying systems this user has authorised (only they may ask the user to sign)."""
+    return [
+        GrantPublic.model_validate(g, from_attributes=True) for g in grants.list_for_user(ctx, user_id=device.user_id)
+    ]
+
+
+@router.delete("/relying-systems/{client_id}", status_code=204, response_class=Response)
+def withdraw_relying_system(client_id: str, device: CurrentDevice, ctx: CtxDep) -> Response:
+    """The user withdraws a relying system's authorisation: its requests and SADs stop working at once."""
+    grants.revoke(ctx, client_id=client_id, user_id=device.user_id, actor=f"device:{device.id}")
+    return Response(status_code=204)
 
 
 def _snapshot(ctx: ServerContext, device: Device) -> dict[str, MobileSession] | None:

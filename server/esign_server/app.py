@@ -15,6 +15,7 @@ from functools import partial
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from esign_server.admin_console.router import router as admin_console
 from esign_server.api import admin, csc, health, identity, mobile, oauth, orgids, pki, sessions, verify
 from esign_server.api.errors import install_error_handlers
 from esign_server.api.routing import HotPathApp, HotRoutes
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         pki.router,
         identity.router,
         verify.router,
+        admin_console,  # the admin web console at /admin/
     ):
         app.include_router(router)
     mount_mobile_app(app)

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from esign.errors import EsignError
+from esign_server.admin_console.cli import admin_app
 from esign_server.config import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, help="The remote-signing server.", pretty_exceptions_enable=False)
@@ -28,6 +29,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
 app.add_typer(credential_app, name="credential")
+app.add_typer(admin_app, name="admin")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 CLI_ACTOR = "cli"

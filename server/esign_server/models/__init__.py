@@ -1,5 +1,6 @@
 """Database tables (and only tables: wire models live in :mod:`esign_server.schemas`)."""
 
+from esign_server.models.admin_console import AdminAccount, AdminSession
 from esign_server.models.audit import AuditEvent, AuditHead
 from esign_server.models.identity import Credential, Device, RelyingSystem, RelyingSystemGrant, User
 from esign_server.models.orgids import OrgCode, OrgCodeEvent
@@ -8,6 +9,8 @@ from esign_server.models.verification import IdentityVerification
 from esign_server.models.webhooks import WebhookDelivery
 
 __all__ = [
+    "AdminAccount",
+    "AdminSession",
     "AuditEvent",
     "AuditHead",
     "Credential",

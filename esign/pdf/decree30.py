@@ -184,6 +184,12 @@ def find_text(lines: Iterable[TextLine], needle: str) -> list[TextLine]:
                 if c.isspace():
                     if flat and flat[-1][0] != " ":
                         flat.append((" ", None))
+                elif unicodedata.combining(c) and flat and flat[-1][1] is not None:
+                    # A mark drawn as its own glyph (decomposed text): fold it into its letter.
+                    letter, letter_box = flat[-1]
+                    composed = unicodedata.normalize("NFC", letter + c)
+                    if len(composed) == 1:
+                        flat[-1] = (composed.casefold(), letter_box)
                 else:
                     flat.append((c.casefold(), box))
         haystack = "".join(c for c, _ in flat)

@@ -443,3 +443,15 @@ def test_check_reports_flags_a_person_signature_changed_before_the_seal(dev_pki,
     assert checks[0].passed is False or reports[0].modifications_allowed is False
     assert checks[1].preset == AGENCY
     assert checks[1].problems == ("no earlier person's signature is valid and intact",)
+
+
+def test_text_drawn_decomposed_matches_a_precomposed_name() -> None:
+    from esign.pdf.decree30 import TextLine, find_text
+
+    # "Tiến" drawn as T, i, e, combining circumflex, combining acute, n: one glyph each.
+    glyphs = ["T", "i", "e", "\u0302", "\u0301", "n"]
+    chars = tuple((g, (10.0 * i, 0.0, 10.0 * i + 8, 10.0)) for i, g in enumerate(glyphs))
+    line = TextLine(1, "".join(glyphs), (0, 0, 60, 10), chars)
+    [hit] = find_text([line], "TIẾN")
+    assert hit.box == (0.0, 0.0, 58.0, 10.0)
+    assert find_text([line], "Tien") == []

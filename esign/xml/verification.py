@@ -82,6 +82,8 @@ _DS11 = f"{{{DS11_NS}}}"
 _XADES_NAMESPACES = (XADES_NS, XADES141_NS)
 _STRUCTURAL_NAMESPACES = (DS_NS, DS11_NS, XADES_NS, XADES141_NS)
 MAX_REFERENCES = 64
+MAX_SIGNATURES = 50
+"""Each signature costs a certificate path validation (~20-35 ms); real documents carry a handful."""
 MAX_TRANSFORMS = 4
 MAX_MANIFEST_REFERENCES = 64
 SIGNED_CONTENT_IN_REPORT = 1_000_000
@@ -236,6 +238,11 @@ def verify_keeping_tree(
     signatures = [root] if root.tag == _DS + "Signature" else list(root.iter(_DS + "Signature"))
     if not signatures:
         raise InvalidInput("the document holds no XML signature (ds:Signature)")
+    if len(signatures) > MAX_SIGNATURES:
+        raise InvalidInput(
+            f"the document holds {len(signatures)} signatures; more than {MAX_SIGNATURES} are refused as a "
+            "denial-of-service risk (each needs its own certificate path and revocation check)"
+        )
     profile = profile or _detect_profile(root, data, signatures)
     when = validation_time or datetime.now(UTC)
     reports: list[ValidationReport] = []

@@ -46,7 +46,7 @@ from esign.algorithms import (
 )
 from esign.errors import InvalidInput, SigningError
 from esign.pdf.adapter import reserved_size, signature_mechanism, to_asn1
-from esign.pdf.appearance import VisibleSignature
+from esign.pdf.appearance import StampAppearance, VisibleSignature
 from esign.pdf.context import Level, TrustSource, boundary, load_trust_anchors
 from esign.pdf.signing import (
     SignatureOptions,
@@ -187,6 +187,7 @@ async def async_prepare(
     contact: str | None = None,
     field_name: str | None = None,
     visible: VisibleSignature | tuple[int, tuple[float, float, float, float]] | None = None,
+    appearance: StampAppearance | None = None,
     certify: bool | int = False,
     digest: str = "sha256",
     scheme: SignatureScheme | str | None = None,
@@ -203,6 +204,7 @@ async def async_prepare(
         contact=contact,
         field_name=field_name,
         visible=visible,
+        appearance=appearance,
         certify=docmdp_level(certify),
         digest=digest,
     )
@@ -281,6 +283,7 @@ def prepare(
     contact: str | None = None,
     field_name: str | None = None,
     visible: VisibleSignature | tuple[int, tuple[float, float, float, float]] | None = None,
+    appearance: StampAppearance | None = None,
     certify: bool | int = False,
     digest: str = "sha256",
     scheme: SignatureScheme | str | None = None,
@@ -288,7 +291,8 @@ def prepare(
 ) -> tuple[bytes, PreparedSignature]:
     """Prepare ``input`` for a signature by ``signer_certificate``; return (digest to sign, state).
 
-    The options are those of :func:`esign.sign_pdf`. ``scheme`` picks RSA-PSS over the default
+    The options are those of :func:`esign.sign_pdf` (``appearance``: e.g. a Decree 30 preset's,
+    :func:`esign.pdf.decree30.plan`). ``scheme`` picks RSA-PSS over the default
     PKCS#1 v1.5 for RSA keys. With ``output`` (a path or stream) the prepared document goes there
     and the state carries only its SHA-256; give it back as ``finish(..., document=...)``.
     Otherwise the state carries the document itself.
@@ -305,6 +309,7 @@ def prepare(
             contact=contact,
             field_name=field_name,
             visible=visible,
+            appearance=appearance,
             certify=certify,
             digest=digest,
             scheme=scheme,

@@ -455,3 +455,26 @@ def test_text_drawn_decomposed_matches_a_precomposed_name() -> None:
     [hit] = find_text([line], "TIẾN")
     assert hit.box == (0.0, 0.0, 58.0, 10.0)
     assert find_text([line], "Tien") == []
+
+
+def test_staged_signing_takes_a_preset_and_the_seal_follows(dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    # The server's path: plan, prepare (digest to the phone), finish; then the agency's step the same way.
+    from esign.pdf import finish, prepare
+
+    person, agency = dev_pki.signer("person-p256"), dev_pki.signer("org-p256")
+    letter = LETTER.read_bytes()
+    chosen = plan(letter, person.certificate, preset=PERSON, image=SIGNATURE_PNG)
+    digest, state = prepare(letter, person.certificate, person.chain, appearance=chosen.appearance)
+    one = finish(state, person.sign_digest_sync(digest, state.algorithm))
+    sealed = plan(one, agency.certificate, preset=AGENCY, image=SEAL_PNG)
+    digest, state = prepare(one, agency.certificate, agency.chain, appearance=sealed.appearance)
+    out = tmp_path / "staged.pdf"
+    out.write_bytes(finish(state, agency.sign_digest_sync(digest, state.algorithm)))
+    reports = verify_pdf(out, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
+    assert [(c.role, c.preset, c.passed, c.problems) for c in check_reports(reports, out)] == [
+        ("person", PERSON, True, ()),
+        ("agency", AGENCY, True, ()),
+    ]
+    page = render(out, tmp_path)
+    assert sum(map(red, pixels(page, sealed.image_box))) > 0
+    assert sum(map(blue, pixels(page, chosen.image_box))) > 0

@@ -183,7 +183,8 @@ def _coverage_problem(signature: etree._Element) -> str | None:
     return None
 
 
-def _check_envelope(data: bytes, tree: etree._ElementTree, package: Package, options: dict[str, Any]) -> EnvelopeCheck:
+def _envelope_shape(tree: etree._ElementTree, package: Package) -> EnvelopeCheck | None:
+    """The envelope's verdict when its shape alone decides it (no signature, or one that cannot count)."""
     header = tree.getroot().find(f"{{{NAMESPACE}}}edXMLEnvelope/{{{NAMESPACE}}}edXMLHeader")
     signatures = list(tree.getroot().iter(f"{_DS}Signature"))
     stray = [s for s in signatures if s.getparent() is not header]
@@ -209,6 +210,10 @@ def _check_envelope(data: bytes, tree: etree._ElementTree, package: Package, opt
     problem = _coverage_problem(signatures[0])
     if problem:
         return EnvelopeCheck("xmldsig", Indication.TOTAL_FAILED, message=problem)
+    return None
+
+
+def _verify_envelope(data: bytes, options: dict[str, Any]) -> EnvelopeCheck:
     try:
         result = verify_xml(
             data, profile="xmldsig", huge_tree=len(data) >= HUGE_TREE_FROM, keep_signed=False, **options
@@ -217,9 +222,7 @@ def _check_envelope(data: bytes, tree: etree._ElementTree, package: Package, opt
         return EnvelopeCheck("xmldsig", Indication.TOTAL_FAILED, message=str(exc))
     if len(result.reports) != 1:
         return EnvelopeCheck(
-            "xmldsig",
-            Indication.TOTAL_FAILED,
-            message=f"{len(result.reports)} signature reports for one envelope signature",
+            "xmldsig", Indication.TOTAL_FAILED, message=f"{len(result.reports)} signature reports for one signature"
         )
     report = result.reports[0]
     return EnvelopeCheck("xmldsig", report.indication, report)
@@ -370,9 +373,10 @@ def verify_package(
         "validation_time": validation_time,
     }
     problems = validate(package)
-    envelope = _check_envelope(data, tree, package, {**options, "intermediates": intermediates})
-    del tree  # the attachments are read from the package's copies; free the tree first
+    shape = _envelope_shape(tree, package)
+    del tree  # verify_xml parses its own tree: one whole-package tree at a time
     xml_options = {**options, "intermediates": intermediates}
+    envelope = shape or _verify_envelope(data, xml_options)
     checks = []
     for attachment in package.attachments:
         check = _check_attachment(attachment, xml_options, max_attachment_size)

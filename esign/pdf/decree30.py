@@ -707,6 +707,65 @@ def sign_decree30(
     )
 
 
+PREVIEW_TIMEOUT = 30
+"""Seconds Poppler may take to render a preview."""
+
+
+def preview(data: bytes, chosen: Plan, *, dpi: int = 100, margin: float = 40) -> bytes:
+    """A PNG of the page region where ``chosen`` will draw, as it will look: for the phone to show
+    where each mark goes before the signer confirms.
+
+    The mark is stamped onto a throwaway copy (pyHanko's stamp API; the document is not changed and
+    nothing is signed) and the region, ``margin`` points around the mark, is rendered with Poppler's
+    ``pdftoppm``.
+
+    :raises InvalidInput: the PDF cannot be read, or Poppler is missing or does not render in time.
+    """
+    import subprocess
+    import tempfile
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.layout import BoxConstraints as Box
+
+    if not 36 <= dpi <= 300:
+        raise InvalidInput("a preview is rendered at 36 to 300 dpi")
+    appearance = chosen.appearance
+    box = appearance.box or chosen.image_box
+    if box is None:
+        raise InvalidInput("the plan has no box to preview")
+    x1, y1, x2, y2 = box
+    with boundary("drawing the preview"):
+        writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+        sizes = _page_sizes(writer.prev)
+        page = appearance.page if appearance.page > 0 else len(sizes) + appearance.page + 1
+        if not 1 <= page <= len(sizes):
+            raise InvalidInput(f"the document has no page {appearance.page}")
+        stamp = appearance.style.create_stamp(writer, Box(width=x2 - x1, height=y2 - y1), appearance.params)
+        if stamp is None:
+            raise InvalidInput("the plan's style draws nothing")
+        stamp.apply(page - 1, round(x1), round(y1))
+        drawn = io.BytesIO()
+        writer.write(drawn)
+    width, height = sizes[page - 1]
+    scale = dpi / 72
+    left, top = max(0.0, x1 - margin), max(0.0, height - y2 - margin)
+    right, bottom = min(width, x2 + margin), min(height, height - y1 + margin)
+    with tempfile.TemporaryDirectory(prefix="esign-preview-") as tmp:
+        source, target = Path(tmp) / "in.pdf", Path(tmp) / "out"
+        source.write_bytes(drawn.getvalue())
+        command = [
+            "pdftoppm", "-q", "-png", "-singlefile", "-r", str(dpi), "-f", str(page), "-l", str(page),
+            "-x", str(round(left * scale)), "-y", str(round(top * scale)),
+            "-W", str(round((right - left) * scale)), "-H", str(round((bottom - top) * scale)),
+            str(source), str(target),
+        ]  # fmt: skip
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=PREVIEW_TIMEOUT)
+            return target.with_suffix(".png").read_bytes()
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise InvalidInput(f"cannot render the preview with pdftoppm: {exc}") from None
+
+
 # --- what a signed document shows -----------------------------------------------------------------
 
 

@@ -478,3 +478,23 @@ def test_staged_signing_takes_a_preset_and_the_seal_follows(dev_pki, tmp_path): 
     page = render(out, tmp_path)
     assert sum(map(red, pixels(page, sealed.image_box))) > 0
     assert sum(map(blue, pixels(page, chosen.image_box))) > 0
+
+
+def test_preview_shows_the_mark_where_it_will_go_without_changing_the_document(issued, dev_pki):  # type: ignore[no-untyped-def]
+    from esign.pdf.decree30 import preview
+
+    first, _, person_plan, agency_plan, _ = issued
+    data = first.read_bytes()
+    before = bytes(data)
+    png = Image.open(io.BytesIO(preview(data, agency_plan, dpi=72, margin=20))).convert("RGB")
+    x1, y1, x2, y2 = agency_plan.appearance.box
+    assert png.size == (round(x2 - x1) + 40, round(y2 - y1) + 40)
+    reds = sum(map(red, png.getdata()))  # type: ignore[arg-type]
+    blues = sum(map(blue, png.getdata()))  # type: ignore[arg-type]
+    assert reds > 0.02 * png.size[0] * png.size[1]  # the seal
+    assert blues > 0  # over the person's signature, already in the document
+    assert data == before
+    person = Image.open(io.BytesIO(preview(LETTER.read_bytes(), person_plan))).convert("RGB")
+    assert sum(map(blue, person.getdata())) > 0  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="dpi"):
+        preview(data, agency_plan, dpi=2000)

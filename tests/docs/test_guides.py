@@ -8,6 +8,11 @@ starts a server in the foreground (``--serve``) is started in the background ins
 then runs the numbered steps the demo printed, literally too, against that real server. Blocks meant
 as illustration are fenced without a language (or ``console``) and are not run.
 
+The admin quick start is written as a terminal session (``$ command`` then what it printed): every
+command runs in one shell, in order, with the ids and secrets the guide shows replaced by those this
+run printed (``learn``); exit codes the guide shows (``; echo $?``), issued codes and certificate
+subjects must match.
+
 The ports are the guides' own (8751 for ``esign pki serve``, 8750 for the server): the test fails
 with a clear message if something else holds them.
 """
@@ -195,3 +200,103 @@ def test_the_integrator_quick_start_runs_as_written(folder: Folder) -> None:
     done = follow(folder, REPO / "docs" / "quickstart-integrator.md")
     assert [b.lang for b, _ in done] == ["sh", "python", "python"]
     assert "TOTAL-PASSED" in done[1][1].stdout
+
+
+# ------------------------------------------------------------------ the admin quick start ($ prompts)
+
+PROMPT_BLOCK = re.compile(r"^```\s*\n(.*?)^```\s*$", re.S | re.M)
+ID_LIKE = re.compile(
+    r"^(rs_[0-9a-f]{16}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9_-]{40,})$"
+)
+
+
+@dataclass
+class Step:
+    command: str
+    shown: str
+    """The output the guide shows after the command."""
+
+
+def prompt_steps(doc: Path) -> list[Step]:
+    """Every ``$ command`` (with its continuation lines) of the unlabelled blocks, and what follows it."""
+    steps: list[Step] = []
+    for block in PROMPT_BLOCK.finditer(doc.read_text()):
+        lines = block.group(1).splitlines()
+        if not lines or not lines[0].startswith("$ "):
+            continue
+        i = 0
+        while i < len(lines):
+            command = lines[i][2:]
+            while command.endswith("\\"):
+                i += 1
+                command = command[:-1] + " " + lines[i].strip()
+            i += 1
+            shown = []
+            while i < len(lines) and not lines[i].startswith("$ "):
+                shown.append(lines[i])
+                i += 1
+            steps.append(Step(command.split("  #", 1)[0].rstrip(), "\n".join(shown)))
+    return steps
+
+
+def learn(shown: str, got: str, ids: dict[str, str]) -> None:
+    """Map the ids the guide shows to the ones this run printed (same keys, same lines)."""
+    for theirs, ours in zip(shown.splitlines(), got.splitlines(), strict=False):
+        try:
+            a, b = json.loads(theirs), json.loads(ours)
+        except ValueError:
+            a, b = theirs.split(), ours.split()
+            if len(a) == 2 and len(b) == 2 and a[0] == b[0]:  # "client_id  rs_…" lines of `init`
+                a, b = {a[0]: a[1]}, {b[0]: b[1]}
+            else:
+                continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key, value in a.items():
+                if isinstance(value, str) and ID_LIKE.match(value) and isinstance(b.get(key), str):
+                    ids[value] = b[key]
+
+
+def test_the_admin_quick_start_runs_as_written(folder: Folder) -> None:
+    # Each command runs as the guide prints it, in one shell, in order; the ids and secrets the guide
+    # shows (from its own run) are replaced by the ones this run printed, wherever a later command uses them.
+    shell = subprocess.Popen(
+        ["bash"],
+        cwd=folder.root,
+        env=folder.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    folder.background.append(shell)  # type: ignore[arg-type]
+    assert shell.stdin is not None and shell.stdout is not None
+    ids: dict[str, str] = {}
+    for n, step in enumerate(prompt_steps(REPO / "docs" / "quickstart-admin.md")):
+        command = step.command
+        for theirs, ours in ids.items():
+            command = command.replace(theirs, ours)
+        if command.startswith("cat ") and not (folder.root / command[4:].strip()).exists():
+            (folder.root / command[4:].strip()).write_text(step.shown + "\n")  # the file the guide shows
+        if command.endswith("&"):
+            command = f"{command[:-1].rstrip()} > admin-bg{n}.log 2>&1 &"
+        marker = f"__step_{n}_done__"
+        shell.stdin.write(f"{command}\necho {marker} $?\n")
+        shell.stdin.flush()
+        output = []
+        while not (line := shell.stdout.readline()).startswith(marker):
+            assert line, f"the shell ended at: {command}"
+            output.append(line)
+        status = int(line.split()[1])
+        got = "".join(output)
+        assert status == 0, f"`{step.command}` failed ({status}):\n{got}"
+        assert "Traceback" not in got, got
+        if command.rstrip().endswith("echo $?"):  # the guide shows the command's own exit code last
+            assert got.strip().splitlines()[-1] == step.shown.strip().splitlines()[-1], got
+        if "jq -r .subject" in command or re.fullmatch(r"[A-Z][0-9A-Z.]+", step.shown.strip()):
+            assert got.strip() == step.shown.strip(), f"`{step.command}` printed {got!r}"  # issued codes, subjects
+        learn(step.shown, got, ids)
+        if "server run" in command:
+            wait_for(f"http://127.0.0.1:{SERVER_PORT}/health", folder.root / f"admin-bg{n}.log")
+    shell.stdin.close()
+    shell.wait(30)

@@ -19,6 +19,8 @@ class SigningSession(SQLModel, table=True):
         UniqueConstraint("client_id", "idempotency_key", name="uq_signing_sessions_idempotency"),
         Index("ix_signing_sessions_user_status", "user_id", "status"),
         Index("ix_signing_sessions_client_created", "client_id", "created_at"),
+        # The hourly limit per relying system and user counts this pair's last hour only.
+        Index("ix_signing_sessions_client_user_created", "client_id", "user_id", "created_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)

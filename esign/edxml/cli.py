@@ -459,11 +459,11 @@ def extract(
     lang: LangOption = None,
 ) -> None:
     """Unpack every attached file (from its ZIP) into DIRECTORY."""
-    from esign.edxml import extract_attachments, parse_package
+    from esign.edxml import extract_attachments
 
     try:
         lang = language(lang)
-        written = extract_attachments(parse_package(_read(source)), directory)
+        written = extract_attachments(source, directory)  # streamed: one attachment in memory at a time
     except (EsignError, OSError) as exc:
         raise _fail(exc) from None
     for path in written:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 from lxml import etree
@@ -462,6 +463,48 @@ def parse_tree(tree: etree._ElementTree) -> Package:
     return package
 
 
+def iter_attachments(source: str | Path) -> Iterator[Attachment]:
+    """The attachments of the package file ``source``, one at a time, without reading the whole package.
+
+    For packages too large to hold: only one attachment's text is in memory at a time. Hardened as
+    :func:`parse_package` (no DTD, no entities, no network). The attachments are read as they are:
+    check the package (:func:`esign.edxml.verify_package`) before trusting them.
+    """
+    path = Path(source)
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise InvalidInput("XML with a DOCTYPE (DTD or entity declarations) is refused")
+    reader = _Reader()
+    events = etree.iterparse(
+        str(path), events=("start", "end"), huge_tree=True, resolve_entities=False, no_network=True,
+        load_dtd=False, remove_comments=True,
+    )  # fmt: skip
+    index = 0
+    try:
+        for event, element in events:
+            if event == "start":
+                if element.getparent() is None:
+                    docinfo: Any = element.getroottree().docinfo
+                    if docinfo.doctype or docinfo.internalDTD is not None:
+                        raise InvalidInput("XML with a DOCTYPE (DTD or entity declarations) is refused")
+                    if element.tag != _E + "edXML":
+                        raise InvalidInput(f"not an edXML package: the root is {element.tag!r}")
+                continue
+            parent = element.getparent()
+            if element.tag == _E + "Attachment" and parent is not None and parent.tag == _E + "AttachmentEncoded":
+                index += 1
+                yield reader.attachment(element, f"/edXML/AttachmentEncoded/Attachment[{index}]", encoded=True)
+                element.clear()  # its text is in the Attachment handed out: free the element's copy
+                parent.remove(element)
+            elif parent is not None and parent.getparent() is None:
+                # A child of the root is done: drop it, so finished attachments do not pile up.
+                element.clear()
+                parent.remove(element)
+    except etree.XMLSyntaxError as exc:
+        raise InvalidInput(f"not well-formed XML: {exc}") from None
+
+
 def parse_package(data: bytes) -> Package:
     """Parse edXML bytes into a :class:`Package` (hardened: no DTD, no entities, no network).
 
@@ -471,4 +514,4 @@ def parse_package(data: bytes) -> Package:
     return parse_tree(parse_xml(data, huge_tree=len(data) >= HUGE_TREE_FROM))
 
 
-__all__ = ["parse_package", "parse_tree", "to_bytes", "write_package"]
+__all__ = ["iter_attachments", "parse_package", "parse_tree", "to_bytes", "write_package"]

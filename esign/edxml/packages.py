@@ -306,20 +306,26 @@ __all__ = [
 ]
 
 
-def extract_attachments(package: Package, directory: Path | str, *, max_size: int | None = None) -> list[Path]:
-    """Unpack every attachment of a parsed ``package`` into ``directory``; return the files written.
+def extract_attachments(
+    package: Package | Path | str, directory: Path | str, *, max_size: int | None = None
+) -> list[Path]:
+    """Unpack every attachment of ``package`` into ``directory``; return the files written.
 
-    File names come from ``AttachmentName`` reduced to a plain name (no directories); a name met twice
+    ``package`` is a parsed :class:`Package`, or the path of a package file: then it is read as a
+    stream (:func:`esign.edxml.codec.iter_attachments`), one attachment in memory at a time. File
+    names come from ``AttachmentName`` reduced to a plain name (no directories); a name met twice
     gets a numbered suffix. Each file is written in chunks and capped at ``max_size`` bytes
     (default :data:`esign.edxml.attachments.MAX_ATTACHMENT_SIZE`).
     """
     from esign.edxml import attachments as att
+    from esign.edxml.codec import iter_attachments
 
+    items = package.attachments if isinstance(package, Package) else iter_attachments(package)
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     used: set[str] = set()
-    for index, item in enumerate(package.attachments, 1):
+    for index, item in enumerate(items, 1):
         if item.encoded is None:
             raise InvalidInput(f"attachment {item.name!r} carries no content")
         name = att.safe_file_name(item.name, f"attachment-{index}")

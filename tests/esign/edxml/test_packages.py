@@ -338,3 +338,20 @@ def test_writing_large_attachments_takes_bounded_memory(registry: StaticRegistry
     assert peak < 4 * 1024 * 1024  # ... with under half of one file in Python memory at any time
     written = extract_attachments(parse_package(target.read_bytes()), tmp_path / "out")
     assert [p.read_bytes() == f.read_bytes() for p, f in zip(written, files, strict=True)] == [True] * 3
+
+
+def test_extract_from_a_file_streams_and_refuses_hostile_xml(registry: StaticRegistry, tmp_path: Path) -> None:
+    package = _package(registry, [("a.pdf", b"%PDF a"), ("b.docx", b"docx b")])
+    source = tmp_path / "pkg.edxml"
+    source.write_bytes(to_bytes(package))
+    written = extract_attachments(source, tmp_path / "out")
+    assert [(p.name, p.read_bytes()) for p in written] == [("a.pdf", b"%PDF a"), ("b.docx", b"docx b")]
+    late_doctype = tmp_path / "late.edxml"
+    late_doctype.write_bytes(b"<?xml version='1.0'?><!--" + b"x" * 5000 + b'--><!DOCTYPE edXML [<!ENTITY e "e">]>'
+                             b'<edXML xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016">&e;</edXML>')  # fmt: skip
+    with pytest.raises(InvalidInput, match="DOCTYPE"):
+        extract_attachments(late_doctype, tmp_path / "late")
+    other = tmp_path / "other.xml"
+    other.write_bytes(b"<html/>")
+    with pytest.raises(InvalidInput, match="not an edXML package"):
+        extract_attachments(other, tmp_path / "other")

@@ -498,3 +498,19 @@ def test_preview_shows_the_mark_where_it_will_go_without_changing_the_document(i
     assert sum(map(blue, person.getdata())) > 0  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="dpi"):
         preview(data, agency_plan, dpi=2000)
+
+
+def test_a_seal_signed_before_the_person_is_not_matched_as_the_agency_preset(issued, dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    # Built with another tool: the agency's seal first, the person's signature after it. It may look
+    # the same on screen; the order is wrong, and the seal must not be reported as decree30.agency.
+    from esign.pdf.signing import sign_pdf
+
+    _, _, _, agency_plan, _ = issued
+    sealed_first = sign_pdf(LETTER.read_bytes(), None, dev_pki.signer("org-rsa2048"), appearance=agency_plan.appearance)
+    assert sealed_first is not None
+    out = tmp_path / "reversed.pdf"
+    sign_decree30(sealed_first, out, dev_pki.signer("person-rsa2048"), preset=PERSON, image=SIGNATURE_PNG)
+    reports = verify_pdf(out, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
+    checks = check_reports(reports, out)
+    assert [(c.role, c.preset) for c in checks] == [("agency", None), ("person", PERSON)]
+    assert all(c.problems == () for c in checks)

@@ -47,7 +47,7 @@ SECURITY_HEADERS = {
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # "no-referrer" would make the browser send Origin: null
     "Cache-Control": "no-store",
 }
 
@@ -70,8 +70,12 @@ def _secure_cookies(request: Request) -> bool:
     return request.url.scheme == "https" or not _ctx(request).settings.dev_mode
 
 
-def _render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+def _render(request: Request, name: str, status: int = 200, *, here: str = "", **values: Any) -> HTMLResponse:
+    """A page; ``here`` is where the language switch returns to (a page a POST rendered has no GET of its
+    own)."""
     language = _language(request)
+    if not here and request.method != "GET":
+        here = "/admin/"
     values.setdefault("me", None)
     response = templates.TemplateResponse(
         request,
@@ -79,7 +83,7 @@ def _render(request: Request, name: str, status: int = 200, **values: Any) -> HT
         {
             "t": lambda key: translate(key, language),
             "lang": language,
-            "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            "path": here or request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             "mask": mask_number,
             **values,
         },
@@ -286,6 +290,7 @@ def _person_page(request: Request, me: SignedIn, user_id: str, *, revealed: bool
     return _render(
         request,
         "person.html",
+        here=f"/admin/people/{quote(user_id)}",
         me=me,
         person=user,
         revealed=revealed,
@@ -399,7 +404,8 @@ def pair_phone(request: Request, user_id: str, csrf: CsrfForm) -> Response:
         user = users.get_user(ctx, user_id)
         enrollment = devices.start_enrollment(ctx, user_id=user_id, actor=me.actor)
         png = base64.b64encode(qr.qr_png(enrollment.pairing_url)).decode()
-        return _render(request, "pairing.html", me=me, person=user, enrollment=enrollment, qr_png=png)
+        here = f"/admin/people/{quote(user_id)}"
+        return _render(request, "pairing.html", here=here, me=me, person=user, enrollment=enrollment, qr_png=png)
 
     return _action(request, csrf, "devices.write", act)
 
@@ -488,7 +494,9 @@ def audit_verify(request: Request, csrf: CsrfForm) -> Response:
             audit.record(session, actor=me.actor, action="audit.verified", ok=check.ok, events=check.events)
         rows = _audit_rows(ctx, actor="", action="", target="", since="", until="", before=0, limit=AUDIT_PAGE)
         filters = dict.fromkeys(("actor", "action", "target", "since", "until"), "")
-        return _render(request, "audit.html", me=me, rows=rows, filters=filters, query="", check=check)
+        return _render(
+            request, "audit.html", here="/admin/audit", me=me, rows=rows, filters=filters, query="", check=check
+        )
 
     return _action(request, csrf, "audit.read", act)
 

@@ -43,7 +43,7 @@ from esign.edxml.packages import (
     make_status,
 )
 from esign.edxml.registry import OrgRegistry, RegistryEntry, StaticRegistry
-from esign.edxml.signing import async_sign_package, sign_package
+from esign.edxml.signing import async_sign_package, prepare_package, sign_package
 from esign.edxml.validation import require_valid, validate
 from esign.edxml.verification import (
     AttachmentCheck,
@@ -92,6 +92,7 @@ __all__ = [
     "make_status",
     "parse_package",
     "parse_tree",
+    "prepare_package",
     "require_valid",
     "sign_package",
     "to_bytes",

@@ -214,6 +214,8 @@ def build(
         signer = _signer(key, password, cert, remote, credential, otp, output.name)
         _write(to_bytes(package), output, signer, lang)
     except (EsignError, OSError, ValueError) as exc:
+        if "From/OrganName: required" in str(exc):
+            typer.echo("hint: give --from-name, or --registry with the sender's code", err=True)
         raise _fail(exc) from None
 
 

@@ -219,7 +219,7 @@ def _tree(package: Package, marker: str) -> etree._Element:
     return root
 
 
-def _attachment_chunks(attachment: Attachment) -> Any:
+def _attachment_chunks(attachment: Attachment) -> Iterator[bytes]:
     if attachment.encoded is not None:
         return iter((attachment.encoded,))
     if attachment.source is not None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptography import x509
 from lxml import etree
 
 from esign.edxml.codec import DS_NS, HUGE_TREE_FROM
 from esign.edxml.model import NAMESPACE
 from esign.errors import InvalidInput
 from esign.signers import Signer
-from esign.xml import async_sign_xml, parse_xml, sign_xml
+from esign.xml import XmlSigningState, async_sign_xml, parse_xml, prepare, sign_xml
 
 SIGNATURE_PARENT = "edXMLHeader"
 """Where the envelope signature goes (given to :func:`esign.xml.sign_xml` as ``signature_parent``)."""
@@ -81,4 +82,19 @@ async def async_sign_package(data: bytes, signer: Signer, **options: Any) -> byt
     )
 
 
-__all__ = ["SIGNATURE_PARENT", "async_sign_package", "sign_package", "unsigned_envelope"]
+def prepare_package(
+    data: bytes, signer_or_certificate: Signer | x509.Certificate, **options: Any
+) -> tuple[bytes, XmlSigningState]:
+    """Stage one of signing the envelope with a key elsewhere (a phone, a CSC service).
+
+    Returns ``(digest to sign, state)`` as :func:`esign.xml.prepare` does, for the package with its
+    placeholder removed; sign the digest, then :func:`esign.xml.finish` gives the signed package.
+    ``embed_document=False`` is refused when a placeholder had to be removed (the state must then
+    carry the document).
+    """
+    prepared = unsigned_envelope(data)
+    return prepare(prepared, signer_or_certificate, profile="xmldsig-enveloped", signature_parent=SIGNATURE_PARENT,
+                   huge_tree=len(prepared) >= HUGE_TREE_FROM, **options)  # fmt: skip
+
+
+__all__ = ["SIGNATURE_PARENT", "async_sign_package", "prepare_package", "sign_package", "unsigned_envelope"]

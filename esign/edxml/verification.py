@@ -33,7 +33,16 @@ from lxml import etree
 
 from esign.edxml import attachments as att
 from esign.edxml.codec import DS_NS, HUGE_TREE_FROM, parse_tree
-from esign.edxml.model import DATE_FORMAT, NAMESPACE, TIMESTAMP_FORMAT, MessageHeader, Package, Problem, StatusHeader
+from esign.edxml.model import (
+    DATE_FORMAT,
+    NAMESPACE,
+    TIMESTAMP_FORMAT,
+    Attachment,
+    MessageHeader,
+    Package,
+    Problem,
+    StatusHeader,
+)
 from esign.edxml.registry import OrgRegistry
 from esign.edxml.validation import HEADER, TRACES, validate
 from esign.errors import EsignError, InvalidInput
@@ -251,7 +260,7 @@ def _verify_pdf(spool: IO[bytes], options: dict[str, Any]) -> list[ValidationRep
     )
 
 
-def _check_attachment(attachment: Any, options: dict[str, Any], max_size: int) -> AttachmentCheck:
+def _check_attachment(attachment: Attachment, options: dict[str, Any], max_size: int) -> AttachmentCheck:
     check = AttachmentCheck(attachment.content_id, attachment.name)
     if attachment.encoded is None:
         check.error = "no ContentTransferEncoded"

@@ -300,3 +300,24 @@ def test_registry_reads_the_servers_export(tmp_path: Path) -> None:
     entry = loaded.lookup(OrgIdentifier.parse("H49.90"))
     assert entry is not None and entry.status == "closed"
     assert StaticRegistry.load(json_file).lookup(OrgIdentifier.parse("H49.22")) is not None
+
+
+def test_staged_and_async_signing_give_valid_envelopes(
+    registry: StaticRegistry, signed_letter: bytes, organization: FileSigner, verify_options: dict[str, object]
+) -> None:
+    import asyncio
+
+    from esign.edxml import async_sign_package, prepare_package
+    from esign.xml import finish, signature_algorithm_of
+
+    data = to_bytes(_build(registry, [("cong-van.pdf", signed_letter)]))
+    data = data.replace(b"</edXML:edXMLHeader>", b"<edXML:DigitalSignature/></edXML:edXMLHeader>")
+    # Stage one knows only the certificate (the key is on a phone); the digest travels, the signature returns.
+    digest, state = prepare_package(data, organization.certificate, chain=organization.chain)
+    value = asyncio.run(organization.sign_digest(digest, signature_algorithm_of(state)))
+    staged = finish(state, value)
+    asynchronous = asyncio.run(async_sign_package(data, organization))
+    for signed in (staged, asynchronous):
+        assert b"DigitalSignature" not in signed
+        result = verify_package(signed, registry=registry, **verify_options)  # type: ignore[arg-type]
+        assert result.indication is Indication.TOTAL_PASSED, result.reasons

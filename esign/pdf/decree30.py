@@ -137,8 +137,9 @@ class Plan:
 # --- reading the document -------------------------------------------------------------------------
 
 
-def text_lines(data: bytes) -> list[TextLine]:
-    """Every text line of the PDF with its position, via pdfminer.six's layout analysis."""
+def text_lines(data: bytes, page: int | None = None) -> list[TextLine]:
+    """Every text line of the PDF (or of ``page``, from 1) with its position, via pdfminer.six's
+    layout analysis."""
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTAnno, LTChar, LTFigure, LTTextContainer, LTTextLine
 
@@ -151,8 +152,12 @@ def text_lines(data: bytes) -> list[TextLine]:
 
     result: list[TextLine] = []
     with boundary("finding text in the PDF"):
-        for number, page in enumerate(extract_pages(io.BytesIO(data), laparams=LAParams(all_texts=True)), start=1):
-            for element in page:
+        pages = extract_pages(
+            io.BytesIO(data), laparams=LAParams(all_texts=True), page_numbers=None if page is None else [page - 1]
+        )
+        for index, layout in enumerate(pages, start=1):
+            number = index if page is None else page
+            for element in layout:
                 for line in lines_in(element):
                     chars: list[tuple[str, tuple[float, float, float, float] | None]] = []
                     for ch in line:
@@ -496,22 +501,19 @@ def _plan_person(
     elif position is not None:
         page, target = position.page, position.box
     else:
-        lines = text_lines(data)
-        if marker is not None:
-            hits = find_text(lines, marker)
-            if not hits:
+        needle = marker if marker is not None else signer_name or SignerIdentity.from_certificate(certificate).name
+        lines, hits = _last_page_with(data, needle)
+        if not hits:
+            if marker is not None:
                 raise InvalidInput(f"the marker {marker!r} is not in the document")
-            anchor = hits[-1]
+            raise InvalidInput(
+                f"the signer's printed name {needle!r} is not in the document: give a marker, a field or a position"
+            )
+        anchor = hits[-1]  # the signature block closes the document
+        if marker is not None:
             others = [ln for ln in lines if _norm(marker) not in _norm(ln.text)]
             bottom, top = _gap(others, anchor, below_anchor=False)
         else:
-            name = signer_name or SignerIdentity.from_certificate(certificate).name
-            hits = find_text(lines, name)
-            if not hits:
-                raise InvalidInput(
-                    f"the signer's printed name {name!r} is not in the document: give a marker, a field or a position"
-                )
-            anchor = hits[-1]  # the signature block closes the document
             bottom, top = _gap(lines, anchor, below_anchor=True)
         centre = (anchor.box[0] + anchor.box[2]) / 2
         page = anchor.page
@@ -536,6 +538,19 @@ def _plan_person(
     )
     appearance = StampAppearance(page, None if field_name else box, style)
     return Plan(PERSON, appearance, field_name=field_name, image_box=_fit(box, aspect))
+
+
+def _last_page_with(data: bytes, needle: str) -> tuple[list[TextLine], list[TextLine]]:
+    """The lines of the last page where ``needle`` occurs and its occurrences there, searching from the
+    end (the signature block closes a document; most searches read one page)."""
+    with boundary("reading the PDF"):
+        count = len(_page_sizes(PdfFileReader(io.BytesIO(data), strict=False)))
+    for number in range(count, 0, -1):
+        lines = text_lines(data, number)
+        hits = find_text(lines, needle)
+        if hits:
+            return lines, hits
+    return [], []
 
 
 def _fit(box: tuple[float, float, float, float], aspect: float) -> tuple[float, float, float, float]:

@@ -243,27 +243,45 @@ def test_copy_needs_a_known_copy_form_and_attachment_a_number(dev_pki):  # type:
         sign_decree30(LETTER.read_bytes(), None, signer, preset="decree30.stamp")
 
 
-def letter_with_marker(marker: str) -> bytes:
-    """A one-page PDF with a position line, a marker in the blank space, and a name (Helvetica, ASCII)."""
-    lines = [(400, 300, "GIAM DOC"), (410, 240, marker), (400, 160, "Tran Thi Binh")]
-    content = b" ".join(b"BT /F1 12 Tf %d %d Td (%s) Tj ET" % (x, y, t.encode()) for x, y, t in lines)
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
+def letter_with_marker(marker: str, *, pages_before: int = 0) -> bytes:
+    """A PDF whose last page has a position line, a marker in the blank space, and a name (Helvetica,
+    ASCII); ``pages_before`` pages before it quote the marker and the name in their text."""
+    block = [(400, 300, "GIAM DOC"), (410, 240, marker), (400, 160, "Tran Thi Binh")]
+    quoted = [(72, 700, f"See {marker} and Tran Thi Binh")]
+    contents = [quoted] * pages_before + [block]
+    count = len(contents)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
+    kids = []
+    for lines in contents:
+        content = b" ".join(b"BT /F1 12 Tf %d %d Td (%s) Tj ET" % (x, y, t.encode()) for x, y, t in lines)
+        page_id, stream_id = len(objects) + 1, len(objects) + 2
+        kids.append(page_id)
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (stream_id, 3 + 2 * count)
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), count)
     out = bytearray(b"%PDF-1.7\n")
     offsets = []
     for i, body in enumerate(objects, start=1):
         offsets.append(len(out))
         out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
     xref = len(out)
-    out += b"xref\n0 6\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def test_the_last_page_with_the_name_or_marker_is_the_signature_block(dev_pki) -> None:  # type: ignore[no-untyped-def]
+    letter = letter_with_marker("[[CHU_KY]]", pages_before=2)
+    cert = dev_pki.signer("person-p256").certificate
+    by_marker = plan(letter, cert, preset=PERSON, image=SIGNATURE_PNG, marker="[[CHU_KY]]")
+    by_name = plan(letter, cert, preset=PERSON, image=SIGNATURE_PNG, signer_name="Tran Thi Binh")
+    assert by_marker.appearance.page == by_name.appearance.page == 3
+    assert by_marker.image_box is not None and 160 < by_marker.image_box[1]
 
 
 def test_marker_places_the_signature_in_the_gap_around_it(dev_pki, tmp_path):  # type: ignore[no-untyped-def]

@@ -49,3 +49,24 @@ def test_key_info_reference(dev_pki: DevPKI, signers: dict[str, FileSigner]) -> 
     etree.SubElement(key_info, "{http://www.w3.org/2009/xmldsig11#}KeyInfoReference", URI="#keys")
     report = verify_xml(etree.tostring(root), trust_anchors=dev_pki.root_pem_path, allow_fetching=True).reports[0]
     assert report.passed, report.to_text()
+
+
+def test_x509_digest_names_the_signer_among_given_certificates(dev_pki: DevPKI, signers: dict[str, FileSigner]) -> None:
+    import hashlib
+
+    signer = signers["org-rsa2048"]
+    root = etree.fromstring(sign_xml(b"<doc><a Id='x'>1</a></doc>", signer, reference_id="x"))
+    x509_data = root.find(f".//{DS}X509Data")
+    assert x509_data is not None
+    for child in list(x509_data):
+        x509_data.remove(child)
+    der = signer.certificate.public_bytes(serialization.Encoding.DER)
+    digest = etree.SubElement(x509_data, "{http://www.w3.org/2009/xmldsig11#}X509Digest",
+                              Algorithm="http://www.w3.org/2001/04/xmlenc#sha256")  # fmt: skip
+    digest.text = base64.b64encode(hashlib.sha256(der).digest()).decode()
+    given = [signer.certificate, *signer.chain]
+    result = verify_xml(etree.tostring(root), trust_anchors=dev_pki.root_pem_path, allow_fetching=True,
+                        intermediates=given)  # fmt: skip
+    assert result.passed, result.reports[0].to_text()
+    without = verify_xml(etree.tostring(root), trust_anchors=dev_pki.root_pem_path).reports[0]
+    assert without.sub_indication is not None and without.sub_indication.value == "NO_SIGNING_CERTIFICATE_FOUND"

@@ -900,6 +900,11 @@ class _SignatureCheck:
             )
         if role_name == "DSCKS/CQT" and codes and not self._covers(codes[0]):
             self._fail_shape("the tax authority's signature (DSCKS/CQT) does not cover /HDon/MCCQT")
+        if codes and not self._covers(codes[0]) and root.find(f"DSCKS/CQT/{_DS}Signature") is None:
+            self.warnings.append(
+                "the tax authority's code /HDon/MCCQT is not covered by any signature here (no DSCKS/CQT "
+                "signature): it is unverified"
+            )
         if root.find(f"DSCKS/NBan/{_DS}Signature") is None and not whole:
             self._fail_shape("the e-invoice has no seller's signature in DSCKS/NBan")
 

@@ -341,3 +341,10 @@ def test_whole_document_signature_moved_first_with_a_decoy_in_key_info(dev_pki: 
     report = verify_xml(etree.tostring(root), trust_anchors=dev_pki.root_pem_path).reports[0]
     assert report.indication.value == "TOTAL-FAILED", report.to_text()
     assert report.sub_indication is not None and report.sub_indication.value == "FORMAT_FAILURE"
+
+
+def test_an_unsigned_tax_authority_code_is_warned_about(dev_pki: DevPKI, signed_invoice: bytes) -> None:
+    with_code = signed_invoice.replace(b"<DSCKS>", b"<MCCQT>00ABCDEF0123456789</MCCQT><DSCKS>", 1)
+    report = verify_xml(with_code, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).reports[0]
+    assert report.passed, report.to_text()
+    assert any("MCCQT" in w for w in report.warnings)

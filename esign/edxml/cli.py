@@ -381,7 +381,8 @@ def verify(
 def _verify_text(result: Any, lang: str) -> str:
     t = TEXT[lang]
     lines = [f"{t['result']}: {result.indication.value}"]
-    lines += _show_lines(result.package, lang)[:3]
+    heads = (t["package"], t["from"], t["to"], t["code"], t["status_code"])
+    lines += [line for line in _show_lines(result.package, lang) if line.startswith(heads)]
     if result.problems:
         lines.append(t["problems"].format(n=len(result.problems)))
         lines += [f"  {p}" for p in result.problems]

@@ -213,6 +213,45 @@ def _write_signed_revision(file: Path, number: int, output: Path | None) -> None
 
 
 @app.command()
+def decree30(
+    file: Annotated[Path, typer.Argument(help="Signed PDF.")],
+    trust: Annotated[list[Path] | None, typer.Option(
+        "--trust", help="Also trust this root certificate (PEM/DER); repeatable.")] = None,
+    trust_only: Annotated[list[Path] | None, typer.Option(
+        "--trust-only", help="Trust only these roots (PEM/DER); repeatable.")] = None,
+    fetch: Annotated[bool, typer.Option("--fetch", help="Check revocation online when the file lacks it.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Who signed in which role (person/agency) and which Decree 30 preset each signature matches.
+
+    Exit 0 when every signature is TOTAL-PASSED and the agency's comes after a valid, intact
+    person's signature; 1 otherwise; 2 refused input.
+    """
+    import json
+
+    from esign.pdf.decree30 import check_reports
+    from esign.pdf.verify import verify_pdf
+    from esign.verify_cli import trust_anchors
+
+    try:
+        reports = verify_pdf(file, trust_anchors=trust_anchors(trust, trust_only), allow_fetching=fetch)
+        checks = check_reports(reports, file)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps([c.to_dict() for c in checks], ensure_ascii=False, indent=2))
+    else:
+        for check in checks:
+            verdict = "TOTAL-PASSED" if check.passed else "not passed (see esign pdf verify)"
+            preset = check.preset or "no Decree 30 preset"
+            typer.echo(f"{check.signature_id}: {check.role or '?'}, {preset}, {verdict}")
+            for problem in check.problems:
+                typer.echo(f"  problem: {problem}")
+    ok = bool(checks) and all(c.passed and not c.problems for c in checks)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
 def extend(
     input: Annotated[Path, typer.Argument(help="Signed PDF.")],
     output: Annotated[Path, typer.Option("-o", "--output")],

@@ -532,3 +532,29 @@ def test_a_seal_signed_before_the_person_is_not_matched_as_the_agency_preset(iss
     checks = check_reports(reports, out)
     assert [(c.role, c.preset) for c in checks] == [("agency", None), ("person", PERSON)]
     assert all(c.problems == () for c in checks)
+
+
+def test_cli_decree30_names_roles_and_presets_and_exits_one_on_a_problem(issued, dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from esign.pdf.cli import app
+
+    runner = CliRunner()
+    _, second, *_ = issued
+    trust = ["--trust-only", str(dev_pki.root_pem_path), "--fetch"]
+    result = runner.invoke(app, ["decree30", str(second), *trust])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "Signature1: person, decree30.person, TOTAL-PASSED",
+        "Signature2: agency, decree30.agency, TOTAL-PASSED",
+    ]
+    org = dev_pki.signer("org-p256")
+    one = sign_decree30(LETTER.read_bytes(), None, org, preset=PERSON, image=SIGNATURE_PNG, signer_name="Nguyễn Văn An")
+    bad = tmp_path / "no-person.pdf"
+    sign_decree30(one, bad, dev_pki.signer("org-rsa2048"), preset=AGENCY, image=SEAL_PNG)
+    result = runner.invoke(app, ["decree30", str(bad), *trust, "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output)[1]["problems"] == ["the agency's signature comes before any person's signature"]
+    assert runner.invoke(app, ["decree30", str(tmp_path / "missing.pdf"), *trust]).exit_code == 2

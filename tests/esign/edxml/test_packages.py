@@ -29,6 +29,7 @@ from esign.edxml import (
     StaticRegistry,
     StatusCode,
     StatusHeader,
+    TraceHeader,
     add_trace,
     build_package,
     extract_attachments,
@@ -355,3 +356,25 @@ def test_extract_from_a_file_streams_and_refuses_hostile_xml(registry: StaticReg
     other.write_bytes(b"<html/>")
     with pytest.raises(InvalidInput, match="not an edXML package"):
         extract_attachments(other, tmp_path / "other")
+
+
+_ANY_CODE = st.one_of(_CODES, _TEXT)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sender=_ANY_CODE, receivers=st.lists(_ANY_CODE, max_size=4), date_text=_MAYBE, priority=_MAYBE,
+    status=st.one_of(st.sampled_from([c.value for c in StatusCode]), _TEXT), trace=_MAYBE,
+)  # fmt: skip
+def test_validation_answers_every_input_with_problems_never_an_exception(
+    sender: str, receivers: list[str], date_text: str | None, priority: str | None, status: str, trace: str | None
+) -> None:
+    header = MessageHeader(from_=Organization(organ_id=sender), to=[Organization(organ_id=r) for r in receivers])
+    header.promulgation_info.promulgation_date = date_text
+    header.other_info.priority = priority
+    document = Package(header=header, traces=[TraceHeader(organ_id=sender, timestamp=trace)])
+    answer = Package(header=StatusHeader(from_=Organization(organ_id=sender), status_code=status))
+    for package in (document, answer):
+        problems = validate(package)
+        assert all(p.path.startswith("/edXML/") and p.message for p in problems)
+        assert validate(parse_package(to_bytes(package))) == problems

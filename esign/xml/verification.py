@@ -284,7 +284,9 @@ def verify_keeping_tree(
 def _detect_profile(root: etree._Element, data: bytes, signatures: list[etree._Element]) -> str:
     """``einvoice`` when the document looks like one anywhere (a wrapped invoice is still an invoice),
     ``xades`` when a signature carries QualifyingProperties, else ``xmldsig``."""
-    if xtree.local_name(root) == "HDon" or b"DLHDon" in data:
+    if xtree.local_name(root) == "HDon":
+        return "einvoice"
+    if b"DLHDon" in data and next(root.iter("{*}DLHDon"), None) is not None:  # an element, not a mention
         return "einvoice"
     for signature in signatures:
         for holder in signature.iterfind(_DS + "Object"):

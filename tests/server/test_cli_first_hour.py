@@ -105,3 +105,16 @@ def test_enroll_prints_the_qr_code_of_the_pairing_link(tmp_path: Path) -> None:
     picture = io.StringIO()
     expected.print_ascii(out=picture)
     assert picture.getvalue() in result.stdout  # the phone guide says: scan this to pair
+
+
+def test_run_on_a_taken_port_is_one_line_too(tmp_path: Path) -> None:
+    env = dev_env(tmp_path / "var")
+    assert run(["server", "init", "--no-admin"], env, tmp_path).returncode == 0
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen(1)
+        result = run(["server", "run", "--port", str(port)], env, tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr

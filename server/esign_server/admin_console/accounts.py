@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from esign_server.context import ServerContext
 
 ROLES: dict[str, frozenset[str]] = {
-    "registry_officer": frozenset({"people.read", "orgs.write"}),
-    "identity_officer": frozenset({"people.read", "people.write", "identity.write", "identity.reveal"}),
-    "credential_officer": frozenset({"people.read", "credentials.write", "devices.write"}),
-    "auditor": frozenset({"people.read", "audit.read"}),
+    "registry_officer": frozenset({"people.read", "orgs.read", "orgs.write"}),
+    "identity_officer": frozenset({"people.read", "orgs.read", "people.write", "identity.write", "identity.reveal"}),
+    "credential_officer": frozenset({"people.read", "orgs.read", "credentials.write", "devices.write"}),
+    "auditor": frozenset({"people.read", "orgs.read", "audit.read"}),
 }
 """Console roles and what each may do; all of them stand for the admin API's ``admin`` scope."""
 ADMIN_SCOPE = "admin"

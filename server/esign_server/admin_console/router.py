@@ -30,8 +30,8 @@ from esign_server.admin_console import accounts, search
 from esign_server.admin_console.accounts import SignedIn
 from esign_server.admin_console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from esign_server.context import ServerContext
-from esign_server.models import AuditEvent
-from esign_server.services import audit, credentials, devices, grants, identity, qr, users
+from esign_server.models import AuditEvent, OrgCode
+from esign_server.services import audit, credentials, devices, grants, identity, orgids, qr, users
 from esign_server.services.errors import Forbidden, ServiceError
 
 HERE = Path(__file__).parent
@@ -554,3 +554,138 @@ def audit_export(
         )
 
     return _page(request, "audit.read", build)
+
+
+# ------------------------------------------------------------------------------ organizations
+
+
+@router.get("/orgs")
+def orgs(
+    request: Request,
+    q: Annotated[str, Query(max_length=200)] = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    """The organization code registry: level-1 codes (ministries, provinces), or a search by code prefix or
+    name (diacritics optional)."""
+
+    def build(me: SignedIn) -> Response:
+        ctx = _ctx(request)
+        text = q.strip()
+        looks_like_code = bool(text) and " " not in text and any(c.isdigit() or c == "." for c in text)
+        if not text:
+            page = orgids.search(ctx, level=1, status=status or None, limit=500)
+        elif looks_like_code:
+            page = orgids.search(ctx, prefix=text, status=status or None, limit=200)
+        else:
+            page = orgids.search(ctx, name=text, status=status or None, limit=200)
+        return _render(request, "orgs.html", me=me, q=q, status_filter=status, page=page)
+
+    return _page(request, "orgs.read", build)
+
+
+@router.get("/orgs/export.csv")
+def orgs_export(request: Request) -> Response:
+    """The whole registry as CSV, as ``esign orgid export`` writes it."""
+
+    def build(me: SignedIn) -> Response:
+        ctx = _ctx(request)
+        text = orgids.export_csv(ctx)
+        with ctx.db.write() as session:
+            audit.record(session, actor=me.actor, action="orgid.exported", format="csv")
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="org-codes.csv"'},
+        )
+
+    return _page(request, "orgs.read", build)
+
+
+def _lineage(ctx: ServerContext, row: OrgCode) -> list[OrgCode]:
+    chain: list[OrgCode] = []
+    parent = row.parent_code
+    while parent:
+        above = orgids.get_code(ctx, parent)
+        chain.insert(0, above)
+        parent = above.parent_code
+    return chain
+
+
+@router.get("/orgs/{code}")
+def org(request: Request, code: str, done: Annotated[str, Query(max_length=60)] = "") -> Response:
+    """One code: where it sits in the tree, its children, its history and the certificates carrying it."""
+
+    def build(me: SignedIn) -> Response:
+        ctx = _ctx(request)
+        row = orgids.get_code(ctx, code)
+        return _render(
+            request,
+            "org.html",
+            me=me,
+            org=row,
+            done=done,
+            lineage=_lineage(ctx, row),
+            children=orgids.children(ctx, row.code),
+            history=orgids.history(ctx, row.code),
+            carrying=orgids.certificates_carrying(ctx, row.code),
+        )
+
+    return _page(request, "orgs.read", build)
+
+
+OrgText = Annotated[str, Form(max_length=500)]
+
+
+@router.post("/orgs")
+def issue_org(
+    request: Request,
+    csrf: CsrfForm,
+    name: OrgText,
+    parent: Annotated[str, Form(max_length=35)] = "",
+    code: Annotated[str, Form(max_length=35)] = "",
+    group: Annotated[str, Form(max_length=10)] = "",
+    address: OrgText = "",
+) -> Response:
+    """Issue a code: the next free one under ``parent`` (or ``group`` under it), or a new level-1 ``code``."""
+
+    def act(me: SignedIn) -> Response:
+        row = orgids.issue_code(
+            _ctx(request),
+            name=name,
+            code=code or None,
+            parent=parent or None,
+            group=group or None,
+            address=address,
+            actor=me.actor,
+        )
+        return _redirect(f"/admin/orgs/{quote(row.code)}?done=org.issued")
+
+    return _action(request, csrf, "orgs.write", act)
+
+
+@router.post("/orgs/{code}/amend")
+def amend_org(request: Request, code: str, csrf: CsrfForm, name: OrgText, address: OrgText = "") -> Response:
+    """Change an active code's name or address (the history keeps the old values)."""
+
+    def act(me: SignedIn) -> Response:
+        row = orgids.amend_code(_ctx(request), code=code, name=name, address=address, actor=me.actor)
+        return _redirect(f"/admin/orgs/{quote(row.code)}?done=org.amended")
+
+    return _action(request, csrf, "orgs.write", act)
+
+
+@router.post("/orgs/{code}/close")
+def close_org(
+    request: Request,
+    code: str,
+    csrf: CsrfForm,
+    reason: OrgText,
+    successor: Annotated[str, Form(max_length=35)] = "",
+) -> Response:
+    """Close a code for good, saying why (and the code it merged into)."""
+
+    def act(me: SignedIn) -> Response:
+        row = orgids.close_code(_ctx(request), code=code, reason=reason, successor=successor or None, actor=me.actor)
+        return _redirect(f"/admin/orgs/{quote(row.code)}?done=org.closed")
+
+    return _action(request, csrf, "orgs.write", act)

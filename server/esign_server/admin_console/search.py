@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
+from esign.orgid import fold_vietnamese
 from esign_server.models import User
 
 if TYPE_CHECKING:
@@ -15,17 +15,10 @@ if TYPE_CHECKING:
 MAX_RESULTS = 100
 
 
-def fold(text: str) -> str:
-    """Lower case without diacritics: ``Nguyễn Văn Đức`` → ``nguyen van duc`` (đ is a letter of its own
-    in Unicode, not d with a mark, so it is mapped by hand)."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
 def _matches(user: User, words: list[str], digits: str | None) -> bool:
     if digits is not None:
         return any(number and number.startswith(digits) for number in (user.cccd, user.tax_code))
-    haystack = fold(f"{user.full_name} {user.organization or ''} {user.email or ''}")
+    haystack = fold_vietnamese(f"{user.full_name} {user.organization or ''} {user.email or ''}")
     return all(word in haystack for word in words)
 
 
@@ -44,7 +37,7 @@ def search_people(ctx: ServerContext, query: str, *, limit: int = MAX_RESULTS) -
             return list(session.exec(statement.order_by(col(User.full_name)).limit(limit)).all())
         # Diacritics-insensitive matching happens here rather than in SQL: SQLite and PostgreSQL fold
         # Vietnamese differently (unaccent is an extension), and a province's officials are thousands.
-        words = fold(query).split()
+        words = fold_vietnamese(query).split()
         found: list[User] = []
         for user in session.exec(select(User).order_by(col(User.full_name))):
             if _matches(user, words, None):

@@ -101,6 +101,36 @@ TrustAnchors = Sequence[x509.Certificate] | str | Path | bytes
 # XPath Filter 2.0 and XPath 1.0 expressions are limited to plain location paths: no functions but
 # here(), no predicates but positions, so evaluating one is a walk over the document at most.
 _SAFE_XPATH = re.compile(r"^(?:here\(\)|[A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*|[A-Za-z_][\w.\-]*|::|/|\||\[\d+\]|\s|\*)+$")
+# Axes that stay linear: a descendant search once, then walks up or down. following/preceding (and their
+# sibling forms) cost the document (or a level) per node: //*/following::* is quadratic.
+_XPATH_AXES = re.compile(r"([A-Za-z\-]+)::")
+_LINEAR_AXES = {
+    "child",
+    "self",
+    "parent",
+    "ancestor",
+    "ancestor-or-self",
+    "descendant",
+    "descendant-or-self",
+    "attribute",
+}
+
+
+def _linear_xpath(expression: str) -> bool:
+    """Per path (at most 4 in a union), at most one descendant search (``//`` or a descendant axis) and
+    only axes that walk up or down."""
+    branches = expression.split("|")
+    if len(branches) > 4:
+        return False
+    for branch in branches:  # each path of a union on its own: chained descendant searches multiply
+        axes = _XPATH_AXES.findall(branch)
+        if any(axis not in _LINEAR_AXES for axis in axes):
+            return False
+        if branch.count("//") + sum(axis.startswith("descendant") for axis in axes) > 1:
+            return False
+    return True
+
+
 _XPATH_ENVELOPED = re.compile(r"^not\(\s*ancestor-or-self::([A-Za-z_][\w.\-]*):Signature\s*\)$")
 
 
@@ -784,7 +814,12 @@ class _SignatureCheck:
         here = self.signature if transform is None else transform
         for item in filters:
             expression = " ".join((item.text or "").split())
-            if not expression or len(expression) > 200 or not _SAFE_XPATH.match(expression):
+            if (
+                not expression
+                or len(expression) > 200
+                or not _SAFE_XPATH.match(expression)
+                or not _linear_xpath(expression)
+            ):
                 raise InvalidInput(f"XPath Filter 2.0 expression {expression[:80]!r} is not a plain location path")
             self.budget.charge(self.budget.size)
             namespaces = {k: v for k, v in item.nsmap.items() if k}

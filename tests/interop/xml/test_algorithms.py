@@ -286,3 +286,20 @@ def test_xpath_filter2_subtract_of_data_is_refused() -> None:
 
     with pytest.raises(InvalidInput, match="subtract"):
         verify_xml(document, trust_anchors=_anchor())
+
+
+@pytest.mark.parametrize("expression", ["//*//*//*", "//*/following::*", "//d:note/preceding-sibling::*", "count(//*)"])
+def test_xpath_filter2_expressions_that_could_be_quadratic_are_refused(expression: str) -> None:
+    from esign.errors import InvalidInput
+
+    signature = (
+        f'<ds:Signature xmlns:ds="{DS_NS}"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{C14N_EXCLUSIVE}"/>'
+        '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+        '<ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2002/06/xmldsig-filter2">'
+        f'<f:XPath xmlns:f="http://www.w3.org/2002/06/xmldsig-filter2" xmlns:d="urn:d" Filter="subtract">{expression}'
+        "</f:XPath></ds:Transform></ds:Transforms>"
+        '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>'
+        "</ds:SignedInfo><ds:SignatureValue/></ds:Signature>"
+    )
+    with pytest.raises(InvalidInput, match="plain location path"):
+        verify_xml(DOC.replace(b"</doc>", signature.encode() + b"</doc>"), trust_anchors=_anchor())

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from esign_server.admin_console.router import router as admin_console
-from esign_server.api import admin, csc, health, identity, mobile, oauth, orgids, pki, sessions, verify
+from esign_server.api import admin, csc, health, identity, marks, mobile, oauth, orgids, pki, sessions, verify
 from esign_server.api.errors import install_error_handlers
 from esign_server.api.routing import HotPathApp, HotRoutes
 from esign_server.config import Settings, get_settings
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         mobile.router,
         *csc.routers,  # CSC API v2 and v1
         admin.router,
+        marks.router,  # Decree 30 signature and seal images
         orgids.router,
         pki.router,
         identity.router,

@@ -3,6 +3,7 @@
 from esign_server.models.admin_console import AdminAccount, AdminSession
 from esign_server.models.audit import AuditEvent, AuditHead
 from esign_server.models.identity import Credential, Device, RelyingSystem, RelyingSystemGrant, User
+from esign_server.models.marks import MarkImage
 from esign_server.models.orgids import OrgCode, OrgCodeEvent
 from esign_server.models.sessions import SessionDocument, SigningSession
 from esign_server.models.verification import IdentityVerification
@@ -16,6 +17,7 @@ __all__ = [
     "Credential",
     "Device",
     "IdentityVerification",
+    "MarkImage",
     "OrgCode",
     "OrgCodeEvent",
     "RelyingSystem",

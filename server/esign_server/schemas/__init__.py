@@ -250,7 +250,9 @@ class DocumentInWire(Wire):
     format: Literal["pdf", "xml"]
     content: Base64Bytes
     options: dict[str, str | int | bool] = Field(default_factory=dict)
-    """PDF: ``level`` (B-B, B-T, B-LT), ``reason``, ``location``, ``contact``, ``field_name``;
+    """PDF: ``level`` (B-B, B-T, B-LT), ``reason``, ``location``, ``contact``, ``field_name``, and a Decree 30
+    ``preset`` (``decree30.person``/``agency``/``attachment``/``copy``, drawn with the holder's stored
+    image) with ``marker``, ``signer_name``, ``document_number``, ``copy_form``, ``agency_name``;
     XML: ``profile`` (xmldsig-enveloped, xades-b-b, xades-b-t, einvoice, ...), ``reference_id``,
     ``signature_parent``, ``c14n``."""
 

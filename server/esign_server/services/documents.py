@@ -16,6 +16,7 @@ from esign.errors import EsignError, InvalidInput, SigningError
 from esign.signers.file import load_certificates
 from esign_server.models import Credential, SessionDocument
 from esign_server.services.credentials import certificate_of
+from esign_server.services.marks import PRESET_OPTIONS, appearance_for
 
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
@@ -27,8 +28,9 @@ MEDIA_TYPES = {"pdf": "application/pdf", "xml": "application/xml"}
 
 @dataclass(frozen=True)
 class DocumentIn:
-    """A document to sign, with signing options (PDF: level, reason, location, contact, field_name;
-    XML: profile, reference_id, signature_parent, c14n)."""
+    """A document to sign, with signing options (PDF: level, reason, location, contact, field_name, and
+    a Decree 30 ``preset`` with marker, signer_name, document_number, copy_form, agency_name; XML:
+    profile, reference_id, signature_parent, c14n)."""
 
     name: str
     format: str
@@ -57,14 +59,18 @@ def prepare_document(ctx: ServerContext, credential: Credential, index: int, doc
     chain = tuple(load_certificates(credential.chain_pem.encode())) if credential.chain_pem.strip() else ()
     options = dict(doc.options)
     if doc.format == "pdf":
-        unknown = set(options) - PDF_OPTIONS
+        unknown = set(options) - PDF_OPTIONS - PRESET_OPTIONS
         if unknown:
-            raise InvalidInput(f"unknown PDF option(s) {sorted(unknown)}; use {sorted(PDF_OPTIONS)}")
+            raise InvalidInput(f"unknown PDF option(s) {sorted(unknown)}; use {sorted(PDF_OPTIONS | PRESET_OPTIONS)}")
         from esign.pdf import prepare
 
         level = str(options.get("level", "B-B"))
         tsa = _tsa_url(ctx) if level.upper().removeprefix("PADES-") not in ("B-B", "B") else None
-        digest, pdf_state = prepare(doc.content, cert, chain, tsa_url=tsa, **options)
+        pdf_options = {k: v for k, v in options.items() if k in PDF_OPTIONS}
+        if "preset" in options:  # Decree 30: the holder's signature or seal image, placed from the document
+            appearance, field = appearance_for(ctx, credential.user_id, doc.content, cert, options)
+            pdf_options.update(appearance=appearance, **({"field_name": field} if field else {}))
+        digest, pdf_state = prepare(doc.content, cert, chain, tsa_url=tsa, **pdf_options)
         oid = pdf_state.algorithm.oid
         state = pdf_state.to_bytes()
     elif doc.format == "xml":

@@ -449,6 +449,25 @@ def user_verify(
     )
 
 
+@user_app.command("mark")
+def user_mark(
+    user_id: str,
+    image: Annotated[Path, typer.Argument(help="PNG with transparency: a person's signature, an organization's seal")],
+) -> None:
+    """Store the user's Decree 30 mark image (docs/decree30.md): a signature for a person, a seal (with its
+    resolution, for its real size) for an organization."""
+    from esign_server.services.marks import put_mark
+
+    try:
+        mark = put_mark(_context(), user_id, image.read_bytes(), actor=CLI_ACTOR)
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot read {image}: {exc.strerror}")
+        raise typer.Exit(2) from None
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps({"user_id": mark.user_id, "kind": mark.kind, "sha256": mark.sha256}))
+
+
 @user_app.command("enroll")
 def user_enroll(user_id: str, device_name: Annotated[str, typer.Option()] = "phone") -> None:
     """Start enrolling a phone: prints a terminal QR code of the pairing link, then the link and the otpauth URI (once).

@@ -136,3 +136,20 @@ async def test_mark_uploads_are_checked_and_stored_without_their_extra_chunks(
     assert (await http.delete(f"/api/admin/users/{person.user_id}/mark", headers=admin.headers)).status_code == 204
     assert (await http.get(f"/api/admin/users/{person.user_id}/mark", headers=admin.headers)).status_code == 404
     assert (await put_mark(http, admin, "no-such-user", SIGNATURE_PNG.read_bytes())).status_code == 404
+
+
+def test_cli_user_mark_stores_the_image(ctx: ServerContext, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from esign_server import cli
+    from esign_server.services import marks
+    from typer.testing import CliRunner
+
+    monkeypatch.setattr(cli, "_context", lambda settings=None: ctx)  # the test's database, not the env's
+    person = enroll_person(ctx)
+    result = CliRunner().invoke(cli.app, ["user", "mark", person.user_id, str(SIGNATURE_PNG)])
+    assert result.exit_code == 0, result.output
+    assert '"kind": "signature"' in result.output
+    assert marks.get_mark(ctx, person.user_id).kind == "signature"
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    assert CliRunner().invoke(cli.app, ["user", "mark", person.user_id, str(bad)]).exit_code != 0
+    assert CliRunner().invoke(cli.app, ["user", "mark", person.user_id, str(tmp_path / "none.png")]).exit_code == 2

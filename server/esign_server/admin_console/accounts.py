@@ -31,10 +31,15 @@ if TYPE_CHECKING:
 ROLES: dict[str, frozenset[str]] = {
     "registry_officer": frozenset({"people.read", "orgs.read", "orgs.write"}),
     "identity_officer": frozenset({"people.read", "orgs.read", "people.write", "identity.write", "identity.reveal"}),
-    "credential_officer": frozenset({"people.read", "orgs.read", "credentials.write", "devices.write"}),
-    "auditor": frozenset({"people.read", "orgs.read", "audit.read"}),
+    "credential_officer": frozenset(
+        {"people.read", "orgs.read", "credentials.write", "devices.write", "systems.read", "systems.write"}
+    ),
+    "auditor": frozenset({"people.read", "orgs.read", "audit.read", "systems.read"}),
 }
 """Console roles and what each may do; all of them stand for the admin API's ``admin`` scope."""
+CONSOLE_CLIENT_SCOPES = ("sessions", "csc")
+"""Scopes a relying system made in the console may have: an ``admin`` client (the whole admin API) is made
+on the server host only (``esign server client create``), so no console role can mint itself more power."""
 ADMIN_SCOPE = "admin"
 """The admin API scope every console role acts under (see :data:`ROLES`)."""
 

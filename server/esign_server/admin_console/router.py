@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from esign.errors import EsignError
@@ -30,8 +31,8 @@ from esign_server.admin_console import accounts, search
 from esign_server.admin_console.accounts import SignedIn
 from esign_server.admin_console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from esign_server.context import ServerContext
-from esign_server.models import AuditEvent, OrgCode
-from esign_server.services import audit, credentials, devices, grants, identity, orgids, qr, users
+from esign_server.models import AuditEvent, OrgCode, SigningSession
+from esign_server.services import audit, clients, credentials, devices, grants, identity, orgids, qr, users, webhooks
 from esign_server.services.errors import Forbidden, ServiceError
 
 HERE = Path(__file__).parent
@@ -689,3 +690,107 @@ def close_org(
         return _redirect(f"/admin/orgs/{quote(row.code)}?done=org.closed")
 
     return _action(request, csrf, "orgs.write", act)
+
+
+# ------------------------------------------------------------------------------ relying systems
+
+
+def _usage(ctx: ServerContext) -> dict[str, int]:
+    with ctx.db.read() as session:
+        rows = session.exec(
+            select(SigningSession.client_id, func.count()).group_by(col(SigningSession.client_id))
+        ).all()
+    return {client_id: int(count) for client_id, count in rows}
+
+
+@router.get("/systems")
+def systems(request: Request, done: Annotated[str, Query(max_length=60)] = "") -> Response:
+    """Relying systems: scopes, status, callback URLs and how many signing sessions each has asked for."""
+
+    def build(me: SignedIn) -> Response:
+        ctx = _ctx(request)
+        return _render(
+            request,
+            "systems.html",
+            me=me,
+            systems=clients.list_clients(ctx),
+            usage=_usage(ctx),
+            scopes=accounts.CONSOLE_CLIENT_SCOPES,
+            shown=None,
+            done=done,
+        )
+
+    return _page(request, "systems.read", build)
+
+
+def _shown_once(
+    request: Request, me: SignedIn, client_id: str, client_secret: str, webhook_secret: str = ""
+) -> Response:
+    ctx = _ctx(request)
+    shown = {"client_id": client_id, "client_secret": client_secret, "webhook_secret": webhook_secret}
+    return _render(
+        request,
+        "systems.html",
+        here="/admin/systems",
+        me=me,
+        systems=clients.list_clients(ctx),
+        usage=_usage(ctx),
+        scopes=accounts.CONSOLE_CLIENT_SCOPES,
+        shown=shown,
+    )
+
+
+@router.post("/systems")
+def create_system(
+    request: Request,
+    csrf: CsrfForm,
+    name: Annotated[str, Form(max_length=200)],
+    scope: Annotated[list[str] | None, Form()] = None,
+    callback_urls: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Register a relying system (``sessions`` and/or ``csc`` scope); its secrets are shown on this page only."""
+
+    def act(me: SignedIn) -> Response:
+        chosen = scope or ["sessions"]
+        if any(s not in accounts.CONSOLE_CLIENT_SCOPES for s in chosen):
+            raise Forbidden(
+                "the console makes sessions and csc clients only; admin clients: esign server client create"
+            )
+        ctx = _ctx(request)
+        urls = callback_urls.split()
+        if urls:
+            # Checked before the client exists, so a refused URL leaves nothing half made.
+            if len(urls) > webhooks.MAX_CALLBACK_URLS:
+                raise ServiceError(f"at most {webhooks.MAX_CALLBACK_URLS} callback URLs", code="callback_refused")
+            for url in urls:
+                webhooks.check_callback_url(url, ctx.settings)
+        new = clients.create_client(ctx, name=name, scopes=chosen, actor=me.actor)
+        if urls:
+            webhooks.register_callback_urls(ctx, client_id=new.client.id, urls=urls, actor=me.actor)
+        return _shown_once(request, me, new.client.id, new.client_secret, new.webhook_secret)
+
+    return _action(request, csrf, "systems.write", act)
+
+
+@router.post("/systems/{client_id}/rotate")
+def rotate_system_secret(request: Request, client_id: str, csrf: CsrfForm) -> Response:
+    """A new client secret, shown on this page only; the old one stops working at once."""
+
+    def act(me: SignedIn) -> Response:
+        secret = clients.rotate_secret(_ctx(request), client_id=client_id, actor=me.actor)
+        return _shown_once(request, me, client_id, secret)
+
+    return _action(request, csrf, "systems.write", act)
+
+
+@router.post("/systems/{client_id}/{change}")
+def change_system(request: Request, client_id: str, change: str, csrf: CsrfForm) -> Response:
+    """``disable`` (no new access tokens) or ``enable`` a relying system."""
+
+    def act(me: SignedIn) -> Response:
+        if change not in ("disable", "enable"):
+            raise ServiceError(f"unknown change {change!r}", status=404, code="not_found")
+        clients.set_status(_ctx(request), client_id=client_id, active=change == "enable", actor=me.actor)
+        return _redirect(f"/admin/systems?done=system.{change}d")
+
+    return _action(request, csrf, "systems.write", act)

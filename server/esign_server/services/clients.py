@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from esign_server.crypto import equal, new_secret, token_hash
 from esign_server.models import RelyingSystem
@@ -170,3 +171,43 @@ def issue_access_token(
             scopes=" ".join(requested),
         )
     return ctx.tokens.issue(client.id, requested), requested
+
+
+def rotate_secret(ctx: ServerContext, *, client_id: str, actor: str) -> str:
+    """A new client secret (shown only now); the old one stops working at once. Access tokens already
+    issued stay valid until they expire (``ESIGN_ACCESS_TOKEN_TTL_SECONDS``)."""
+    secret = new_secret()
+    with ctx.db.write() as session:
+        client = session.exec(select(RelyingSystem).where(RelyingSystem.id == client_id).with_for_update()).first()
+        if client is None:
+            raise NotFound(f"no client {client_id}")
+        client.secret_hash = token_hash(secret)
+        session.add(client)
+        audit.record(session, actor=actor, action="client.secret_rotated", target=f"client:{client_id}")
+    return secret
+
+
+def set_status(ctx: ServerContext, *, client_id: str, active: bool, actor: str) -> RelyingSystem:
+    """Disable a relying system (no new access token; tokens already issued expire on their own) or
+    enable it again."""
+    status = "active" if active else "disabled"
+    with ctx.db.write() as session:
+        client = session.exec(select(RelyingSystem).where(RelyingSystem.id == client_id).with_for_update()).first()
+        if client is None:
+            raise NotFound(f"no client {client_id}")
+        if client.status != status:
+            client.status = status
+            session.add(client)
+            audit.record(
+                session,
+                actor=actor,
+                action="client.enabled" if active else "client.disabled",
+                target=f"client:{client_id}",
+            )
+    return client
+
+
+def list_clients(ctx: ServerContext) -> list[RelyingSystem]:
+    """Every relying system, by name."""
+    with ctx.db.read() as session:
+        return list(session.exec(select(RelyingSystem).order_by(col(RelyingSystem.name))).all())

@@ -736,9 +736,6 @@ def preview(data: bytes, chosen: Plan, *, dpi: int = 100, margin: float = 40) ->
 
     :raises InvalidInput: the PDF cannot be read, or Poppler is missing or does not render in time.
     """
-    import subprocess
-    import tempfile
-
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.layout import BoxConstraints as Box
 
@@ -761,13 +758,34 @@ def preview(data: bytes, chosen: Plan, *, dpi: int = 100, margin: float = 40) ->
         stamp.apply(page - 1, round(x1), round(y1))
         drawn = io.BytesIO()
         writer.write(drawn)
+    return render_region(drawn.getvalue(), page, box, dpi=dpi, margin=margin)
+
+
+def render_region(
+    data: bytes, page: int, box: tuple[float, float, float, float], *, dpi: int = 100, margin: float = 40
+) -> bytes:
+    """A PNG of ``box`` (points, page from 1) and ``margin`` points around it, rendered with Poppler's
+    ``pdftoppm``: e.g. the signature area of a document prepared for signing, as it will be signed.
+
+    :raises InvalidInput: no such page, a bad resolution, or Poppler missing or not rendering in time.
+    """
+    import subprocess
+    import tempfile
+
+    if not 36 <= dpi <= 300:
+        raise InvalidInput("a preview is rendered at 36 to 300 dpi")
+    with boundary("reading the PDF"):
+        sizes = _page_sizes(PdfFileReader(io.BytesIO(data), strict=False))
+    if not 1 <= page <= len(sizes):
+        raise InvalidInput(f"the document has no page {page}")
+    x1, y1, x2, y2 = box
     width, height = sizes[page - 1]
     scale = dpi / 72
     left, top = max(0.0, x1 - margin), max(0.0, height - y2 - margin)
     right, bottom = min(width, x2 + margin), min(height, height - y1 + margin)
     with tempfile.TemporaryDirectory(prefix="esign-preview-") as tmp:
         source, target = Path(tmp) / "in.pdf", Path(tmp) / "out"
-        source.write_bytes(drawn.getvalue())
+        source.write_bytes(data)
         command = [
             "pdftoppm", "-q", "-png", "-singlefile", "-r", str(dpi), "-f", str(page), "-l", str(page),
             "-x", str(round(left * scale)), "-y", str(round(top * scale)),

@@ -16,7 +16,20 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from esign_server.admin_console.router import router as admin_console
-from esign_server.api import admin, csc, health, identity, marks, mobile, oauth, orgids, pki, sessions, verify
+from esign_server.api import (
+    admin,
+    csc,
+    health,
+    identity,
+    marks,
+    mobile,
+    oauth,
+    orgids,
+    pki,
+    previews,
+    sessions,
+    verify,
+)
 from esign_server.api.errors import install_error_handlers
 from esign_server.api.routing import HotPathApp, HotRoutes
 from esign_server.config import Settings, get_settings
@@ -105,6 +118,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         *csc.routers,  # CSC API v2 and v1
         admin.router,
         marks.router,  # Decree 30 signature and seal images
+        previews.router,  # ... and how they will look, for the phone
         orgids.router,
         pki.router,
         identity.router,

@@ -153,3 +153,39 @@ def test_cli_user_mark_stores_the_image(ctx: ServerContext, monkeypatch, tmp_pat
     bad.write_bytes(b"not a png")
     assert CliRunner().invoke(cli.app, ["user", "mark", person.user_id, str(bad)]).exit_code != 0
     assert CliRunner().invoke(cli.app, ["user", "mark", person.user_id, str(tmp_path / "none.png")]).exit_code == 2
+
+
+def _coloured(png: bytes) -> tuple[int, int]:
+    """(red, blue) pixel counts: the seal's red, the signature's blue."""
+    pixels = list(Image.open(io.BytesIO(png)).convert("RGB").getdata())  # type: ignore[arg-type]
+    red = sum(1 for r, g, b in pixels if r > 150 and r > g + 80 and r > b + 80)
+    blue = sum(1 for r, g, b in pixels if b > 110 and b > r + 60 and b > g + 40)
+    return red, blue
+
+
+async def test_the_phone_previews_the_seal_over_the_signature_before_confirming(
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, admin: Integrator
+) -> None:
+    person = enroll_person(ctx)
+    clerk = enroll_organization(ctx)
+    await put_mark(http, admin, person.user_id, SIGNATURE_PNG.read_bytes())
+    await put_mark(http, admin, clerk.user_id, SEAL_PNG.read_bytes())
+    first = await sign(http, integrator, person, LETTER.read_bytes(), PERSON)
+    assert isinstance(first, bytes)
+    body = {
+        "credential_id": clerk.credential_id,
+        "documents": [{"name": "cong-van.pdf", "format": "pdf", "content": base64.b64encode(first).decode(),
+                       "options": {"preset": AGENCY}}],
+    }  # fmt: skip
+    created = await http.post("/api/sessions", headers=integrator.headers, json=body)
+    assert created.status_code == 201, created.text
+    url = f"/api/mobile/sessions/{created.json()['id']}/documents/0/preview.png"
+    shown = await http.get(url, headers={"Authorization": f"Bearer {clerk.device_token}"})
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+    red, blue = _coloured(shown.content)
+    assert red > 500 and blue > 100  # the seal, and the signature it covers
+    other = await http.get(url, headers={"Authorization": f"Bearer {person.device_token}"})
+    assert other.status_code == 404  # not the person's session
+    missing = await http.get(url.replace("/0/", "/7/"), headers={"Authorization": f"Bearer {clerk.device_token}"})
+    assert missing.status_code == 404
+    assert (await http.get(url)).status_code == 401

@@ -582,6 +582,13 @@ def _plan_agency(
         raise InvalidInput(
             "decree30.agency signs a document the competent person has already signed: this one has no signature"
         )
+    people = _signed_by_a_person(data)
+    signed = [w for w in signed if w.name in people]
+    if not signed:
+        raise InvalidInput(
+            "decree30.agency seals what the competent person signed: no intact signature by a person "
+            "(a CCCD/CMND/passport certificate) is in this document"
+        )
     width, height = real_size(seal, seal_width_mm)
     if position is not None:
         page = position.page
@@ -634,6 +641,27 @@ def _plan_agency(
         box[3],
     )
     return Plan(AGENCY, StampAppearance(page, box, style, params), image_box=image_box, lines=tuple(lines))
+
+
+def _signed_by_a_person(data: bytes) -> set[str]:
+    """Fields whose signature is intact and cryptographically valid (no trust decision: that is the
+    verifier's) and whose signer's certificate names a person."""
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
+    from esign.pdf.adapter import from_asn1
+
+    names: set[str] = set()
+    with boundary("reading the signatures"):
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        for sig in reader.embedded_regular_signatures:
+            try:
+                cert = sig.signer_cert
+                intact, valid = validate_sig_integrity(sig.signer_info, cert, "data", sig.compute_digest())
+            except (ValueError, KeyError, TypeError, AttributeError):  # pyHanko's SignatureValidationError too
+                continue  # a damaged or forged signature is simply not a person's signature
+            if intact and valid and role_of(from_asn1(cert)) == "person":
+                names.add(sig.field_name)
+    return names
 
 
 def _plan_top_right(data: bytes, preset: str, lines: list[str]) -> Plan:

@@ -372,13 +372,34 @@ def test_check_reports_accepts_the_two_step_order(issued, dev_pki):  # type: ign
     ]
 
 
-def test_check_reports_flags_an_agency_seal_over_an_agency_signature(dev_pki, tmp_path):  # type: ignore[no-untyped-def]
-    # An organization puts a signature image where the person signs, then the seal goes over it:
-    # it looks right on paper, but no person signed first.
+def seal_over_an_organization_signature(issued, dev_pki, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """An organization puts a signature image where the person signs, then a seal goes over it (built
+    with another tool: sign_decree30 refuses it): it looks right on paper, but no person signed."""
+    from esign.pdf.signing import sign_pdf
+
+    _, _, _, agency_plan, _ = issued
     org = dev_pki.signer("org-p256")
     one = sign_decree30(LETTER.read_bytes(), None, org, preset=PERSON, image=SIGNATURE_PNG, signer_name="Nguyễn Văn An")
+    assert one is not None
+    with pytest.raises(InvalidInput, match="no intact signature by a person"):
+        sign_decree30(one, None, dev_pki.signer("org-rsa2048"), preset=AGENCY, image=SEAL_PNG)
+    sign_pdf(one, out, dev_pki.signer("org-rsa2048"), appearance=agency_plan.appearance)
+
+
+def test_agency_step_over_a_forged_person_signature_is_refused(dev_pki) -> None:  # type: ignore[no-untyped-def]
+    # A byte the person signed is changed (the header's version): it still looks signed, the
+    # signature no longer covers what the file holds.
+    one = sign_decree30(LETTER.read_bytes(), None, dev_pki.signer("person-rsa2048"), preset=PERSON, image=SIGNATURE_PNG)
+    assert one is not None and one.startswith(b"%PDF-1.7")
+    forged = b"%PDF-1.6" + one[8:]
+    assert not pyhanko_status(forged, 0, dev_pki.root_pem_path).intact  # pyHanko agrees it is broken
+    with pytest.raises(InvalidInput, match="no intact signature by a person"):
+        sign_decree30(forged, None, dev_pki.signer("org-rsa2048"), preset=AGENCY, image=SEAL_PNG)
+
+
+def test_check_reports_flags_an_agency_seal_over_an_agency_signature(issued, dev_pki, tmp_path):  # type: ignore[no-untyped-def]
     out = tmp_path / "no-person.pdf"
-    sign_decree30(one, out, dev_pki.signer("org-rsa2048"), preset=AGENCY, image=SEAL_PNG)
+    seal_over_an_organization_signature(issued, dev_pki, out)
     reports = verify_pdf(out, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     checks = check_reports(reports, out)
     assert checks[1].preset == AGENCY
@@ -550,10 +571,8 @@ def test_cli_decree30_names_roles_and_presets_and_exits_one_on_a_problem(issued,
         "Signature1: person, decree30.person, TOTAL-PASSED",
         "Signature2: agency, decree30.agency, TOTAL-PASSED",
     ]
-    org = dev_pki.signer("org-p256")
-    one = sign_decree30(LETTER.read_bytes(), None, org, preset=PERSON, image=SIGNATURE_PNG, signer_name="Nguyễn Văn An")
     bad = tmp_path / "no-person.pdf"
-    sign_decree30(one, bad, dev_pki.signer("org-rsa2048"), preset=AGENCY, image=SEAL_PNG)
+    seal_over_an_organization_signature(issued, dev_pki, bad)
     result = runner.invoke(app, ["decree30", str(bad), *trust, "--json"])
     assert result.exit_code == 1
     assert json.loads(result.output)[1]["problems"] == ["the agency's signature comes before any person's signature"]

@@ -57,6 +57,26 @@ _TEXT: dict[str, tuple[str, str]] = {
     "done.system.disabled": ("Đã vô hiệu hóa hệ thống.", "Relying system disabled."),
     "done.system.enabled": ("Đã kích hoạt lại hệ thống.", "Relying system enabled."),
     "status.disabled": ("Đã vô hiệu hóa", "Disabled"),
+    "nav.import": ("Nhập danh sách", "Bulk onboarding"),
+    "import.title": ("Nhập danh sách cán bộ (CSV)", "Bulk onboarding (CSV)"),
+    "import.help": (
+        "Tệp CSV UTF-8 có dòng tiêu đề: ho_ten, cccd, chuc_vu, ma_dinh_danh, email, dien_thoai. "
+        "Xem trước trước khi nhập; chỉ nhập khi mọi dòng đều hợp lệ, tất cả hoặc không ai.",
+        "A UTF-8 CSV file with a header row: full_name, cccd, position, org_code, email, phone. "
+        "Preview first; the import runs only when every row is good, everyone or nobody.",
+    ),
+    "import.file": ("Tệp CSV", "CSV file"),
+    "import.preview": ("Xem trước", "Preview"),
+    "import.ready": ("Mọi dòng đều hợp lệ, số người sẽ nhập", "Every row is good; people to register"),
+    "import.fix": (
+        "Có dòng lỗi: sửa tệp rồi tải lên lại. Chưa ai được nhập.",
+        "Some rows have problems: fix the file and upload it again. Nobody was registered.",
+    ),
+    "import.go": ("Nhập", "Import"),
+    "import.done": ("Đã nhập", "Registered"),
+    "import.line": ("Dòng", "Line"),
+    "import.position": ("Chức vụ", "Position"),
+    "import.problems": ("Lỗi", "Problems"),
     "nav.audit": ("Nhật ký kiểm toán", "Audit log"),
     "nav.signout": ("Đăng xuất", "Sign out"),
     "nav.skip": ("Bỏ qua đến nội dung", "Skip to content"),

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func
@@ -27,7 +28,7 @@ from sqlmodel import col, select
 
 from esign.errors import EsignError
 from esign.identity import mask_number
-from esign_server.admin_console import accounts, search
+from esign_server.admin_console import accounts, onboarding, search
 from esign_server.admin_console.accounts import SignedIn
 from esign_server.admin_console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from esign_server.context import ServerContext
@@ -794,3 +795,48 @@ def change_system(request: Request, client_id: str, change: str, csrf: CsrfForm)
         return _redirect(f"/admin/systems?done=system.{change}d")
 
     return _action(request, csrf, "systems.write", act)
+
+
+# ------------------------------------------------------------------------------ bulk onboarding
+
+
+@router.get("/people-import")
+def import_form(request: Request) -> Response:
+    """The bulk onboarding form: a CSV of officials."""
+    return _page(request, "people.write", lambda me: _render(request, "import.html", me=me, preview=None, text=""))
+
+
+@router.post("/people-import")
+async def import_people(request: Request) -> Response:
+    """``preview``: check the uploaded CSV and show every row with its problems (nothing written);
+    ``import``: check the same text again and register everyone in one transaction, or nobody."""
+    form = await request.form()
+    csrf = str(form.get("csrf") or "")
+    upload = form.get("file")
+    text = str(form.get("text") or "")
+    if upload is not None and not isinstance(upload, str):
+        raw = await upload.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = "\x00"  # refused below, as a file problem
+    step = str(form.get("step") or "preview")
+
+    def act(me: SignedIn) -> Response:
+        ctx = _ctx(request)
+        if "\x00" in text:
+            raise ServiceError("the file is not UTF-8 text (save the sheet as CSV UTF-8)", code="invalid_file")
+        if step == "import":
+            preview = onboarding.run_import(ctx, text, actor=me.actor)
+            if preview.ok:
+                return _render(
+                    request, "import.html", here="/admin/people-import", me=me, preview=preview, text="", imported=True
+                )
+        else:
+            preview = onboarding.check(ctx, text)
+        status = 200 if preview.ok else 400
+        return _render(
+            request, "import.html", status=status, here="/admin/people-import", me=me, preview=preview, text=text
+        )
+
+    return await run_in_threadpool(_action, request, csrf, "people.write", act)

@@ -17,6 +17,38 @@ if TYPE_CHECKING:
     from esign_server.context import ServerContext
 
 
+def new_user(
+    *,
+    full_name: str,
+    cccd: str | None = None,
+    tax_code: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    organization: str | None = None,
+) -> User:
+    """A validated user row, not yet saved: a name, and a CCCD (12 digits) and/or a tax code.
+
+    :raises ServiceError: an empty name, neither number given.
+    :raises EsignError: a malformed CCCD or tax code (``esign.identity``).
+    """
+    full_name = " ".join(full_name.split())
+    if not full_name:
+        raise ServiceError("full_name must not be empty")
+    if cccd is None and tax_code is None:
+        raise ServiceError("give a CCCD (citizen number) or a tax code: certificates name the holder by one")
+    cccd_value = Identifier.of(IdentifierKind.CCCD, cccd).value if cccd else None
+    tax_value = Identifier.of(IdentifierKind.MST, tax_code).value if tax_code else None
+    return User(
+        id=str(uuid.uuid4()),
+        full_name=full_name,
+        cccd=cccd_value,
+        tax_code=tax_value,
+        email=email,
+        phone=phone,
+        organization=organization,
+    )
+
+
 def create_user(
     ctx: ServerContext,
     *,
@@ -29,30 +61,26 @@ def create_user(
     actor: str,
 ) -> User:
     """Register a user; the CCCD (12 digits) and tax code are validated and must be unique."""
-    full_name = " ".join(full_name.split())
-    if not full_name:
-        raise ServiceError("full_name must not be empty")
-    if cccd is None and tax_code is None:
-        raise ServiceError("give a CCCD (citizen number) or a tax code: certificates name the holder by one")
-    cccd_value = Identifier.of(IdentifierKind.CCCD, cccd).value if cccd else None
-    tax_value = Identifier.of(IdentifierKind.MST, tax_code).value if tax_code else None
-    user = User(
-        id=str(uuid.uuid4()),
-        full_name=full_name,
-        cccd=cccd_value,
-        tax_code=tax_value,
-        email=email,
-        phone=phone,
-        organization=organization,
+    user = new_user(
+        full_name=full_name, cccd=cccd, tax_code=tax_code, email=email, phone=phone, organization=organization
     )
+    return create_users(ctx, [user], actor=actor)[0]
+
+
+def create_users(ctx: ServerContext, people: list[User], *, actor: str) -> list[User]:
+    """Register users made by :func:`new_user` in one transaction: all of them or none.
+
+    :raises Conflict: a CCCD or tax code already registered (or given twice); nobody is registered.
+    """
     try:
         with ctx.db.write() as session:
-            session.add(user)
-            session.flush()
-            audit.record(session, actor=actor, action="user.created", target=f"user:{user.id}")
+            for user in people:
+                session.add(user)
+                session.flush()
+                audit.record(session, actor=actor, action="user.created", target=f"user:{user.id}")
     except IntegrityError:
         raise Conflict("a user with this CCCD or tax code already exists", code="user_exists") from None
-    return user
+    return people
 
 
 def get_user(ctx: ServerContext, user_id: str) -> User:

@@ -278,16 +278,22 @@ def _placed(kind: str, rsa: FileSigner) -> bytes:
     return sign_xml(DOC, rsa, profile="xmldsig-enveloping")
 
 
-@pytest.mark.parametrize("kind", ["enveloped", "detached-sibling"])
-@pytest.mark.parametrize("attack", XSW, ids=lambda a: a.__name__.split("_")[0])
+# XSW8 moves the signed element into an Object of the signature; with an enveloped signature that
+# signature lies inside the element itself, and no document can hold an element inside its own descendant.
+_XSW_CASES = [
+    pytest.param(kind, attack, id=f"{attack.__name__.split('_')[0]}-{kind}")
+    for kind in ("enveloped", "detached-sibling")
+    for attack in XSW
+    if not (kind == "enveloped" and attack is xsw8_original_into_an_object_and_forged_in_place)
+]
+
+
+@pytest.mark.parametrize(("kind", "attack"), _XSW_CASES)
 def test_textbook_wrapping_is_total_failed(dev_pki: DevPKI, rsa: FileSigner, kind: str, attack: Attack) -> None:
     signed = _placed(kind, rsa)
     assert verify_xml(signed, trust_anchors=dev_pki.root_pem_path, allow_fetching=True).passed
     root = etree.fromstring(signed)
-    try:
-        attack(root)
-    except ValueError:  # lxml: an element cannot move into its own descendant (the signature inside it)
-        pytest.skip("the signed element cannot be moved into the signature it holds")
+    attack(root)
     result = verify_xml(etree.tostring(root), trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     report = result.reports[0]
     assert report.indication.value == "TOTAL-FAILED", report.to_text()

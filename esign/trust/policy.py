@@ -31,7 +31,26 @@ POLICY_NAME = "VN-TT15-2025"
 """The policy's identifier, named in every report."""
 
 STRONG_ALGORITHMS_FROM = datetime(2021, 1, 1, tzinfo=UTC)
-"""Signatures proven (or claimed) on or after this time must use the strong algorithms; see docs/trust.md."""
+"""Signatures proven (or claimed) on or after this time must use the strong algorithms, unless
+:data:`LEGACY_UNTIL` names a later date for the weak algorithm; see docs/trust.md."""
+
+LEGACY_UNTIL: dict[str, tuple[str, str]] = {
+    "md5": ("2005-01-01", "ETSI TS 119 312 (MD5 withdrawn long before its first edition)"),
+    "sha1": ("2025-01-01", "the project's policy: Vietnamese e-invoices were still signed rsa-sha1 in 2023"),
+    "rsa-1024": ("2020-01-01", "ETSI TS 119 312 (RSA below 1900 bits no longer recommended)"),
+    "dsa-1024": ("2020-01-01", "ETSI TS 119 312 (DSA below 1900 bits no longer recommended)"),
+}
+"""The one table of legacy-algorithm dates, for every format (esign.xml reads it too): a weak algorithm is
+accepted, with a warning, for a signature proven (or claimed) to exist before its date (UTC); a weak
+algorithm not named here is accepted before :data:`STRONG_ALGORITHMS_FROM`."""
+
+
+def legacy_limit(weak: str) -> datetime:
+    """The time from which a signature made with the weak algorithm ``weak`` (a key of
+    :data:`LEGACY_UNTIL`, e.g. ``sha1``, ``rsa-1024``) is no longer accepted."""
+    entry = LEGACY_UNTIL.get(weak)
+    return datetime.fromisoformat(entry[0]).replace(tzinfo=UTC) if entry else STRONG_ALGORITHMS_FROM
+
 
 MIN_RSA_BITS = 2048
 MIN_EC_BITS = 256
@@ -115,24 +134,25 @@ def _normal_digest(name: str | None) -> str | None:
     return name.lower().replace("-", "").replace("_", "")
 
 
-def _weaknesses(report: ValidationReport) -> list[str]:
-    weak = []
+def _weaknesses(report: ValidationReport) -> list[tuple[str, datetime]]:
+    """Each weak algorithm the signature uses, shown as the report names it, with its :func:`legacy_limit`."""
+    weak: list[tuple[str, datetime]] = []
     key = report.signer.public_key if report.signer else None
     if key:
         family, _, size = key.partition("-")
         bits = int("".join(ch for ch in size if ch.isdigit()) or 0)
         if family == "RSA" and bits < MIN_RSA_BITS:
-            weak.append(key)
+            weak.append((key, legacy_limit("rsa-1024") if bits >= 1024 else legacy_limit("")))
         elif family == "ECDSA" and bits < MIN_EC_BITS:
-            weak.append(key)
+            weak.append((key, legacy_limit("")))
         elif family == "DSA":
-            weak.append(key)
+            weak.append((key, legacy_limit("dsa-1024") if bits >= 1024 else legacy_limit("")))
     digest = _normal_digest(report.digest_algorithm)
     if digest in WEAK_DIGESTS:
-        weak.append(digest.upper())
+        weak.append((digest.upper(), legacy_limit(digest)))
     signature = (report.signature_algorithm or "").lower()
-    if not digest and any(w in signature for w in ("sha1", "md5")):
-        weak.append(report.signature_algorithm or "")
+    if not digest:
+        weak.extend((report.signature_algorithm or "", legacy_limit(w)) for w in ("sha1", "md5") if w in signature)
     return weak
 
 
@@ -143,16 +163,16 @@ def _algorithms_rule(report: ValidationReport) -> PolicyRule:
     weak = _weaknesses(report)
     if not weak:
         return PolicyRule("algorithms", "passed", used)
+    names = ", ".join(name for name, _ in weak)
     when, proven = _proven_time(report)
-    if when is not None and when < STRONG_ALGORITHMS_FROM:
+    expired = [(name, limit) for name, limit in weak if when is None or when >= limit]
+    if not expired and when is not None:
         how = "proven" if proven else "claimed"
-        return PolicyRule(
-            "algorithms", "warning", f"{', '.join(weak)}: legacy, accepted for a signature {how} on {when.date()}"
-        )
+        return PolicyRule("algorithms", "warning", f"{names}: legacy, accepted for a signature {how} on {when.date()}")
     return PolicyRule(
         "algorithms",
         "failed",
-        f"{', '.join(weak)} not accepted for signatures made from {STRONG_ALGORITHMS_FROM.date()}",
+        "; ".join(f"{name} not accepted for signatures made from {limit.date()}" for name, limit in expired),
     )
 
 
@@ -193,4 +213,13 @@ def policy_applied(report: ValidationReport) -> ValidationReport:
     return dataclasses.replace(report, **changes)  # type: ignore[arg-type]
 
 
-__all__ = ["MIN_EC_BITS", "MIN_RSA_BITS", "POLICY_NAME", "STRONG_ALGORITHMS_FROM", "evaluate", "policy_applied"]
+__all__ = [
+    "LEGACY_UNTIL",
+    "MIN_EC_BITS",
+    "MIN_RSA_BITS",
+    "POLICY_NAME",
+    "STRONG_ALGORITHMS_FROM",
+    "evaluate",
+    "legacy_limit",
+    "policy_applied",
+]

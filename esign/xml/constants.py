@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 
 from esign.algorithms import DigestAlgorithm, SignatureScheme
+from esign.trust.policy import LEGACY_UNTIL as _POLICY_LEGACY_UNTIL
 
 VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 """The e-invoice's local time (UTC+7): SigningTime values without a zone are read in it."""
@@ -130,11 +131,6 @@ VERIFY_SIGNATURES: dict[str, tuple[str, str]] = {
 RSA-PSS without parameters: MGF1 with the same digest, salt as long as the digest."""
 
 WEAK_DIGESTS = ("sha1", "md5")
-LEGACY_UNTIL: dict[str, tuple[str, str]] = {
-    "md5": ("2005-01-01", "ETSI TS 119 312 (MD5 withdrawn long before its first edition)"),
-    "sha1": ("2025-01-01", "the project's policy: Vietnamese e-invoices were still signed rsa-sha1 in 2023"),
-    "rsa-1024": ("2020-01-01", "ETSI TS 119 312 (RSA below 1900 bits no longer recommended)"),
-    "dsa-1024": ("2020-01-01", "ETSI TS 119 312 (DSA below 1900 bits no longer recommended)"),
-}
-"""A weak algorithm is accepted, with a warning, for a signature proven (or claimed) to exist before
-this date (UTC); later signatures get INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE."""
+LEGACY_UNTIL = _POLICY_LEGACY_UNTIL
+"""The legacy-algorithm dates of the validation policy (:data:`esign.trust.policy.LEGACY_UNTIL`): one table for
+every format."""

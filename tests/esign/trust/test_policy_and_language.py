@@ -170,3 +170,20 @@ def test_a_signer_name_cannot_forge_report_lines_or_terminal_escapes() -> None:
     assert [line for line in lines if line.startswith("Result:")] == [lines[-1]]
     assert lines[-1].startswith("Result: TOTAL-FAILED")
     assert "\x1b" not in text and "\u202e" not in text and "\\u001b" in text and "\\u000a" in text
+
+
+def test_one_table_of_legacy_dates_for_every_format() -> None:
+    """A 2023 rsa-sha1 e-invoice (issue 19) passes with a warning under the policy too; a 2025 one does not."""
+    from esign.trust.policy import LEGACY_UNTIL
+    from esign.xml.constants import LEGACY_UNTIL as XML_LEGACY_UNTIL
+
+    assert XML_LEGACY_UNTIL is LEGACY_UNTIL
+    in_2023 = datetime(2023, 6, 1, tzinfo=UTC)
+    old = policy_applied(_report(signer=_signer(key="RSA-2048"), digest_algorithm="sha1", claimed_signing_time=in_2023))
+    assert old.passed and _outcomes(old)["algorithms"] == "warning"
+    in_2025 = datetime(2025, 6, 1, tzinfo=UTC)
+    new = policy_applied(_report(signer=_signer(key="RSA-2048"), digest_algorithm="sha1", claimed_signing_time=in_2025))
+    assert (new.indication, new.sub_indication) == (Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
+    # RSA-1024 keeps its earlier date: a 2023 signature with it fails
+    rsa = policy_applied(_report(signer=_signer(key="RSA-1024"), claimed_signing_time=in_2023))
+    assert not rsa.passed

@@ -29,9 +29,11 @@ from esign_server.app import create_app
 from esign_server.config import Settings
 from esign_server.context import ServerContext
 from esign_server.db import migrate
-from esign_server.services import credentials, identity, users
+from esign_server.services import credentials, identity, orgids, users
 from esign_server.services.pki import ensure_service_pki
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
+
+from tests.e2e.test_mobile_app import CONTRAST_SCRIPT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -90,9 +92,11 @@ def console(database_url: str, service_pki_dir: Path, tmp_path: Path) -> Iterato
         username="an.nv",
         full_name="Nguyễn Văn An",
         password=PASSWORD,
-        roles=["credential_officer", "identity_officer", "auditor"],
+        roles=["credential_officer", "identity_officer", "auditor", "registry_officer"],
         actor="cli",
     )
+    orgids.seed_level1(ctx.db, actor="test")
+    orgids.issue_code(ctx, code="H49.22", name="Sở Tư pháp tỉnh Quảng Ninh", actor="test")
     user = users.create_user(
         ctx, full_name="Trần Thị Đào", cccd="079190000123", organization="Sở Tư pháp tỉnh Bình Dương", actor="test"
     )
@@ -133,8 +137,9 @@ def oathtool_now(secret_b32: str) -> str:
 
 
 def _checked(page: Page, shots: Path, name: str) -> None:
-    """Every control labelled, nothing wider than the screen; a screenshot for the guide."""
+    """Every control labelled, text at 4.5:1 contrast or more, nothing wider than the screen; a screenshot."""
     assert page.evaluate(UNLABELLED) == []
+    assert page.evaluate(CONTRAST_SCRIPT) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= SCREEN["width"]
     page.screenshot(path=str(shots / f"admin-{name}.png"))
 
@@ -155,6 +160,15 @@ def _ocsp(console: Console, tmp_path: Path) -> str:
         capture_output=True,
         text=True,
     ).stdout
+
+
+def _sign_in(page: Page, console: Console) -> None:
+    page.goto(f"{console.base_url}/admin/")
+    page.get_by_label("Tên đăng nhập").fill("an.nv")
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_label("Mã xác thực").fill(oathtool_now(console.totp_secret))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Tìm người dùng")).to_be_visible()
 
 
 def test_an_officer_signs_in_with_totp_finds_a_person_and_revokes_a_credential(
@@ -208,6 +222,51 @@ def test_an_officer_signs_in_with_totp_finds_a_person_and_revokes_a_credential(
 
     page.get_by_role("link", name="English").click()
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    context.close()
+    if os.environ.get("ESIGN_UPDATE_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        for shot in shots.glob("*.png"):
+            shutil.copy(shot, DOCS_IMAGES / shot.name)
+
+
+def test_bulk_onboarding_with_errors_then_success_and_closing_a_code(
+    console: Console, browser: Browser, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport=SCREEN, locale="vi-VN")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    _sign_in(page, console)
+
+    header = "ho_ten,cccd,chuc_vu,ma_dinh_danh,email,dien_thoai\n"
+    bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
+    bad.write_text(header + "Nguyễn Văn Một,001190000201,Chuyên viên,H49.22,,\nTrần Hai,12345,,H49.99,,\n")
+    good.write_text(header + "Nguyễn Văn Một,001190000201,Chuyên viên,H49.22,,\nTrần Thị Hai,001190000202,,H49.22,,\n")
+    page.get_by_role("link", name="Nhập danh sách").click()
+    page.get_by_label("Tệp CSV").set_input_files(str(bad))
+    page.get_by_role("button", name="Xem trước").click()
+    expect(page.locator("[data-bad-line]")).to_have_count(1)
+    expect(page.locator('[data-bad-line="3"]')).to_contain_text("not in the registry")
+    _checked(page, shots, "import")
+    page.get_by_label("Tệp CSV").set_input_files(str(good))
+    page.get_by_role("button", name="Xem trước").click()
+    page.get_by_role("button", name="Nhập (2)").click()
+    expect(page.locator("[data-imported]")).to_have_attribute("data-imported", "2")
+    page.get_by_role("link", name="Trần Thị Hai").click()
+    expect(page.get_by_text("Sở Tư pháp tỉnh Quảng Ninh")).to_be_visible()
+
+    page.get_by_role("link", name="Mã định danh cơ quan").click()
+    page.get_by_role("searchbox").fill("tu phap quang ninh")
+    page.keyboard.press("Enter")
+    page.get_by_role("link", name="H49.22").click()
+    _checked(page, shots, "org")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_label("Lý do đóng mã").fill("sáp nhập")
+    page.get_by_role("button", name="Đóng mã").click()
+    expect(page.get_by_role("status")).to_have_text("Đã đóng mã.")
+    expect(page.locator("[data-field=status]")).to_have_text("Đã đóng")
+    assert orgids.get_code(console.ctx, "H49.22").status == "closed"
     context.close()
     if os.environ.get("ESIGN_UPDATE_SCREENSHOTS") == "1":
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)

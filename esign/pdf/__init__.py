@@ -2,19 +2,60 @@
 
 Recipes: :func:`sign_pdf`, :func:`verify_pdf`, :func:`extend_pdf`; staged signing for keys that
 are elsewhere: :func:`prepare` then :func:`finish` (see :mod:`esign.pdf.staged`).
+
+The names below are imported on first use (PEP 562), so a process loads only what it calls:
+``esign pdf verify`` never loads the signing code or the font subsetter (fontTools), which only a
+visible signature needs. Each submodule quiets pyHanko's import itself (:mod:`esign.thirdparty`), and
+:mod:`esign.pdf.context`, which every module that opens a PDF imports, installs the fast hex-string
+reader (:mod:`esign.pdf.hexstrings`) before any PDF is parsed.
 """
 
-from esign.thirdparty import import_pyhanko
+from __future__ import annotations
 
-import_pyhanko()  # before anything else loads pyHanko: its DSA import warns otherwise (esign.thirdparty)
+import importlib
+from typing import TYPE_CHECKING
 
-from esign.pdf import hexstrings  # noqa: E402
-from esign.pdf.adapter import PyHankoSigner  # noqa: E402
-from esign.pdf.appearance import VisibleSignature  # noqa: E402
-from esign.pdf.context import Level  # noqa: E402
-from esign.pdf.signing import async_extend_pdf, async_sign_pdf, extend_pdf, sign_pdf  # noqa: E402
-from esign.pdf.staged import PreparedSignature, async_finish, async_prepare, finish, prepare  # noqa: E402
-from esign.pdf.verify import async_verify_pdf, signed_revision, verify_pdf  # noqa: E402
+if TYPE_CHECKING:
+    from esign.pdf.adapter import PyHankoSigner
+    from esign.pdf.appearance import VisibleSignature
+    from esign.pdf.context import Level
+    from esign.pdf.signing import async_extend_pdf, async_sign_pdf, extend_pdf, sign_pdf
+    from esign.pdf.staged import PreparedSignature, async_finish, async_prepare, finish, prepare
+    from esign.pdf.verify import async_verify_pdf, signed_revision, verify_pdf
+
+# name -> the submodule holding it
+_LAZY = {
+    "Level": "esign.pdf.context",
+    "PreparedSignature": "esign.pdf.staged",
+    "PyHankoSigner": "esign.pdf.adapter",
+    "VisibleSignature": "esign.pdf.appearance",
+    "async_extend_pdf": "esign.pdf.signing",
+    "async_finish": "esign.pdf.staged",
+    "async_prepare": "esign.pdf.staged",
+    "async_sign_pdf": "esign.pdf.signing",
+    "async_verify_pdf": "esign.pdf.verify",
+    "extend_pdf": "esign.pdf.signing",
+    "finish": "esign.pdf.staged",
+    "prepare": "esign.pdf.staged",
+    "sign_pdf": "esign.pdf.signing",
+    "signed_revision": "esign.pdf.verify",
+    "verify_pdf": "esign.pdf.verify",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        # Also how `from esign.pdf import hexstrings` finds a submodule: the import system asks here first.
+        raise AttributeError(f"module 'esign.pdf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "Level",
@@ -33,5 +74,3 @@ __all__ = [
     "signed_revision",
     "verify_pdf",
 ]
-
-hexstrings.install()  # pyHanko parses a signature's /Contents ten times faster (esign.pdf.hexstrings)

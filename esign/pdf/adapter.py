@@ -18,8 +18,12 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from pyhanko.sign.signers.pdf_cms import Signer as PyHankoBaseSigner
-from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from esign.thirdparty import quiet_imports
+
+with quiet_imports():  # pyHanko's signing package warns about DSA on import (esign.thirdparty)
+    from pyhanko.sign.signers.pdf_cms import Signer as PyHankoBaseSigner
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, SignatureScheme, digest_algorithm
 from esign.signers.base import Signer

@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.sign.fields import SigFieldSpec
 from pyhanko.stamp import BaseStampStyle, TextStampStyle
 
 from esign.errors import InvalidInput
+from esign.thirdparty import quiet_imports
+
+if TYPE_CHECKING:
+    from pyhanko.sign.fields import SigFieldSpec
 
 # fontTools reports, per signature, that it drops a debugging table it cannot subset (FFTM).
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
@@ -95,6 +98,10 @@ class VisibleSignature:
 
     def field_spec(self, field_name: str) -> SigFieldSpec:
         """The pyHanko field specification (pyHanko counts pages from 0)."""
+        # Imported on use: loading this module (VisibleSignature, StampAppearance) loads no pyhanko.sign.
+        with quiet_imports():
+            from pyhanko.sign.fields import SigFieldSpec
+
         x1, y1, x2, y2 = self.box
         on_page = self.page - 1 if self.page > 0 else self.page
         return SigFieldSpec(sig_field_name=field_name, on_page=on_page, box=(int(x1), int(y1), int(x2), int(y2)))
@@ -180,6 +187,9 @@ def appearance_text(
 
 def stamp_style(template: str, *, font_size: int = 8) -> TextStampStyle:
     """A bordered text stamp in the bundled font."""
+    # fontTools' subsetter (~90 ms to import) is needed only here, for a visible signature.
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+
     font = GlyphAccumulatorFactory(str(font_path()), font_size=font_size)
     return TextStampStyle(
         stamp_text=template,

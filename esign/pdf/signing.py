@@ -17,16 +17,20 @@ from dataclasses import dataclass
 from typing import IO
 
 from cryptography import x509
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields
-from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
-from pyhanko.sign.signers.pdf_cms import Signer as PyHankoBaseSigner
-from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner, PdfTimeStamper
-from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
-from pyhanko.sign.validation import EmbeddedPdfSignature
-from pyhanko.sign.validation.dss import async_add_validation_info
-from pyhanko.stamp import BaseStampStyle
+
+from esign.thirdparty import quiet_imports
+
+with quiet_imports():  # pyHanko's signing package warns about DSA on import (esign.thirdparty)
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import fields
+    from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+    from pyhanko.sign.signers.pdf_cms import Signer as PyHankoBaseSigner
+    from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner, PdfTimeStamper
+    from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
+    from pyhanko.sign.validation import EmbeddedPdfSignature
+    from pyhanko.sign.validation.dss import async_add_validation_info
+    from pyhanko.stamp import BaseStampStyle
 
 from esign.errors import InvalidInput, SigningError
 from esign.pdf.adapter import PyHankoSigner, from_asn1

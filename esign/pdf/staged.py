@@ -30,11 +30,15 @@ from typing import Any
 from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
-from pyhanko.sign.signers.pdf_cms import ExternalSigner, PdfCMSSignedAttributes
-from pyhanko.sign.signers.pdf_cms import Signer as PyHankoBaseSigner
-from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from esign.thirdparty import quiet_imports
+
+with quiet_imports():  # pyHanko's signing package warns about DSA on import (esign.thirdparty)
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
+    from pyhanko.sign.signers.pdf_cms import ExternalSigner, PdfCMSSignedAttributes
+    from pyhanko.sign.signers.pdf_cms import Signer as PyHankoBaseSigner
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from esign.algorithms import (
     DigestAlgorithm,

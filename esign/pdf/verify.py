@@ -58,15 +58,19 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp as x509_ocsp
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.decode_limits import DecodePurpose
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.validation import EmbeddedPdfSignature
-from pyhanko.sign.validation.dss import DocumentSecurityStore
-from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature, async_validate_pdf_timestamp
-from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel, TimestampSignatureStatus
+
+from esign.thirdparty import quiet_imports
+
+with quiet_imports():  # pyHanko's signing package warns about DSA on import (esign.thirdparty)
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.decode_limits import DecodePurpose
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.fields import enumerate_sig_fields
+    from pyhanko.sign.validation import EmbeddedPdfSignature
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature, async_validate_pdf_timestamp
+    from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel, TimestampSignatureStatus
 
 from esign.errors import InvalidInput
 from esign.pdf.adapter import from_asn1
@@ -85,7 +89,7 @@ from esign.report import (
     ValidationReport,
 )
 from esign.signers.base import run_sync
-from esign.trust import PathValidation, async_validate_path, resolve_anchors, validation_context
+from esign.trust import PathValidation, async_validate_path, policy_applied, resolve_anchors, validation_context
 
 PADES_SUBFILTER = "/ETSI.CAdES.detached"
 _COVERAGE = {
@@ -114,6 +118,7 @@ def verify_pdf(
     crls: Iterable[bytes] = (),
     ocsps: Iterable[bytes] = (),
     visual: bool = False,
+    policy: bool = True,
 ) -> list[ValidationReport]:
     """Validate every signature and document time-stamp in a PDF; one report each, in file order.
 
@@ -122,9 +127,12 @@ def verify_pdf(
     future time instead of now; ``allow_fetching`` lets revocation be checked online (OCSP, CRL)
     besides what the file carries; ``crls``/``ocsps`` (DER) add revocation data of your own;
     ``visual`` renders each signed revision and the current file with ``pdftoppm`` and names the
-    pages that look different; ``reveal`` shows personal numbers (CCCD) unmasked. A file that is not
-    a PDF raises :class:`InvalidInput`; a bad signature gives a TOTAL-FAILED or INDETERMINATE
-    report, never an exception.
+    pages that look different; ``reveal`` shows personal numbers (CCCD) unmasked. Each report
+    carries the Vietnamese validation policy ``VN-TT15-2025`` (:func:`esign.trust.policy_applied`, as
+    ``esign pdf verify`` and ``/api/verify`` apply it): a TOTAL-PASSED that breaks one of its rules
+    becomes INDETERMINATE; ``policy=False`` gives the verdict without it. A file that is not a PDF
+    raises :class:`InvalidInput`; a bad signature gives a TOTAL-FAILED or INDETERMINATE report,
+    never an exception.
 
     >>> [r.indication.value for r in verify_pdf("signed.pdf", trust_anchors="root.pem")]  # doctest: +SKIP
     ['TOTAL-PASSED']
@@ -139,6 +147,7 @@ def verify_pdf(
             crls=crls,
             ocsps=ocsps,
             visual=visual,
+            policy=policy,
         )
     )
 
@@ -153,6 +162,7 @@ async def async_verify_pdf(
     crls: Iterable[bytes] = (),
     ocsps: Iterable[bytes] = (),
     visual: bool = False,
+    policy: bool = True,
 ) -> list[ValidationReport]:
     """Asynchronous :func:`verify_pdf`."""
     anchors = resolve_anchors() if trust_anchors is None else load_trust_anchors(trust_anchors)
@@ -176,6 +186,8 @@ async def async_verify_pdf(
             reports.append(await verifier.report(sig))
         if visual and signatures:
             reports = _with_rendering(reports, signatures, opened)  # the whole file, as a reader gets it
+    if policy:
+        reports = [policy_applied(r) for r in reports]
     return reports
 
 

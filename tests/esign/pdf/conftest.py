@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from esign.thirdparty import import_pyhanko
+
 sys.path.insert(0, str(Path(__file__).parent))
 from samples import make_pdf
+
+# These tests import pyHanko's signing modules themselves, and esign.pdf loads them only on use:
+# load them first the way esign's own modules do, without the DSA warning (esign.thirdparty).
+import_pyhanko()
 
 
 @pytest.fixture(scope="session")

@@ -48,8 +48,8 @@ def test_fast_reader_matches_pyhanko_on_known_cases(data: bytes) -> None:
     assert _outcome(hexstrings.read_hex_string_from_stream, data) == _outcome(hexstrings.pyhanko_read_hex_string, data)
 
 
-def test_pyhanko_parses_hex_strings_with_the_fast_reader_once_esign_pdf_is_imported() -> None:
-    import esign.pdf  # noqa: F401 - the import installs it
+def test_pyhanko_parses_hex_strings_with_the_fast_reader_once_esign_pdf_reads_pdfs() -> None:
+    import esign.pdf.context  # noqa: F401 - the import installs it; every module that opens a PDF imports it
 
     assert generic.read_hex_string_from_stream is hexstrings.read_hex_string_from_stream
     value = generic.read_object(io.BytesIO(b"<0102 0A>"), container_ref=None)  # type: ignore[arg-type]

@@ -250,9 +250,7 @@ def erase_user(ctx: ServerContext, *, user_id: str, actor: str, now: datetime | 
         locked.cccd = locked.tax_code = locked.email = locked.phone = locked.organization = None
         locked.status = "erased"
         session.add(locked)
-        verifications = session.exec(
-            select(IdentityVerification).where(IdentityVerification.user_id == user_id)
-        ).all()
+        verifications = session.exec(select(IdentityVerification).where(IdentityVerification.user_id == user_id)).all()
         for v in verifications:
             v.sealed = None
             v.identity_digest = None
@@ -267,6 +265,7 @@ def erase_user(ctx: ServerContext, *, user_id: str, actor: str, now: datetime | 
             cred.label = ""
             session.add(cred)
         devices = session.exec(select(Device).where(Device.user_id == user_id)).all()
+        unpaired = [d.id for d in devices]
         for device in devices:
             device.totp_secret_enc = b""
             device.name = ""
@@ -304,4 +303,5 @@ def erase_user(ctx: ServerContext, *, user_id: str, actor: str, now: datetime | 
             ctx.keystore(cred.keystore).destroy(cred.id, cred.key_ref)
         except Exception as exc:  # the key is unreachable anyway: its reference is gone from the database
             log.warning("could not destroy key of credential %s in keystore %s: %s", cred.id, cred.keystore, exc)
+    ctx.events.publish(*(f"device:{d}" for d in unpaired))  # their open event streams end now
     return erasure

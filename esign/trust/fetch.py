@@ -14,6 +14,7 @@ from asn1crypto import cms
 from cryptography import x509
 
 from esign.errors import SigningError
+from esign.thirdparty import quiet_imports
 from esign.trust.path import FETCH_TIMEOUT, run_sync, to_asn1
 
 Timestamper = Callable[[bytes, str], Any]
@@ -22,8 +23,9 @@ Timestamper = Callable[[bytes, str], Any]
 
 def http_timestamper(url: str, *, timeout: float = 30.0) -> Timestamper:
     """A :data:`Timestamper` asking the RFC 3161 TSA at ``url`` (pyHanko's client: nonce checked, status read)."""
-    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-    from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
+    with quiet_imports():  # the first import of pyhanko.sign warns about DSA (esign.thirdparty)
+        from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+        from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 
     client = RequestsHTTPTimeStamper(url, timeout=timeout)
 
@@ -50,9 +52,10 @@ def token_bytes(token: Any) -> bytes:
 
 def fetch_ocsp(cert: x509.Certificate, issuer: x509.Certificate, *, timeout: float = FETCH_TIMEOUT) -> bytes | None:
     """The OCSP answer (DER) of the responder named in ``cert``'s AIA; None when there is none or it fails."""
-    from pyhanko_certvalidator.authority import AuthorityWithCert
-    from pyhanko_certvalidator.errors import OCSPFetchError
-    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+    with quiet_imports():
+        from pyhanko_certvalidator.authority import AuthorityWithCert
+        from pyhanko_certvalidator.errors import OCSPFetchError
+        from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
     fetchers = RequestsFetcherBackend(per_request_timeout=timeout).get_fetchers()
     try:
@@ -70,9 +73,10 @@ def fetch_validation_data(
     ``chain`` runs from the signer's certificate up to the root. For each certificate the OCSP responder
     it names is asked first; failing that (or naming none), its CRL distribution points are fetched.
     """
-    from pyhanko_certvalidator.authority import AuthorityWithCert
-    from pyhanko_certvalidator.errors import CRLFetchError, OCSPFetchError
-    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+    with quiet_imports():
+        from pyhanko_certvalidator.authority import AuthorityWithCert
+        from pyhanko_certvalidator.errors import CRLFetchError, OCSPFetchError
+        from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
     fetchers = RequestsFetcherBackend(per_request_timeout=timeout).get_fetchers()
     ocsps: list[bytes] = []

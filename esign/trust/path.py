@@ -30,31 +30,37 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from pyhanko_certvalidator import CertificateValidator, PKIXValidationParams, ValidationContext
-from pyhanko_certvalidator.errors import (
-    DisallowedAlgorithmError,
-    ExpiredError,
-    InsufficientPOEError,
-    InsufficientRevinfoError,
-    InvalidCertificateError,
-    NotYetValidError,
-    PathBuildingError,
-    PathValidationError,
-    RevokedError,
-    StaleRevinfoError,
-    ValidationError,
-)
-from pyhanko_certvalidator.path import ValidationPath
-from pyhanko_certvalidator.policy_decl import AlgorithmUsagePolicy
-from pyhanko_certvalidator.revinfo.archival import (
-    CRLContainer,
-    OCSPContainer,
-    RevinfoContainer,
-    RevinfoUsabilityRating,
-    sort_freshest_first,
-)
-from pyhanko_certvalidator.revinfo.validate_crl import collect_relevant_crls_with_paths
-from pyhanko_certvalidator.revinfo.validate_ocsp import collect_relevant_responses_with_paths
+
+from esign.thirdparty import quiet_imports
+
+# quiet_imports gives certvalidator's loggers their NullHandler: a failed path build is in the report,
+# not a traceback on stderr (esign.thirdparty).
+with quiet_imports():
+    from pyhanko_certvalidator import CertificateValidator, PKIXValidationParams, ValidationContext
+    from pyhanko_certvalidator.errors import (
+        DisallowedAlgorithmError,
+        ExpiredError,
+        InsufficientPOEError,
+        InsufficientRevinfoError,
+        InvalidCertificateError,
+        NotYetValidError,
+        PathBuildingError,
+        PathValidationError,
+        RevokedError,
+        StaleRevinfoError,
+        ValidationError,
+    )
+    from pyhanko_certvalidator.path import ValidationPath
+    from pyhanko_certvalidator.policy_decl import AlgorithmUsagePolicy
+    from pyhanko_certvalidator.revinfo.archival import (
+        CRLContainer,
+        OCSPContainer,
+        RevinfoContainer,
+        RevinfoUsabilityRating,
+        sort_freshest_first,
+    )
+    from pyhanko_certvalidator.revinfo.validate_crl import collect_relevant_crls_with_paths
+    from pyhanko_certvalidator.revinfo.validate_ocsp import collect_relevant_responses_with_paths
 
 from esign.der_limits import limit_der_tags
 from esign.errors import InvalidInput

@@ -19,6 +19,7 @@ from cryptography import x509
 from esign.der_limits import limit_der_tags
 from esign.errors import InvalidInput
 from esign.report import Indication, TimestampInfo
+from esign.thirdparty import quiet_imports
 from esign.trust.path import CertInput, CrlInput, OcspInput, PathValidation, _to_crypto, validate_path
 from esign.trust.store import load_certificate
 
@@ -79,16 +80,19 @@ def check_timestamp_token(
         # asn1crypto parses lazily: read everything now, so damage is refused here and not met later
         _ = (signer_info["signed_attrs"].native, signer_info["sid"].native, signer_info["signature"].native)
         embedded = [c.chosen.dump() for c in signed["certificates"] or []]
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        # AttributeError: asn1crypto meets some damaged values (an ObjectDescriptor where a field's type
+        # belongs) with "'ObjectDescriptor' object has no attribute 'native'" (found by test_hostile_input).
         raise InvalidInput(f"the time-stamp token is not valid DER CMS: {exc}") from None
     for der in embedded:
         load_certificate(der, "a certificate in the time-stamp token")
 
     # pyHanko's CMS code loads only when a token is checked: importing pyhanko.sign costs ~0.2 s (its
     # signers, aiohttp), which `esign xml verify` of a document without time-stamps should not pay.
-    from pyhanko.sign.general import CMSExtractionError, extract_certificate_info
-    from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+    with quiet_imports():  # the first import of pyhanko.sign warns about DSA (esign.thirdparty)
+        from pyhanko.sign.general import CMSExtractionError, extract_certificate_info
+        from pyhanko.sign.validation.errors import SignatureValidationError
+        from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
     expected = imprint(digest_name) if callable(imprint) else imprint
     try:

@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,12 +19,12 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from esign_server.db import utcnow
 from esign_server.models import AdminAccount, AdminSession
 from esign_server.services import audit, otp
-from esign_server.services.errors import Conflict, Forbidden, ServiceError, Unauthorized
+from esign_server.services.errors import Conflict, Forbidden, NotFound, ServiceError, Unauthorized
 
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
@@ -278,3 +279,43 @@ def require(signed_in: SignedIn, permission: str) -> None:
     """Refuse (403) an officer none of whose roles grants ``permission``."""
     if not signed_in.may(permission):
         raise Forbidden(f"your roles do not allow {permission}", code="insufficient_role")
+
+
+def _change(
+    ctx: ServerContext, username: str, action: str, actor: str, apply: Callable[[AdminAccount], None]
+) -> AdminAccount:
+    with ctx.db.write() as session:
+        account = session.exec(
+            select(AdminAccount).where(AdminAccount.username == username.strip().lower()).with_for_update()
+        ).first()
+        if account is None:
+            raise NotFound(f"no admin account {username!r}")
+        apply(account)
+        session.add(account)
+        audit.record(session, actor=actor, action=action, target=actor_of(account))
+    return account
+
+
+def set_active(ctx: ServerContext, *, username: str, active: bool, actor: str) -> AdminAccount:
+    """Disable an account (its sessions stop working at once; it cannot sign in) or enable it again."""
+
+    def apply(account: AdminAccount) -> None:
+        account.status = "active" if active else "disabled"
+
+    return _change(ctx, username, "admin.account_enabled" if active else "admin.account_disabled", actor, apply)
+
+
+def unlock(ctx: ServerContext, *, username: str, actor: str) -> AdminAccount:
+    """Lift a lockout after failed sign-ins (an officer who really forgot, confirmed by other means)."""
+
+    def apply(account: AdminAccount) -> None:
+        account.failed_logins = 0
+        account.locked_until = None
+
+    return _change(ctx, username, "admin.account_unlocked", actor, apply)
+
+
+def list_accounts(ctx: ServerContext) -> list[AdminAccount]:
+    """Every console account, by username."""
+    with ctx.db.read() as session:
+        return list(session.exec(select(AdminAccount).order_by(col(AdminAccount.username))).all())

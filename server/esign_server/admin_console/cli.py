@@ -46,3 +46,61 @@ def create_account(
             }
         )
     )
+
+
+def _change(username: str, change: str) -> None:
+    from esign_server.admin_console import accounts
+    from esign_server.cli import _context
+
+    ctx = _context()
+    try:
+        if change == "unlock":
+            account = accounts.unlock(ctx, username=username, actor=CLI_ACTOR)
+        else:
+            account = accounts.set_active(ctx, username=username, active=change == "enable", actor=CLI_ACTOR)
+    except EsignError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        json.dumps({"username": account.username, "status": account.status, "failed_logins": account.failed_logins})
+    )
+
+
+@admin_app.command("disable-account")
+def disable_account(username: str) -> None:
+    """Disable a console account: its sessions end at once and it cannot sign in."""
+    _change(username, "disable")
+
+
+@admin_app.command("enable-account")
+def enable_account(username: str) -> None:
+    """Enable a disabled console account again."""
+    _change(username, "enable")
+
+
+@admin_app.command("unlock-account")
+def unlock_account(username: str) -> None:
+    """Lift the lockout that failed sign-ins put on an account."""
+    _change(username, "unlock")
+
+
+@admin_app.command("list-accounts")
+def list_accounts() -> None:
+    """Console accounts, one JSON object a line (no secrets)."""
+    from esign_server.admin_console import accounts
+    from esign_server.cli import _context
+
+    for account in accounts.list_accounts(_context()):
+        typer.echo(
+            json.dumps(
+                {
+                    "username": account.username,
+                    "full_name": account.full_name,
+                    "roles": account.roles.split(),
+                    "status": account.status,
+                    "locked_until": account.locked_until.isoformat() if account.locked_until else None,
+                    "last_login_at": account.last_login_at.isoformat() if account.last_login_at else None,
+                },
+                ensure_ascii=False,
+            )
+        )

@@ -106,11 +106,14 @@ def _signed_in(request: Request) -> SignedIn | None:
 
 
 def _same_origin(request: Request) -> bool:
+    """No ``Origin`` (an older browser), or this server's: as the request reached it, or its public URL
+    (behind a TLS-terminating proxy the two differ)."""
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
     parts = urlsplit(origin)
-    return parts.netloc == request.url.netloc and parts.scheme == request.url.scheme
+    public = urlsplit(_ctx(request).settings.public_url)
+    return (parts.scheme, parts.netloc) in ((request.url.scheme, request.url.netloc), (public.scheme, public.netloc))
 
 
 def _check_post(request: Request, csrf: str, expected: str | None) -> None:
@@ -286,6 +289,15 @@ def people(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> R
     return _page(request, "people.read", build)
 
 
+RECENT_SESSIONS = 10
+
+
+def _recent_sessions(ctx: ServerContext, user_id: str) -> list[SigningSession]:
+    with ctx.db.read() as session:
+        statement = select(SigningSession).where(SigningSession.user_id == user_id)
+        return list(session.exec(statement.order_by(col(SigningSession.created_at).desc()).limit(RECENT_SESSIONS)))
+
+
 def _person_page(request: Request, me: SignedIn, user_id: str, *, revealed: bool = False, done: str = "") -> Response:
     ctx = _ctx(request)
     user = users.get_user(ctx, user_id)
@@ -301,6 +313,7 @@ def _person_page(request: Request, me: SignedIn, user_id: str, *, revealed: bool
         credentials=credentials.list_credentials(ctx, user_id=user_id),
         devices=devices.list_devices(ctx, user_id=user_id),
         grants=grants.list_for_user(ctx, user_id=user_id),
+        signing_sessions=_recent_sessions(ctx, user_id),
         key_algorithms=("p256", "p384", "rsa2048", "rsa3072"),
         document_kinds=identity.DOCUMENT_KINDS,
         reasons=("unspecified", "key_compromise", "affiliation_changed", "superseded", "cessation_of_operation"),
@@ -840,3 +853,36 @@ async def import_people(request: Request) -> Response:
         )
 
     return await run_in_threadpool(_action, request, csrf, "people.write", act)
+
+
+@router.post("/orgs-import")
+async def import_orgs(request: Request) -> Response:
+    """Import codes from a CSV or JSON file as ``esign orgid import`` does: all or nothing, every bad row named."""
+    form = await request.form()
+    csrf = str(form.get("csrf") or "")
+    upload = form.get("file")
+    name, raw = "", b""
+    if upload is not None and not isinstance(upload, str):
+        name, raw = upload.filename or "", await upload.read()
+
+    def act(me: SignedIn) -> Response:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ServiceError("the file is not UTF-8 text", code="invalid_file") from None
+        fmt = "json" if name.lower().endswith(".json") else "csv"
+        try:
+            result = orgids.import_text(_ctx(request), text, fmt=fmt, actor=me.actor)
+        except orgids.ImportRejected as rejected:
+            return _render(
+                request,
+                "orgs_import.html",
+                status=400,
+                here="/admin/orgs",
+                me=me,
+                result=None,
+                problems=rejected.problems,
+            )
+        return _render(request, "orgs_import.html", here="/admin/orgs", me=me, result=result, problems=[])
+
+    return await run_in_threadpool(_action, request, csrf, "orgs.write", act)

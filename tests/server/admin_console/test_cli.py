@@ -58,3 +58,11 @@ def test_create_account_prints_the_totp_secret_once_and_the_officer_can_sign_in(
         timeout=120,
     )
     assert short.returncode == 1 and "12 characters" in short.stderr
+
+    disabled = run(["server", "admin", "disable-account", "an.nv"], env, tmp_path)
+    assert disabled.returncode == 0 and json.loads(disabled.stdout)["status"] == "disabled"
+    listed = [json.loads(line) for line in run(["server", "admin", "list-accounts"], env, tmp_path).stdout.splitlines()]
+    assert [(a["username"], a["status"]) for a in listed] == [("an.nv", "disabled")]
+    assert "totp" not in str(listed) and "password" not in str(listed)
+    missing = run(["server", "admin", "unlock-account", "nobody"], env, tmp_path)
+    assert missing.returncode == 1 and "no admin account" in missing.stderr

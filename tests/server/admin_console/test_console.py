@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from esign_server.models import AdminAccount, AuditEvent, Credential, Device
 from esign_server.services import credentials, devices, users
 from sqlmodel import col, select
 
-from ..conftest import Person, oath
+from ..conftest import Person, oath, register_client
 from ..identity.conftest import ocsp_status
 from .conftest import Officer, form_csrf, make_officer, page_csrf, sign_in
 
@@ -303,3 +305,34 @@ def test_accounts_refuse_short_passwords_unknown_roles_and_duplicates(ctx: Serve
         accounts.create_account(ctx, username="A.B", full_name="", password="x" * 12, roles=["auditor"], actor="t")
     with ctx.db.read() as session:
         assert session.exec(select(Credential)).first() is None
+
+
+async def test_a_person_page_lists_recent_signing_sessions(
+    ctx: ServerContext, http: httpx.AsyncClient, officer: Officer, person: Person
+) -> None:
+    rp = register_client(ctx, ["sessions"], name="Một cửa điện tử")
+    item = {"name": "a.pdf", "digest": base64.b64encode(hashlib.sha256(b"a").digest()).decode()}
+    asked = await http.post(
+        "/api/sessions", json={"credential_id": person.credential_id, "items": [item]}, headers=rp.headers
+    )
+    assert asked.status_code == 201
+    assert (await sign_in(http, officer)).status_code == 303
+    page = await http.get(f"/admin/people/{person.user_id}")
+    section = page.text.split('id="h-sessions"')[1]
+    assert rp.client_id in section and "pending" in section
+
+
+async def test_a_disabled_account_loses_its_session_and_an_unlocked_one_signs_in_again(
+    ctx: ServerContext, http: httpx.AsyncClient, officer: Officer
+) -> None:
+    assert (await sign_in(http, officer, step_offset=-1)).status_code == 303
+    accounts.set_active(ctx, username=officer.username, active=False, actor="cli")
+    assert (await http.get("/admin/people")).status_code == 303  # the live session ended
+    assert (await sign_in(http, officer, step_offset=0)).status_code == 401
+    accounts.set_active(ctx, username=officer.username, active=True, actor="cli")
+    for _ in range(accounts.LOCK_AFTER):
+        await sign_in(http, officer, password="a wrong password here")
+    accounts.unlock(ctx, username=officer.username, actor="cli")
+    assert (await sign_in(http, officer, step_offset=1)).status_code == 303
+    logged = [e.action for e in events(ctx, "admin.account_disabled") + events(ctx, "admin.account_unlocked")]
+    assert logged == ["admin.account_disabled", "admin.account_unlocked"]

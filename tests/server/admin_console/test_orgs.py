@@ -74,3 +74,31 @@ async def test_only_registry_officers_change_codes(ctx: ServerContext, http: htt
     refused = await http.post("/admin/orgs", data={"csrf": token, "parent": "H49", "name": "Sở Y tế"})
     assert refused.status_code == 403
     assert orgids.children(ctx, "H49") == []
+
+
+async def test_codes_are_imported_from_a_file_all_or_nothing(ctx: ServerContext, http: httpx.AsyncClient) -> None:
+    orgids.seed_level1(ctx.db, actor="test")
+    orgids.issue_code(ctx, code="H49.22", name="Sở Tư pháp", actor="test")
+    rows = list(csv.DictReader(io.StringIO(orgids.export_csv(ctx))))
+    template = next(r for r in rows if r["code"] == "H49.22")
+    officer = make_officer(ctx, "dang.ky", "registry_officer")
+    assert (await sign_in(http, officer)).status_code == 303
+    token = await page_csrf(http, "/admin/orgs")
+
+    def file_of(*records: dict[str, str]) -> bytes:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(template))
+        writer.writeheader()
+        writer.writerows(records)
+        return out.getvalue().encode()
+
+    good = {**template, "code": "H49.30", "name": "Sở Y tế"}
+    bad = {**template, "code": "H49.31", "status": "bogus", "name": "Sai trạng thái"}
+    refused = await http.post(
+        "/admin/orgs-import", data={"csrf": token}, files={"file": ("codes.csv", file_of(good, bad))}
+    )
+    assert refused.status_code == 400 and 'data-bad-line="3"' in refused.text
+    assert orgids.registry_status(ctx.db, "H49.30").known is False  # all or nothing
+    accepted = await http.post("/admin/orgs-import", data={"csrf": token}, files={"file": ("codes.csv", file_of(good))})
+    assert accepted.status_code == 200 and 'data-created="1"' in accepted.text
+    assert orgids.get_code(ctx, "H49.30").name == "Sở Y tế"

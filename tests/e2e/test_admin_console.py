@@ -38,6 +38,7 @@ from tests.e2e.test_mobile_app import CONTRAST_SCRIPT
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 SCREEN: ViewportSize = {"width": 1280, "height": 800}
+TABLET: ViewportSize = {"width": 768, "height": 1024}
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 PASSWORD = "mật khẩu của cán bộ 2026"
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, button')].filter((el) =>
@@ -222,6 +223,11 @@ def test_an_officer_signs_in_with_totp_finds_a_person_and_revokes_a_credential(
 
     page.get_by_role("link", name="English").click()
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    # A tablet held upright: every page still fits its width.
+    page.set_viewport_size(TABLET)
+    for path in ("/admin/people?q=tran", f"/admin/people/{console.user_id}", "/admin/audit", "/admin/systems"):
+        page.goto(f"{console.base_url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"], path
     context.close()
     if os.environ.get("ESIGN_UPDATE_SCREENSHOTS") == "1":
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)

@@ -86,6 +86,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     ),
     "orgs.imported": ("Mã mới", "New codes"),
     "orgs.unchanged": ("Không đổi", "Unchanged"),
+    "import.letters": ("Tạo thư ghép điện thoại (PDF, mỗi người một trang)", "Pairing letters (PDF, a page each)"),
     "nav.audit": ("Nhật ký kiểm toán", "Audit log"),
     "nav.signout": ("Đăng xuất", "Sign out"),
     "nav.skip": ("Bỏ qua đến nội dung", "Skip to content"),

@@ -28,7 +28,7 @@ from sqlmodel import col, select
 
 from esign.errors import EsignError
 from esign.identity import mask_number
-from esign_server.admin_console import accounts, onboarding, search
+from esign_server.admin_console import accounts, letters, onboarding, search
 from esign_server.admin_console.accounts import SignedIn
 from esign_server.admin_console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from esign_server.context import ServerContext
@@ -886,3 +886,30 @@ async def import_orgs(request: Request) -> Response:
         return _render(request, "orgs_import.html", here="/admin/orgs", me=me, result=result, problems=[])
 
     return await run_in_threadpool(_action, request, csrf, "orgs.write", act)
+
+
+@router.post("/people-import/letters")
+def pairing_letters(request: Request, csrf: CsrfForm, user_id: Annotated[list[str], Form(max_length=36)]) -> Response:
+    """Pairing letters (PDF, a page per person, each with a fresh enrollment's QR code) for the people
+    just registered; the file is sent once and not cached."""
+
+    def act(me: SignedIn) -> Response:
+        ctx = _ctx(request)
+        if len(user_id) > onboarding.MAX_ROWS:
+            raise ServiceError(f"at most {onboarding.MAX_ROWS} letters at once", code="too_many")
+        people = [users.get_user(ctx, uid) for uid in user_id]
+        made = []
+        for person in people:
+            enrollment = devices.start_enrollment(ctx, user_id=person.id, device_name="", actor=me.actor)
+            made.append(
+                letters.Letter(
+                    person.full_name, person.cccd, person.organization, enrollment.pairing_url, enrollment.expires_at
+                )
+            )
+        return Response(
+            letters.render_letters(made),
+            media_type="application/pdf",
+            headers={**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="thu-ghep-dien-thoai.pdf"'},
+        )
+
+    return _action(request, csrf, "devices.write", act)

@@ -3,15 +3,32 @@ transaction (everyone or nobody)."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
+
 import httpx
 from esign_server.context import ServerContext
 from esign_server.models import User
-from esign_server.services import orgids, users
+from esign_server.services import devices, orgids, users
 from sqlmodel import func, select
 
 from .conftest import make_officer, page_csrf, sign_in
 
 HEADER = "ho_ten,cccd,chuc_vu,ma_dinh_danh,email,dien_thoai\n"
+
+
+def pdf_pages(path: Path) -> list[str]:
+    """The text of each page, by poppler's pdfinfo and pdftotext (tools we did not write)."""
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    found = re.search(r"Pages:\s+(\d+)", info)
+    assert found
+    return [
+        subprocess.run(
+            ["pdftotext", "-f", str(n), "-l", str(n), str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        for n in range(1, int(found.group(1)) + 1)
+    ]
 
 
 def count_users(ctx: ServerContext) -> int:
@@ -85,3 +102,36 @@ async def test_only_identity_officers_onboard_and_bad_files_get_one_line(
         )
         assert answer.status_code == 400 and 'role="alert"' in answer.text
     assert count_users(ctx) == 0
+
+
+async def test_pairing_letters_give_each_new_person_a_page_with_a_fresh_pairing_link(
+    ctx: ServerContext, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    orgids.seed_level1(ctx.db, actor="test")
+    orgids.issue_code(ctx, code="H49.22", name="Sở Tư pháp tỉnh Quảng Ninh", actor="test")
+    officer = make_officer(ctx, "xac.minh", "identity_officer", "credential_officer")
+    assert (await sign_in(http, officer)).status_code == 303
+    token = await page_csrf(http, "/admin/people-import")
+    good = HEADER + "Nguyễn Văn Một,001190000201,,H49.22,,\nTrần Thị Hai,001190000202,,H49.22,,\n"
+    done = await http.post("/admin/people-import", data={"csrf": token, "step": "import", "text": good})
+    ids = re.findall(r'name="user_id" value="([^"]+)"', done.text)
+    assert len(ids) == 2
+    pdf = await http.post("/admin/people-import/letters", data={"csrf": token, "user_id": ids})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["cache-control"] == "no-store"
+    path = tmp_path / "letters.pdf"
+    path.write_bytes(pdf.content)
+    pages = pdf_pages(path)
+    assert len(pages) == 2
+    assert "Nguyễn Văn Một" in pages[0] and "0011******01" in pages[0] and "001190000201" not in pages[0]
+    assert "Trần Thị Hai" in pages[1]
+    for user_id, page in zip(ids, pages, strict=True):
+        (device,) = devices.list_devices(ctx, user_id=user_id)
+        assert device.status == "pending"
+        assert "/m/#pair=" in page.replace("\n", "")
+    auditor = make_officer(ctx, "kiem.toan", "auditor")
+    http.cookies.clear()
+    assert (await sign_in(http, auditor)).status_code == 303
+    token = await page_csrf(http, "/admin/audit")
+    refused = await http.post("/admin/people-import/letters", data={"csrf": token, "user_id": ids})
+    assert refused.status_code == 403

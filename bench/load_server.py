@@ -43,7 +43,7 @@ def server_env(database_url: str, var_dir: Path, port: int, **extra: str) -> dic
         ESIGN_LOG_LEVEL="WARNING",
         # Throughput, not the per-relying-system limits (a few relying systems ask a few users very often).
         ESIGN_MAX_PENDING_PER_CLIENT_USER="1000",
-        ESIGN_MAX_SESSIONS_PER_CLIENT_USER_PER_HOUR="100000",
+        ESIGN_MAX_SESSIONS_PER_CLIENT_USER_PER_HOUR="0",
         PYTHONPATH=str(ROOT),
         **extra,
     )

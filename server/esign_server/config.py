@@ -87,9 +87,9 @@ class Settings(BaseSettings):
     otp_user_window_seconds: int = Field(300, ge=30, le=86_400)
     max_pending_per_client_user: int = Field(10, ge=1, le=1000)
     """Pending requests one relying system may have open for one user; more are answered 429."""
-    max_sessions_per_client_user_per_hour: int = Field(300, ge=1, le=100_000)
+    max_sessions_per_client_user_per_hour: int = Field(300, ge=0, le=100_000)
     """Requests (sessions and CSC authorizations) one relying system may make of one user per hour; more
-    are answered 429 with Retry-After."""
+    are answered 429 with Retry-After. 0: no hourly limit (benchmarks)."""
     long_poll_max_seconds: float = Field(60.0, ge=0, le=300)
     max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_items_per_session: int = Field(100, ge=1, le=10_000)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import bindparam, case, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -177,10 +177,14 @@ _LOCK_USER_WINDOW = DriverStatement(
     .where(_USERS.c.id == bindparam("user_id"))
     .with_for_update()
 )
+MAX_DEVICES_CHECKED = 10
+"""A code is checked against at most this many of the user's active devices (the presenting one
+first, then the most recently activated): a wrong code costs a bounded number of HMACs."""
 _ACTIVE_DEVICES = DriverStatement(
     sa_select(_DEVICES.c.id, _DEVICES.c.totp_secret_enc, _DEVICES.c.last_accepted_step)
     .where(_DEVICES.c.user_id == bindparam("user_id"), _DEVICES.c.status == "active")
-    .order_by(_DEVICES.c.activated_at.desc())
+    .order_by(case((_DEVICES.c.id == bindparam("preferred"), 0), else_=1), _DEVICES.c.activated_at.desc())
+    .limit(MAX_DEVICES_CHECKED)
     .with_for_update()
 )
 _ACCEPT_STEP = DriverStatement(
@@ -272,8 +276,10 @@ def check_otp(
     client_id: str,
     code: str,
     now: datetime | None = None,
+    device_id: str | None = None,
 ) -> OtpCheck:
-    """Check a code against every active device of ``user_id``, for a request of ``client_id``.
+    """Check a code against the active devices of ``user_id`` (``device_id``, the phone presenting it,
+    first; at most :data:`MAX_DEVICES_CHECKED`), for a request of ``client_id``.
 
     In the caller's transaction, with the relying system's grant, the user and the devices locked.
     A code is accepted once per device: its time step must be later than the device's last accepted
@@ -300,7 +306,7 @@ def check_otp(
         assert window_start is not None
         return OtpCheck(False, throttled_until=window_start + timedelta(seconds=settings.otp_user_window_seconds))
     already_used = False
-    for device in _ACTIVE_DEVICES.execute(session, {"user_id": user_id}).all():
+    for device in _ACTIVE_DEVICES.execute(session, {"user_id": user_id, "preferred": device_id or ""}).all():
         secret = ctx.sealer.open(bytes(device.totp_secret_enc), secret_aad(device.id))
         step = otp.match_step(secret, code, now.timestamp())
         if step is None:

@@ -336,3 +336,16 @@ async def test_a_disabled_account_loses_its_session_and_an_unlocked_one_signs_in
     assert (await sign_in(http, officer, step_offset=1)).status_code == 303
     logged = [e.action for e in events(ctx, "admin.account_disabled") + events(ctx, "admin.account_unlocked")]
     assert logged == ["admin.account_disabled", "admin.account_unlocked"]
+
+
+async def test_markup_in_names_is_shown_as_text_never_run(
+    ctx: ServerContext, http: httpx.AsyncClient, officer: Officer
+) -> None:
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    user = users.create_user(ctx, full_name=evil, cccd="001190000999", organization=evil, actor="t")
+    assert (await sign_in(http, officer)).status_code == 303
+    for path in ("/admin/people?q=script", f"/admin/people/{user.id}", "/admin/audit"):
+        page = await http.get(path)
+        assert page.status_code == 200
+        assert "<script>alert" not in page.text and "<img src=x" not in page.text
+    assert "&lt;script&gt;" in (await http.get(f"/admin/people/{user.id}")).text

@@ -24,3 +24,10 @@ def xml_seeds(dev_pki: DevPKI) -> Seeds:
 def trust_root(dev_pki: DevPKI) -> bytes:
     """The dev root CA certificate (PEM), the only trust anchor."""
     return dev_pki.root_pem_path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def revocation_crls(dev_pki: DevPKI) -> list[bytes]:
+    """The dev PKI's CRLs (issuing CA and root): revocation is required, and with them an untouched
+    seed is TOTAL-PASSED offline, so a tampered input that passed would show."""
+    return [dev_pki.crl(), dev_pki.root_crl()]

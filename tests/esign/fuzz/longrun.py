@@ -88,20 +88,23 @@ class Campaign:
         pki = create_dev_pki(directory, "fuzz-password", base_url=f"http://127.0.0.1:{port}")
         serve_pki(pki, port)
         root = pki.root_pem_path.read_bytes()
+        # Revocation is required (esign.trust): the PKI's CRLs, supplied, so that a mutant *could* be
+        # TOTAL-PASSED (the promise checked is that a tampered one never is) without a fetch per input.
+        crls = [pki.crl(), pki.root_crl()]
         if self.fmt == "pdf":
             from esign.pdf import verify_pdf
 
             self.seeds = dict(signed_pdfs(pki, long_term=True))
 
             def verify(data: bytes) -> list[Any]:
-                return verify_pdf(data, trust_anchors=root)
+                return verify_pdf(data, trust_anchors=root, crls=crls)
         else:
             from esign.xml import verify_xml
 
             self.seeds = dict(signed_xmls(pki, long_term=True))
 
             def verify(data: bytes) -> list[Any]:
-                return list(verify_xml(data, trust_anchors=root).reports)
+                return list(verify_xml(data, trust_anchors=root, crls=crls).reports)
 
         self.verify = verify
         for name, data in self.seeds.items():
@@ -179,8 +182,11 @@ class Campaign:
         name = sha256(mutant.data).hexdigest()[:16] + (".pdf" if self.fmt == "pdf" else ".xml")
         (self.out / name).write_bytes(mutant.data)
         self.findings[key] = {
-            "count": (entry["count"] + 1) if entry else 1, "input": name, "size": len(mutant.data),
-            "mutation": mutant.what[:300], "detail": detail[:500],
+            "count": (entry["count"] + 1) if entry else 1,
+            "input": name,
+            "size": len(mutant.data),
+            "mutation": mutant.what[:300],
+            "detail": detail[:500],
         }
         print(f"finding: {key} ({mutant.what[:100]}) -> {self.out / name}", flush=True)
 
@@ -218,8 +224,16 @@ class Campaign:
             else:
                 self.structured(ProviderChoices(atheris.FuzzedDataProvider(data[1:])), guard=False)
 
-        args = [sys.argv[0], f"-max_total_time={int(seconds) + 60}", f"-timeout={int(self.timeout)}",
-                "-rss_limit_mb=4096", "-max_len=200000", f"-artifact_prefix={self.out}/", *extra, str(corpus)]
+        args = [
+            sys.argv[0],
+            f"-max_total_time={int(seconds) + 60}",
+            f"-timeout={int(self.timeout)}",
+            "-rss_limit_mb=4096",
+            "-max_len=200000",
+            f"-artifact_prefix={self.out}/",
+            *extra,
+            str(corpus),
+        ]
         atheris.Setup(args, one_input)
         atheris.Fuzz()
 
@@ -229,9 +243,12 @@ class Campaign:
         self.tally["finished"] = 1
         elapsed = time.monotonic() - self.started
         summary = {
-            "format": self.fmt, "seconds": round(elapsed, 1), "inputs": self.tally["inputs"],
+            "format": self.fmt,
+            "seconds": round(elapsed, 1),
+            "inputs": self.tally["inputs"],
             "inputs_per_second": round(self.tally["inputs"] / elapsed, 1) if elapsed else None,
-            "slowest_input_seconds": round(self.slowest, 2), "slowest_input": self.slowest_what,
+            "slowest_input_seconds": round(self.slowest, 2),
+            "slowest_input": self.slowest_what,
             "seeds": sorted(self.seeds),
             "outcomes": {k: v for k, v in sorted(self.tally.items()) if k.startswith(("refused", "reported"))},
             "findings": self.findings,
@@ -251,8 +268,12 @@ def main(fmt: str, argv: list[str] | None = None) -> int:
     """Command line of ``bench/fuzz_pdf.py`` and ``bench/fuzz_xml.py``."""
     parser = argparse.ArgumentParser(description=f"Long fuzzing run of verify_{fmt} (bounded by time).")
     parser.add_argument("--seconds", type=float, default=600, help="total running time (default 600)")
-    parser.add_argument("--engine", choices=["atheris", "random"], default=None,
-                        help="atheris when installed (coverage-guided), else random")
+    parser.add_argument(
+        "--engine",
+        choices=["atheris", "random"],
+        default=None,
+        help="atheris when installed (coverage-guided), else random",
+    )
     parser.add_argument("--timeout", type=float, default=20, help="seconds one input may take (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="random engine seed (default 0)")
     parser.add_argument("--out", type=Path, default=Path(f"var/fuzz/{fmt}"), help="findings directory")

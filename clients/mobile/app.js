@@ -301,12 +301,83 @@ function rerenderRequest() {
   // A system that sent no names (a bare CSC client) gets no invented ones: the description and count.
   const names = s.documents.length ? s.documents : [t("documentsUnnamedCount", { count: s.item_count })];
   $("req-docs").replaceChildren(...names.map((name) => node("li", { text: name })));
+  renderPreviews(s);
   $("req-signer").textContent = signerText(s.credential);
   $("req-cert").textContent = certificateText(s.credential);
   $("req-created").textContent = formatDateTime(s.created_at);
   $("otp-fill").hidden = !state.totp;
   $("otp-hint").textContent = state.totp ? t("otpHintApp") : t("otpHintOther");
   $("confirm-btn").textContent = state.busy.has(s.id) ? t("working") : t("confirmSign");
+}
+
+// ---------------------------------------------------------------- where the marks go (Decree 30)
+
+// Rendered previews, by "session/index": fetched once, as data: URLs (the page's CSP allows data:
+// images, and an <img> cannot send the device token itself).
+const previewCache = new Map();
+const previewObserver =
+  "IntersectionObserver" in window
+    ? new IntersectionObserver(
+        (entries) => {
+          for (const entry of entries) {
+            if (!entry.isIntersecting) continue;
+            previewObserver.unobserve(entry.target);
+            loadPreview(entry.target);
+          }
+        },
+        { rootMargin: "200px" },
+      )
+    : null;
+
+function renderPreviews(session) {
+  const box = $("req-previews");
+  const indexes = (session.previews || []).filter((i) => Number.isInteger(i) && i >= 0);
+  box.hidden = indexes.length === 0;
+  $("req-previews-title").hidden = box.hidden;
+  box.replaceChildren(
+    ...indexes.map((index) => {
+      const name = session.documents[index] || t("documentsUnnamed");
+      const img = node("img", {
+        class: "preview-img",
+        alt: t("previewAlt", { name }),
+        loading: "lazy",
+        decoding: "async",
+        "data-preview": `${session.id}/${index}`,
+      });
+      const cached = previewCache.get(img.dataset.preview);
+      if (cached) img.src = cached;
+      else if (previewObserver) previewObserver.observe(img);
+      else loadPreview(img);
+      return node("figure", { class: "preview" }, img, node("figcaption", { text: name }));
+    }),
+  );
+}
+
+async function loadPreview(img) {
+  // Only when it comes near the screen: a batch of letters does not download every preview at once.
+  const key = img.dataset.preview;
+  const [id, index] = key.split("/");
+  try {
+    const response = await fetch(new URL(`sessions/${encodeURIComponent(id)}/documents/${index}/preview.png`, API), {
+      headers: { Authorization: `Bearer ${state.device.token}`, Accept: "image/png" },
+      cache: "no-store",
+      credentials: "omit",
+    });
+    if (!response.ok || response.headers.get("content-type") !== "image/png") throw new Error(response.status);
+    const blob = await response.blob();
+    const url = await new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(reader.result);
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(blob);
+    });
+    previewCache.set(key, url);
+    img.src = url;
+  } catch {
+    // No preview (the document draws nothing, or the network is gone): the request reads as before.
+    const figure = img.closest("figure");
+    if (figure) figure.hidden = true;
+  }
 }
 
 function setBusy(busy) {

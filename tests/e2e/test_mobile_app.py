@@ -35,7 +35,7 @@ from esign_server.app import create_app
 from esign_server.config import Settings
 from esign_server.context import ServerContext
 from esign_server.db import migrate
-from esign_server.services import clients, credentials, devices, grants, identity, users
+from esign_server.services import clients, credentials, devices, grants, identity, marks, users
 from esign_server.services.pki import ensure_service_pki
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, expect, sync_playwright
 
@@ -53,6 +53,8 @@ CHROMIUM_ARGS = [
 ]
 PHONE: ViewportSize = {"width": 360, "height": 740}
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+LETTER = Path(__file__).resolve().parents[2] / "samples" / "cong-van.pdf"
+SIGNATURE_PNG = Path(__file__).resolve().parents[2] / "samples" / "decree30" / "chu-ky.png"
 PERIOD = 30
 
 
@@ -173,6 +175,14 @@ class RunningServer:
             body["ttl_seconds"] = ttl
         if description is not None:
             body["description"] = description
+        answer = self.http.post("/api/sessions", json=body, headers=self._auth())
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    def ask_document(self, phone: Phone, pdf: Path, preset: str) -> Any:
+        """The relying system asks for a Decree 30 signature (``preset``) on a whole PDF."""
+        document = {"name": pdf.name, "format": "pdf", "content": base64.b64encode(pdf.read_bytes()).decode()}
+        body = {"credential_id": phone.credential_id, "documents": [{**document, "options": {"preset": preset}}]}
         answer = self.http.post("/api/sessions", json=body, headers=self._auth())
         assert answer.status_code == 201, answer.text
         return answer.json()
@@ -671,6 +681,61 @@ def test_the_app_masks_signer_identifiers_as_the_library_does(sqlite_server: Run
         shown = page.evaluate("async (dn) => (await import('./signer.js')).signerOf(dn)", name.rfc4514_string())
         assert shown["name"] == identity.name
         assert shown["ids"] == [i["uid"].replace(":", " ", 1) for i in identity.to_dict()["identifiers"]]
+
+
+def test_a_decree30_document_shows_where_the_signature_goes_and_a_hash_request_shows_nothing(
+    sqlite_server: RunningServer, page: Page
+) -> None:
+    phone = sqlite_server.new_phone("Nguyễn Văn An")
+    marks.put_mark(sqlite_server.ctx, phone.user_id, SIGNATURE_PNG.read_bytes(), actor="test")
+    pair(page, phone)
+    letter = sqlite_server.ask_document(phone, LETTER, "decree30.person")
+    hashes_only = sqlite_server.ask(phone, ["Tờ khai 05-KK.xml"])
+
+    open_request(page, letter["id"])
+    figure = page.locator("#req-previews figure")
+    expect(figure).to_have_count(1)
+    image = figure.locator("img")
+    expect(image).to_have_attribute("loading", "lazy")
+    expect(image).to_have_attribute("alt", re.compile(r"^Xem trước vùng ký trên cong-van\.pdf"))
+    image.scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#req-previews img').naturalWidth > 0")
+    # The server's rendering of the signature area, decoded by the browser: wider than tall, and shown
+    # scaled to the screen (no sideways scrolling at 360 px).
+    natural = image.evaluate("(img) => [img.naturalWidth, img.naturalHeight, img.getBoundingClientRect().right]")
+    assert natural[0] > natural[1] > 0 and natural[2] <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # ... and what it shows is the person's blue signature, as the library drew it, with the signature
+    # block's text around it (the position line and the printed name: where it goes).
+    blue, dark = image.evaluate(PIXELS_SCRIPT)
+    assert blue > 200 and dark > 100, (blue, dark)
+    if os.environ.get("ESIGN_UPDATE_SCREENSHOTS") == "1":  # the user guide's picture of it
+        figure.screenshot(path=str(DOCS_IMAGES / "mobile-vi-preview.png"))
+    page.locator("#lang").select_option("en")
+    expect(image).to_have_attribute("alt", re.compile(r"^Preview of the signature area of cong-van\.pdf"))
+    expect(page.locator("#req-previews-title")).to_have_text("Where the signature goes")
+    page.locator("#lang").select_option("vi")
+
+    page.locator("#view-request [data-back]").first.click()
+    open_request(page, hashes_only["id"])
+    expect(page.locator("#req-previews")).to_be_hidden()
+    expect(page.locator("#req-previews img")).to_have_count(0)
+    expect(page.locator("#req-previews-title")).to_be_hidden()
+
+
+PIXELS_SCRIPT = """(img) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const g = canvas.getContext('2d');
+  g.drawImage(img, 0, 0);
+  const data = g.getImageData(0, 0, canvas.width, canvas.height).data;
+  let blue = 0, dark = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 2] > 120 && data[i] < 100 && data[i + 2] - data[i] > 60) blue++;
+    else if (data[i] < 80 && data[i + 1] < 80 && data[i + 2] < 80 && data[i + 3] > 200) dark++;
+  }
+  return [blue, dark];
+}"""
 
 
 def test_app_is_served_with_strict_security_headers(sqlite_server: RunningServer) -> None:

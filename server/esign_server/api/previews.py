@@ -10,8 +10,10 @@ from esign_server.schemas import ErrorBody
 from esign_server.services import sessions
 from esign_server.services.errors import NotFound
 
-PREVIEW_MARGIN = 60
-"""Points shown around the mark: enough to see the signature an agency's seal covers."""
+PREVIEW_MARGIN = 90
+"""Points shown around the mark: enough to see the signature an agency's seal covers, and the
+position line and printed name around a person's signature (a signature at most 70 mm wide leaves
+up to ~70 pt above and below it in a tall signature block)."""
 
 router = PrefixedRouter(
     prefix="/api/mobile",

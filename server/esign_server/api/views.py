@@ -212,6 +212,7 @@ def mobile_sessions(ctx: ServerContext, rows: list[SigningSession]) -> list[Mobi
                 description=row.description,
                 documents=[i["name"] for i in row.items if i["name"]],  # never a placeholder name
                 item_count=len(row.items),
+                previews=[n for n, i in enumerate(row.items) if i.get("preset")],
                 fingerprint=fingerprint(row.items_digest),
                 confirmation_code=row.confirmation_code,
                 credential=credentials.get(row.credential_id)

@@ -392,6 +392,9 @@ class MobileSession(BaseModel):
     documents: list[str]
     """Item names (document names, or the names the relying system gave its hashes)."""
     item_count: int
+    previews: list[int] = []
+    """Indexes of the documents signed with a Decree 30 preset: the phone shows
+    ``GET /api/mobile/sessions/{id}/documents/{index}/preview.png`` for each (where the mark will go)."""
     fingerprint: str
     confirmation_code: str
     credential: CredentialSummary

@@ -118,10 +118,12 @@ def _resolve_algorithm(
     return algorithm
 
 
-def _stored_item(item: HashItem, document_format: str | None) -> dict[str, Any]:
+def _stored_item(item: HashItem, document: SessionDocument | None) -> dict[str, Any]:
     stored = {"name": item.name, "digest": base64.b64encode(item.digest).decode()}
-    if document_format:
-        stored["format"] = document_format
+    if document is not None:
+        stored["format"] = document.format
+        if document.options.get("preset"):  # the phone offers a preview of where the mark goes
+            stored["preset"] = str(document.options["preset"])
     return stored
 
 
@@ -377,7 +379,7 @@ class _NewSession:
             "expires_at": now + timedelta(seconds=self.ttl),
             "digest_algorithm": self.digest.value,
             "signature_algorithm": algorithm.oid,
-            "items": [_stored_item(i, prepared[n].row.format if prepared else None) for n, i in enumerate(self.items)],
+            "items": [_stored_item(i, prepared[n].row if prepared else None) for n, i in enumerate(self.items)],
             "items_digest": self.bound,
             "confirmation_code": confirmation_code(self.session_id, self.bound),
             "description": self.description,

@@ -56,10 +56,10 @@ def sign(
     credential: Annotated[str | None, typer.Option("--credential", help="Credential id on --remote.")] = None,
     otp: Annotated[str | None, typer.Option("--otp", help="OTP for --remote (default: confirm on the phone).")] = None,
     preset: Annotated[str | None, typer.Option(
-        "--preset", help="Decree 30 appearance: decree30.person, decree30.agency, decree30.attachment or "
-        "decree30.copy (docs/decree30.md).")] = None,
+        "--preset", help="Decree 30 appearance: decree30.person, decree30.agency, decree30.attachment, "
+        "decree30.copy or decree30.scan (docs/decree30.md).")] = None,
     image: Annotated[Path | None, typer.Option(
-        "--image", help="--preset: the signature (person) or seal (agency) PNG with transparency.")] = None,
+        "--image", help="--preset: the signature (person) or seal (agency, scan) PNG with transparency.")] = None,
     marker: Annotated[str | None, typer.Option(
         "--marker", help="decree30.person: placeholder text in the signature block's blank space.")] = None,
     position: Annotated[str | None, typer.Option(
@@ -67,9 +67,9 @@ def sign(
     signer_name: Annotated[str | None, typer.Option(
         "--signer-name", help="decree30.person: the printed full name (default: the certificate's).")] = None,
     seal_width_mm: Annotated[float | None, typer.Option(
-        "--seal-width-mm", help="decree30.agency: the seal's real width if the PNG has no DPI.")] = None,
+        "--seal-width-mm", help="decree30.agency/scan: the seal's real width if the PNG has no DPI.")] = None,
     agency_name: Annotated[str | None, typer.Option(
-        "--agency-name", help="decree30.agency/copy: the name shown (default: the certificate's).")] = None,
+        "--agency-name", help="decree30.agency/copy/scan: the name shown (default: the certificate's).")] = None,
     document_number: Annotated[str | None, typer.Option(
         "--document-number", help="decree30.attachment: number and notation, e.g. 125/STP-HCTP.")] = None,
     copy_form: Annotated[str | None, typer.Option(

@@ -1,6 +1,6 @@
 """Official documents signed as Decree 30/2020/NĐ-CP (Annex I) prescribes: the person, then the agency.
 
-Four presets:
+Five presets:
 
 ``decree30.person``
     The competent person's signature: their handwritten signature image (blue PNG with
@@ -15,6 +15,11 @@ Four presets:
     ``SAO LỤC``, ``TRÍCH SAO``): no image, at the top right of the first page, in Times New Roman
     10 pt (the metric-compatible Esign Serif, i.e. Tinos, is embedded), regular, upright, black: the
     document number (attachment) or the copy form and the copying agency (copy), and the time.
+``decree30.scan``
+    The agency's signature on a digitised paper document: the seal image (red PNG with
+    transparency, real size) at the top right of the first page, the agency's name and the time
+    (ISO 8601, ``+07:00``) under it in Times New Roman 10 pt, black. Nobody needs to have signed
+    before: the paper original carries the handwritten signature.
 
 Where the person's mark goes is found in the document: a marker string left by the drafting
 system in the blank space of the signature block, the printed full name (by default the name in
@@ -63,7 +68,8 @@ PERSON = "decree30.person"
 AGENCY = "decree30.agency"
 ATTACHMENT = "decree30.attachment"
 COPY = "decree30.copy"
-PRESETS = (PERSON, AGENCY, ATTACHMENT, COPY)
+SCAN = "decree30.scan"
+PRESETS = (PERSON, AGENCY, ATTACHMENT, COPY, SCAN)
 COPY_FORMS = ("SAO Y", "SAO LỤC", "TRÍCH SAO")
 
 MM = 72 / 25.4
@@ -427,15 +433,15 @@ def plan(
 ) -> Plan:
     """Work out what ``preset`` draws on the PDF ``data`` for ``certificate``, without signing.
 
-    :param image: the signature (person) or seal (agency) PNG, a path or bytes.
+    :param image: the signature (person) or seal (agency, scan) PNG, a path or bytes.
     :param marker: person: a placeholder string left in the blank space of the signature block.
     :param field_name: person: an existing empty signature field to sign into.
     :param position: an explicit page and rectangle (person: the image's box; agency: the seal's box).
     :param signer_name: person: the printed full name to look for (default: the certificate's CN).
     :param over_field: agency: the signed field whose image the seal covers (default: the last signed
         field that draws an image).
-    :param seal_width_mm: agency: the seal's real width, when the PNG declares no resolution.
-    :param agency_name: agency/copy: the name shown (default: the certificate's organization).
+    :param seal_width_mm: agency/scan: the seal's real width, when the PNG declares no resolution.
+    :param agency_name: agency/copy/scan: the name shown (default: the certificate's organization).
     :param document_number: attachment: the number and notation of the document it belongs to.
     :param copy_form: copy: ``SAO Y``, ``SAO LỤC`` or ``TRÍCH SAO``.
     :param signing_time: the time shown (default: now); shown in ISO 8601 with +07:00.
@@ -470,6 +476,10 @@ def plan(
             over_field=over_field,
             seal_width_mm=seal_width_mm,
         )
+    if preset == SCAN:
+        if image is None:
+            raise InvalidInput("decree30.scan needs the agency's seal image (PNG)")
+        return _plan_scan(data, load_image(image, what="seal"), agency, moment, seal_width_mm=seal_width_mm)
     if preset == ATTACHMENT:
         if not document_number:
             raise InvalidInput("decree30.attachment needs the number and notation of the document it belongs to")
@@ -686,6 +696,43 @@ def _plan_top_right(data: bytes, preset: str, lines: list[str]) -> Plan:
     return Plan(preset, StampAppearance(1, box, style, params), lines=tuple(lines))
 
 
+def _plan_scan(data: bytes, seal: Image.Image, agency: str, moment: str, *, seal_width_mm: float | None) -> Plan:
+    """The seal at its real size at the top right of page 1, the agency and the time under it (10 pt)."""
+    with boundary("reading the PDF"):
+        page_width, page_height = _page_sizes(PdfFileReader(io.BytesIO(data), strict=False))[0]
+    width, height = real_size(seal, seal_width_mm)
+    lines = [agency, moment]
+    leading = round(TEXT_SIZE * 1.2)
+    text_height = leading * len(lines) + 4
+    box_width = max(width, max(text_width(line, TEXT_SIZE) for line in lines) + 6)
+    right, top = page_width - TOP_RIGHT_MARGIN[0], page_height - TOP_RIGHT_MARGIN[1]
+    if box_width > right or height + text_height > top:
+        raise InvalidInput("the seal and its text do not fit at the top right of the first page")
+    box = (round(right - box_width), round(top - height - text_height), round(right), round(top))
+    template, params = _params(lines)
+    style = _text_style(
+        template,
+        TEXT_SIZE,
+        layout=SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MID,
+            y_align=AxisAlignment.ALIGN_MIN,
+            margins=Margins(bottom=2),
+            inner_content_scaling=InnerScaling.SHRINK_TO_FIT,
+        ),
+        background=PdfImage(seal, box=BoxConstraints(width=width, height=height)),
+        background_opacity=1.0,
+        background_layout=SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MID,
+            y_align=AxisAlignment.ALIGN_MAX,
+            margins=Margins(),
+            inner_content_scaling=InnerScaling.NO_SCALING,
+        ),
+    )
+    middle = (box[0] + box[2]) / 2
+    image_box = (middle - width / 2, box[3] - height, middle + width / 2, box[3])
+    return Plan(SCAN, StampAppearance(1, box, style, params), image_box=image_box, lines=tuple(lines))
+
+
 def sign_decree30(
     input: PdfSource,
     output: PdfTarget = None,
@@ -856,9 +903,10 @@ def describe_signatures(input: PdfSource) -> list[Decree30Signature]:
     """Each signed field of a PDF: the signer's role and the Decree 30 preset its appearance matches.
 
     Matching is by geometry: a person's signature with an image; an agency's image covering the left
-    part of an earlier signature's image (``decree30.agency``); an agency's mark without an image at
-    the top right of page 1 (``decree30.copy`` when three lines high, ``decree30.attachment`` when
-    two). This says what the document looks like, not
+    part of an earlier signature's image (``decree30.agency``); an agency's image at the top right of
+    page 1 covering no signature (``decree30.scan``); an agency's mark without an image at the top
+    right of page 1 (``decree30.copy`` when three lines high, ``decree30.attachment`` when two).
+    This says what the document looks like, not
     whether it is valid: read it beside :func:`esign.pdf.verify_pdf`'s reports.
     """
     from esign.pdf.adapter import from_asn1
@@ -893,9 +941,10 @@ def _match(
             covers = person.page == widget.page and x1 < px1 < x2 and y1 < (py1 + py2) / 2 < y2
             if person.has_image and covers and (x1 + x2) / 2 < px1 + (px2 - px1) / 3:
                 return AGENCY
-        return None
     width, height = sizes[widget.page - 1]
     if widget.page == 1 and widget.box[0] > width / 2 and widget.box[1] > height * 3 / 4:
+        if widget.has_image:
+            return SCAN
         return COPY if _text_lines_drawn(widget) == 3 else ATTACHMENT
     return None
 

@@ -19,7 +19,7 @@ from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from esign.pdf.adapter import to_asn1
-from esign.pdf.decree30 import AGENCY, PERSON, describe_signatures
+from esign.pdf.decree30 import AGENCY, PERSON, SCAN, describe_signatures
 
 from .conftest import Integrator, Person, enroll_person, grant_all, oath, verify_in_person
 
@@ -189,3 +189,32 @@ async def test_the_phone_previews_the_seal_over_the_signature_before_confirming(
     missing = await http.get(url.replace("/0/", "/7/"), headers={"Authorization": f"Bearer {clerk.device_token}"})
     assert missing.status_code == 404
     assert (await http.get(url)).status_code == 401
+
+
+async def test_the_phone_lists_which_documents_have_a_preview_and_a_scan_is_sealed_alone(
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, admin: Integrator, tmp_path: Path
+) -> None:
+    """``previews`` names the documents drawn with a preset (a hash request has none); ``decree30.scan``
+    draws the organization's stored seal at the top right of page 1, with nobody signing first."""
+    clerk = enroll_organization(ctx)
+    await put_mark(http, admin, clerk.user_id, SEAL_PNG.read_bytes())
+    phone = {"Authorization": f"Bearer {clerk.device_token}"}
+    digest = base64.b64encode(bytes(32)).decode()
+    hashes = await http.post(
+        "/api/sessions",
+        headers=integrator.headers,
+        json={"credential_id": clerk.credential_id, "items": [{"name": "to-khai.xml", "digest": digest}]},
+    )
+    assert hashes.status_code == 201, hashes.text
+    pending = (await http.get("/api/mobile/sessions", headers=phone)).json()["sessions"]
+    assert [s["previews"] for s in pending if s["id"] == hashes.json()["id"]] == [[]]
+
+    signed = await sign(http, integrator, clerk, LETTER.read_bytes(), SCAN)
+    assert isinstance(signed, bytes)
+    history = (await http.get("/api/mobile/sessions", headers=phone, params={"state": "history"})).json()
+    assert [s["previews"] for s in history["sessions"] if s["status"] == "signed"] == [[0]]
+    out = tmp_path / "scan.pdf"
+    out.write_bytes(signed)
+    assert [(d.role, d.preset, d.page) for d in describe_signatures(out)] == [("agency", SCAN, 1)]
+    report = subprocess.run(["pdfsig", str(out)], capture_output=True, text=True, timeout=60).stdout
+    assert report.count("Signature is Valid") == 1 and "Total document signed" in report

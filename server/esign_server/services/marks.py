@@ -106,17 +106,18 @@ def appearance_for(
     """The appearance of the preset ``options`` name for a document signed by ``user_id``'s credential,
     and the existing field it goes into (if any).
 
-    ``decree30.person`` draws the user's signature image, ``decree30.agency`` the user's seal image;
+    ``decree30.person`` draws the user's signature image, ``decree30.agency`` and ``decree30.scan`` the
+    user's seal image;
     the agency step on a document nobody has signed is refused (:class:`InvalidInput`), as Decree 30
     reserves the agency's signature for documents the competent person has signed.
     """
-    from esign.pdf.decree30 import AGENCY, PERSON, PRESETS, plan
+    from esign.pdf.decree30 import AGENCY, PERSON, PRESETS, SCAN, plan
 
     preset = str(options.get("preset", ""))
     if preset not in PRESETS:
         raise InvalidInput(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
     image: bytes | None = None
-    if preset in (PERSON, AGENCY):
+    if preset in (PERSON, AGENCY, SCAN):
         wanted = "signature" if preset == PERSON else "seal"
         try:
             mark = get_mark(ctx, user_id)

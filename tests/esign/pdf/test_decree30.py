@@ -26,6 +26,7 @@ from esign.pdf.decree30 import (
     COPY,
     MM,
     PERSON,
+    SCAN,
     Position,
     check_reports,
     describe_signatures,
@@ -231,6 +232,58 @@ def test_attachment_and_copy_are_black_times_10pt_text_at_the_top_right(dev_pki,
     assert min(sum(p) for p in region) < 150
     [described] = describe_signatures(out)
     assert (described.role, described.preset) == ("agency", preset)
+
+
+def test_scan_puts_the_red_seal_real_size_at_the_top_right_of_page_one(dev_pki, nss_db, tmp_path):  # type: ignore[no-untyped-def]
+    """A digitised paper document: the agency signs alone, its seal at the top right of the first page."""
+    from typer.testing import CliRunner
+
+    from esign.pdf.cli import app
+
+    out = tmp_path / "scan.pdf"
+    org_key = str(dev_pki.p12_path("org-rsa2048"))
+    result = CliRunner().invoke(
+        app,
+        ["sign", str(LETTER), "-o", str(out), "--key", org_key, "--preset", SCAN, "--image", str(SEAL_PNG)],
+        env={"ESIGN_KEY_PASSWORD": dev_pki.password},
+    )
+    assert result.exit_code == 0, result.output
+    report = pdfsig(out, nss_db)
+    assert report.count("Signature is Valid") == 1 and "Total document signed" in report
+    assert "Not total" not in report
+
+    chosen = plan(LETTER.read_bytes(), dev_pki.signer("org-rsa2048").certificate, preset=SCAN, image=SEAL_PNG)
+    seal = chosen.image_box
+    assert seal is not None
+    assert seal[2] - seal[0] == pytest.approx(36 * MM, abs=0.5)  # real size, as the PNG declares
+    assert seal[0] > 595 / 2 and seal[3] == pytest.approx(842 - 4 * MM, abs=1)  # top right of page 1
+    page = render(out, tmp_path)
+    top_right = pixels(page, seal)
+    assert sum(map(red, top_right)) > 0.05 * len(top_right)
+    # Nowhere else: the left half, and everything under the mark, has no red.
+    assert not any(map(red, pixels(page, (0, 0, 595 / 2 - 1, 842))))
+    assert not any(map(red, pixels(page, (0, 0, 595, seal[1] - 40))))
+    # The agency and the time in ISO 8601 with +07:00, under the seal, centred on it.
+    found = words(out)
+    times = [w for w in found if ISO.fullmatch(w[0])]
+    assert len(times) == 1
+    _, x1, top, x2, _ = times[0]
+    assert 842 - top < seal[1] and x1 < (seal[0] + seal[2]) / 2 < x2
+    head = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", "-x", "297", "-y", "0", "-W", "298", "-H", "200", str(out), "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "Sở Thông tin và Truyền thông tỉnh Quảng Ninh" in " ".join(head.split())
+    [described] = describe_signatures(out)
+    assert (described.role, described.preset) == ("agency", SCAN)
+    reports = verify_pdf(out, trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
+    [check] = check_reports(reports, out)
+    assert (check.preset, check.passed, check.problems) == (SCAN, True, ())
+
+
+def test_scan_needs_the_seal_image(dev_pki):  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match="seal image"):
+        sign_decree30(LETTER.read_bytes(), None, dev_pki.signer("org-rsa2048"), preset=SCAN)
 
 
 def test_copy_needs_a_known_copy_form_and_attachment_a_number(dev_pki):  # type: ignore[no-untyped-def]

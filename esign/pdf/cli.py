@@ -12,6 +12,9 @@ import typer
 from esign.errors import EsignError, InvalidInput
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from esign.report import ValidationReport
     from esign.signers import Signer
 
 app = typer.Typer(help="Sign, verify and extend PDF (PAdES).", no_args_is_help=True)
@@ -157,7 +160,7 @@ def verify(
 ) -> None:
     """Validate every signature. Exit 0 all TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 refused input."""
     from esign.pdf.verify import verify_pdf
-    from esign.verify_cli import emit, language, parse_time, trust_anchors
+    from esign.verify_cli import language, parse_time, trust_anchors
 
     try:
         if signed_revision is not None:
@@ -170,7 +173,7 @@ def verify(
                              crls=[_der(p) for p in crl or ()], ocsps=[_der(p) for p in ocsp or ()], visual=visual)
         if not reports:  # as esign xml verify does: nothing to verify is refused input (exit 2)
             raise InvalidInput(f"{file}: the document holds no PDF signature")
-        code = emit(reports, source=file, lang=chosen, as_json=as_json, echo=typer.echo, report_pdf=report)
+        code = _emit_with_decree30(reports, file, chosen, as_json=as_json, report=report)
     except EsignError as exc:
         raise _fail(exc) from None
     except OSError as exc:
@@ -196,6 +199,53 @@ def _der(path: Path) -> bytes:
         except ValueError:
             raise InvalidInput(f"{path} is not a valid PEM file") from None
     return data
+
+
+DECREE30_ROLES: dict[str, dict[str, str]] = {
+    "vi": {"person": "cá nhân (person)", "agency": "cơ quan, tổ chức (agency)"},
+    "en": {},
+}
+"""How ``verify`` names a Decree 30 role in each report language (English: the role itself)."""
+
+
+def _emit_with_decree30(
+    reports: Sequence[ValidationReport], file: Path, lang: str, *, as_json: bool, report: Path | None
+) -> int:
+    """``verify``'s output, and for a Decree 30 document (a signature matches a preset) each
+    signature's role and preset (esign.pdf.decree30.check_reports): a text section after the summary,
+    or ``decree30`` in each JSON signature entry. Descriptive only: the exit code stays the verdict's."""
+    import json
+
+    from esign.pdf.decree30 import check_reports
+    from esign.trust.policy import policy_applied
+    from esign.verify_cli import emit
+
+    try:
+        checks = {c.signature_id: c for c in check_reports([policy_applied(r) for r in reports], file)}
+    except EsignError:
+        checks = {}  # a file the description cannot read still gets its verification report
+    if not any(c.preset for c in checks.values()):
+        return emit(reports, source=file, lang=lang, as_json=as_json, echo=typer.echo, report_pdf=report)
+    if as_json:
+        printed: list[str] = []
+        code = emit(reports, source=file, lang=lang, as_json=True, echo=printed.append, report_pdf=report)
+        document = json.loads("\n".join(printed))
+        for entry in document.get("signatures", []):
+            check = checks.get(entry.get("signature_id"))
+            if check is not None:
+                entry["decree30"] = {"role": check.role, "preset": check.preset, "problems": list(check.problems)}
+        typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return code
+    code = emit(reports, source=file, lang=lang, as_json=False, echo=typer.echo, report_pdf=report)
+    roles = DECREE30_ROLES.get(lang, {})
+    typer.echo("\nNghị định 30/2020 (Decree 30):" if lang == "vi" else "\nDecree 30/2020:")
+    for check in checks.values():
+        role = roles.get(check.role or "", check.role or "?")
+        preset = check.preset or ("không theo mẫu nào" if lang == "vi" else "no Decree 30 preset")
+        typer.echo(f"  {check.signature_id}: {role}, {preset}")
+        for problem in check.problems:
+            typer.echo(f"    problem: {problem}")
+    return code
 
 
 def _write_signed_revision(file: Path, number: int, output: Path | None) -> None:

@@ -630,3 +630,55 @@ def test_cli_decree30_names_roles_and_presets_and_exits_one_on_a_problem(issued,
     assert result.exit_code == 1
     assert json.loads(result.output)[1]["problems"] == ["the agency's signature comes before any person's signature"]
     assert runner.invoke(app, ["decree30", str(tmp_path / "missing.pdf"), *trust]).exit_code == 2
+
+
+def test_cli_verify_names_each_signatures_role_and_preset(issued, dev_pki, tmp_path):  # type: ignore[no-untyped-def]
+    """``esign pdf verify`` on a Decree 30 document: the verdicts as ever, then who signed in which role
+    with which preset (text, in the report's language, and JSON); a plain signature gets no such section;
+    an agency's seal over an organization's signature is named with its problem, the exit code still
+    the verdict's."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from esign.pdf.cli import app
+    from esign.pdf.signing import sign_pdf
+
+    runner = CliRunner()
+    _, second, *_ = issued
+    trust = ["--trust-only", str(dev_pki.root_pem_path), "--fetch"]
+    text = runner.invoke(app, ["verify", str(second), *trust, "--lang", "en"])
+    assert text.exit_code == 0, text.output
+    assert text.output.splitlines()[-3:] == [
+        "Decree 30/2020:",
+        "  Signature1: person, decree30.person",
+        "  Signature2: agency, decree30.agency",
+    ]
+    vi = runner.invoke(app, ["verify", str(second), *trust, "--lang", "vi"])
+    assert vi.exit_code == 0 and vi.output.splitlines()[-2:] == [
+        "  Signature1: cá nhân (person), decree30.person",
+        "  Signature2: cơ quan, tổ chức (agency), decree30.agency",
+    ]
+    answer = runner.invoke(app, ["verify", str(second), *trust, "--json"])
+    assert answer.exit_code == 0, answer.output
+    document = json.loads(answer.output)
+    assert document["indication"] == "TOTAL-PASSED"
+    assert [s["decree30"] for s in document["signatures"]] == [
+        {"role": "person", "preset": PERSON, "problems": []},
+        {"role": "agency", "preset": AGENCY, "problems": []},
+    ]
+
+    plain = tmp_path / "plain.pdf"
+    sign_pdf(LETTER.read_bytes(), plain, dev_pki.signer("person-rsa2048"), visible=(1, (300, 100, 500, 160)))
+    ordinary = runner.invoke(app, ["verify", str(plain), *trust, "--json"])
+    assert ordinary.exit_code == 0 and "decree30" not in json.loads(ordinary.output)["signatures"][0]
+    assert "Decree 30" not in runner.invoke(app, ["verify", str(plain), *trust, "--lang", "en"]).output
+
+    bad = tmp_path / "no-person.pdf"
+    seal_over_an_organization_signature(issued, dev_pki, bad)
+    flagged = runner.invoke(app, ["verify", str(bad), *trust, "--lang", "en"])
+    assert flagged.exit_code == 0, flagged.output  # both signatures are valid: the order is described
+    assert flagged.output.splitlines()[-2:] == [
+        "  Signature2: agency, decree30.agency",
+        "    problem: the agency's signature comes before any person's signature",
+    ]

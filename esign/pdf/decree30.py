@@ -46,10 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from fontTools.ttLib import TTFont
 from PIL import Image, UnidentifiedImageError
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.layout import AxisAlignment, BoxConstraints, InnerScaling, Margins, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -368,6 +366,10 @@ def real_size(image: Image.Image, width_mm: float | None) -> tuple[float, float]
 
 @lru_cache(maxsize=1)
 def _advances() -> tuple[dict[int, str], dict[str, int]]:
+    # fontTools is imported where text is measured or drawn: `esign pdf verify` reads this module to
+    # name presets and should not load the font code (issue 21, item 24; tests/esign/test_startup.py).
+    from fontTools.ttLib import TTFont
+
     font = TTFont(str(serif_font_path()))
     return font.getBestCmap(), {name: adv for name, (adv, _lsb) in font["hmtx"].metrics.items()}
 
@@ -387,6 +389,8 @@ def iso_time(moment: datetime) -> str:
 
 
 def _text_style(template: str, size: int, *, layout: SimpleBoxLayoutRule, **kwargs: Any) -> TextStampStyle:
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory  # fontTools' subsetter: see _advances
+
     font = GlyphAccumulatorFactory(str(serif_font_path()), font_size=size)
     return TextStampStyle(
         stamp_text=template,

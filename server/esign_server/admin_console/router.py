@@ -314,6 +314,7 @@ def _person_page(request: Request, me: SignedIn, user_id: str, *, revealed: bool
         devices=devices.list_devices(ctx, user_id=user_id),
         grants=grants.list_for_user(ctx, user_id=user_id),
         signing_sessions=_recent_sessions(ctx, user_id),
+        systems=[c for c in clients.list_clients(ctx) if c.status == "active"] if me.may("credentials.write") else [],
         key_algorithms=("p256", "p384", "rsa2048", "rsa3072"),
         document_kinds=identity.DOCUMENT_KINDS,
         reasons=("unspecified", "key_compromise", "affiliation_changed", "superseded", "cessation_of_operation"),
@@ -913,3 +914,61 @@ def pairing_letters(request: Request, csrf: CsrfForm, user_id: Annotated[list[st
         )
 
     return _action(request, csrf, "devices.write", act)
+
+
+# ------------------------------------------------------------------------------ one person, grants
+
+PersonText = Annotated[str, Form(max_length=200)]
+
+
+@router.post("/people")
+def create_person(
+    request: Request,
+    csrf: CsrfForm,
+    full_name: PersonText,
+    cccd: Annotated[str, Form(max_length=20)] = "",
+    tax_code: Annotated[str, Form(max_length=20)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    phone: Annotated[str, Form(max_length=20)] = "",
+    organization: PersonText = "",
+) -> Response:
+    """Register one person (CCCD and/or tax code), as ``POST /api/admin/users`` does."""
+
+    def act(me: SignedIn) -> Response:
+        user = users.create_user(
+            _ctx(request),
+            full_name=full_name,
+            cccd=cccd.strip() or None,
+            tax_code=tax_code.strip() or None,
+            email=email.strip() or None,
+            phone=phone.strip() or None,
+            organization=organization.strip() or None,
+            actor=me.actor,
+        )
+        return _redirect(f"/admin/people/{quote(user.id)}?done=person.created")
+
+    return _action(request, csrf, "people.write", act)
+
+
+@router.post("/people/{user_id}/relying-systems")
+def grant_system(
+    request: Request, user_id: str, csrf: CsrfForm, client_id: Annotated[str, Form(max_length=64)]
+) -> Response:
+    """Authorise a relying system for the person, on the person's behalf (only then may it ask them to sign)."""
+
+    def act(me: SignedIn) -> Response:
+        grants.grant(_ctx(request), client_id=client_id, user_id=user_id, actor=me.actor)
+        return _redirect(f"/admin/people/{quote(user_id)}?done=grant.added")
+
+    return _action(request, csrf, "credentials.write", act)
+
+
+@router.post("/people/{user_id}/relying-systems/{client_id}/revoke")
+def withdraw_system(request: Request, user_id: str, client_id: str, csrf: CsrfForm) -> Response:
+    """Withdraw the authorisation: the relying system's requests for this person stop working."""
+
+    def act(me: SignedIn) -> Response:
+        grants.revoke(_ctx(request), client_id=client_id, user_id=user_id, actor=me.actor)
+        return _redirect(f"/admin/people/{quote(user_id)}?done=grant.withdrawn")
+
+    return _action(request, csrf, "credentials.write", act)

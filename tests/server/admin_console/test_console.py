@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from esign_server.admin_console import accounts
 from esign_server.context import ServerContext
 from esign_server.models import AdminAccount, AuditEvent, Credential, Device
-from esign_server.services import credentials, devices, users
+from esign_server.services import credentials, devices, grants, users
 from sqlmodel import col, select
 
 from ..conftest import Person, oath, register_client
@@ -349,3 +349,29 @@ async def test_markup_in_names_is_shown_as_text_never_run(
         assert page.status_code == 200
         assert "<script>alert" not in page.text and "<img src=x" not in page.text
     assert "&lt;script&gt;" in (await http.get(f"/admin/people/{user.id}")).text
+
+
+async def test_add_one_person_and_authorise_then_withdraw_a_relying_system(
+    ctx: ServerContext, http: httpx.AsyncClient, officer: Officer
+) -> None:
+    assert (await sign_in(http, officer)).status_code == 303
+    token = await page_csrf(http)
+    bad = await http.post("/admin/people", data={"csrf": token, "full_name": "Không Số"})
+    assert bad.status_code == 400  # a CCCD or a tax code is needed
+    made = await http.post(
+        "/admin/people", data={"csrf": token, "full_name": "Hoàng Văn Bảy", "cccd": "001190000777", "email": ""}
+    )
+    assert made.status_code == 303 and made.headers["location"].endswith("?done=person.created")
+    user_id = made.headers["location"].split("/")[-1].split("?")[0]
+    twice = await http.post("/admin/people", data={"csrf": token, "full_name": "Khác", "cccd": "001190000777"})
+    assert twice.status_code == 409
+    rp = register_client(ctx, ["sessions"], name="Một cửa", authorised_by_all=False)
+    page = await http.get(f"/admin/people/{user_id}")
+    assert f'<option value="{rp.client_id}">' in page.text
+    added = await http.post(f"/admin/people/{user_id}/relying-systems", data={"csrf": token, "client_id": rp.client_id})
+    assert added.status_code == 303
+    assert [g.client_id for g in grants.list_for_user(ctx, user_id=user_id)] == [rp.client_id]
+    gone = await http.post(f"/admin/people/{user_id}/relying-systems/{rp.client_id}/revoke", data={"csrf": token})
+    assert gone.status_code == 303
+    assert grants.list_for_user(ctx, user_id=user_id) == []
+    assert events(ctx, "user.created")[-1].actor == "admin:an.nv"

@@ -301,15 +301,23 @@ def _recent_sessions(ctx: ServerContext, user_id: str) -> list[SigningSession]:
 def _person_page(request: Request, me: SignedIn, user_id: str, *, revealed: bool = False, done: str = "") -> Response:
     ctx = _ctx(request)
     user = users.get_user(ctx, user_id)
+    verifications = identity.list_verifications(ctx, user_id=user_id)
+    # Revealed: the sealed document numbers and eKYC references too (an erased record has none).
+    documents: dict[str, str] = {}
+    for row in verifications if revealed else []:
+        if row.sealed is not None:
+            opened = identity.open_verification(ctx, row)
+            documents[row.id] = opened.document_number or opened.reference or ""
     return _render(
         request,
         "person.html",
+        documents=documents,
         here=f"/admin/people/{quote(user_id)}",
         me=me,
         person=user,
         revealed=revealed,
         done=done,
-        verifications=identity.list_verifications(ctx, user_id=user_id),
+        verifications=verifications,
         credentials=credentials.list_credentials(ctx, user_id=user_id),
         devices=devices.list_devices(ctx, user_id=user_id),
         grants=grants.list_for_user(ctx, user_id=user_id),

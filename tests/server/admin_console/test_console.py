@@ -191,8 +191,10 @@ async def test_a_person_page_masks_numbers_until_revealed_and_the_reveal_is_logg
     assert (await sign_in(http, officer)).status_code == 303
     page = await http.get(f"/admin/people/{person.user_id}")
     assert "001203012389" not in page.text and "0012******89" in page.text
+    assert 'data-field="document">CCCD 0012******89' in page.text
     revealed = await http.post(f"/admin/people/{person.user_id}/reveal", data={"csrf": form_csrf(page.text)})
     assert revealed.status_code == 200 and "001203012389" in revealed.text
+    assert 'data-field="document">CCCD 001203012389' in revealed.text  # the sealed document number, opened
     logged = events(ctx, "identity.revealed")
     assert [(e.actor, e.target) for e in logged] == [("admin:an.nv", f"user:{person.user_id}")]
 

@@ -85,8 +85,10 @@ def make_document(size: int) -> bytes:
     parts = [b'<?xml version="1.0" encoding="UTF-8"?>\n<Invoices xmlns="urn:example:invoices">\n']
     total, i = 0, 0
     while total < size:
-        record = (f'  <Invoice No="{i}"><Seller>Công ty {i}</Seller><Amount>{i * 1000}</Amount>'
-                  f"<Note>hàng hóa dịch vụ số {i}</Note></Invoice>\n").encode()
+        record = (
+            f'  <Invoice No="{i}"><Seller>Công ty {i}</Seller><Amount>{i * 1000}</Amount>'
+            f"<Note>hàng hóa dịch vụ số {i}</Note></Invoice>\n"
+        ).encode()
         parts.append(record)
         total += len(record)
         i += 1
@@ -118,8 +120,11 @@ def main() -> None:
     pki = create_dev_pki(work / "pki", "bench")
     signer = pki.signer("person-rsa2048")
     key_pem, cert_pem = work / "key.pem", work / "cert.pem"
-    key_pem.write_bytes(signer._key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_pem.write_bytes(
+        signer._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     pems = [c.public_bytes(serialization.Encoding.PEM) for c in (signer.certificate, *signer.chain)]
     cert_pem.write_bytes(b"".join(pems))
     root = str(pki.root_pem_path)
@@ -131,11 +136,15 @@ def main() -> None:
     import esign
 
     compileall.compile_dir(Path(esign.__file__).parent, quiet=1)
-    print(f"# XML bench, enveloped RSA-2048/SHA-256 exc-c14n; {os.cpu_count()} cores; xmlsec1 "
-          + subprocess.run(["xmlsec1", "--version"], capture_output=True, text=True).stdout.strip())
-    print("| size | operation | xmlsec1 (process) | esign in-process | esign whole process | esign CLI (process) |"
-          " signxml in-process | ratio xmlsec1/esign (in-proc / process / CLI) |"
-          " peak RSS xmlsec1 / esign / CLI / signxml (MB) |")
+    print(
+        f"# XML bench, enveloped RSA-2048/SHA-256 exc-c14n; {os.cpu_count()} cores; xmlsec1 "
+        + subprocess.run(["xmlsec1", "--version"], capture_output=True, text=True).stdout.strip()
+    )
+    print(
+        "| size | operation | xmlsec1 (process) | esign in-process | esign whole process | esign CLI (process) |"
+        " signxml in-process | ratio xmlsec1/esign (in-proc / process / CLI) |"
+        " peak RSS xmlsec1 / esign / CLI / signxml (MB) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name in opts.sizes.split(","):
         doc = make_document(SIZES[name])
@@ -149,16 +158,50 @@ def main() -> None:
         cli_out = work / f"{name}-cli.xml"
         for op in ("sign", "verify"):
             if op == "sign":
-                xs_args = ["xmlsec1", "--sign", "--privkey-pem", f"{key_pem},{cert_pem}", "--output", str(xs_out),
-                           str(tmpl)]
-                cli_args = [cli, "xml", "sign", str(src), "-o", str(cli_out), "--key", str(key_pem),
-                            "--cert", str(cert_pem)]
+                xs_args = [
+                    "xmlsec1",
+                    "--sign",
+                    "--privkey-pem",
+                    f"{key_pem},{cert_pem}",
+                    "--output",
+                    str(xs_out),
+                    str(tmpl),
+                ]
+                cli_args = [
+                    cli,
+                    "xml",
+                    "sign",
+                    str(src),
+                    "-o",
+                    str(cli_out),
+                    "--key",
+                    str(key_pem),
+                    "--cert",
+                    str(cert_pem),
+                ]
             else:
-                xs_args = ["xmlsec1", "--verify", "--trusted-pem", root, "--untrusted-pem",
-                           str(pki.directory / "issuing-ca.pem"), str(ours_out)]
+                xs_args = [
+                    "xmlsec1",
+                    "--verify",
+                    "--trusted-pem",
+                    root,
+                    "--untrusted-pem",
+                    str(pki.directory / "issuing-ca.pem"),
+                    str(ours_out),
+                ]
                 cli_args = [cli, "xml", "verify", str(ours_out), "--trust", root]
-            ours_args = [py, "-c", CHILD_OURS, op, str(key_pem), str(cert_pem), str(src if op == "sign" else ours_out),
-                         str(ours_out), root, *map(str, crl_files)]
+            ours_args = [
+                py,
+                "-c",
+                CHILD_OURS,
+                op,
+                str(key_pem),
+                str(cert_pem),
+                str(src if op == "sign" else ours_out),
+                str(ours_out),
+                root,
+                *map(str, crl_files),
+            ]
             xs: list[tuple[float, float, str]] = []
             ours: list[tuple[float, float, str]] = []
             ours1: list[tuple[float, float, str]] = []
@@ -171,20 +214,41 @@ def main() -> None:
                     ours1.append(run([*ours_args, "1"]))
                     # exit 3: INDETERMINATE, the CLI takes no CRL files and the bench serves no revocation data
                     clis.append(run(cli_args, ok=(0, 3) if op == "verify" else (0,)))
-            sx = [run([py, "-c", CHILD_SIGNXML, op, str(key_pem), str(cert_pem),
-                       str(src if op == "sign" else sx_out), str(sx_out), root,
-                       str(max(1, inner // 10))]) for _ in range(opts.repeat if name != "50m" else 1)]
+            sx = [
+                run(
+                    [
+                        py,
+                        "-c",
+                        CHILD_SIGNXML,
+                        op,
+                        str(key_pem),
+                        str(cert_pem),
+                        str(src if op == "sign" else sx_out),
+                        str(sx_out),
+                        root,
+                        str(max(1, inner // 10)),
+                    ]
+                )
+                for _ in range(opts.repeat if name != "50m" else 1)
+            ]
             xs_t = statistics.median(w for w, _, _ in xs)
             ours_t = statistics.median(float(o) for _, _, o in ours)
             ours_proc = statistics.median(w for w, _, _ in ours1)
             cli_t = statistics.median(w for w, _, _ in clis)
             sx_t = statistics.median(float(o) for _, _, o in sx)
-            rss = (max(r for _, r, _ in xs), max(r for _, r, _ in ours1), max(r for _, r, _ in clis),
-                   max(r for _, r, _ in sx))
-            print(f"| {name} | {op} | {xs_t * 1000:.1f} ms | {ours_t * 1000:.2f} ms | {ours_proc * 1000:.0f} ms |"
-                  f" {cli_t * 1000:.0f} ms | {sx_t * 1000:.2f} ms |"
-                  f" {xs_t / ours_t:.1f}x / {xs_t / ours_proc:.2f}x / {xs_t / cli_t:.2f}x |"
-                  f" {rss[0]:.0f} / {rss[1]:.0f} / {rss[2]:.0f} / {rss[3]:.0f} |", flush=True)
+            rss = (
+                max(r for _, r, _ in xs),
+                max(r for _, r, _ in ours1),
+                max(r for _, r, _ in clis),
+                max(r for _, r, _ in sx),
+            )
+            print(
+                f"| {name} | {op} | {xs_t * 1000:.1f} ms | {ours_t * 1000:.2f} ms | {ours_proc * 1000:.0f} ms |"
+                f" {cli_t * 1000:.0f} ms | {sx_t * 1000:.2f} ms |"
+                f" {xs_t / ours_t:.1f}x / {xs_t / ours_proc:.2f}x / {xs_t / cli_t:.2f}x |"
+                f" {rss[0]:.0f} / {rss[1]:.0f} / {rss[2]:.0f} / {rss[3]:.0f} |",
+                flush=True,
+            )
     print(f"# load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

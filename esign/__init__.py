@@ -33,6 +33,7 @@ def __getattr__(name: str) -> object:
 
     return getattr(importlib.import_module(module), name)
 
+
 __all__ = [
     "EsignError",
     "InvalidInput",

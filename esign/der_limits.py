@@ -38,10 +38,9 @@ def limit_der_tags() -> None:
 
     original: Callable[..., Any] = parser._parse
 
-    def _parse(encoded_data: bytes, data_len: int, pointer: int = 0, lengths_only: bool = False,
-               depth: int = 0) -> Any:
+    def _parse(encoded_data: bytes, data_len: int, pointer: int = 0, lengths_only: bool = False, depth: int = 0) -> Any:
         if pointer < data_len and encoded_data[pointer] & 0x1F == 0x1F:
-            octets = encoded_data[pointer + 1:pointer + 1 + MAX_TAG_OCTETS]
+            octets = encoded_data[pointer + 1 : pointer + 1 + MAX_TAG_OCTETS]
             if len(octets) == MAX_TAG_OCTETS and all(octet & 0x80 for octet in octets):
                 raise ValueError(f"DER tag number longer than {MAX_TAG_OCTETS} octets")
         return original(encoded_data, data_len, pointer, lengths_only, depth)

@@ -374,9 +374,7 @@ def printable(text: str) -> str:
     A signer's name or a form field value is chosen by whoever made the document; in a text report a
     newline or an ANSI escape in it could forge lines ("Result: TOTAL-PASSED") or rewrite the terminal.
     """
-    return "".join(
-        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
-    )
+    return "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
 
 
 def _jsonable(value: Any) -> Any:

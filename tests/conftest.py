@@ -84,8 +84,7 @@ def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevPKI]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    pki = create_dev_pki(tmp_path_factory.mktemp("dev-pki"), "test-pki-password",
-                         base_url=f"http://127.0.0.1:{port}")
+    pki = create_dev_pki(tmp_path_factory.mktemp("dev-pki"), "test-pki-password", base_url=f"http://127.0.0.1:{port}")
     server, _thread = serve_pki(pki, port)
     try:
         yield pki

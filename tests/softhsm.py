@@ -106,9 +106,7 @@ def make_softhsm_token(
     if any(token.label == label for token in lib.get_tokens()):
         raise ValueError(f"a SoftHSM2 token labelled {label!r} already exists")
     free = [
-        slot
-        for slot in lib.get_slots(token_present=True)
-        if not slot.get_token().flags & TokenFlag.TOKEN_INITIALIZED
+        slot for slot in lib.get_slots(token_present=True) if not slot.get_token().flags & TokenFlag.TOKEN_INITIALIZED
     ]
     if not free:
         raise RuntimeError("SoftHSM2 offers no free slot")

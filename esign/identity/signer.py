@@ -155,9 +155,11 @@ class SignerIdentity:
     def _tax_code_shown(self, reveal: bool) -> str | None:
         if self.tax_code is None or reveal:
             return self.tax_code
-        return Identifier.of(IdentifierKind.MST, self.tax_code).masked(
-            always=self.kind is SignerKind.PERSON
-        ).partition(":")[2]
+        return (
+            Identifier.of(IdentifierKind.MST, self.tax_code)
+            .masked(always=self.kind is SignerKind.PERSON)
+            .partition(":")[2]
+        )
 
     def to_dict(self, reveal: bool = False) -> dict[str, Any]:
         """A JSON-ready dict; personal numbers masked unless ``reveal`` (e.g. ``0010******89``)."""

@@ -82,8 +82,7 @@ def seed(as_json: bool = typer.Option(False, "--json", help="Print a JSON array.
     entries = load_level1()
     if as_json:
         rows = [
-            {"code": str(e.code), "name": e.name, "kind": e.kind.value, "status": e.status.value,
-             "source": e.source}
+            {"code": str(e.code), "name": e.name, "kind": e.kind.value, "status": e.status.value, "source": e.source}
             for e in entries
         ]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -257,15 +257,17 @@ def _validate_decision(text: str) -> tuple[str, ...]:
             hint = " (codes are upper case)" if ch.isalpha() and ch.upper() in _ALLOWED else ""
             raise OrgIdError(text, OrgIdRule.CHARSET, f"{ch!r} is not one of 0-9, A-Z or '.'{hint}", i)
     if len(text) > MAX_LENGTH:
-        raise OrgIdError(
-            text, OrgIdRule.LENGTH, f"{len(text)} characters, at most {MAX_LENGTH} allowed", MAX_LENGTH
-        )
+        raise OrgIdError(text, OrgIdRule.LENGTH, f"{len(text)} characters, at most {MAX_LENGTH} allowed", MAX_LENGTH)
     groups = tuple(text.split("."))
     offset = 0
     for group in groups:
         if not group:
-            raise OrgIdError(text, OrgIdRule.EMPTY_GROUP, "empty group (a leading, trailing or double dot)",
-                             offset if offset < len(text) else len(text) - 1)
+            raise OrgIdError(
+                text,
+                OrgIdRule.EMPTY_GROUP,
+                "empty group (a leading, trailing or double dot)",
+                offset if offset < len(text) else len(text) - 1,
+            )
         offset += len(group) + 1
     _check_level1(text, groups[0], 0)
     return groups
@@ -274,8 +276,10 @@ def _validate_decision(text: str) -> tuple[str, ...]:
 def _check_level1(text: str, group: str, position: int) -> None:
     if not _LEVEL1.fullmatch(group):
         raise OrgIdError(
-            text, OrgIdRule.LEVEL1_FORMAT,
-            f"level-1 code {group!r} must be a letter and two digits (like H49)", position,
+            text,
+            OrgIdRule.LEVEL1_FORMAT,
+            f"level-1 code {group!r} must be a letter and two digits (like H49)",
+            position,
         )
     if group[0] not in LEVEL1_LETTERS:
         known = ", ".join(f"{k} ({v})" for k, v in LEVEL1_LETTERS.items())
@@ -293,21 +297,22 @@ def _parse_qcvn(text: str) -> tuple[str, ...]:
             raise OrgIdError(text, OrgIdRule.CHARSET, f"{ch!r} is not one of 0-9, A-Z or '.'", i)
     parts = text.split(".")
     if len(parts) != 4:
-        raise OrgIdError(text, OrgIdRule.QCVN_GROUPS,
-                         f"the QCVN 102 form has 4 groups (V1V2V3.Z1Z2.Y1Y2.X1X2X3), found {len(parts)}")
+        raise OrgIdError(
+            text, OrgIdRule.QCVN_GROUPS, f"the QCVN 102 form has 4 groups (V1V2V3.Z1Z2.Y1Y2.X1X2X3), found {len(parts)}"
+        )
     starts = []
     offset = 0
     for part, width in zip(parts, QCVN_WIDTHS, strict=True):
         starts.append(offset)
         if len(part) != width:
-            raise OrgIdError(text, OrgIdRule.QCVN_WIDTH,
-                             f"group {part!r} must be {width} characters wide", offset)
+            raise OrgIdError(text, OrgIdRule.QCVN_WIDTH, f"group {part!r} must be {width} characters wide", offset)
         offset += len(part) + 1
     for part, start in zip(parts[:3], starts[:3], strict=True):
         for j, ch in enumerate(part):
             if not ch.isdigit():
-                raise OrgIdError(text, OrgIdRule.QCVN_DIGITS, "levels 2 to 4 are digits in the QCVN 102 form",
-                                 start + j)
+                raise OrgIdError(
+                    text, OrgIdRule.QCVN_DIGITS, "levels 2 to 4 are digits in the QCVN 102 form", start + j
+                )
     _check_level1(text, parts[3], starts[3])
     # Level 2, 3, 4 as written right to left; all zeros means "no such level".
     lower = [(parts[2], starts[2]), (parts[1], starts[1]), (parts[0], starts[0])]
@@ -317,8 +322,9 @@ def _parse_qcvn(text: str) -> tuple[str, ...]:
         if set(part) == {"0"}:
             ended = True
         elif ended:
-            raise OrgIdError(text, OrgIdRule.QCVN_GAP,
-                             f"group {part!r} names a level below one that is all zeros", start)
+            raise OrgIdError(
+                text, OrgIdRule.QCVN_GAP, f"group {part!r} names a level below one that is all zeros", start
+            )
         else:
             groups.append(part)
     return tuple(groups)

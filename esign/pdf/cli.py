@@ -38,45 +38,76 @@ def sign(
     input: Annotated[Path, typer.Argument(help="PDF to sign.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the signed PDF.")],
     key: Annotated[Path | None, typer.Option("--key", help="PKCS#12 (.p12/.pfx) file with key and chain.")] = None,
-    password: Annotated[str | None, typer.Option(
-        "--password", envvar="ESIGN_KEY_PASSWORD", help="PKCS#12 password (or $ESIGN_KEY_PASSWORD).")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option("--password", envvar="ESIGN_KEY_PASSWORD", help="PKCS#12 password (or $ESIGN_KEY_PASSWORD)."),
+    ] = None,
     level: Annotated[str, typer.Option("--level", help="B-B, B-T, B-LT or B-LTA.")] = "B-B",
     tsa: Annotated[str | None, typer.Option("--tsa", help="RFC 3161 time-stamping URL (B-T and up).")] = None,
     reason: Annotated[str | None, typer.Option("--reason")] = None,
     location: Annotated[str | None, typer.Option("--location")] = None,
     contact: Annotated[str | None, typer.Option("--contact")] = None,
     field: Annotated[str | None, typer.Option("--field", help="Signature field name.")] = None,
-    visible: Annotated[str | None, typer.Option(
-        "--visible", help="PAGE:x1,y1,x2,y2 in points, page 1 first (e.g. 1:50,50,300,130).")] = None,
+    visible: Annotated[
+        str | None, typer.Option("--visible", help="PAGE:x1,y1,x2,y2 in points, page 1 first (e.g. 1:50,50,300,130).")
+    ] = None,
     language: Annotated[str, typer.Option("--language", help="Appearance language: vi or en.")] = "vi",
-    certify: Annotated[int | None, typer.Option(
-        "--certify", help="Certification signature with DocMDP level 1, 2 or 3.")] = None,
-    trust: Annotated[list[Path] | None, typer.Option(
-        "--trust", help="Trust anchor for B-LT material (default: the root in the key's chain).")] = None,
-    remote: Annotated[str | None, typer.Option(
-        "--remote", help="CSC v2 signing service URL: the key stays there (client id/secret from "
-        "$ESIGN_CLIENT_ID/$ESIGN_CLIENT_SECRET or $ESIGN_ACCESS_TOKEN).")] = None,
+    certify: Annotated[
+        int | None, typer.Option("--certify", help="Certification signature with DocMDP level 1, 2 or 3.")
+    ] = None,
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option("--trust", help="Trust anchor for B-LT material (default: the root in the key's chain)."),
+    ] = None,
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--remote",
+            help="CSC v2 signing service URL: the key stays there (client id/secret from "
+            "$ESIGN_CLIENT_ID/$ESIGN_CLIENT_SECRET or $ESIGN_ACCESS_TOKEN).",
+        ),
+    ] = None,
     credential: Annotated[str | None, typer.Option("--credential", help="Credential id on --remote.")] = None,
     otp: Annotated[str | None, typer.Option("--otp", help="OTP for --remote (default: confirm on the phone).")] = None,
-    preset: Annotated[str | None, typer.Option(
-        "--preset", help="Decree 30 appearance: decree30.person, decree30.agency, decree30.attachment, "
-        "decree30.copy or decree30.scan (docs/decree30.md).")] = None,
-    image: Annotated[Path | None, typer.Option(
-        "--image", help="--preset: the signature (person) or seal (agency, scan) PNG with transparency.")] = None,
-    marker: Annotated[str | None, typer.Option(
-        "--marker", help="decree30.person: placeholder text in the signature block's blank space.")] = None,
-    position: Annotated[str | None, typer.Option(
-        "--position", help="--preset: PAGE:x1,y1,x2,y2 instead of finding the place in the document.")] = None,
-    signer_name: Annotated[str | None, typer.Option(
-        "--signer-name", help="decree30.person: the printed full name (default: the certificate's).")] = None,
-    seal_width_mm: Annotated[float | None, typer.Option(
-        "--seal-width-mm", help="decree30.agency/scan: the seal's real width if the PNG has no DPI.")] = None,
-    agency_name: Annotated[str | None, typer.Option(
-        "--agency-name", help="decree30.agency/copy/scan: the name shown (default: the certificate's).")] = None,
-    document_number: Annotated[str | None, typer.Option(
-        "--document-number", help="decree30.attachment: number and notation, e.g. 125/STP-HCTP.")] = None,
-    copy_form: Annotated[str | None, typer.Option(
-        "--copy-form", help="decree30.copy: SAO Y, SAO LỤC or TRÍCH SAO.")] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            help="Decree 30 appearance: decree30.person, decree30.agency, decree30.attachment, "
+            "decree30.copy or decree30.scan (docs/decree30.md).",
+        ),
+    ] = None,
+    image: Annotated[
+        Path | None,
+        typer.Option("--image", help="--preset: the signature (person) or seal (agency, scan) PNG with transparency."),
+    ] = None,
+    marker: Annotated[
+        str | None,
+        typer.Option("--marker", help="decree30.person: placeholder text in the signature block's blank space."),
+    ] = None,
+    position: Annotated[
+        str | None,
+        typer.Option("--position", help="--preset: PAGE:x1,y1,x2,y2 instead of finding the place in the document."),
+    ] = None,
+    signer_name: Annotated[
+        str | None,
+        typer.Option("--signer-name", help="decree30.person: the printed full name (default: the certificate's)."),
+    ] = None,
+    seal_width_mm: Annotated[
+        float | None,
+        typer.Option("--seal-width-mm", help="decree30.agency/scan: the seal's real width if the PNG has no DPI."),
+    ] = None,
+    agency_name: Annotated[
+        str | None,
+        typer.Option("--agency-name", help="decree30.agency/copy/scan: the name shown (default: the certificate's)."),
+    ] = None,
+    document_number: Annotated[
+        str | None,
+        typer.Option("--document-number", help="decree30.attachment: number and notation, e.g. 125/STP-HCTP."),
+    ] = None,
+    copy_form: Annotated[
+        str | None, typer.Option("--copy-form", help="decree30.copy: SAO Y, SAO LỤC or TRÍCH SAO.")
+    ] = None,
 ) -> None:
     """Sign IN.pdf into OUT.pdf with a PKCS#12 key, or with a key on a remote signing service."""
     from esign.pdf.appearance import VisibleSignature
@@ -94,68 +125,149 @@ def sign(
         else:
             raise InvalidInput("give --key FILE.p12, or --remote URL --credential ID")
         if preset:
-            _sign_preset(input, output, signer, preset=preset, image=image, marker=marker, field=field,
-                         position=position, signer_name=signer_name, seal_width_mm=seal_width_mm,
-                         agency_name=agency_name, document_number=document_number, copy_form=copy_form,
-                         level=level, tsa=tsa, reason=reason, location=location, trust=trust,
-                         conflicting=visible is not None or certify is not None)
+            _sign_preset(
+                input,
+                output,
+                signer,
+                preset=preset,
+                image=image,
+                marker=marker,
+                field=field,
+                position=position,
+                signer_name=signer_name,
+                seal_width_mm=seal_width_mm,
+                agency_name=agency_name,
+                document_number=document_number,
+                copy_form=copy_form,
+                level=level,
+                tsa=tsa,
+                reason=reason,
+                location=location,
+                trust=trust,
+                conflicting=visible is not None or certify is not None,
+            )
             typer.echo(f"signed {input} -> {output} (PAdES {level.upper()}, {preset})")
             return
         box = VisibleSignature.parse(visible, language=language) if visible else None
-        sign_pdf(input, output, signer, level=level, tsa_url=tsa, reason=reason, location=location,
-                 contact=contact, field_name=field, visible=box, certify=certify if certify else False,
-                 trust=list(trust) if trust else None)
+        sign_pdf(
+            input,
+            output,
+            signer,
+            level=level,
+            tsa_url=tsa,
+            reason=reason,
+            location=location,
+            contact=contact,
+            field_name=field,
+            visible=box,
+            certify=certify if certify else False,
+            trust=list(trust) if trust else None,
+        )
     except EsignError as exc:
         raise _fail(exc) from None
     typer.echo(f"signed {input} -> {output} (PAdES {level.upper()})")
 
 
 def _sign_preset(
-    input: Path, output: Path, signer: Signer, *, preset: str, image: Path | None, marker: str | None,
-    field: str | None, position: str | None, signer_name: str | None, seal_width_mm: float | None,
-    agency_name: str | None, document_number: str | None, copy_form: str | None, level: str, tsa: str | None,
-    reason: str | None, location: str | None, trust: list[Path] | None, conflicting: bool,
+    input: Path,
+    output: Path,
+    signer: Signer,
+    *,
+    preset: str,
+    image: Path | None,
+    marker: str | None,
+    field: str | None,
+    position: str | None,
+    signer_name: str | None,
+    seal_width_mm: float | None,
+    agency_name: str | None,
+    document_number: str | None,
+    copy_form: str | None,
+    level: str,
+    tsa: str | None,
+    reason: str | None,
+    location: str | None,
+    trust: list[Path] | None,
+    conflicting: bool,
 ) -> None:
     """``--preset``: a Decree 30 appearance (esign.pdf.decree30)."""
     from esign.pdf.decree30 import Position, sign_decree30
 
     if conflicting:
-        raise InvalidInput("--preset draws its own appearance and is an approval signature: "
-                           "leave out --visible and --certify")
-    sign_decree30(input, output, signer, preset=preset, image=image, marker=marker, field_name=field,
-                  position=Position.parse(position) if position else None, signer_name=signer_name,
-                  seal_width_mm=seal_width_mm, agency_name=agency_name, document_number=document_number,
-                  copy_form=copy_form, level=level, tsa_url=tsa, reason=reason, location=location,
-                  trust=list(trust) if trust else None)
+        raise InvalidInput(
+            "--preset draws its own appearance and is an approval signature: leave out --visible and --certify"
+        )
+    sign_decree30(
+        input,
+        output,
+        signer,
+        preset=preset,
+        image=image,
+        marker=marker,
+        field_name=field,
+        position=Position.parse(position) if position else None,
+        signer_name=signer_name,
+        seal_width_mm=seal_width_mm,
+        agency_name=agency_name,
+        document_number=document_number,
+        copy_form=copy_form,
+        level=level,
+        tsa_url=tsa,
+        reason=reason,
+        location=location,
+        trust=list(trust) if trust else None,
+    )
 
 
 @app.command()
 def verify(
     file: Annotated[Path, typer.Argument(help="Signed PDF.")],
-    trust: Annotated[list[Path] | None, typer.Option(
-        "--trust", help="Also trust this root certificate (PEM/DER); repeatable. Default: the Vietnamese "
-        "trust store (esign trust list).")] = None,
-    trust_only: Annotated[list[Path] | None, typer.Option(
-        "--trust-only", help="Trust only these roots (PEM/DER), not the default store; repeatable.")] = None,
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trust",
+            help="Also trust this root certificate (PEM/DER); repeatable. Default: the Vietnamese "
+            "trust store (esign trust list).",
+        ),
+    ] = None,
+    trust_only: Annotated[
+        list[Path] | None,
+        typer.Option("--trust-only", help="Trust only these roots (PEM/DER), not the default store; repeatable."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
-    at: Annotated[str | None, typer.Option(
-        "--at", help="Validation time, ISO 8601 with a zone (e.g. 2026-01-31T12:00:00+07:00).")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Validation time, ISO 8601 with a zone (e.g. 2026-01-31T12:00:00+07:00).")
+    ] = None,
     fetch: Annotated[bool, typer.Option("--fetch", help="Check revocation online when the file lacks it.")] = False,
     reveal: Annotated[bool, typer.Option("--reveal", help="Show personal numbers unmasked.")] = False,
-    lang: Annotated[str | None, typer.Option(
-        "--lang", help="Report language: vi or en (default: from the locale).")] = None,
-    report: Annotated[Path | None, typer.Option(
-        "--report", help="Also write a printable PDF validation report (one page per signature).")] = None,
-    crl: Annotated[list[Path] | None, typer.Option(
-        "--crl", help="A CRL (DER or PEM) to check revocation with, besides the file's; repeatable.")] = None,
-    ocsp: Annotated[list[Path] | None, typer.Option(
-        "--ocsp", help="An OCSP response (DER) to check revocation with; repeatable.")] = None,
-    visual: Annotated[bool, typer.Option(
-        "--visual", help="Render each signed revision and the file (pdftoppm) and name the pages that "
-        "look different.")] = False,
-    signed_revision: Annotated[int | None, typer.Option(
-        "--signed-revision", help="With -o: write the bytes signature N (1 = first) covered, i.e. the "
-        "document as it was signed.")] = None,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Report language: vi or en (default: from the locale).")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write a printable PDF validation report (one page per signature)."),
+    ] = None,
+    crl: Annotated[
+        list[Path] | None,
+        typer.Option("--crl", help="A CRL (DER or PEM) to check revocation with, besides the file's; repeatable."),
+    ] = None,
+    ocsp: Annotated[
+        list[Path] | None, typer.Option("--ocsp", help="An OCSP response (DER) to check revocation with; repeatable.")
+    ] = None,
+    visual: Annotated[
+        bool,
+        typer.Option(
+            "--visual",
+            help="Render each signed revision and the file (pdftoppm) and name the pages that look different.",
+        ),
+    ] = False,
+    signed_revision: Annotated[
+        int | None,
+        typer.Option(
+            "--signed-revision",
+            help="With -o: write the bytes signature N (1 = first) covered, i.e. the document as it was signed.",
+        ),
+    ] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Where --signed-revision writes.")] = None,
 ) -> None:
     """Validate every signature. Exit 0 all TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 refused input."""
@@ -169,8 +281,16 @@ def verify(
         chosen = language(lang)
         moment = parse_time(at)
         anchors = trust_anchors(trust, trust_only)
-        reports = verify_pdf(file, trust_anchors=anchors, at=moment, allow_fetching=fetch, reveal=reveal,
-                             crls=[_der(p) for p in crl or ()], ocsps=[_der(p) for p in ocsp or ()], visual=visual)
+        reports = verify_pdf(
+            file,
+            trust_anchors=anchors,
+            at=moment,
+            allow_fetching=fetch,
+            reveal=reveal,
+            crls=[_der(p) for p in crl or ()],
+            ocsps=[_der(p) for p in ocsp or ()],
+            visual=visual,
+        )
         if not reports:  # as esign xml verify does: nothing to verify is refused input (exit 2)
             raise InvalidInput(f"{file}: the document holds no PDF signature")
         code = _emit_with_decree30(reports, file, chosen, as_json=as_json, report=report)
@@ -265,10 +385,12 @@ def _write_signed_revision(file: Path, number: int, output: Path | None) -> None
 @app.command()
 def decree30(
     file: Annotated[Path, typer.Argument(help="Signed PDF.")],
-    trust: Annotated[list[Path] | None, typer.Option(
-        "--trust", help="Also trust this root certificate (PEM/DER); repeatable.")] = None,
-    trust_only: Annotated[list[Path] | None, typer.Option(
-        "--trust-only", help="Trust only these roots (PEM/DER); repeatable.")] = None,
+    trust: Annotated[
+        list[Path] | None, typer.Option("--trust", help="Also trust this root certificate (PEM/DER); repeatable.")
+    ] = None,
+    trust_only: Annotated[
+        list[Path] | None, typer.Option("--trust-only", help="Trust only these roots (PEM/DER); repeatable.")
+    ] = None,
     fetch: Annotated[bool, typer.Option("--fetch", help="Check revocation online when the file lacks it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:

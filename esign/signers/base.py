@@ -101,9 +101,7 @@ class Signer(ABC):
         """Release backend resources (sessions, connections)."""
 
 
-def verify_digest_signature(
-    public_key: Any, signature: bytes, digest: bytes, algorithm: SignatureAlgorithm
-) -> bool:
+def verify_digest_signature(public_key: Any, signature: bytes, digest: bytes, algorithm: SignatureAlgorithm) -> bool:
     """Check ``signature`` over a precomputed ``digest``; True when it verifies."""
     prehashed = Prehashed(algorithm.digest.hash_object())
     try:
@@ -154,9 +152,7 @@ def verified_signature(public_key: Any, signature: bytes, digest: bytes, algorit
 def rsa_padding(algorithm: SignatureAlgorithm) -> padding.AsymmetricPadding:
     """The RSA padding for ``algorithm``: PKCS#1 v1.5, or PSS with MGF1 and salt = digest length."""
     if algorithm.scheme is SignatureScheme.RSA_PSS:
-        return padding.PSS(
-            mgf=padding.MGF1(algorithm.digest.hash_object()), salt_length=algorithm.digest.digest_size
-        )
+        return padding.PSS(mgf=padding.MGF1(algorithm.digest.hash_object()), salt_length=algorithm.digest.digest_size)
     return padding.PKCS1v15()
 
 

@@ -79,9 +79,7 @@ class FileSigner(Signer):
         self._key = private_key
 
     @classmethod
-    def from_pkcs12(
-        cls, source: str | Path | bytes, password: str | bytes | None, **policy: bool
-    ) -> FileSigner:
+    def from_pkcs12(cls, source: str | Path | bytes, password: str | bytes | None, **policy: bool) -> FileSigner:
         """Load a PKCS#12 (.p12/.pfx) bundle holding the key, its certificate and the chain."""
         data = _read(source, "PKCS#12")
         try:

@@ -169,9 +169,18 @@ def sign_xml(
     >>> signed = sign_xml(b"<doc><a>1</a></doc>", signer)                      # doctest: +SKIP
     """
     draft = _make_draft(
-        data, signer.certificate, signer.chain, profile=profile, reference_id=reference_id,
-        signature_parent=signature_parent, digest=digest, c14n=c14n, scheme=scheme,
-        signing_time=signing_time, huge_tree=huge_tree, allow_weak=allow_weak,
+        data,
+        signer.certificate,
+        signer.chain,
+        profile=profile,
+        reference_id=reference_id,
+        signature_parent=signature_parent,
+        digest=digest,
+        c14n=c14n,
+        scheme=scheme,
+        signing_time=signing_time,
+        huge_tree=huge_tree,
+        allow_weak=allow_weak,
     )
     value = _sign_now(signer, draft.tbs_digest(), draft.algorithm)
     draft.source = data
@@ -282,9 +291,17 @@ def finish(
     cert_text = signature.findtext(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate") or ""
     certificate = x509.load_der_x509_certificate(base64.b64decode(cert_text))
     draft = _Draft(
-        tree=tree, signature=signature, signed_info=signed_info, value=value, algorithm=algorithm,
-        c14n=state.c14n, profile=state.profile, certificate=certificate,
-        chain=tuple(_embedded_chain(signature)), inserted=signature, modified=False,
+        tree=tree,
+        signature=signature,
+        signed_info=signed_info,
+        value=value,
+        algorithm=algorithm,
+        c14n=state.c14n,
+        profile=state.profile,
+        certificate=certificate,
+        chain=tuple(_embedded_chain(signature)),
+        inserted=signature,
+        modified=False,
     )
     return _complete(draft, signature_value, timestamper or _timestamper(state.tsa_url, state.profile))
 
@@ -413,7 +430,8 @@ class _Builder:
         signed_info = etree.SubElement(signature, _DS + "SignedInfo")
         etree.SubElement(signed_info, _DS + "CanonicalizationMethod", Algorithm=self.c14n)
         etree.SubElement(
-            signed_info, _DS + "SignatureMethod",
+            signed_info,
+            _DS + "SignatureMethod",
             Algorithm=SIGNATURE_URI_OF[(self.algorithm.scheme, self.algorithm.digest)],
         )
         value = etree.SubElement(signature, _DS + "SignatureValue")
@@ -457,14 +475,26 @@ class _Builder:
         return self.digest.digest(canonicalize(node, self.c14n, with_comments=False))
 
     def draft(
-        self, tree: etree._ElementTree, profile: str, parts: tuple[etree._Element, etree._Element, etree._Element],
-        inserted: etree._Element, modified: bool = False,
+        self,
+        tree: etree._ElementTree,
+        profile: str,
+        parts: tuple[etree._Element, etree._Element, etree._Element],
+        inserted: etree._Element,
+        modified: bool = False,
     ) -> _Draft:
         signature, signed_info, value = parts
         return _Draft(
-            tree=tree, signature=signature, signed_info=signed_info, value=value, algorithm=self.algorithm,
-            c14n=self.c14n, profile=profile, certificate=self.certificate, chain=self.chain,
-            inserted=inserted, modified=modified,
+            tree=tree,
+            signature=signature,
+            signed_info=signed_info,
+            value=value,
+            algorithm=self.algorithm,
+            c14n=self.c14n,
+            profile=profile,
+            certificate=self.certificate,
+            chain=self.chain,
+            inserted=inserted,
+            modified=modified,
         )
 
     # -- profiles ---------------------------------------------------------------------------
@@ -560,9 +590,7 @@ class _Builder:
         signature, signed_info, _ = parts
         content_digest = self.node_digest(data)
         encloses = _is_ancestor_or_self(data, slot)
-        self.reference(
-            signed_info, "#" + reference_id, content_digest, transforms=(ENVELOPED,) if encloses else ()
-        )
+        self.reference(signed_info, "#" + reference_id, content_digest, transforms=(ENVELOPED,) if encloses else ())
         self.key_info(signature, subject_name=True)
         object_id = f"SigningTime-{signature_id}"
         _refuse_existing_id(root, object_id)
@@ -600,7 +628,10 @@ class _Builder:
         fmt = etree.SubElement(data_props, _XA + "DataObjectFormat", ObjectReference="#" + content_ref)
         etree.SubElement(fmt, _XA + "MimeType").text = "text/xml"
         self.reference(
-            signed_info, "#" + props_id, self.node_digest(signed_props), transforms=(self.c14n,),
+            signed_info,
+            "#" + props_id,
+            self.node_digest(signed_props),
+            transforms=(self.c14n,),
             ref_type=XADES_SIGNED_PROPERTIES_TYPE,
         )
 
@@ -610,10 +641,12 @@ def _issuer_serial(cert: x509.Certificate) -> bytes:
     from asn1crypto import x509 as asn1_x509
 
     name = asn1_x509.Name.load(cert.issuer.public_bytes())
-    value = asn1_cms.IssuerSerial({
-        "issuer": [asn1_x509.GeneralName({"directory_name": name})],
-        "serial": cert.serial_number,
-    })
+    value = asn1_cms.IssuerSerial(
+        {
+            "issuer": [asn1_x509.GeneralName({"directory_name": name})],
+            "serial": cert.serial_number,
+        }
+    )
     return value.dump()
 
 

@@ -24,7 +24,8 @@ def _imported_modules(package: Path) -> set[tuple[str, str]]:
 def test_library_never_imports_the_server_or_the_clients() -> None:
     # esign/cli.py names the optional groups as strings and imports them lazily; nothing imports them.
     offenders = [
-        (file, module) for file, module in _imported_modules(ROOT / "esign")
+        (file, module)
+        for file, module in _imported_modules(ROOT / "esign")
         if module.split(".")[0] in ("esign_server", "esign_client")
     ]
     assert offenders == []
@@ -32,7 +33,8 @@ def test_library_never_imports_the_server_or_the_clients() -> None:
 
 def test_clients_never_import_the_server() -> None:
     offenders = [
-        (file, module) for file, module in _imported_modules(ROOT / "clients" / "python")
+        (file, module)
+        for file, module in _imported_modules(ROOT / "clients" / "python")
         if module.split(".")[0] == "esign_server"
     ]
     assert offenders == []

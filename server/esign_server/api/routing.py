@@ -315,9 +315,7 @@ class HotRoutes:
                 return route, {name: convertors[name].convert(value) for name, value in found.groupdict().items()}
         return None
 
-    async def serve(
-        self, matched: tuple[APIRoute, dict[str, Any]], scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def serve(self, matched: tuple[APIRoute, dict[str, Any]], scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a request :meth:`match` matched, as the app's router would have routed it."""
         route, path_params = matched
         scope["app"] = self._app

@@ -179,9 +179,7 @@ def _document(evidence: InPersonDocument, identity: IdentityData) -> tuple[str, 
             f"unknown document kind {evidence.kind[:10]!r}; use {', '.join(DOCUMENT_KINDS)}", code="invalid_document"
         )
     if identity.is_person and kind not in _PERSON_DOCUMENTS:
-        raise ServiceError(
-            "a person proves their identity with a CCCD, CMND or passport (HC)", code="invalid_document"
-        )
+        raise ServiceError("a person proves their identity with a CCCD, CMND or passport (HC)", code="invalid_document")
     if not identity.is_person and kind != "BRN":
         raise ServiceError(
             "an organization proves its identity with its business registration certificate (BRN)",
@@ -415,9 +413,7 @@ def _revoke_and_reissue(ctx: ServerContext, outcome: VerificationOutcome, *, act
             continue
         external = cert is None or cert.issuer != ctx.pki.issuing_ca.certificate.subject
         was_active = cred.status != "suspended"
-        credential_service.change_status(
-            ctx, credential_id=cred.id, action="revoke", reason="superseded", actor=actor
-        )
+        credential_service.change_status(ctx, credential_id=cred.id, action="revoke", reason="superseded", actor=actor)
         revoked.append(cred.id)
         if was_active:
             reissued.append(

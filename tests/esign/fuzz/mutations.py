@@ -97,19 +97,84 @@ def der_bomb(size: int, choices: Choices) -> bytes:
         return body
     return _der(0x30, _der(0x02, b"\x7f" + b"\xff" * size) * 3)
 
+
 # Tokens that parsers treat specially: delimiters, keywords, numbers at the edges of integer types.
 PDF_TOKENS = (
-    b"<<", b">>", b"[", b"]", b"(", b")", b"<", b">", b"/", b"%", b"\\", b"\r", b"\n", b" ", b"\0",
-    b"obj", b"endobj", b"stream", b"endstream", b"xref", b"trailer", b"startxref", b"%%EOF", b"R",
-    b"0 0 R", b"1 0 R", b"999999 0 R", b"/Type /Sig", b"/ByteRange", b"/Contents", b"/Length", b"/Prev",
-    b"/Filter /FlateDecode", b"/Filter /LZWDecode", b"/DecodeParms << /Predictor 12 /Columns 99999999 >>",
-    b"-1", b"0", b"2147483647", b"2147483648", b"4294967296", b"9223372036854775808", b"1e308", b"-0.0",
-    b"99999999999999999999999999999999999999", b".", b"--1", b"+-1",
+    b"<<",
+    b">>",
+    b"[",
+    b"]",
+    b"(",
+    b")",
+    b"<",
+    b">",
+    b"/",
+    b"%",
+    b"\\",
+    b"\r",
+    b"\n",
+    b" ",
+    b"\0",
+    b"obj",
+    b"endobj",
+    b"stream",
+    b"endstream",
+    b"xref",
+    b"trailer",
+    b"startxref",
+    b"%%EOF",
+    b"R",
+    b"0 0 R",
+    b"1 0 R",
+    b"999999 0 R",
+    b"/Type /Sig",
+    b"/ByteRange",
+    b"/Contents",
+    b"/Length",
+    b"/Prev",
+    b"/Filter /FlateDecode",
+    b"/Filter /LZWDecode",
+    b"/DecodeParms << /Predictor 12 /Columns 99999999 >>",
+    b"-1",
+    b"0",
+    b"2147483647",
+    b"2147483648",
+    b"4294967296",
+    b"9223372036854775808",
+    b"1e308",
+    b"-0.0",
+    b"99999999999999999999999999999999999999",
+    b".",
+    b"--1",
+    b"+-1",
 )
 XML_TOKENS = (
-    b"<", b">", b"</", b"/>", b"&", b"&amp;", b"&#0;", b"&#x110000;", b"&lol;", b"<![CDATA[", b"]]>", b"<!--",
-    b"-->", b"<?xml version='1.0'?>", b"<?pi x?>", b"xmlns=''", b' xmlns:ds="urn:evil"', b' Id="data"',
-    b' URI=""', b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\0", b"\r", b"\t",
+    b"<",
+    b">",
+    b"</",
+    b"/>",
+    b"&",
+    b"&amp;",
+    b"&#0;",
+    b"&#x110000;",
+    b"&lol;",
+    b"<![CDATA[",
+    b"]]>",
+    b"<!--",
+    b"-->",
+    b"<?xml version='1.0'?>",
+    b"<?pi x?>",
+    b"xmlns=''",
+    b' xmlns:ds="urn:evil"',
+    b' Id="data"',
+    b' URI=""',
+    b"\xff",
+    b"\xc0\x80",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\0",
+    b"\r",
+    b"\t",
 )
 
 
@@ -138,7 +203,7 @@ def flip_bytes(data: bytes, choices: Choices) -> Mutant:
     """Overwrite a short run of bytes with random ones."""
     pos = choices.integer(0, len(data) - 1)
     chunk = choices.raw(choices.integer(1, 16))
-    out = data[:pos] + chunk + data[pos + len(chunk):]
+    out = data[:pos] + chunk + data[pos + len(chunk) :]
     return Mutant(out[: len(data)], f"overwrite {len(chunk)} bytes at {pos}")
 
 
@@ -152,7 +217,7 @@ def delete_span(data: bytes, choices: Choices) -> Mutant:
     """Remove a span of bytes."""
     pos = choices.integer(0, len(data) - 1)
     size = choices.integer(1, 64)
-    return Mutant(data[:pos] + data[pos + size:], f"delete {size} bytes at {pos}")
+    return Mutant(data[:pos] + data[pos + size :], f"delete {size} bytes at {pos}")
 
 
 def _insert_tokens(tokens: tuple[bytes, ...]) -> Mutator:
@@ -187,29 +252,42 @@ def pdf_damage_xref(data: bytes, choices: Choices) -> Mutant:
         matches = list(re.finditer(rb"startxref\s+(\d+)", data))
         if matches:
             m = pick(choices, matches)
-            value = pick(choices, [b"0", b"-1", b"99999999999999999999", b"%d" % (int(m.group(1)) + 1),
-                                   b"%d" % choices.integer(0, len(data))])
-            return Mutant(data[: m.start(1)] + value + data[m.end(1):], f"startxref -> {value!r}")
+            value = pick(
+                choices,
+                [
+                    b"0",
+                    b"-1",
+                    b"99999999999999999999",
+                    b"%d" % (int(m.group(1)) + 1),
+                    b"%d" % choices.integer(0, len(data)),
+                ],
+            )
+            return Mutant(data[: m.start(1)] + value + data[m.end(1) :], f"startxref -> {value!r}")
     if kind == 1:
         matches = list(re.finditer(rb"\d{10} \d{5} [nf]", data))
         if matches:
             m = pick(choices, matches)
-            entry = b"%010d %05d %s" % (choices.integer(0, 9_999_999_999), choices.integer(0, 99_999),
-                                        pick(choices, [b"n", b"f", b"x"]))
-            return Mutant(data[: m.start()] + entry + data[m.end():], f"xref entry -> {entry!r}")
+            entry = b"%010d %05d %s" % (
+                choices.integer(0, 9_999_999_999),
+                choices.integer(0, 99_999),
+                pick(choices, [b"n", b"f", b"x"]),
+            )
+            return Mutant(data[: m.start()] + entry + data[m.end() :], f"xref entry -> {entry!r}")
     if kind == 2:
         matches = list(re.finditer(rb"/(Size|Root|Prev|Info|Count)\s+(\d+)", data))
         if matches:
             m = pick(choices, matches)
             value = pick(choices, [b"0", b"-5", b"2147483648", b"99999999999999999999999", b"1.5"])
-            return Mutant(data[: m.start(2)] + value + data[m.end(2):], f"/{m.group(1).decode()} -> {value!r}")
+            return Mutant(data[: m.start(2)] + value + data[m.end(2) :], f"/{m.group(1).decode()} -> {value!r}")
     if kind == 3:
         # An incremental update whose trailer /Prev points at itself: an xref loop.
         last = list(re.finditer(rb"startxref\s+(\d+)", data))
         prev = int(last[-1].group(1)) if last else 0
         here = len(data) + 1
-        tail = (b"\nxref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 1 /Root 1 0 R /Prev %d >>\n"
-                b"startxref\n%d\n%%%%EOF\n" % (pick(choices, [here, prev, here + 5]), here))
+        tail = (
+            b"\nxref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 1 /Root 1 0 R /Prev %d >>\n"
+            b"startxref\n%d\n%%%%EOF\n" % (pick(choices, [here, prev, here + 5]), here)
+        )
         return Mutant(data + tail, "xref section with a /Prev loop")
     if kind == 4:
         start = data.rfind(b"trailer")
@@ -219,7 +297,7 @@ def pdf_damage_xref(data: bytes, choices: Choices) -> Mutant:
     m = re.search(rb"xref\s+0\s+(\d+)", data)
     if m:
         value = pick(choices, [b"0", b"999999999", b"2147483648", b"-1"])
-        return Mutant(data[: m.start(1)] + value + data[m.end(1):], f"xref subsection count -> {value!r}")
+        return Mutant(data[: m.start(1)] + value + data[m.end(1) :], f"xref subsection count -> {value!r}")
     return truncate(data, choices)
 
 
@@ -231,8 +309,22 @@ def pdf_edit_byte_range(data: bytes, choices: Choices) -> Mutant:
     m = pick(choices, matches)
     numbers = [int(x) for x in re.findall(rb"-?\d+", m.group(1))] or [0, 0, 0, 0]
     index = choices.integer(0, len(numbers) - 1)
-    numbers[index] = pick(choices, [0, -1, 1, numbers[index] + 1, numbers[index] - 1, len(data), len(data) + 1,
-                                    2**31, 2**63, 10**40, choices.integer(0, len(data))])
+    numbers[index] = pick(
+        choices,
+        [
+            0,
+            -1,
+            1,
+            numbers[index] + 1,
+            numbers[index] - 1,
+            len(data),
+            len(data) + 1,
+            2**31,
+            2**63,
+            10**40,
+            choices.integer(0, len(data)),
+        ],
+    )
     if choices.integer(0, 4) == 0:
         numbers = numbers + [choices.integer(0, len(data))] * choices.integer(1, 4)
     body = b" ".join(b"%d" % n for n in numbers)
@@ -240,7 +332,7 @@ def pdf_edit_byte_range(data: bytes, choices: Choices) -> Mutant:
     old = m.group(1)
     if len(body) <= len(old):
         body = body.ljust(len(old))
-    out = data[: m.start(1)] + body + data[m.end(1):]
+    out = data[: m.start(1)] + body + data[m.end(1) :]
     return Mutant(out, f"ByteRange -> [{body.strip().decode()}]")
 
 
@@ -315,9 +407,20 @@ def pdf_huge_numbers(data: bytes, choices: Choices) -> Mutant:
         return flip_byte(data, choices)
     m = pick(choices, matches)
     digits = choices.integer(10, 5_000)
-    value = pick(choices, [b"9" * digits, b"-" + b"9" * digits, b"1" + b"0" * digits, b"0." + b"0" * digits + b"1",
-                           b"4294967295", b"18446744073709551616", b"1e999", b"-2147483649"])
-    return Mutant(data[: m.start()] + value + data[m.end():], f"number at {m.start()} -> {len(value)} chars")
+    value = pick(
+        choices,
+        [
+            b"9" * digits,
+            b"-" + b"9" * digits,
+            b"1" + b"0" * digits,
+            b"0." + b"0" * digits + b"1",
+            b"4294967295",
+            b"18446744073709551616",
+            b"1e999",
+            b"-2147483649",
+        ],
+    )
+    return Mutant(data[: m.start()] + value + data[m.end() :], f"number at {m.start()} -> {len(value)} chars")
 
 
 def pdf_stream_length(data: bytes, choices: Choices) -> Mutant:
@@ -328,21 +431,39 @@ def pdf_stream_length(data: bytes, choices: Choices) -> Mutant:
     m = pick(choices, matches)
     if choices.integer(0, 1):
         value = pick(choices, [b"0", b"-1", b"999999999", b"%d" % (int(m.group(1)) + 1), b"1 0 R", b"99 0 R"])
-        return Mutant(data[: m.start(1)] + value + data[m.end(1):], f"/Length -> {value!r}")
-    filt = pick(choices, [b" /Filter /FlateDecode", b" /Filter /ASCII85Decode", b" /Filter /LZWDecode",
-                          b" /Filter [/FlateDecode /FlateDecode]", b" /Filter /DCTDecode", b" /Filter /Crypt"])
-    return Mutant(data[: m.end()] + filt + data[m.end():], f"filter {filt.strip()!r} added")
+        return Mutant(data[: m.start(1)] + value + data[m.end(1) :], f"/Length -> {value!r}")
+    filt = pick(
+        choices,
+        [
+            b" /Filter /FlateDecode",
+            b" /Filter /ASCII85Decode",
+            b" /Filter /LZWDecode",
+            b" /Filter [/FlateDecode /FlateDecode]",
+            b" /Filter /DCTDecode",
+            b" /Filter /Crypt",
+        ],
+    )
+    return Mutant(data[: m.end()] + filt + data[m.end() :], f"filter {filt.strip()!r} added")
 
 
 def pdf_update_object(data: bytes, choices: Choices) -> Mutant:
     """Append an update that redefines an existing object with odd content (shadow-style)."""
     numbers = sorted({int(n) for n in re.findall(rb"(?<!\d)(\d+) 0 obj", data)}) or [1]
     obj = pick(choices, numbers)
-    body = pick(choices, [
-        b"null", b"<< >>", b"<< /Type /Page >>", b"<< /Type /Sig /Contents <00> /ByteRange [0 1 2 3] >>",
-        b"<< /Type /Annot /Subtype /Widget /FT /Sig /V 999 0 R >>", b"<< /Length 5 >>\nstream\nhello\nendstream",
-        b"[%d 0 R]" % obj, b"%d 0 R" % obj, b"<< /Kids [%d 0 R] /Type /Pages /Count 1 >>" % obj,
-    ])
+    body = pick(
+        choices,
+        [
+            b"null",
+            b"<< >>",
+            b"<< /Type /Page >>",
+            b"<< /Type /Sig /Contents <00> /ByteRange [0 1 2 3] >>",
+            b"<< /Type /Annot /Subtype /Widget /FT /Sig /V 999 0 R >>",
+            b"<< /Length 5 >>\nstream\nhello\nendstream",
+            b"[%d 0 R]" % obj,
+            b"%d 0 R" % obj,
+            b"<< /Kids [%d 0 R] /Type /Pages /Count 1 >>" % obj,
+        ],
+    )
     return Mutant(_append_update(data, obj, body), f"object {obj} redefined as {body[:40]!r}")
 
 
@@ -367,7 +488,10 @@ def shared_signature_fields(data: bytes, count: int) -> bytes:
     offsets[root] = len(out)
     fields = b" ".join(b"%d 0 R" % n for n in ids)
     out += b"%d 0 obj\n<< /Type /Catalog /Pages %s 0 R /AcroForm << /Fields [%s] >> >>\nendobj\n" % (
-        root, pages.group(1), fields)
+        root,
+        pages.group(1),
+        fields,
+    )
     xref = len(out)
     out += b"xref\n" + b"".join(b"%d 1\n%010d 00000 n \n" % (n, offsets[n]) for n in sorted(offsets))
     trailer = b"<< /Size %d /Root %d 0 R /Prev %d >>" % (first + count, root, prev)
@@ -382,9 +506,20 @@ def pdf_many_signatures(data: bytes, choices: Choices) -> Mutant:
 
 
 PDF_MUTATORS: tuple[Mutator, ...] = (
-    flip_byte, flip_bytes, truncate, delete_span, _insert_tokens(PDF_TOKENS), pdf_flip_signed_byte,
-    pdf_damage_xref, pdf_edit_byte_range, pdf_edit_contents, pdf_nesting_bomb, pdf_huge_numbers,
-    pdf_stream_length, pdf_update_object, pdf_many_signatures,
+    flip_byte,
+    flip_bytes,
+    truncate,
+    delete_span,
+    _insert_tokens(PDF_TOKENS),
+    pdf_flip_signed_byte,
+    pdf_damage_xref,
+    pdf_edit_byte_range,
+    pdf_edit_contents,
+    pdf_nesting_bomb,
+    pdf_huge_numbers,
+    pdf_stream_length,
+    pdf_update_object,
+    pdf_many_signatures,
 )
 
 
@@ -479,7 +614,7 @@ def xml_change_signed_text(data: bytes, choices: Choices) -> Mutant:
     positions = [i for i, c in enumerate(text) if c.isalnum()]
     pos = pick(choices, positions)
     replacement = "X" if text[pos] != "X" else "Y"
-    element.text = text[:pos] + replacement + text[pos + 1:]
+    element.text = text[:pos] + replacement + text[pos + 1 :]
     return Mutant(_serialize(root), f"signed text in <{etree.QName(element).localname}> changed", signed_changed=True)
 
 
@@ -551,11 +686,24 @@ def xml_edit_attribute(data: bytes, choices: Choices) -> Mutant:
     element = pick(choices, _elements(root))
     names = list(element.attrib.keys())
     kind = choices.integer(0, 2)
-    values = ["", "#", "#data", "#xpointer(/)", "#xpointer(id('data'))", "http://127.0.0.1:9/x", "file:///etc/passwd",
-              "data", "x" * 10_000, "http://www.w3.org/2000/09/xmldsig#sha1",
-              "http://www.w3.org/TR/1999/REC-xslt-19991116", "http://www.w3.org/TR/1999/REC-xpath-19991116",
-              "http://www.w3.org/2000/09/xmldsig#base64", "http://www.w3.org/2001/04/xmldsig-more#md5",
-              "\ud7ff\ue000", "&amp;"]
+    values = [
+        "",
+        "#",
+        "#data",
+        "#xpointer(/)",
+        "#xpointer(id('data'))",
+        "http://127.0.0.1:9/x",
+        "file:///etc/passwd",
+        "data",
+        "x" * 10_000,
+        "http://www.w3.org/2000/09/xmldsig#sha1",
+        "http://www.w3.org/TR/1999/REC-xslt-19991116",
+        "http://www.w3.org/TR/1999/REC-xpath-19991116",
+        "http://www.w3.org/2000/09/xmldsig#base64",
+        "http://www.w3.org/2001/04/xmldsig-more#md5",
+        "\ud7ff\ue000",
+        "&amp;",
+    ]
     if kind == 0 and names:
         name = pick(choices, names)
         element.set(name, pick(choices, values))
@@ -565,7 +713,10 @@ def xml_edit_attribute(data: bytes, choices: Choices) -> Mutant:
         del element.attrib[name]
         what = f"@{name} removed"
     else:
-        name = pick(choices, ["Id", "ID", "id", "URI", "Algorithm", "Target", "Type", "{http://www.w3.org/XML/1998/namespace}id"])
+        name = pick(
+            choices,
+            ["Id", "ID", "id", "URI", "Algorithm", "Target", "Type", "{http://www.w3.org/XML/1998/namespace}id"],
+        )
         element.set(name, pick(choices, values))
         what = f"@{name} added"
     return Mutant(_serialize(root), f"<{etree.QName(element).localname}> {what}")
@@ -606,7 +757,7 @@ def xml_doctype(data: bytes, choices: Choices) -> Mutant:
         b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>',
         b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
         b'<!DOCTYPE r SYSTEM "http://127.0.0.1:9/evil.dtd">',
-        b'<!DOCTYPE r [<!ATTLIST DLHDon Id ID #IMPLIED><!ATTLIST item Id ID #IMPLIED>]>',
+        b"<!DOCTYPE r [<!ATTLIST DLHDon Id ID #IMPLIED><!ATTLIST item Id ID #IMPLIED>]>",
         b'<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p">%p;]>',
         b"<!doctype r>",
     ]
@@ -624,8 +775,15 @@ def xml_doctype(data: bytes, choices: Choices) -> Mutant:
 def xml_giant_base64(data: bytes, choices: Choices) -> Mutant:
     """Replace a base64 value (SignatureValue, DigestValue, certificate, time-stamp) with a giant one."""
     root = _tree(data)
-    names = ["SignatureValue", "DigestValue", "X509Certificate", "EncapsulatedTimeStamp",
-             "EncapsulatedX509Certificate", "EncapsulatedOCSPValue", "Modulus"]
+    names = [
+        "SignatureValue",
+        "DigestValue",
+        "X509Certificate",
+        "EncapsulatedTimeStamp",
+        "EncapsulatedX509Certificate",
+        "EncapsulatedOCSPValue",
+        "Modulus",
+    ]
     holders = [e for e in _elements(root) if etree.QName(e).localname in names]
     if not holders:
         return flip_byte(data, choices)
@@ -637,7 +795,7 @@ def xml_giant_base64(data: bytes, choices: Choices) -> Mutant:
     else:
         text = (chunk * (size // len(chunk) + 1))[:size]
     if choices.integer(0, 1):
-        text = "\n".join(text[i:i + 76] for i in range(0, len(text), 76))
+        text = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
     holder.text = text
     return Mutant(_serialize(root), f"{etree.QName(holder).localname} -> {size} base64 chars")
 
@@ -685,9 +843,21 @@ def xml_copy_signatures(data: bytes, choices: Choices) -> Mutant:
 
 
 XML_MUTATORS: tuple[Mutator, ...] = (
-    flip_byte, flip_bytes, truncate, delete_span, _insert_tokens(XML_TOKENS), xml_change_signed_text,
-    xml_move_element, xml_wrap, xml_edit_attribute, xml_namespace_games, xml_doctype, xml_giant_base64,
-    xml_deep_nesting, xml_invalid_utf8, xml_copy_signatures,
+    flip_byte,
+    flip_bytes,
+    truncate,
+    delete_span,
+    _insert_tokens(XML_TOKENS),
+    xml_change_signed_text,
+    xml_move_element,
+    xml_wrap,
+    xml_edit_attribute,
+    xml_namespace_games,
+    xml_doctype,
+    xml_giant_base64,
+    xml_deep_nesting,
+    xml_invalid_utf8,
+    xml_copy_signatures,
 )
 
 

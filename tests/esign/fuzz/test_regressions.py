@@ -61,9 +61,7 @@ def test_keyinfo_certificate_with_a_broken_subject_is_invalid_input(dev_pki: Dev
         verify_xml(hostile, trust_anchors=dev_pki.root_pem_path)
 
 
-def test_encapsulated_certificate_that_is_not_a_certificate_is_invalid_input(
-    dev_pki: DevPKI, xades_lt: bytes
-) -> None:
+def test_encapsulated_certificate_that_is_not_a_certificate_is_invalid_input(dev_pki: DevPKI, xades_lt: bytes) -> None:
     # Found by the hypothesis XML run: x509.load_der_x509_certificate's ValueError escaped.
     not_a_certificate = base64.b64encode(b"\x30\x03\x02\x01\x01").decode()
     hostile = _set_text(xades_lt, XA + "EncapsulatedX509Certificate", not_a_certificate)
@@ -138,7 +136,7 @@ def test_pdf_signature_contents_with_endless_der_is_refused_at_once(dev_pki: Dev
     match = re.search(rb"/Contents\s*<([0-9A-Fa-f]+)>", signed)
     assert match is not None
     hostile_hex = blob.hex().encode().ljust(len(match.group(1)), b"0")
-    hostile = signed[: match.start(1)] + hostile_hex + signed[match.end(1):]
+    hostile = signed[: match.start(1)] + hostile_hex + signed[match.end(1) :]
     try:
         reports = verify_pdf(hostile, trust_anchors=dev_pki.root_pem_path)
     except InvalidInput as exc:

@@ -92,8 +92,14 @@ def test_any_ten_or_thirteen_digit_tax_code_is_accepted_exactly_when_stdnum_acce
 
 @pytest.mark.parametrize(
     ("code", "rule"),
-    [("0100109107", "check-digit"), ("0100000000", "component"), ("0100109106-000", "component"),
-     ("010010910", "format"), ("01001091060", "format"), ("0100109106/001", "format")],
+    [
+        ("0100109107", "check-digit"),
+        ("0100000000", "component"),
+        ("0100109106-000", "component"),
+        ("010010910", "format"),
+        ("01001091060", "format"),
+        ("0100109106/001", "format"),
+    ],
 )
 def test_bad_tax_codes_name_the_rule(code: str, rule: str) -> None:
     with pytest.raises(IdentifierError) as caught:
@@ -129,8 +135,13 @@ def test_budget_codes_round_trip(number: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "rule"),
-    [("001203012389", "prefix"), ("XYZ:123", "prefix"), ("CMND:1234567890", "format"),
-     ("HC:C-123", "format"), ("MNS:123456", "format")],
+    [
+        ("001203012389", "prefix"),
+        ("XYZ:123", "prefix"),
+        ("CMND:1234567890", "format"),
+        ("HC:C-123", "format"),
+        ("MNS:123456", "format"),
+    ],
 )
 def test_other_malformed_identifiers_name_the_rule(text: str, rule: str) -> None:
     with pytest.raises(IdentifierError) as caught:
@@ -156,9 +167,15 @@ def test_masking_keeps_first_four_and_last_two_of_twelve_digits() -> None:
 
 @pytest.mark.parametrize(
     ("text", "first"),
-    [("001203012389", IdentifierKind.CCCD), ("012345678", IdentifierKind.CMND),
-     ("0100109106", IdentifierKind.MST), ("0100109106-001", IdentifierKind.MST),
-     ("1234567", IdentifierKind.MNS), ("C1234567", IdentifierKind.HC), ("MST:0100109106", IdentifierKind.MST)],
+    [
+        ("001203012389", IdentifierKind.CCCD),
+        ("012345678", IdentifierKind.CMND),
+        ("0100109106", IdentifierKind.MST),
+        ("0100109106-001", IdentifierKind.MST),
+        ("1234567", IdentifierKind.MNS),
+        ("C1234567", IdentifierKind.HC),
+        ("MST:0100109106", IdentifierKind.MST),
+    ],
 )
 def test_bare_values_are_guessed_with_the_most_likely_kind_first(text: str, first: IdentifierKind) -> None:
     guesses = guess_identifier(text, today=TODAY)

@@ -37,9 +37,28 @@ def openssl_certificate(tmp_path: Path, subject: str, *extra: str) -> x509.Certi
     """A self-signed P-256 certificate made by the openssl command line, not by our code."""
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "1", "-utf8", "-subj", subject, *extra],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-utf8",
+            "-subj",
+            subject,
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
     )
     return x509.load_pem_x509_certificate(cert.read_bytes())
 
@@ -48,23 +67,29 @@ def own_certificate(subject: x509.Name) -> x509.Certificate:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     return (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256())
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
     )
 
 
 def test_person_with_several_uids_from_openssl(tmp_path: Path) -> None:
     cert = openssl_certificate(
         tmp_path,
-        f"/C=VN/ST=Hà Nội/CN=Nguyễn Văn An/UID=CCCD:{CCCD}/UID=MST:{MST}/UID=HC:C1234567"
-        "/emailAddress=an@example.vn",
+        f"/C=VN/ST=Hà Nội/CN=Nguyễn Văn An/UID=CCCD:{CCCD}/UID=MST:{MST}/UID=HC:C1234567/emailAddress=an@example.vn",
     )
     identity = SignerIdentity.from_certificate(cert)
     assert identity.name == "Nguyễn Văn An"
     assert identity.kind is SignerKind.PERSON
     assert identity.identifiers == (
-        Identifier.parse(f"CCCD:{CCCD}"), Identifier.parse(f"MST:{MST}"), Identifier.parse("HC:C1234567"),
+        Identifier.parse(f"CCCD:{CCCD}"),
+        Identifier.parse(f"MST:{MST}"),
+        Identifier.parse("HC:C1234567"),
     )
     assert identity.tax_code == MST
     assert identity.country == "VN"
@@ -88,9 +113,7 @@ def test_organization_with_branch_tax_code_and_orgid_from_openssl(tmp_path: Path
 
 
 def test_agency_code_is_read_from_the_ou_hierarchy(tmp_path: Path) -> None:
-    cert = openssl_certificate(
-        tmp_path, "/C=VN/O=UBND tỉnh Quảng Ninh/OU=Sở Tư pháp/OU=000.00.22.H49/CN=Sở Tư pháp"
-    )
+    cert = openssl_certificate(tmp_path, "/C=VN/O=UBND tỉnh Quảng Ninh/OU=Sở Tư pháp/OU=000.00.22.H49/CN=Sở Tư pháp")
     identity = SignerIdentity.from_certificate(cert)
     assert identity.agency_code == OrgIdentifier.parse("H49.22")
     assert identity.kind is SignerKind.AGENCY
@@ -107,8 +130,10 @@ def test_official_of_an_agency_without_uid_is_a_person(tmp_path: Path) -> None:
 
 def test_foreign_certificate_gives_name_organization_and_country(tmp_path: Path) -> None:
     cert = openssl_certificate(
-        tmp_path, "/C=DE/O=Beispiel GmbH/CN=Erika Mustermann/serialNumber=PASDE-C01X00T47",
-        "-addext", "subjectAltName=email:erika@example.de",
+        tmp_path,
+        "/C=DE/O=Beispiel GmbH/CN=Erika Mustermann/serialNumber=PASDE-C01X00T47",
+        "-addext",
+        "subjectAltName=email:erika@example.de",
     )
     identity = SignerIdentity.from_certificate(cert)
     assert (identity.name, identity.organization, identity.country) == ("Erika Mustermann", "Beispiel GmbH", "DE")
@@ -137,10 +162,18 @@ def test_etsi_semantics_identifiers_are_understood(tmp_path: Path) -> None:
 
 
 def test_our_subject_builders_read_back_as_what_they_were_built_from() -> None:
-    person = SignerIdentity.from_certificate(own_certificate(
-        person_subject("Nguyễn Văn An", CCCD, province="Hà Nội", locality="Ba Đình", email="an@example.vn",
-                       extra_ids=[f"MST:{MST}"])
-    ))
+    person = SignerIdentity.from_certificate(
+        own_certificate(
+            person_subject(
+                "Nguyễn Văn An",
+                CCCD,
+                province="Hà Nội",
+                locality="Ba Đình",
+                email="an@example.vn",
+                extra_ids=[f"MST:{MST}"],
+            )
+        )
+    )
     assert person.kind is SignerKind.PERSON
     assert [str(i) for i in person.identifiers] == [f"CCCD:{CCCD}", f"MST:{MST}"]
     assert (person.province, person.locality, person.email) == ("Hà Nội", "Ba Đình", "an@example.vn")
@@ -148,10 +181,14 @@ def test_our_subject_builders_read_back_as_what_they_were_built_from() -> None:
     org = SignerIdentity.from_name(organization_subject("Công ty ABC", f"MST:{MST}", agency_code="VN:G12.18"))
     assert (org.kind, org.tax_code, org.agency_code) == (SignerKind.ORGANIZATION, MST, OrgIdentifier.parse("G12.18"))
 
-    agency = SignerIdentity.from_name(agency_subject(
-        "Phòng Tư pháp", hierarchy=["UBND tỉnh Quảng Ninh", "Sở Tư pháp"], agency_code="H49.22",
-        budget_code="1234567",
-    ))
+    agency = SignerIdentity.from_name(
+        agency_subject(
+            "Phòng Tư pháp",
+            hierarchy=["UBND tỉnh Quảng Ninh", "Sở Tư pháp"],
+            agency_code="H49.22",
+            budget_code="1234567",
+        )
+    )
     assert agency.kind is SignerKind.AGENCY
     assert agency.organization == "UBND tỉnh Quảng Ninh"
     assert agency.organizational_units == ("Sở Tư pháp",)

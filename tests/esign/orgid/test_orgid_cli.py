@@ -25,7 +25,11 @@ def test_validate_json_reads_the_qcvn_form() -> None:
     result = runner.invoke(app, ["validate", "--json", "000.00.18.G12"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {
-        "code": "G12.18", "form": "qcvn102", "level": 2, "kind": "government", "parent": "G12",
+        "code": "G12.18",
+        "form": "qcvn102",
+        "level": 2,
+        "kind": "government",
+        "parent": "G12",
         "qcvn": "000.00.18.G12",
     }
 

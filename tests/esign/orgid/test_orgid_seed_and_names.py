@@ -39,8 +39,9 @@ def test_shipped_seed_list_is_valid_and_every_row_has_a_source() -> None:
 )
 def test_a_bad_seed_row_is_refused_with_its_line(tmp_path: Path, row: str, message: str) -> None:
     path = tmp_path / "level1.csv"
-    path.write_text(f"code,name,kind,status,source\nG12,Bộ Tài chính,government,active,QCVN 102\n{row}\n",
-                    encoding="utf-8")
+    path.write_text(
+        f"code,name,kind,status,source\nG12,Bộ Tài chính,government,active,QCVN 102\n{row}\n", encoding="utf-8"
+    )
     with pytest.raises(InvalidInput, match=message) as caught:
         load_level1(path)
     assert "line 3" in str(caught.value)
@@ -48,8 +49,9 @@ def test_a_bad_seed_row_is_refused_with_its_line(tmp_path: Path, row: str, messa
 
 def test_a_duplicate_seed_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "level1.csv"
-    path.write_text("code,name,kind,status,source\nG12,A,government,active,x\nG12,B,government,active,y\n",
-                    encoding="utf-8")
+    path.write_text(
+        "code,name,kind,status,source\nG12,A,government,active,x\nG12,B,government,active,y\n", encoding="utf-8"
+    )
     with pytest.raises(InvalidInput, match="appears twice"):
         load_level1(path)
     assert OrgIdentifier.parse("G12") in {e.code for e in load_level1()}

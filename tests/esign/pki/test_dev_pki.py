@@ -85,8 +85,9 @@ def test_pkcs12_opens_with_the_password_and_refuses_a_wrong_one(dev_pki: DevPKI)
     assert [c.subject for c in signer.chain] == [dev_pki.issuing_ca.certificate.subject, dev_pki.root_cert.subject]
     with pytest.raises(KeyAccessError, match="wrong password"):
         FileSigner.from_pkcs12(dev_pki.p12_path("person-p256"), "not-the-password")
-    result = openssl("pkcs12", "-in", str(dev_pki.p12_path("org-rsa2048")), "-nokeys", "-passin",
-                     f"pass:{dev_pki.password}")
+    result = openssl(
+        "pkcs12", "-in", str(dev_pki.p12_path("org-rsa2048")), "-nokeys", "-passin", f"pass:{dev_pki.password}"
+    )
     assert result.returncode == 0 and b"BEGIN CERTIFICATE" in result.stdout
 
 
@@ -102,8 +103,9 @@ def test_init_refuses_a_non_empty_directory(dev_pki: DevPKI) -> None:
 
 def _ocsp_status(pki: DevPKI, name: str) -> str:
     d = pki.directory
-    result = openssl("ocsp", "-issuer", "issuing-ca.pem", "-cert", f"{name}.pem", "-url", pki.ocsp_url,
-                     "-CAfile", "chain.pem", cwd=d)
+    result = openssl(
+        "ocsp", "-issuer", "issuing-ca.pem", "-cert", f"{name}.pem", "-url", pki.ocsp_url, "-CAfile", "chain.pem", cwd=d
+    )
     assert result.returncode == 0, result.stderr
     assert b"Response verify OK" in result.stderr + result.stdout
     return result.stdout.decode()
@@ -124,8 +126,7 @@ def test_crl_parses_with_openssl_and_lists_revocations(own_pki: DevPKI) -> None:
     assert result.returncode == 0, result.stderr
     serial = format(own_pki.certificate("org-rsa2048").serial_number, "X")
     assert serial in result.stdout.decode().replace(":", "").upper()
-    verify = openssl("crl", "-inform", "DER", "-in", "crl.der", "-CAfile", "chain.pem", "-noout",
-                     cwd=own_pki.directory)
+    verify = openssl("crl", "-inform", "DER", "-in", "crl.der", "-CAfile", "chain.pem", "-noout", cwd=own_pki.directory)
     assert verify.returncode == 0 and b"verify OK" in verify.stderr + verify.stdout
 
 
@@ -134,12 +135,23 @@ def test_openssl_ts_verifies_a_token_from_the_tsa_service(dev_pki: DevPKI, tmp_p
     data.write_bytes(b"esign time-stamp test")
     query = tmp_path / "q.tsq"
     assert openssl("ts", "-query", "-data", str(data), "-sha256", "-cert", "-out", str(query)).returncode == 0
-    request = urllib.request.Request(dev_pki.tsa_url, data=query.read_bytes(),
-                                     headers={"Content-Type": "application/timestamp-query"})
+    request = urllib.request.Request(
+        dev_pki.tsa_url, data=query.read_bytes(), headers={"Content-Type": "application/timestamp-query"}
+    )
     reply = tmp_path / "r.tsr"
     reply.write_bytes(urllib.request.urlopen(request, timeout=10).read())
-    result = openssl("ts", "-verify", "-in", str(reply), "-queryfile", str(query), "-CAfile",
-                     str(dev_pki.root_pem_path), "-untrusted", str(dev_pki.directory / "issuing-ca.pem"))
+    result = openssl(
+        "ts",
+        "-verify",
+        "-in",
+        str(reply),
+        "-queryfile",
+        str(query),
+        "-CAfile",
+        str(dev_pki.root_pem_path),
+        "-untrusted",
+        str(dev_pki.directory / "issuing-ca.pem"),
+    )
     assert result.returncode == 0, result.stderr
     assert b"Verification: OK" in result.stdout
 
@@ -157,8 +169,13 @@ def _reply_text(reply: bytes) -> str:
 
 
 def test_tsa_refuses_a_sha1_imprint_with_a_pki_failure(dev_pki: DevPKI) -> None:
-    request = tsp.TimeStampReq({"version": "v1", "message_imprint": {
-        "hash_algorithm": {"algorithm": "sha1"}, "hashed_message": b"\x00" * 20}, "cert_req": True})
+    request = tsp.TimeStampReq(
+        {
+            "version": "v1",
+            "message_imprint": {"hash_algorithm": {"algorithm": "sha1"}, "hashed_message": b"\x00" * 20},
+            "cert_req": True,
+        }
+    )
     text = _reply_text(dev_pki.tsa.respond(request.dump()))
     assert "Status: Rejected" in text
     assert "unrecognized or unsupported algorithm" in text

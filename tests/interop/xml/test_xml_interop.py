@@ -24,8 +24,16 @@ ID_ELEMENTS = ("item", "DLHDon", "Object", "SignedProperties", "Signature")
 
 
 def xmlsec1_verify(path: Path, pki: DevPKI) -> subprocess.CompletedProcess[str]:
-    args = ["xmlsec1", "--verify", "--trusted-pem", str(pki.root_pem_path),
-            "--untrusted-pem", str(pki.directory / "issuing-ca.pem"), "--enabled-reference-uris", "empty,same-doc"]
+    args = [
+        "xmlsec1",
+        "--verify",
+        "--trusted-pem",
+        str(pki.root_pem_path),
+        "--untrusted-pem",
+        str(pki.directory / "issuing-ca.pem"),
+        "--enabled-reference-uris",
+        "empty,same-doc",
+    ]
     for element in ID_ELEMENTS:
         args += ["--id-attr:Id", element]
     return subprocess.run([*args, str(path)], capture_output=True, text=True, check=False)
@@ -103,9 +111,19 @@ def test_we_accept_documents_signed_by_xmlsec1(tmp_path: Path, dev_pki: DevPKI, 
     template.write_bytes(TEMPLATE.replace(b"SIGALG", algorithm.encode()))
     signed = tmp_path / "signed.xml"
     subprocess.run(
-        ["xmlsec1", "--sign", "--pkcs12", str(dev_pki.p12_path(key)), "--pwd", dev_pki.password,
-         "--output", str(signed), str(template)],
-        check=True, capture_output=True,
+        [
+            "xmlsec1",
+            "--sign",
+            "--pkcs12",
+            str(dev_pki.p12_path(key)),
+            "--pwd",
+            dev_pki.password,
+            "--output",
+            str(signed),
+            str(template),
+        ],
+        check=True,
+        capture_output=True,
     )
     result = verify_xml(signed.read_bytes(), trust_anchors=dev_pki.root_pem_path, allow_fetching=True)
     assert result.passed, result.reports[0].to_text()
@@ -114,8 +132,10 @@ def test_we_accept_documents_signed_by_xmlsec1(tmp_path: Path, dev_pki: DevPKI, 
     assert tampered.reports[0].sub_indication.value == "HASH_FAILURE"
 
 
-@pytest.mark.parametrize(("profile", "c14n"), [("xmldsig-enveloped", "exclusive"), ("xmldsig-enveloped", "inclusive"),
-                                              ("xmldsig-enveloping", "inclusive")])
+@pytest.mark.parametrize(
+    ("profile", "c14n"),
+    [("xmldsig-enveloped", "exclusive"), ("xmldsig-enveloped", "inclusive"), ("xmldsig-enveloping", "inclusive")],
+)
 def test_signxml_verifier_accepts_our_signatures(dev_pki: DevPKI, rsa: FileSigner, profile: str, c14n: str) -> None:
     # Not the e-invoice profile: signxml canonicalizes subtrees through lxml, which writes xmlns="" into
     # grandchildren of a Signature that uses the default namespace, as e-invoices (and the tax authority's
@@ -148,9 +168,23 @@ def test_openssl_ts_verify_accepts_the_signature_timestamp(tmp_path: Path, dev_p
     token = base64.b64decode(stamp.findtext(f"{{{XADES_NS}}}EncapsulatedTimeStamp") or "")
     (tmp_path / "token.der").write_bytes(token)
     result = subprocess.run(
-        ["openssl", "ts", "-verify", "-data", str(tmp_path / "data.bin"), "-in", str(tmp_path / "token.der"),
-         "-token_in", "-CAfile", str(dev_pki.root_pem_path), "-untrusted", str(dev_pki.directory / "issuing-ca.pem")],
-        capture_output=True, text=True, check=False,
+        [
+            "openssl",
+            "ts",
+            "-verify",
+            "-data",
+            str(tmp_path / "data.bin"),
+            "-in",
+            str(tmp_path / "token.der"),
+            "-token_in",
+            "-CAfile",
+            str(dev_pki.root_pem_path),
+            "-untrusted",
+            str(dev_pki.directory / "issuing-ca.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert "Verification: OK" in result.stdout, result.stderr
 
@@ -194,7 +228,9 @@ def test_tr2012_sha1_vector_verifies_its_core_and_is_judged_by_date(dev_pki: Dev
     report = result.reports[0]
     assert report.indication.value == "INDETERMINATE"
     assert report.sub_indication is not None and report.sub_indication.value in (
-        "CRYPTO_CONSTRAINTS_FAILURE", "NO_SIGNING_CERTIFICATE_FOUND")
+        "CRYPTO_CONSTRAINTS_FAILURE",
+        "NO_SIGNING_CERTIFICATE_FOUND",
+    )
 
 
 @pytest.mark.parametrize("profile", ["xmldsig-enveloped", "xades-b-b"])

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,9 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from esign_server.context import ServerContext
-from esign_server.db import utcnow
-from esign_server.models import WebhookDelivery
-from esign_server.services import webhooks
+from esign_server.db import StepTransaction, utcnow
+from esign_server.group_commit import run_alone, run_batch
+from esign_server.models import SigningSession, WebhookDelivery
+from esign_server.services import sessions, webhooks
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -217,3 +218,67 @@ async def test_one_relying_systems_slow_receiver_does_not_hold_anothers_webhooks
     slow.gate.set()
     assert _wait(lambda: len(slow.received) == 12, 30)
     assert slow.most_active == ctx.settings.webhook_concurrency_per_client
+
+
+async def _pending_session(http: httpx.AsyncClient, rp: Integrator, person: Person, text: str, url: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    body = {"credential_id": person.credential_id, "callback_url": url, "items": [{"name": text, "digest": digest}]}
+    created = await http.post("/api/sessions", json=body, headers=rp.headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def _session(ctx: ServerContext, session_id: str) -> SigningSession:
+    with ctx.db.read() as session:
+        found = session.get(SigningSession, session_id)
+    assert found is not None
+    return found
+
+
+def _deliveries_of(ctx: ServerContext, session_id: str) -> list[WebhookDelivery]:
+    return [d for d in _outbox(ctx) if d.session_id == session_id]
+
+
+class _Injected(Exception):
+    """A failure after the session's state change, before its transaction commits."""
+
+
+async def test_the_webhook_is_queued_iff_the_sessions_end_commits(
+    http: httpx.AsyncClient, ctx: ServerContext, integrator: Integrator, person: Person
+) -> None:
+    # Nothing listens on the discard port: every row stays in the outbox to be looked at.
+    url = "http://127.0.0.1:9/hooks"
+    ctx.settings.webhook_allowed_networks = ["127.0.0.0/8"]
+    webhooks.register_callback_urls(ctx, client_id=integrator.client_id, urls=[url], actor="test")
+    undone, kept, alone = [await _pending_session(http, integrator, person, n, url) for n in ("un", "kept", "alone")]
+
+    def end_then(session_id: str, fail: bool) -> Callable[[StepTransaction], bool]:
+        row = _session(ctx, session_id)
+
+        def write(tx: StepTransaction) -> bool:
+            assert sessions._finish(tx, row, sessions.REJECTED, now=utcnow(), reason="test")
+            if fail:
+                raise _Injected(session_id)  # a crash between the state change and the commit
+            return True
+
+        return write
+
+    # Alone in its transaction (a thread's step): the failure rolls back the end and its webhook.
+    with pytest.raises(_Injected):
+        run_alone(ctx.db, end_then(alone, fail=True))
+    assert _session(ctx, alone).status == sessions.PENDING and _deliveries_of(ctx, alone) == []
+    # Grouped with another step (the event loop's group commit): the failing step's savepoint undoes
+    # both its end and its webhook; the other step commits both.
+    outcomes = run_batch(ctx.db, [end_then(undone, fail=True), end_then(kept, fail=False)])
+    assert isinstance(outcomes[0].error, _Injected) and outcomes[1] is True
+    assert _session(ctx, undone).status == sessions.PENDING and _deliveries_of(ctx, undone) == []
+    assert _session(ctx, kept).status == sessions.REJECTED
+    [delivery] = _deliveries_of(ctx, kept)
+    assert delivery.event == "session.rejected" and b'"status":"rejected"' in delivery.body
+    # Through the API: the end and its one outbox row were committed together, before the answer.
+    for session_id in (undone, alone):
+        cancelled = await http.post(f"/api/sessions/{session_id}/cancel", headers=integrator.headers)
+        assert cancelled.status_code == 200
+        [delivery] = _deliveries_of(ctx, session_id)
+        assert delivery.url == url and delivery.event == "session.rejected"
+    assert len(_outbox(ctx)) == 3

@@ -562,6 +562,9 @@ def _finish(session: StepTransaction, row: SigningSession, status: str, *, now: 
     row.completed_at = now
     for key, value in values.items():
         setattr(row, key, value)
+    # The webhook is queued in the same transaction (or savepoint) as the final state: both commit or
+    # neither does, so a crash cannot end a session without its webhook.
+    webhooks.enqueue_in(session, row)
     return True
 
 
@@ -953,4 +956,4 @@ def relying_system_names(ctx: ServerContext, client_ids: set[str]) -> dict[str, 
 def _after_terminal(ctx: ServerContext, row: SigningSession) -> None:
     ctx.events.publish(f"session:{row.id}", f"user:{row.user_id}")
     if row.callback_url:
-        webhooks.deliver_later(ctx, row)
+        webhooks.deliver_later(ctx)  # its outbox row was committed with the session's end (_finish)

@@ -11,7 +11,8 @@ resolves to is checked, and the connection goes to the checked address (TLS stil
 host's name): a name that resolves elsewhere a moment later (DNS rebinding) gains nothing.
 Redirects are not followed.
 
-How it gets there: a session's end writes a row to the ``webhook_outbox`` table; a dispatcher in each
+How it gets there: the transaction that ends a session also writes a row to the ``webhook_outbox``
+table (:func:`enqueue_in`: committed iff the session's end is); a dispatcher in each
 worker claims due rows (a lease, so a crashed worker's delivery is retried after it), sends them from
 a small pool with at most ``webhook_concurrency_per_client`` in flight per relying system, and retries
 with backoff (30 s doubling, at most an hour) up to ``webhook_max_attempts``. Rows survive restarts.
@@ -37,10 +38,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import col, select
 
-from esign_server.db import utcnow
+from esign_server.db import DriverStatement, StepTransaction, utcnow
 from esign_server.models import RelyingSystem, SigningSession, WebhookDelivery
 from esign_server.services import audit
 from esign_server.services.clients import get_client, webhook_secret
@@ -181,39 +182,58 @@ def _resolve_checked(host: str, port: int, settings: Settings) -> IpAddress:
 # --- the outbox ------------------------------------------------------------------------------------
 
 
-def enqueue(ctx: ServerContext, row: SigningSession) -> str | None:
-    """Write the webhook of a finished session to the outbox; its id (None without a callback URL)."""
+_OUTBOX = WebhookDelivery.__table__  # type: ignore[attr-defined]
+_OUTBOX_COLUMNS = (
+    "id",
+    "client_id",
+    "session_id",
+    "url",
+    "event",
+    "body",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+_INSERT_DELIVERY = DriverStatement(insert(_OUTBOX), column_keys=_OUTBOX_COLUMNS)
+
+
+def enqueue_in(session: StepTransaction, row: SigningSession) -> str | None:
+    """Write the webhook of a session that has just ended to the outbox, in ``session``'s transaction:
+    the one that moves the session to its final state, so the row is committed iff that state is (a
+    crash between two commits would lose the webhook). Its id (None without a callback URL)."""
     if not row.callback_url:
         return None
     delivery_id = str(uuid.uuid4())
-    with ctx.db.write() as session:
-        session.add(
-            WebhookDelivery(
-                id=delivery_id,
-                client_id=row.client_id,
-                session_id=row.id,
-                url=row.callback_url,
-                event=f"session.{row.status}",
-                body=payload(row),
-                next_attempt_at=utcnow(),
-            )
-        )
+    now = utcnow()
+    _INSERT_DELIVERY.execute(
+        session,
+        {
+            "id": delivery_id,
+            "client_id": row.client_id,
+            "session_id": row.id,
+            "url": row.callback_url,
+            "event": f"session.{row.status}",
+            "body": payload(row),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )
     return delivery_id
 
 
-def deliver_later(ctx: ServerContext, row: SigningSession) -> None:
-    """Put the session's webhook in the outbox and wake the dispatcher (off the caller's thread)."""
-    dispatcher = _dispatcher(ctx)
-    dispatcher.pool.submit(_enqueue_and_dispatch, ctx, row)
+def deliver_later(ctx: ServerContext) -> None:
+    """Wake the dispatcher (off the caller's thread) once a session's end, and its outbox row, committed."""
+    _dispatcher(ctx).pool.submit(_dispatch_logged, ctx)
 
 
-def _enqueue_and_dispatch(ctx: ServerContext, row: SigningSession) -> None:
+def _dispatch_logged(ctx: ServerContext) -> None:
     try:
-        enqueue(ctx, row)
+        dispatch_due(ctx)
     except Exception:
-        log.exception("could not queue the webhook of session %s", row.id)
-        return
-    dispatch_due(ctx)
+        log.exception("webhook dispatch failed")
 
 
 def dispatch_due(ctx: ServerContext) -> int:

@@ -209,45 +209,122 @@ function upsert(session) {
   renderPending();
 }
 
+// One card: what is asked, its code and the time left (the relying system is the group's heading).
+function pendingCard(s) {
+  const docs = s.documents.length
+    ? s.documents.slice(0, 3).join(", ") + (s.documents.length > 3 ? "…" : "")
+    : t("documentsUnnamed");
+  return node(
+    "li",
+    { class: "card", "data-session": s.id },
+    s.description ? node("p", { class: "card-desc", text: s.description }) : null,
+    node("p", { class: "card-docs", text: `${t("itemCount", { count: s.item_count })}: ${docs}` }),
+    node(
+      "p",
+      { class: "card-meta" },
+      node("span", { text: `${t("confirmationCode")}: ` }),
+      node("strong", { class: "mono code-small", text: s.confirmation_code }),
+    ),
+    node(
+      "p",
+      { class: "card-meta" },
+      node("span", { text: `${t("timeLeft")}: ` }),
+      node("strong", { "data-left": s.id, text: minutesSeconds(secondsLeft(s)) }),
+    ),
+    node("button", {
+      type: "button",
+      class: "btn primary",
+      "data-open": s.id,
+      text: t("open"),
+      "aria-label": t("openLabel", { name: s.relying_system.name, code: s.confirmation_code }),
+    }),
+  );
+}
+
+// Every pending request, grouped under its relying system (groups by name, soonest deadline first
+// within a group), so a flood from one system cannot push another system's request out of sight.
+// Grouped here, not from the server's `groups`, because live events deliver one session at a time.
 function renderPending() {
   const list = $("pending-list");
   const sessions = [...state.pending.values()].sort((a, b) => a.deadline - b.deadline);
+  const groups = new Map();
+  for (const s of sessions) {
+    const id = s.relying_system.id;
+    if (!groups.has(id)) groups.set(id, { system: s.relying_system, items: [] });
+    groups.get(id).items.push(s);
+  }
+  const ordered = [...groups.values()].sort(
+    (a, b) => a.system.name.localeCompare(b.system.name) || a.system.id.localeCompare(b.system.id),
+  );
   list.replaceChildren(
-    ...sessions.map((s) => {
-      const docs = s.documents.length
-        ? s.documents.slice(0, 3).join(", ") + (s.documents.length > 3 ? "…" : "")
-        : t("documentsUnnamed");
+    ...ordered.map((g) => {
+      const headingId = `group-${g.system.id}`;
       return node(
         "li",
-        { class: "card", "data-session": s.id },
-        node("h2", { class: "card-title", text: s.relying_system.name }),
-        s.description ? node("p", { class: "card-desc", text: s.description }) : null,
-        node("p", { class: "card-docs", text: `${t("itemCount", { count: s.item_count })}: ${docs}` }),
+        { class: "group", "data-group": g.system.id, "aria-labelledby": headingId },
         node(
-          "p",
-          { class: "card-meta" },
-          node("span", { text: `${t("confirmationCode")}: ` }),
-          node("strong", { class: "mono code-small", text: s.confirmation_code }),
+          "h2",
+          { class: "group-title", id: headingId },
+          node("span", { class: "group-name", text: g.system.name }),
+          node("span", {
+            class: "count",
+            "data-group-count": g.system.id,
+            text: String(g.items.length),
+            "aria-label": t("groupCount", { count: g.items.length }),
+          }),
         ),
-        node(
-          "p",
-          { class: "card-meta" },
-          node("span", { text: `${t("timeLeft")}: ` }),
-          node("strong", { "data-left": s.id, text: minutesSeconds(secondsLeft(s)) }),
-        ),
-        node("button", {
-          type: "button",
-          class: "btn primary",
-          "data-open": s.id,
-          text: t("open"),
-          "aria-label": t("openLabel", { name: s.relying_system.name, code: s.confirmation_code }),
-        }),
+        node("ul", { class: "cards" }, ...g.items.map(pendingCard)),
       );
     }),
   );
   $("pending-empty").hidden = sessions.length > 0;
   const count = $("pending-count");
   count.textContent = sessions.length ? String(sessions.length) : "";
+}
+
+// ---------------------------------------------------------------- authorised relying systems
+
+async function loadSystems() {
+  const box = $("systems-result");
+  message(box, "", "info");
+  try {
+    renderSystems(await api("relying-systems"));
+  } catch (error) {
+    if (error.code !== "network") message(box, t("serverError", { message: error.message }));
+  }
+}
+
+function renderSystems(systems) {
+  $("systems-empty").hidden = systems.length > 0;
+  $("systems-list").replaceChildren(
+    ...systems.map((g) =>
+      node(
+        "li",
+        { class: "system", "data-system": g.client_id },
+        node("span", { class: "system-name", text: g.client_name }),
+        node("button", {
+          type: "button",
+          class: "btn secondary small",
+          "data-withdraw": g.client_id,
+          "data-name": g.client_name,
+          text: t("withdraw"),
+          "aria-label": t("withdrawLabel", { name: g.client_name }),
+        }),
+      ),
+    ),
+  );
+}
+
+async function withdrawSystem(clientId, name) {
+  if (!confirm(t("withdrawConfirm", { name }))) return;
+  try {
+    await api(`relying-systems/${encodeURIComponent(clientId)}`, { method: "DELETE" });
+    // Requests already sent stay listed until they end, as the server keeps them; new ones are refused.
+    message($("systems-result"), t("systemWithdrawn", { name }), "info");
+    renderSystems(await api("relying-systems"));
+  } catch (error) {
+    if (error.code !== "network") message($("systems-result"), t("serverError", { message: error.message }));
+  }
 }
 
 function tick() {
@@ -909,6 +986,7 @@ function bind() {
       if (view === "settings") {
         setLive(state.live);
         updateGenerator();
+        loadSystems();
       }
     });
   }
@@ -937,6 +1015,10 @@ function bind() {
       return;
     }
     beginPairing(token);
+  });
+  $("systems-list").addEventListener("click", (event) => {
+    const button = event.target.closest("[data-withdraw]");
+    if (button) withdrawSystem(button.dataset.withdraw, button.dataset.name);
   });
   $("unpair").addEventListener("click", () => {
     if (confirm(t("unpairConfirm"))) forgetDevice(false);

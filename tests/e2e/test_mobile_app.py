@@ -363,8 +363,10 @@ def test_pair_confirm_with_oathtool_code_and_relying_system_gets_a_verifying_sig
 
     names = ["Hợp đồng lao động.pdf", "Phụ lục 01.pdf"]
     asked = server.ask(phone, names, description="Ký hợp đồng lao động")
-    card = page.locator(f'li[data-session="{asked["id"]}"]')
-    expect(card).to_contain_text("Cổng Dịch vụ công Quốc gia")  # arrives live, no reload
+    # Arrives live, no reload, under its relying system's heading.
+    group = page.locator(f'li[data-group="{server.client_id}"]')
+    expect(group.locator(".group-name")).to_have_text("Cổng Dịch vụ công Quốc gia")
+    card = group.locator(f'li[data-session="{asked["id"]}"]')
     expect(card).to_contain_text(asked["confirmation_code"])
     open_request(page, asked["id"])
 
@@ -736,6 +738,58 @@ PIXELS_SCRIPT = """(img) => {
   }
   return [blue, dark];
 }"""
+
+
+def test_pending_requests_are_grouped_by_relying_system_and_one_can_be_withdrawn(
+    sqlite_server: RunningServer, page: Page
+) -> None:
+    """Requests from two relying systems show under two headings with their counts; the device screen
+    lists both authorised systems and withdrawing one drops its requests (the server then refuses it)."""
+    phone = sqlite_server.new_phone("Phạm Thị Hoa")
+    other = clients.create_client(sqlite_server.ctx, name="Ngân hàng Á Châu", scopes=["sessions"], actor="test")
+    grants.grant(sqlite_server.ctx, client_id=other.client.id, user_id=phone.user_id, actor="test")
+    bank = {"Authorization": f"Bearer {sqlite_server._token_for(other.client.id, other.client_secret)}"}
+
+    def bank_asks(name: str) -> httpx.Response:
+        item = {"name": name, "digest": base64.b64encode(hashlib.sha256(name.encode()).digest()).decode()}
+        body = {"credential_id": phone.credential_id, "items": [item]}
+        return sqlite_server.http.post("/api/sessions", json=body, headers=bank)
+
+    pair(page, phone)
+    portal = [sqlite_server.ask(phone, [f"Tờ khai {n}.xml"]) for n in (1, 2)]
+    loans = [bank_asks(f"Hợp đồng vay {n}.pdf") for n in (1, 2, 3)]
+    assert all(answer.status_code == 201 for answer in loans), [answer.text for answer in loans]
+    expect(page.locator("#pending-count")).to_have_text("5")
+    groups = page.locator("#pending-list > li.group")
+    expect(groups).to_have_count(2)
+    # Groups in name order: "Cổng Dịch vụ công Quốc gia" before "Ngân hàng Á Châu".
+    expect(groups.locator(".group-name")).to_have_text(["Cổng Dịch vụ công Quốc gia", "Ngân hàng Á Châu"])
+    portal_group = page.locator(f'[data-group="{sqlite_server.client_id}"]')
+    bank_group = page.locator(f'[data-group="{other.client.id}"]')
+    expect(portal_group.locator(".group-title .count")).to_have_text("2")
+    expect(bank_group.locator(".group-title .count")).to_have_text("3")
+    for asked in portal:
+        expect(portal_group.locator(f'[data-session="{asked["id"]}"]')).to_contain_text(asked["confirmation_code"])
+    for asked in (answer.json() for answer in loans):
+        expect(bank_group.locator(f'[data-session="{asked["id"]}"]')).to_contain_text(asked["confirmation_code"])
+    expect(bank_group.locator("li.card")).to_have_count(3)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    # English too, with the same grouping.
+    page.locator("#lang").select_option("en")
+    expect(bank_group.locator(".group-title .count")).to_have_attribute("aria-label", "3 request(s)")
+
+    page.locator('.tab[data-view="settings"]').click()
+    systems = page.locator("#systems-list > li")
+    expect(systems).to_have_count(2)
+    expect(page.locator("#systems-title")).to_have_text("Authorised systems")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f'[data-withdraw="{other.client.id}"]').click()
+    expect(systems).to_have_count(1)
+    expect(page.locator("#systems-result")).to_contain_text("Ngân hàng Á Châu")
+    # The server agrees: the bank may no longer ask this user.
+    assert bank_asks("Hợp đồng vay 4.pdf").status_code == 404
 
 
 def test_app_is_served_with_strict_security_headers(sqlite_server: RunningServer) -> None:

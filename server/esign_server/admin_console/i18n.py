@@ -58,14 +58,16 @@ _TEXT: dict[str, tuple[str, str]] = {
     "done.system.enabled": ("Đã kích hoạt lại hệ thống.", "Relying system enabled."),
     "status.disabled": ("Đã vô hiệu hóa", "Disabled"),
     "nav.import": ("Nhập danh sách", "Bulk onboarding"),
-    "import.title": ("Nhập danh sách cán bộ (CSV)", "Bulk onboarding (CSV)"),
+    "import.title": ("Nhập danh sách cán bộ (CSV/XLSX)", "Bulk onboarding (CSV/XLSX)"),
     "import.help": (
-        "Tệp CSV UTF-8 có dòng tiêu đề: ho_ten, cccd, chuc_vu, ma_dinh_danh, email, dien_thoai. "
+        "Tệp CSV UTF-8 hoặc Excel (XLSX, trang tính đầu tiên) có dòng tiêu đề: "
+        "ho_ten, cccd, chuc_vu, ma_dinh_danh, email, dien_thoai. "
         "Xem trước trước khi nhập; chỉ nhập khi mọi dòng đều hợp lệ, tất cả hoặc không ai.",
-        "A UTF-8 CSV file with a header row: full_name, cccd, position, org_code, email, phone. "
+        "A UTF-8 CSV file or an Excel workbook (XLSX, first sheet) with a header row: "
+        "full_name, cccd, position, org_code, email, phone. "
         "Preview first; the import runs only when every row is good, everyone or nobody.",
     ),
-    "import.file": ("Tệp CSV", "CSV file"),
+    "import.file": ("Tệp CSV hoặc XLSX", "CSV or XLSX file"),
     "import.preview": ("Xem trước", "Preview"),
     "import.ready": ("Mọi dòng đều hợp lệ, số người sẽ nhập", "Every row is good; people to register"),
     "import.fix": (

@@ -24,6 +24,8 @@ class User(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=20)
     organization: str | None = Field(default=None, max_length=200)
+    position: str | None = Field(default=None, max_length=200)
+    """Chức vụ: the person's post in the organization, as the onboarding file or the console gives it."""
     status: str = Field(default="active", max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     otp_window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -16,6 +16,9 @@ from esign_server.services.errors import Conflict, NotFound, ServiceError
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
 
+MAX_POSITION = 200
+"""The ``users.position`` column's length."""
+
 
 def new_user(
     *,
@@ -25,10 +28,11 @@ def new_user(
     email: str | None = None,
     phone: str | None = None,
     organization: str | None = None,
+    position: str | None = None,
 ) -> User:
     """A validated user row, not yet saved: a name, and a CCCD (12 digits) and/or a tax code.
 
-    :raises ServiceError: an empty name, neither number given.
+    :raises ServiceError: an empty name, neither number given, a position (chức vụ) longer than the column.
     :raises EsignError: a malformed CCCD or tax code (``esign.identity``).
     """
     full_name = " ".join(full_name.split())
@@ -36,6 +40,10 @@ def new_user(
         raise ServiceError("full_name must not be empty")
     if cccd is None and tax_code is None:
         raise ServiceError("give a CCCD (citizen number) or a tax code: certificates name the holder by one")
+    position = " ".join(position.split()) if position else None
+    # Checked here, not left to the database: PostgreSQL refuses an over-long value with an error at commit.
+    if position is not None and len(position) > MAX_POSITION:
+        raise ServiceError(f"position must be at most {MAX_POSITION} characters")
     cccd_value = Identifier.of(IdentifierKind.CCCD, cccd).value if cccd else None
     tax_value = Identifier.of(IdentifierKind.MST, tax_code).value if tax_code else None
     return User(
@@ -46,6 +54,7 @@ def new_user(
         email=email,
         phone=phone,
         organization=organization,
+        position=position or None,
     )
 
 
@@ -58,11 +67,18 @@ def create_user(
     email: str | None = None,
     phone: str | None = None,
     organization: str | None = None,
+    position: str | None = None,
     actor: str,
 ) -> User:
     """Register a user; the CCCD (12 digits) and tax code are validated and must be unique."""
     user = new_user(
-        full_name=full_name, cccd=cccd, tax_code=tax_code, email=email, phone=phone, organization=organization
+        full_name=full_name,
+        cccd=cccd,
+        tax_code=tax_code,
+        email=email,
+        phone=phone,
+        organization=organization,
+        position=position,
     )
     return create_users(ctx, [user], actor=actor)[0]
 

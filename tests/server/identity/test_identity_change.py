@@ -117,7 +117,5 @@ async def test_a_citizen_number_of_another_user_is_refused(http: httpx.AsyncClie
     first = await create_user(http, admin)
     second = await create_user(http, admin, cccd=NEW_CCCD, full_name="Lê Thị Hoa")
     await verify(http, admin, first)
-    taken = await verify(
-        http, admin, second, method="in_person", document={"kind": "CCCD", "number": CCCD}, cccd=CCCD
-    )
+    taken = await verify(http, admin, second, method="in_person", document={"kind": "CCCD", "number": CCCD}, cccd=CCCD)
     assert (taken.status_code, taken.json()["error"]) == (409, "user_exists")

@@ -85,6 +85,43 @@ def docmdp_level(certify: bool | int | None) -> int | None:
     return int(certify)
 
 
+def signature_options(
+    *,
+    level: Level | str,
+    tsa_url: str | None,
+    reason: str | None,
+    location: str | None,
+    contact: str | None,
+    field_name: str | None,
+    visible: VisibleSignature | tuple[int, tuple[float, float, float, float]] | None,
+    appearance: StampAppearance | None,
+    certify: bool | int,
+    digest: str,
+) -> SignatureOptions:
+    """The checked :class:`SignatureOptions` of the keyword arguments shared by :func:`sign_pdf` and staged ``prepare``.
+
+    A ``(page, box)`` tuple for ``visible`` becomes a :class:`VisibleSignature`; ``certify=True`` means DocMDP level 2.
+
+    :raises InvalidInput: for a combination :meth:`SignatureOptions.check` refuses.
+    """
+    if isinstance(visible, tuple):
+        visible = VisibleSignature(visible[0], visible[1])
+    options = SignatureOptions(
+        level=Level.parse(level),
+        tsa_url=tsa_url,
+        reason=reason,
+        location=location,
+        contact=contact,
+        field_name=field_name,
+        visible=visible,
+        appearance=appearance,
+        certify=docmdp_level(certify),
+        digest=digest,
+    )
+    options.check()
+    return options
+
+
 def timestamper(url: str) -> HTTPTimeStamper:
     """An RFC 3161 client for ``url``."""
     return HTTPTimeStamper(url, timeout=FETCH_TIMEOUT)
@@ -153,10 +190,8 @@ async def async_sign_pdf(
     """Asynchronous :func:`sign_pdf`."""
     if signer is None:
         raise InvalidInput("sign_pdf needs a signer (an esign.signers.Signer, e.g. FileSigner.from_pkcs12)")
-    if isinstance(visible, tuple):
-        visible = VisibleSignature(visible[0], visible[1])
-    options = SignatureOptions(
-        level=Level.parse(level),
+    options = signature_options(
+        level=level,
         tsa_url=tsa_url,
         reason=reason,
         location=location,
@@ -164,10 +199,9 @@ async def async_sign_pdf(
         field_name=field_name,
         visible=visible,
         appearance=appearance,
-        certify=docmdp_level(certify),
+        certify=certify,
         digest=digest,
     )
-    options.check()
     adapter = PyHankoSigner(signer, digest=digest)
     work = Workspace(input, output)
     try:

@@ -53,11 +53,10 @@ from esign.pdf.adapter import reserved_size, signature_mechanism, to_asn1
 from esign.pdf.appearance import StampAppearance, VisibleSignature
 from esign.pdf.context import Level, TrustSource, boundary, load_trust_anchors
 from esign.pdf.signing import (
-    SignatureOptions,
-    docmdp_level,
     extend_stream,
     free_field_name,
     pdf_signer,
+    signature_options,
     timestamper,
 )
 from esign.pdf.workspace import CHUNK_SIZE, PdfSource, PdfTarget, Workspace
@@ -198,10 +197,8 @@ async def async_prepare(
     output: PdfTarget = None,
 ) -> tuple[bytes, PreparedSignature]:
     """Asynchronous :func:`prepare`."""
-    if isinstance(visible, tuple):
-        visible = VisibleSignature(visible[0], visible[1])
-    options = SignatureOptions(
-        level=Level.parse(level),
+    options = signature_options(
+        level=level,
         tsa_url=tsa_url,
         reason=reason,
         location=location,
@@ -209,10 +206,9 @@ async def async_prepare(
         field_name=field_name,
         visible=visible,
         appearance=appearance,
-        certify=docmdp_level(certify),
+        certify=certify,
         digest=digest,
     )
-    options.check()
     public_key = signer_certificate.public_key()
     check_key_strength(public_key)
     chosen = SignatureScheme(scheme) if scheme else default_scheme_for_key(public_key)

@@ -409,6 +409,29 @@ def _text_style(template: str, size: int, *, layout: SimpleBoxLayoutRule, **kwar
     )
 
 
+def _seal_style(template: str, size: int, seal: Image.Image, width: float, height: float) -> TextStampStyle:
+    """The agency seal and the scan stamp: the seal at ``width`` x ``height`` pt, unscaled, centred at
+    the top of the box, and the text lines centred under it."""
+    return _text_style(
+        template,
+        size,
+        layout=SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MID,
+            y_align=AxisAlignment.ALIGN_MIN,
+            margins=Margins(bottom=2),
+            inner_content_scaling=InnerScaling.SHRINK_TO_FIT,
+        ),
+        background=PdfImage(seal, box=BoxConstraints(width=width, height=height)),
+        background_opacity=1.0,
+        background_layout=SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MID,
+            y_align=AxisAlignment.ALIGN_MAX,
+            margins=Margins(),
+            inner_content_scaling=InnerScaling.NO_SCALING,
+        ),
+    )
+
+
 def _params(lines: list[str]) -> tuple[str, dict[str, str]]:
     """A pyHanko template whose values travel as parameters (a ``%`` in a name cannot break it)."""
     params = {f"line{i}": unicodedata.normalize("NFC", text) for i, text in enumerate(lines)}
@@ -630,24 +653,7 @@ def _plan_agency(
     half = max(width, min(text_width_pt, width * 2.2)) / 2
     box = (round(cx - half), round(cy - height / 2 - text_height), round(cx + half), round(cy + height / 2))
     template, params = _params(lines)
-    style = _text_style(
-        template,
-        AGENCY_TEXT_SIZE,
-        layout=SimpleBoxLayoutRule(
-            x_align=AxisAlignment.ALIGN_MID,
-            y_align=AxisAlignment.ALIGN_MIN,
-            margins=Margins(bottom=2),
-            inner_content_scaling=InnerScaling.SHRINK_TO_FIT,
-        ),
-        background=PdfImage(seal, box=BoxConstraints(width=width, height=height)),
-        background_opacity=1.0,
-        background_layout=SimpleBoxLayoutRule(
-            x_align=AxisAlignment.ALIGN_MID,
-            y_align=AxisAlignment.ALIGN_MAX,
-            margins=Margins(),
-            inner_content_scaling=InnerScaling.NO_SCALING,
-        ),
-    )
+    style = _seal_style(template, AGENCY_TEXT_SIZE, seal, width, height)
     image_box = (
         box[0] + (box[2] - box[0] - width) / 2,
         box[3] - height,
@@ -714,24 +720,7 @@ def _plan_scan(data: bytes, seal: Image.Image, agency: str, moment: str, *, seal
         raise InvalidInput("the seal and its text do not fit at the top right of the first page")
     box = (round(right - box_width), round(top - height - text_height), round(right), round(top))
     template, params = _params(lines)
-    style = _text_style(
-        template,
-        TEXT_SIZE,
-        layout=SimpleBoxLayoutRule(
-            x_align=AxisAlignment.ALIGN_MID,
-            y_align=AxisAlignment.ALIGN_MIN,
-            margins=Margins(bottom=2),
-            inner_content_scaling=InnerScaling.SHRINK_TO_FIT,
-        ),
-        background=PdfImage(seal, box=BoxConstraints(width=width, height=height)),
-        background_opacity=1.0,
-        background_layout=SimpleBoxLayoutRule(
-            x_align=AxisAlignment.ALIGN_MID,
-            y_align=AxisAlignment.ALIGN_MAX,
-            margins=Margins(),
-            inner_content_scaling=InnerScaling.NO_SCALING,
-        ),
-    )
+    style = _seal_style(template, TEXT_SIZE, seal, width, height)
     middle = (box[0] + box[2]) / 2
     image_box = (middle - width / 2, box[3] - height, middle + width / 2, box[3])
     return Plan(SCAN, StampAppearance(1, box, style, params), image_box=image_box, lines=tuple(lines))

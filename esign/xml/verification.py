@@ -53,7 +53,14 @@ from esign.report import (
     summarize,
 )
 from esign.signers.file import load_certificates
-from esign.trust import PathValidation, check_timestamp_token, imprint_of, load_certificate, validate_path
+from esign.trust import (
+    PathValidation,
+    check_timestamp_token,
+    imprint_of,
+    load_certificate,
+    resolve_anchors,
+    validate_path,
+)
 from esign.xml import tree as xtree
 from esign.xml.c14n import canonicalize, check_namespace_work, digest_document, method_flags
 from esign.xml.constants import (
@@ -192,7 +199,7 @@ class XmlVerification:
 def verify_xml(
     data: bytes,
     *,
-    trust_anchors: TrustAnchors,
+    trust_anchors: TrustAnchors | None = None,
     allow_fetching: bool = False,
     allow_weak: bool = False,
     reveal: bool = False,
@@ -205,7 +212,8 @@ def verify_xml(
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
 ) -> XmlVerification:
-    """Verify every ``Signature`` in ``data`` against ``trust_anchors`` (certificates, or a PEM file/bytes).
+    """Verify every ``Signature`` in ``data`` against ``trust_anchors`` (certificates, or a PEM file/bytes;
+    ``None``: the default trust store, :func:`esign.trust.resolve_anchors` — Vietnam's roots plus the operator's).
 
     No network access happens unless ``allow_fetching`` (then to the OCSP responders, CRL distribution
     points and caIssuers URLs the certificates name).
@@ -241,7 +249,7 @@ def verify_xml(
 def verify_keeping_tree(
     data: bytes,
     *,
-    trust_anchors: TrustAnchors,
+    trust_anchors: TrustAnchors | None = None,
     allow_fetching: bool = False,
     allow_weak: bool = False,
     reveal: bool = False,
@@ -325,7 +333,9 @@ def _detect_profile(root: etree._Element, data: bytes, signatures: list[etree._E
     return "xmldsig"
 
 
-def _anchors(trust_anchors: TrustAnchors) -> list[x509.Certificate]:
+def _anchors(trust_anchors: TrustAnchors | None) -> list[x509.Certificate]:
+    if trust_anchors is None:  # the same default store as verify_pdf and the CLI
+        return resolve_anchors()
     if isinstance(trust_anchors, str | Path | bytes):
         return load_certificates(trust_anchors)
     anchors = list(trust_anchors)

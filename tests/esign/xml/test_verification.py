@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from lxml import etree
 
@@ -228,3 +230,18 @@ def test_revoked_signer_is_total_failed_when_fetching(tmp_path_factory: pytest.T
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_no_trust_anchors_means_the_default_store(
+    dev_pki: DevPKI, rsa: FileSigner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like verify_pdf and the CLI: Vietnam's roots plus the operator's; the dev root is in neither until added."""
+    from esign.trust import add_operator_anchor
+
+    operator = tmp_path / "operator"
+    monkeypatch.setenv("ESIGN_TRUST_DIR", str(operator))
+    signed = sign_xml(DOCUMENT, rsa)
+    untrusted = verify_xml(signed, allow_fetching=True).reports[0]
+    assert untrusted.indication.value == "INDETERMINATE", untrusted.to_text()
+    add_operator_anchor(dev_pki.root_pem_path, operator)
+    assert verify_xml(signed, allow_fetching=True).passed

@@ -5,6 +5,7 @@ from esign_server.models.audit import AuditEvent, AuditHead
 from esign_server.models.identity import Credential, Device, RelyingSystem, RelyingSystemGrant, User
 from esign_server.models.marks import MarkImage
 from esign_server.models.orgids import OrgCode, OrgCodeEvent
+from esign_server.models.seals import SealBatch, SealClient, SealPolicy
 from esign_server.models.sessions import SessionDocument, SigningSession
 from esign_server.models.verification import IdentityVerification
 from esign_server.models.webhooks import WebhookDelivery
@@ -22,6 +23,9 @@ __all__ = [
     "OrgCodeEvent",
     "RelyingSystem",
     "RelyingSystemGrant",
+    "SealBatch",
+    "SealClient",
+    "SealPolicy",
     "SessionDocument",
     "SigningSession",
     "User",

@@ -22,7 +22,8 @@ class CscAuthorization(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     """The handle a client polls with ``credentials/authorizeCheck``."""
-    session_id: str = Field(foreign_key="signing_sessions.id", unique=True, max_length=36)
+    session_id: str | None = Field(default=None, foreign_key="signing_sessions.id", unique=True, max_length=36)
+    """The signing session the user confirms; None for an organization seal (nobody confirms)."""
     client_id: str = Field(max_length=64, index=True)
     credential_id: str = Field(max_length=36)
     hash_algorithm: str = Field(max_length=16)

@@ -40,7 +40,7 @@ lint:
 typecheck:
 	$(VENV)/bin/mypy
 
-## The API reference, generated from the docstrings into docs/api/.
+## The API reference, generated from the docstrings into docs/api/ (not committed; `make test` builds it too).
 docs: setup-dev
 	bash scripts/api-docs.sh
 

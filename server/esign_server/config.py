@@ -108,6 +108,26 @@ class Settings(BaseSettings):
     of the thread pool. Default: on with SQLite (in-process statements), off with PostgreSQL (network
     waits). Turn it off with a PKCS#11 module that reaches a network HSM."""
     totp_issuer: str = "esign"
+    passkey_rp_id: str | None = None
+    """WebAuthn relying-party id of phone passkeys (a domain: ``sign.example.vn``); default: the host of
+    ``public_url``. Passkeys registered under one id work only under it: choose it once."""
+    passkey_origins: list[str] = Field(default_factory=list)
+    """Origins the phone app is served from, checked in every passkey answer; default: ``public_url``'s."""
+    passkey_challenge_seconds: int = Field(120, ge=10, le=600)
+    """How long a passkey challenge (registration, confirmation, unlock) can be answered, once."""
+    pin_max_failures: int = Field(5, ge=1, le=20)
+    """Wrong PINs in a row before the PIN locks (for 5 minutes, doubling with each lockout)."""
+    preview_max_pages: int = Field(3, ge=1, le=20)
+    """Pages of a document the phone's preview renders (the first ones)."""
+    preview_width_px: int = Field(720, ge=100, le=2000)
+    """Width of a rendered page; its height follows the page's shape, at most twice the width."""
+    preview_max_bytes: int = Field(1_500_000, ge=10_000)
+    """Largest rendered page (PNG); a larger one is rendered smaller, then refused."""
+    vapid_private_key: str | None = None
+    """Web Push (VAPID) private key: a P-256 key, PEM or the base64url raw scalar. None: no push, except
+    in dev mode, where one is made and kept in ``<var_dir>/vapid-private.pem``."""
+    vapid_subject: str = "mailto:admin@localhost"
+    """Who runs this push sender (``mailto:`` or ``https:``), told to push services in the VAPID claims."""
     personal_data_retention_days: int = Field(5 * 365, ge=0, le=100 * 365)
     """How long a user's personal data are kept after their last certificate was revoked or expired
     (certificate records must outlive the certificates); erasure is refused before that."""

@@ -1,7 +1,9 @@
 """The ``esign`` command: ``pdf``, ``xml``, ``trust``, ``pki``, ``orgid``, ``edxml``, ``id``, ``server``, ``remote``.
 
-Each group lives beside the code it drives (``esign/<area>/cli.py``) and is imported only when
-used, so ``esign pki ...`` works without the server extra and a missing extra gets a clear message.
+Each library group lives beside the code it drives (``esign/<area>/cli.py``) and is imported only
+when used. Optional groups (``server``, ``remote``, or a plug-in's) are found through the
+``esign.commands`` entry points (``name = "module:typer_app [extra]"``), so the library never names the
+server or the client; a group whose extra is missing says which extra to install.
 typer and rich load only when needed: ``esign xml sign`` and ``esign xml verify`` (the commands
 people time against ``xmlsec1``) start without them (:func:`esign.xml.commands.fast_main`).
 """
@@ -17,21 +19,31 @@ from typing import TYPE_CHECKING, Any
 from esign.errors import EsignError
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     import typer
     from rich.console import Console
 
-# group name -> (module holding `app`, help text, extra that module needs or None)
-GROUPS: dict[str, tuple[str, str, str | None]] = {
-    "pki": ("esign.pki.cli", "Dev PKI: CA, OCSP, CRL, time-stamping.", None),
-    "pdf": ("esign.pdf.cli", "Sign, verify and extend PDF (PAdES).", None),
-    "xml": ("esign.xml.cli", "Sign and verify XML (XMLDSig, XAdES, e-invoice).", None),
-    "trust": ("esign.trust.cli", "The trust store: list, add and remove trusted root certificates.", None),
-    "orgid": ("esign.orgid.cli", "Organization electronic identifier codes.", None),
-    "edxml": ("esign.edxml.cli", "edXML document exchange packages (QCVN 102:2016).", None),
-    "id": ("esign.identity.cli", "Citizen numbers, tax codes and other identifiers.", None),
-    "server": ("esign_server.cli", "The remote-signing server.", "server"),
-    "remote": ("esign_client.cli", "Talk to a remote-signing server.", "client"),
+# The library's own groups: name -> (module holding `app`, help text).
+GROUPS: dict[str, tuple[str, str]] = {
+    "pki": ("esign.pki.cli", "Dev PKI: CA, OCSP, CRL, time-stamping."),
+    "pdf": ("esign.pdf.cli", "Sign, verify and extend PDF (PAdES)."),
+    "xml": ("esign.xml.cli", "Sign and verify XML (XMLDSig, XAdES, e-invoice)."),
+    "trust": ("esign.trust.cli", "The trust store: list, add and remove trusted root certificates."),
+    "orgid": ("esign.orgid.cli", "Organization electronic identifier codes."),
+    "edxml": ("esign.edxml.cli", "edXML document exchange packages (QCVN 102:2016)."),
+    "id": ("esign.identity.cli", "Citizen numbers, tax codes and other identifiers."),
 }
+
+ENTRY_POINT_GROUP = "esign.commands"
+"""Entry points adding ``esign`` subcommands: the name is the subcommand, the object a ``typer.Typer``."""
+
+
+def plugin_commands() -> dict[str, EntryPoint]:
+    """The subcommands installed through :data:`ENTRY_POINT_GROUP` (a library group's name is never replaced)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in GROUPS}
 
 
 def _root() -> None:
@@ -93,28 +105,34 @@ def _missing(name: str, extra: str | None, exc: ImportError) -> Callable[[], Non
 EXTRA_PROBES = {"server": "fastapi", "client": "httpx", "pkcs11": "pkcs11"}
 
 
-def _register(name: str) -> None:
-    module_name, help_text, extra = GROUPS[name]
+def _register(name: str, plugins: dict[str, EntryPoint]) -> None:
+    if name in GROUPS:
+        module_name, help_text = GROUPS[name]
+        _app().add_typer(importlib.import_module(module_name).app, name=name, help=help_text)
+        return
+    entry = plugins[name]
+    extra = entry.extras[0] if entry.extras else None
     try:
-        if extra:
+        if extra in EXTRA_PROBES:
             importlib.import_module(EXTRA_PROBES[extra])
-        module = importlib.import_module(module_name)
+        group = entry.load()
     except ImportError as exc:
-        if exc.name and (exc.name == module_name or module_name.startswith(exc.name + ".")):
-            return  # that group does not exist in this build
         _app().command(
-            name, help=help_text, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+            name,
+            help=f"(needs: pip install 'esign[{extra}]')" if extra else None,
+            context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
         )(_missing(name, extra, exc))
         return
-    _app().add_typer(module.app, name=name, help=help_text)
+    _app().add_typer(group, name=name)
 
 
-def _wanted_groups(argv: list[str]) -> list[str]:
+def _wanted_groups(argv: list[str], plugins: dict[str, EntryPoint]) -> list[str]:
     # Import only the group asked for; `esign --help` lists them all.
+    known = [*GROUPS, *plugins]
     for arg in argv:
         if not arg.startswith("-"):
-            return [arg] if arg in GROUPS else []
-    return list(GROUPS)
+            return [arg] if arg in known else []
+    return known
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,8 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         from esign.xml.commands import fast_main
 
         fast_main(args[1:])  # ends the process, or returns when the arguments need typer (help, mistakes)
-    for name in _wanted_groups(args):
-        _register(name)
+    plugins = {} if args[:1] and args[0] in GROUPS else plugin_commands()
+    for name in _wanted_groups(args, plugins):
+        _register(name, plugins)
     try:
         _app()(args=args, prog_name="esign")
     except EsignError as exc:

@@ -31,3 +31,25 @@ def test_library_groups_work_without_the_server_extra() -> None:
     result = _run_without("fastapi", ["orgid", "validate", "H49.22"])
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout
+
+
+def test_server_and_remote_groups_are_found_through_entry_points_not_module_names() -> None:
+    from importlib.metadata import entry_points
+    from pathlib import Path
+
+    import esign.cli
+
+    found = {ep.name: ep.value for ep in entry_points(group=esign.cli.ENTRY_POINT_GROUP)}
+    assert found["server"] == "esign_server.cli:app [server]"
+    assert found["remote"] == "esign_client.cli:app [client]"
+    source = Path(esign.cli.__file__).read_text()
+    assert "esign_server" not in source and "esign_client" not in source
+
+
+def test_the_server_group_loaded_from_its_entry_point_runs_its_commands() -> None:
+    code = "from esign.cli import main; main(['server', '--help'])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "The remote-signing server." in result.stdout
+    for command in ("run", "init", "audit"):
+        assert command in result.stdout

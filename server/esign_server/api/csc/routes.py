@@ -12,7 +12,6 @@ import binascii
 import json
 import secrets
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from esign.errors import EsignError, InvalidInput
@@ -47,7 +47,6 @@ from esign_server.api.csc.schemas import (
 )
 from esign_server.api.deps import CtxDep, bearer_token
 from esign_server.api.oauth import NO_STORE, basic_credentials
-from esign_server.api.routing import LeanRoute, PrefixedRouter
 from esign_server.context import ServerContext
 from esign_server.models import Credential
 from esign_server.services import csc
@@ -100,7 +99,7 @@ def _from_service_error(exc: ServiceError) -> JSONResponse:
     return csc_error(status, code, exc.message, headers)
 
 
-class CscRoute(LeanRoute):
+class CscRoute(APIRoute):
     """A route whose failures answer in the CSC error form."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -141,20 +140,6 @@ async def csc_client(request: Request, ctx: CtxDep) -> str:
 CscClient = Annotated[str, Depends(csc_client)]
 
 
-@dataclass(frozen=True)
-class CscCall:
-    """The relying system's client id and the server context: one dependency for signHash, not two."""
-
-    client_id: str
-    ctx: ServerContext
-
-
-async def csc_call(request: Request) -> CscCall:
-    """:func:`csc_client` with the context."""
-    return CscCall(await csc_client(request, request.app.state.ctx), request.app.state.ctx)
-
-
-CscCallDep = Annotated[CscCall, Depends(csc_call)]
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": CscErrorBody}, 401: {"model": CscErrorBody}}
 
 
@@ -209,6 +194,22 @@ def credential_info(
             validFrom=_generalized(cert.not_valid_before_utc),
             validTo=_generalized(cert.not_valid_after_utc),
         )
+    if csc.is_seal(ctx, cred.id):
+        # An organization seal: its relying systems get a SAD without a person (SCAL 1), still bound
+        # to the exact hashes; its policy (rates, hours, batch size) is the admin's.
+        info_seal: dict[str, Any] = {
+            "description": cred.label or f"{cred.key_algorithm} organization seal",
+            "key": key,
+            "cert": cert_part,
+            "authMode": "implicit",
+            "SCAL": "1",
+            "multisign": csc.seal_multisign(ctx, cred.id),
+            "lang": "vi-VN",
+        }
+        if version == "v1":
+            info_seal["PIN"] = {"presence": "false"}
+            info_seal["OTP"] = {"presence": "false"}
+        return info_seal
     otp_label = "Mã OTP trên điện thoại / OTP from your phone"
     otp_description = "The 6-digit code of the esign app (TOTP); omit it to confirm on the phone instead."
     info: dict[str, Any] = {
@@ -259,7 +260,7 @@ def _methods() -> list[str]:
 
 def make_router(version: str) -> APIRouter:
     """The CSC router for ``version`` (``v2`` or ``v1``)."""
-    router = PrefixedRouter(prefix=f"/csc/{version}", tags=[f"CSC API {version}"], route_class=CscRoute)
+    router = APIRouter(prefix=f"/csc/{version}", tags=[f"CSC API {version}"], route_class=CscRoute)
     specs = "2.0.0.2" if version == "v2" else "1.0.4.0"
 
     # One operation per method: a shared GET+POST route gives both the same OpenAPI operationId.
@@ -410,9 +411,8 @@ def make_router(version: str) -> APIRouter:
         return ChallengeResponse(challenge=_b64(secrets.token_bytes(32)), expiresIn=csc.AUTHORIZE_TTL_SECONDS)
 
     @router.post("/signatures/signHash", response_model=SignHashResponse, responses=_ERRORS)
-    async def sign_hash(body: SignHashRequest, call: CscCallDep) -> SignHashResponse:
+    async def sign_hash(body: SignHashRequest, client: CscClient, ctx: CtxDep) -> SignHashResponse:
         """Sign hashes the SAD authorizes (each once per authorization), with ``signAlgo``."""
-        client, ctx = call.client_id, call.ctx
         if body.operationMode != "S":
             raise ServiceError("only the synchronous operation mode (S) is offered")
         algorithm = csc.hash_algorithm_of(body.hashAlgorithmOID or body.hashAlgo, body.signAlgo)

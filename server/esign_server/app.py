@@ -31,7 +31,6 @@ from esign_server.api import (
     verify,
 )
 from esign_server.api.errors import install_error_handlers
-from esign_server.api.routing import HotPathApp, HotRoutes
 from esign_server.config import Settings, get_settings
 from esign_server.context import ServerContext
 from esign_server.logs import configure_logging
@@ -44,14 +43,6 @@ from esign_server.web.mobile import mount_mobile_app
 
 log = logging.getLogger("esign_server")
 EXPIRY_SWEEP_SECONDS = 2.0
-HOT_PATHS = (
-    ("POST", "/api/sessions"),
-    ("GET", "/api/sessions/{session_id}"),
-    ("POST", "/api/mobile/sessions/{session_id}/confirm"),
-    ("POST", "/csc/v2/signatures/signHash"),
-    ("POST", "/csc/v1/signatures/signHash"),
-)
-"""The requests of a signing session's flow and signHash: served by :class:`HotRoutes`."""
 CHECKPOINT_SECONDS = 1.0
 WEBHOOK_DISPATCH_SECONDS = 1.0
 
@@ -97,7 +88,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = HotPathApp(
+    app = FastAPI(
         title="esign remote-signing service",
         version="0.1.0",
         description="Signing sessions confirmed by a TOTP code on the user's phone; the service's CA, OCSP, "
@@ -130,7 +121,6 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
     mount_api_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLog)
-    app.hot_routes = HotRoutes(app, HOT_PATHS)
     return app
 
 

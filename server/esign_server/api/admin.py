@@ -5,10 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import APIRouter, Query, Response
 
 from esign_server.api.deps import AdminClient, CtxDep
-from esign_server.api.routing import PrefixedRouter
 from esign_server.api.views import credential_public, device_public, user_public
 from esign_server.models import AuditEvent
 from esign_server.schemas import (
@@ -36,7 +35,7 @@ from esign_server.services.errors import ServiceError
 
 RevealQuery = Annotated[bool, Query(description="Show personal numbers in `subject` unmasked")]
 
-router = PrefixedRouter(
+router = APIRouter(
     prefix="/api/admin",
     tags=["admin"],
     responses={

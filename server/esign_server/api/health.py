@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from esign_server.api.deps import CtxDep
-from esign_server.api.routing import PrefixedRouter
 
-router = PrefixedRouter(tags=["health"])
+router = APIRouter(tags=["health"])
 
 
 @router.get("/health")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import APIRouter
+
 from esign_server.api.deps import AdminClient, CtxDep
-from esign_server.api.routing import PrefixedRouter
 from esign_server.api.views import credential_public
 from esign_server.context import ServerContext
 from esign_server.models import IdentityVerification
@@ -19,7 +20,7 @@ from esign_server.schemas.identity import (
 )
 from esign_server.services import identity, personal_data
 
-router = PrefixedRouter(
+router = APIRouter(
     prefix="/api/admin",
     tags=["identity"],
     responses={

@@ -3,16 +3,15 @@ organization's seal)."""
 
 from __future__ import annotations
 
-from fastapi import Response
+from fastapi import APIRouter, Response
 
 from esign_server.api.deps import AdminClient, CtxDep
-from esign_server.api.routing import PrefixedRouter
 from esign_server.models.marks import MarkImage
 from esign_server.schemas import ErrorBody
 from esign_server.schemas.marks import MarkPublic, MarkUpload
 from esign_server.services import marks
 
-router = PrefixedRouter(
+router = APIRouter(
     prefix="/api/admin",
     tags=["admin"],
     responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},

@@ -8,12 +8,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from esign_server.api.deps import CtxDep, CurrentDevice, DeviceCallDep
-from esign_server.api.routing import LeanRoute, PrefixedRouter
 from esign_server.api.views import mobile_sessions
 from esign_server.context import ServerContext
 from esign_server.models import Device, User
@@ -34,10 +33,9 @@ from esign_server.schemas import (
 from esign_server.services import devices, grants
 from esign_server.services import sessions as session_service
 
-router = PrefixedRouter(
+router = APIRouter(
     prefix="/api/mobile",
     tags=["mobile"],
-    route_class=LeanRoute,
     responses={
         400: {"model": ErrorBody},
         401: {"model": ErrorBody},

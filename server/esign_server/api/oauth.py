@@ -7,15 +7,14 @@ import binascii
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import Form, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 
 from esign_server.api.deps import CtxDep
-from esign_server.api.routing import PrefixedRouter
 from esign_server.schemas import ErrorBody, TokenResponse
 from esign_server.services.clients import issue_access_token
 from esign_server.services.errors import ServiceError, Unauthorized
 
-router = PrefixedRouter(tags=["auth"])
+router = APIRouter(tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 """Headers of every answer that carries a token (RFC 6749 §5.1): no cache may keep it."""
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from esign.orgid import OrgIdentifier
 from esign_server.api.deps import AdminClient, CtxDep
 from esign_server.api.errors import error_response
-from esign_server.api.routing import PrefixedRouter
 from esign_server.models import OrgCode, OrgCodeEvent
 from esign_server.schemas import ErrorBody
 from esign_server.schemas.orgids import (
@@ -35,7 +34,7 @@ from esign_server.schemas.orgids import (
 from esign_server.services import orgids
 from esign_server.services.errors import ServiceError
 
-router = PrefixedRouter(
+router = APIRouter(
     prefix="/api/orgids",
     tags=["orgids"],
     responses={400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}},

@@ -9,14 +9,13 @@ import base64
 import binascii
 
 from cryptography.hazmat.primitives import serialization
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from esign_server.api.deps import CtxDep
-from esign_server.api.routing import PrefixedRouter
 from esign_server.services.errors import ServiceError
 
-router = PrefixedRouter(prefix="/pki", tags=["pki"])
+router = APIRouter(prefix="/pki", tags=["pki"])
 MAX_PKI_REQUEST = 64 * 1024
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Response
+from fastapi import APIRouter, Response
 
 from esign_server.api.deps import CtxDep, CurrentDevice
-from esign_server.api.routing import PrefixedRouter
 from esign_server.schemas import ErrorBody
 from esign_server.services import sessions
 from esign_server.services.errors import NotFound
@@ -15,7 +14,7 @@ PREVIEW_MARGIN = 90
 position line and printed name around a person's signature (a signature at most 70 mm wide leaves
 up to ~70 pt above and below it in a tall signature block)."""
 
-router = PrefixedRouter(
+router = APIRouter(
     prefix="/api/mobile",
     tags=["mobile"],
     responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},

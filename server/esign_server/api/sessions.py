@@ -8,11 +8,10 @@ import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Header, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from esign_server.api.deps import CtxDep, SessionsClient
-from esign_server.api.routing import LeanRoute, PrefixedRouter
 from esign_server.api.views import credential_public, session_public
 from esign_server.schemas import CredentialPublic, ErrorBody, SessionCreate, SessionList, SessionPublic
 from esign_server.services import sessions as session_service
@@ -20,10 +19,9 @@ from esign_server.services.documents import MEDIA_TYPES, DocumentIn
 from esign_server.services.errors import Conflict, Forbidden, NotFound
 from esign_server.services.grants import holder_if_granted
 
-router = PrefixedRouter(
+router = APIRouter(
     prefix="/api",
     tags=["sessions"],
-    route_class=LeanRoute,
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
 )
 

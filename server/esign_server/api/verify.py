@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from esign.errors import InvalidInput
@@ -28,13 +28,12 @@ from esign.signers.file import load_certificates
 from esign.trust import default_store
 from esign.trust.policy import policy_applied
 from esign_server.api.deps import CtxDep, bearer_token
-from esign_server.api.routing import PrefixedRouter
 from esign_server.context import ServerContext
 from esign_server.schemas import ErrorBody
 from esign_server.schemas.identity import VerificationReportList
 from esign_server.services.errors import Forbidden, ServiceError, Unauthorized
 
-router = PrefixedRouter(
+router = APIRouter(
     prefix="/api",
     tags=["verify"],
     responses={

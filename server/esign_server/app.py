@@ -27,6 +27,7 @@ from esign_server.api import (
     orgids,
     pki,
     previews,
+    seals,
     sessions,
     verify,
 )
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         mobile.router,
         *csc.routers,  # CSC API v2 and v1
         admin.router,
+        seals.router,  # organization seals and their policies (admin)
         marks.router,  # Decree 30 signature and seal images
         previews.router,  # ... and how they will look, for the phone
         orgids.router,

@@ -29,7 +29,7 @@ from esign.errors import EsignError, InvalidInput, KeyAccessError
 from esign_server.db import DriverStatement, StepTransaction, UTCDateTime, utcnow
 from esign_server.models import Credential, SigningSession, User
 from esign_server.models.csc import CscAuthorization, CscAuthorizedHash
-from esign_server.services import audit
+from esign_server.services import audit, seals
 from esign_server.services import sessions as session_service
 from esign_server.services.credentials import default_signature_algorithm, public_key_of
 from esign_server.services.errors import NotFound, ServiceError
@@ -154,7 +154,9 @@ def authorize(
         raise CscError(f"numSignatures is {num_signatures} but {len(hashes)} hashes were sent")
     if len(hashes) > ctx.settings.max_items_per_session:
         raise CscError(f"at most {ctx.settings.max_items_per_session} signatures per authorization (multisign)")
-    require_grant(ctx, client_id=client_id, credential_id=credential_id)
+    credential, seal = _credential_for(ctx, client_id=client_id, credential_id=credential_id)
+    if seal:
+        return _authorize_seal(ctx, client_id=client_id, credential=credential, hashes=hashes, algorithm=hash_algorithm)
     row, _ = session_service.create_session(
         ctx,
         client_id=client_id,
@@ -194,20 +196,83 @@ def authorize(
 
 
 def require_grant(ctx: ServerContext, *, client_id: str, credential_id: str) -> Credential:
-    """The credential, when ``client_id`` may act for its holder.
+    """The credential, when ``client_id`` may act for its holder (or use it, for a seal).
 
     :raises CscError: ``invalid_request`` for an unknown credential, ``access_denied`` (403) when its
-        holder has not authorised this relying system.
+        holder has not authorised this relying system (for a seal: when it is not one of the seal's).
     """
+    return _credential_for(ctx, client_id=client_id, credential_id=credential_id)[0]
+
+
+def _credential_for(ctx: ServerContext, *, client_id: str, credential_id: str) -> tuple[Credential, bool]:
+    """:func:`require_grant`, and whether the credential is an organization seal."""
     with ctx.db.read() as session:
         credential = session.get(Credential, credential_id)
         if credential is None:
             raise CscError(f"unknown credentialID {credential_id}")
+        if seals.is_seal(session, credential_id):
+            if not seals.may_use(session, client_id=client_id, credential_id=credential_id):
+                raise CscError("this relying system may not use this seal", code="access_denied", status=403)
+            return credential, True
         if not is_granted(session, client_id=client_id, user_id=credential.user_id):
             raise CscError(
                 "this relying system is not authorised by the credential's holder", code="access_denied", status=403
             )
-    return credential
+    return credential, False
+
+
+def is_seal(ctx: ServerContext, credential_id: str) -> bool:
+    """Whether the credential is an organization seal (SCAL 1: no person confirms its signatures)."""
+    with ctx.db.read() as session:
+        return seals.is_seal(session, credential_id)
+
+
+def _authorize_seal(
+    ctx: ServerContext, *, client_id: str, credential: Credential, hashes: Sequence[bytes], algorithm: DigestAlgorithm
+) -> AuthorizationResult:
+    """A SAD at once for a seal's batch, within its policy; the batch is counted and audited.
+
+    :raises seals.SealRefused: 403 (not allowed, outside the hours) or 429 (over a rate), audited.
+    """
+    if credential.status != "active":
+        raise CscError("the credential is not active", code="access_denied", status=403)
+    sad = _new_sad()
+    authorization_id = str(uuid.uuid4())
+    try:
+        with ctx.db.write() as session:
+            seals.admit_batch(session, client_id=client_id, credential_id=credential.id, count=len(hashes))
+            session.add(
+                CscAuthorization(
+                    id=authorization_id,
+                    session_id=None,
+                    client_id=client_id,
+                    credential_id=credential.id,
+                    hash_algorithm=algorithm.value,
+                    num_signatures=len(hashes),
+                    sad_hash=sad_hash(sad),
+                    expires_at=utcnow() + timedelta(seconds=SAD_TTL_SECONDS),
+                )
+            )
+            session.flush()
+            session.add_all(
+                CscAuthorizedHash(authorization_id=authorization_id, digest=digest, allowed=count)
+                for digest, count in Counter(d.hex() for d in hashes).items()
+            )
+            audit.record(
+                session,
+                actor=f"client:{client_id}",
+                action="seal.authorized",
+                target=f"credential:{credential.id}",
+                authorization_id=authorization_id,
+                signatures=len(hashes),
+                hashes_digest=seals.hashes_digest(hashes),
+            )
+    except seals.SealRefused as exc:
+        seals.record_refusal(
+            ctx, client_id=client_id, credential_id=credential.id, reason=exc.message, count=len(hashes)
+        )
+        raise
+    return AuthorizationResult(authorization_id, "authorized", SAD_TTL_SECONDS, "", sad)
 
 
 def _issue_sad(ctx: ServerContext, authorization_id: str, row: SigningSession) -> AuthorizationResult:
@@ -230,6 +295,11 @@ def _issue_sad(ctx: ServerContext, authorization_id: str, row: SigningSession) -
     return AuthorizationResult(authorization_id, "authorized", SAD_TTL_SECONDS, row.confirmation_code, sad)
 
 
+def _audit_target(session_id: str | None, credential_id: str) -> str:
+    """What an audit event of a CSC authorization names: its signing session, or the seal."""
+    return f"session:{session_id}" if session_id else f"credential:{credential_id}"
+
+
 def _authorization(ctx: ServerContext, client_id: str, authorization_id: str) -> CscAuthorization:
     with ctx.db.read() as session:
         auth = session.get(CscAuthorization, authorization_id)
@@ -245,6 +315,8 @@ def authorize_check(ctx: ServerContext, *, client_id: str, authorization_id: str
     answer can be fetched again while at most one SAD is ever valid.
     """
     auth = _authorization(ctx, client_id, authorization_id)
+    if auth.session_id is None:  # a seal's SAD came with credentials/authorize; nothing waits
+        raise InvalidSad("this authorization waits for no confirmation")
     row = session_service.get_for_client(ctx, client_id=client_id, session_id=auth.session_id)
     if row.status == session_service.PENDING:
         remaining = max(0, int((row.expires_at - utcnow()).total_seconds()))
@@ -281,9 +353,12 @@ def extend_transaction(ctx: ServerContext, *, client_id: str, credential_id: str
             .values(sad_hash=sad_hash(new), expires_at=expires)
         )
         audit.record(
-            session, actor=f"client:{client_id}", action="csc.sad_extended", target=f"session:{auth.session_id}"
+            session,
+            actor=f"client:{client_id}",
+            action="csc.sad_extended",
+            target=_audit_target(auth.session_id, credential_id),
         )
-        row = session.get(SigningSession, auth.session_id)
+        row = session.get(SigningSession, auth.session_id) if auth.session_id else None
         code = row.confirmation_code if row is not None else ""
     return AuthorizationResult(auth.id, "authorized", SAD_TTL_SECONDS, code, new)
 
@@ -305,9 +380,11 @@ _SPEND_HASH = DriverStatement(
 _AUTHORIZATION_AND_KEY = DriverStatement(
     text(
         "SELECT a.id, a.session_id, a.client_id, a.credential_id, a.hash_algorithm, c.status, c.keystore, c.key_ref, "
-        "g.client_id AS granted "
+        "g.client_id AS granted, p.credential_id AS seal, s.client_id AS seal_client, p.hours_start, p.hours_end "
         "FROM csc_authorizations a JOIN credentials c ON c.id = a.credential_id "
         "LEFT JOIN relying_system_grants g ON g.client_id = a.client_id AND g.user_id = c.user_id "
+        "LEFT JOIN seal_policies p ON p.credential_id = a.credential_id "
+        "LEFT JOIN seal_clients s ON s.credential_id = a.credential_id AND s.client_id = a.client_id "
         "WHERE a.sad_hash = :sad AND a.credential_id = :id"
     )
 )
@@ -344,7 +421,7 @@ class UnspentSignatures:
     credential_id: str
     sad_digest: str
     authorization_id: str
-    session_id: str
+    session_id: str | None
     hashes: Sequence[bytes]
 
     def spend(self, conn: StepTransaction) -> HashSignatures:
@@ -370,10 +447,11 @@ class UnspentSignatures:
             conn,
             actor=f"client:{self.client_id}",
             action="csc.signed",
-            target=f"session:{self.session_id}",
+            target=_audit_target(self.session_id, self.credential_id),
             credential_id=self.credential_id,
             signatures=len(self.result.signatures),
             hashes=[h.hex() for h in self.hashes][:16],
+            hashes_digest=seals.hashes_digest(self.hashes),
         )
         return self.result
 
@@ -401,7 +479,11 @@ def make_hash_signatures(
         found = _AUTHORIZATION_AND_KEY.execute(conn, {"sad": digest_of_sad, "id": credential_id}).first()
     if found is None or found.client_id != client_id or found.credential_id != credential_id:
         raise InvalidSad()
-    if found.granted is None:  # the user withdrew the authorisation after the SAD was issued
+    if found.session_id is None:  # a seal's SAD: its policy now, not a person's grant
+        if found.seal is None or found.seal_client is None:
+            raise CscError("this relying system may not use this seal", code="access_denied", status=403)
+        seals.check_hours(found.hours_start, found.hours_end, utcnow())
+    elif found.granted is None:  # the user withdrew the authorisation after the SAD was issued
         raise CscError(
             "this relying system is not authorised by the credential's holder", code="access_denied", status=403
         )
@@ -468,3 +550,8 @@ def send_otp(ctx: ServerContext, *, client_id: str, credential_id: str) -> None:
     ctx.events.publish(f"user:{cred.user_id}")
     with ctx.db.write() as session:
         audit.record(session, actor=f"client:{client_id}", action="csc.otp_requested", target=f"credential:{cred.id}")
+
+
+def seal_multisign(ctx: ServerContext, credential_id: str) -> int:
+    """How many hashes one authorization of a seal may carry (``multisign`` in ``credentials/info``)."""
+    return seals.get_seal(ctx, credential_id).max_hashes_per_call

@@ -25,6 +25,7 @@ from esign_server.api import (
     mobile,
     oauth,
     orgids,
+    phone,
     pki,
     previews,
     seals,
@@ -112,6 +113,8 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         seals.router,  # organization seals and their policies (admin)
         marks.router,  # Decree 30 signature and seal images
         previews.router,  # ... and how they will look, for the phone
+        phone.router,  # the phone's passkeys, PIN, push subscriptions, document pages
+        phone.admin_router,  # the admin's passkey rule per credential
         orgids.router,
         pki.router,
         identity.router,

@@ -38,12 +38,20 @@ from esign.errors import EsignError, InvalidInput, KeyAccessError, SigningError
 from esign.identity import mask_personal_numbers
 from esign_server.crypto import token_hash
 from esign_server.db import DriverStatement, StepTransaction, detached, utcnow
-from esign_server.models import Credential, Device, RelyingSystem, RelyingSystemGrant, SessionDocument, SigningSession
-from esign_server.services import audit, webhooks
+from esign_server.models import (
+    Credential,
+    CredentialPasskeyPolicy,
+    Device,
+    RelyingSystem,
+    RelyingSystemGrant,
+    SessionDocument,
+    SigningSession,
+)
+from esign_server.services import audit, push, webhooks
 from esign_server.services.credentials import default_signature_algorithm
 from esign_server.services.devices import check_otp, otp_error
 from esign_server.services.documents import DocumentIn, PreparedDocument, finish_document, prepare_document
-from esign_server.services.errors import Conflict, NotFound, ServiceError, TooManyRequests, Unauthorized
+from esign_server.services.errors import Conflict, Forbidden, NotFound, ServiceError, TooManyRequests, Unauthorized
 from esign_server.services.grants import holder_if_granted
 
 if TYPE_CHECKING:
@@ -410,6 +418,7 @@ class _NewSession:
         if isinstance(made, _Replay):
             return made.session, False
         ctx.events.publish(f"user:{made.user_id}", f"session:{made.id}")
+        push.announce(ctx, made)  # Web Push to the user's phones, in the background
         return made, True
 
     def after_race(self, ctx: ServerContext, error: IntegrityError) -> tuple[SigningSession, bool]:
@@ -743,6 +752,11 @@ def _confirm_in(
         audit.record(session, actor="system", action="session.expired", target=f"session:{row.id}")
         expired = Conflict("the session has expired", code="session_expired", status_value=EXPIRED)
         return _Confirmation(row, expired, True)
+    if _PASSKEY_REQUIRED.execute(session, {"credential_id": row.credential_id}).scalar():
+        actor = f"device:{device.id}" if device.id else f"client:{row.client_id}"
+        audit.record(session, actor=actor, action="session.totp_refused", target=f"session:{row.id}")
+        refused = Forbidden("this credential is confirmed with a passkey only", code="passkey_required")
+        return _Confirmation(row, refused, False)
     check = check_otp(
         ctx, session, user_id=row.user_id, client_id=row.client_id, code=code, now=now, device_id=device.id or None
     )
@@ -755,6 +769,32 @@ def _confirm_in(
     if not device.id:  # a code passed on by the relying system: the device it came from confirmed
         device = DeviceRef(check.device_id or "", device.user_id)
     return _Confirmation(row, _sign_and_finish(ctx, session, row, device, now), True)
+
+
+def confirm_verified(
+    ctx: ServerContext, *, device_id: str, user_id: str, session_id: str, items_digest: str, method: str
+) -> SigningSession:
+    """Sign a session whose confirmation was verified by ``method`` (a passkey assertion over a challenge
+    bound to ``items_digest``, see :mod:`esign_server.services.passkeys`): the items are signed once.
+
+    :raises Conflict: the session is no longer pending, has expired, or holds other items.
+    """
+    with ctx.db.driver_write() as session:
+        row = _locked(session, session_id, user_id)
+        now = utcnow()
+        if row.status != PENDING:
+            raise _state_conflict(row)
+        if row.items_digest != items_digest:
+            raise Conflict("the confirmation was made for other items", code="session_conflict")
+        if row.expires_at <= now:
+            _finish(session, row, EXPIRED, now=now, reason="not confirmed in time")
+            audit.record(session, actor="system", action="session.expired", target=f"session:{row.id}")
+            expired = Conflict("the session has expired", code="session_expired", status_value=EXPIRED)
+            outcome = _Confirmation(row, expired, True)
+        else:
+            device = DeviceRef(device_id, user_id)
+            outcome = _Confirmation(row, _sign_and_finish(ctx, session, row, device, now, method), True)
+    return outcome.settle(ctx)
 
 
 def _otp_failure(
@@ -784,6 +824,10 @@ def _otp_failure(
 
 
 _CREDENTIAL_BY_ID = DriverStatement(sa_select(_CREDENTIALS).where(_CREDENTIALS.c.id == bindparam("id")))
+_POLICIES = CredentialPasskeyPolicy.__table__  # type: ignore[attr-defined]
+_PASSKEY_REQUIRED = DriverStatement(
+    sa_select(_POLICIES.c.require_passkey).where(_POLICIES.c.credential_id == bindparam("credential_id"))
+)
 _COUNT_OTP_FAILURE = DriverStatement(
     update(_SESSIONS).where(_SESSIONS.c.id == bindparam("row_id")).values(otp_failures=bindparam("failures"))
 )
@@ -799,7 +843,12 @@ _STORE_SIGNED_DOCUMENT = DriverStatement(
 
 
 def _sign_and_finish(
-    ctx: ServerContext, session: StepTransaction, row: SigningSession, device: Device | DeviceRef, now: datetime
+    ctx: ServerContext,
+    session: StepTransaction,
+    row: SigningSession,
+    device: Device | DeviceRef,
+    now: datetime,
+    method: str = "totp",
 ) -> EsignError | None:
     found = _CREDENTIAL_BY_ID.execute(session, {"id": row.credential_id}).first()
     credential = detached(Credential, found._asdict()) if found is not None else None
@@ -822,6 +871,7 @@ def _sign_and_finish(
             credential_id=credential.id,
             items=len(row.items),
             items_digest=row.items_digest,
+            method=method,
             signatures_deferred_to="csc.signHash",
         )
         return None
@@ -859,6 +909,7 @@ def _sign_and_finish(
         credential_id=credential.id,
         items=len(signatures),
         items_digest=row.items_digest,
+        method=method,
     )
     return None
 

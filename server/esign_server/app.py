@@ -19,6 +19,7 @@ from esign_server.admin_console.router import router as admin_console
 from esign_server.api import (
     admin,
     csc,
+    exchange,
     health,
     identity,
     marks,
@@ -38,6 +39,7 @@ from esign_server.context import ServerContext
 from esign_server.logs import configure_logging
 from esign_server.middleware import BodySizeLimit, RequestLog
 from esign_server.services.audit import write_checkpoint
+from esign_server.services.exchange import dispatch_due as dispatch_exchange_due
 from esign_server.services.sessions import expire_due
 from esign_server.services.webhooks import dispatch_due
 from esign_server.web.docs import mount_api_docs
@@ -47,6 +49,7 @@ log = logging.getLogger("esign_server")
 EXPIRY_SWEEP_SECONDS = 2.0
 CHECKPOINT_SECONDS = 1.0
 WEBHOOK_DISPATCH_SECONDS = 1.0
+EXCHANGE_DISPATCH_SECONDS = 1.0
 
 
 async def _every(seconds: float, job: Callable[[], object], what: str) -> None:
@@ -78,6 +81,10 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         # Webhooks due for a (re)try, from the outbox (services.webhooks).
         webhooks_due = partial(dispatch_due, context)
         background.append(asyncio.create_task(_every(WEBHOOK_DISPATCH_SECONDS, webhooks_due, "webhook dispatch")))
+        if settings.exchange_node_code:
+            # edXML packages due for a peer exchange node, from the outbox (services.exchange).
+            exchange_due = partial(dispatch_exchange_due, context)
+            background.append(asyncio.create_task(_every(EXCHANGE_DISPATCH_SECONDS, exchange_due, "exchange dispatch")))
         if context.db.is_sqlite:
             # Checkpoint the WAL off the requests' path: no request pays for the copy and its fsync.
             checkpoint = context.db.checkpoint
@@ -119,6 +126,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
         pki.router,
         identity.router,
         verify.router,
+        *exchange.routers,  # the document exchange node (edXML) and its admin
         admin_console,  # the admin web console at /admin/
     ):
         app.include_router(router)

@@ -103,6 +103,21 @@ class Settings(BaseSettings):
     webhook_concurrency_per_client: int = Field(2, ge=1, le=64)
     """Deliveries in flight per relying system (per worker): one slow receiver cannot hold the others'."""
     webhook_workers: int = Field(8, ge=1, le=256)
+    exchange_node_code: str | None = None
+    """Organization code of this document exchange node (its edXML trace hops); unset: no exchange API."""
+    exchange_max_package_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    """Largest edXML package the exchange node takes (also bounded by ``max_body_bytes``)."""
+    exchange_peer_timeout_seconds: float = Field(30.0, gt=0)
+    exchange_retry_first_seconds: float = Field(30.0, gt=0)
+    """First wait before a failed peer delivery is tried again; doubles each time up to the maximum."""
+    exchange_retry_max_seconds: float = Field(3600.0, gt=0)
+    exchange_max_attempts: int = Field(20, ge=1, le=1000)
+    """Attempts before a peer delivery is given up (recorded as failed in the package's history)."""
+    exchange_tls_cert: Path | None = None
+    """Client certificate (PEM) this node presents to peer nodes: mutual TLS, with ``exchange_tls_key``."""
+    exchange_tls_key: Path | None = None
+    exchange_tls_ca_file: Path | None = None
+    """CA certificates (PEM) that peer nodes' server certificates must chain to; default: the system's."""
     inline_steps: bool | None = None
     """Run the short steps of the hot paths (create, confirm, fetch, signHash) on the event loop instead
     of the thread pool. Default: on with SQLite (in-process statements), off with PostgreSQL (network

@@ -71,8 +71,14 @@ async def admin_client(request: Request) -> ClientCaller:
     return _client(request, "admin")
 
 
+async def exchange_client(request: Request) -> ClientCaller:
+    """A relying system (or a peer exchange node's client) with the ``exchange`` scope."""
+    return _client(request, "exchange")
+
+
 SessionsClient = Annotated[ClientCaller, Depends(sessions_client)]
 AdminClient = Annotated[ClientCaller, Depends(admin_client)]
+ExchangeClient = Annotated[ClientCaller, Depends(exchange_client)]
 
 
 async def device_token(

@@ -28,8 +28,9 @@ from esign_server.services.errors import Conflict, Forbidden, NotFound, ServiceE
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
 
-SCOPES = ("sessions", "admin", "csc")
-"""``sessions``: create and read signing sessions; ``admin``: the admin API; ``csc``: the CSC API."""
+SCOPES = ("sessions", "admin", "csc", "exchange")
+"""``sessions``: create and read signing sessions; ``admin``: the admin API; ``csc``: the CSC API;
+``exchange``: the document exchange node (edXML packages, inboxes)."""
 
 _DUMMY_HASH = token_hash("esign-no-such-client")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{3,64}")

@@ -20,8 +20,9 @@ class SealPolicyIn(BaseModel):
     """Most signatures per calendar day in Asia/Ho_Chi_Minh (absent: no limit)."""
     hours: str | None = Field(None, max_length=11, examples=["07:00-19:00"])
     """Allowed hours in Asia/Ho_Chi_Minh, ``HH:MM-HH:MM`` (``22:00-06:00`` spans midnight; absent: any time)."""
-    max_hashes_per_call: int = Field(1000, ge=1)
-    """Most hashes one ``credentials/authorize`` (and ``signatures/signHash``) may carry."""
+    max_hashes_per_call: int | None = Field(None, ge=1)
+    """Most hashes one ``credentials/authorize`` (and ``signatures/signHash``) may carry (absent: the
+    service's ``ESIGN_MAX_ITEMS_PER_SESSION``, which is also the most it may be)."""
 
 
 class SealPublic(BaseModel):

@@ -133,7 +133,7 @@ def set_policy(
     per_minute: int | None = None,
     per_day: int | None = None,
     hours: str | None = None,
-    max_hashes_per_call: int = 1000,
+    max_hashes_per_call: int | None = None,
     actor: str,
 ) -> SealView:
     """Mark an organization's credential as a seal, or replace its policy.
@@ -142,14 +142,16 @@ def set_policy(
     :param per_minute: most signatures in any 60 seconds (None: no limit).
     :param per_day: most signatures per calendar day in Asia/Ho_Chi_Minh (None: no limit).
     :param hours: allowed hours, ``"07:00-19:00"`` in Asia/Ho_Chi_Minh (None: any time).
-    :param max_hashes_per_call: most hashes one ``credentials/authorize`` may carry (at most the
-        service's ``max_items_per_session``).
+    :param max_hashes_per_call: most hashes one ``credentials/authorize`` may carry (at most, and by
+        default, the service's ``max_items_per_session``).
     :raises NotFound: no such credential or relying system.
     :raises Conflict: ``not_an_organization`` (the holder is a person: people confirm on their phone),
         ``invalid_state`` (the credential is not active).
     """
     span = SealHours.parse(hours) if hours else None
     limit = ctx.settings.max_items_per_session
+    if max_hashes_per_call is None:
+        max_hashes_per_call = limit
     if not 1 <= max_hashes_per_call <= limit:
         raise ServiceError(f"max_hashes_per_call must be between 1 and {limit}", code="invalid_policy")
     for name, value in (("per_minute", per_minute), ("per_day", per_day)):

@@ -74,9 +74,11 @@ def letter(receivers: list[str], *, number: str = "125", sender: str = "H49.22")
 
 def status_for(document: bytes, sender: str, code: str) -> bytes:
     """A status package from ``sender`` about ``document``."""
-    return to_bytes(make_status(
-        parse_package(document), sender=sender, status=code, description=f"trạng thái {code}", registry=NAMES
-    ))
+    return to_bytes(
+        make_status(
+            parse_package(document), sender=sender, status=code, description=f"trạng thái {code}", registry=NAMES
+        )
+    )
 
 
 def xmlsec1_verify(package: bytes, root_pem: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:

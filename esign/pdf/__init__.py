@@ -5,9 +5,8 @@ are elsewhere: :func:`prepare` then :func:`finish` (see :mod:`esign.pdf.staged`)
 
 The names below are imported on first use (PEP 562), so a process loads only what it calls:
 ``esign pdf verify`` never loads the signing code or the font subsetter (fontTools), which only a
-visible signature needs. Each submodule quiets pyHanko's import itself (:mod:`esign.thirdparty`), and
-:mod:`esign.pdf.context`, which every module that opens a PDF imports, installs the fast hex-string
-reader (:mod:`esign.pdf.hexstrings`) before any PDF is parsed.
+visible signature needs. Each submodule quiets pyHanko's import itself (:mod:`esign.thirdparty`);
+nothing in pyHanko is changed (hostile DER is checked before pyHanko parses it: :mod:`esign.der_limits`).
 """
 
 from __future__ import annotations

@@ -21,15 +21,8 @@ from cryptography import x509
 from pyhanko.pdf_utils.misc import PdfError, PdfReadError
 from pyhanko_certvalidator import ValidationContext
 
-from esign.der_limits import limit_der_tags
 from esign.errors import EsignError, InvalidInput
-from esign.pdf import hexstrings
 from esign.signers.file import load_certificates
-
-limit_der_tags()  # hostile DER is parsed here: bound its tag numbers (see esign.der_limits)
-# Every module of esign.pdf that opens a PDF imports this one, so pyHanko parses a signature's /Contents
-# ten times faster (esign.pdf.hexstrings) on every path, whatever it imported first.
-hexstrings.install()
 
 TrustSource = str | Path | bytes | x509.Certificate
 """A trust anchor: a PEM/DER file (a PEM file may hold several), its bytes, or a certificate."""

@@ -48,6 +48,7 @@ from esign.algorithms import (
     default_scheme_for_key,
     digest_algorithm,
 )
+from esign.der_limits import check_der
 from esign.errors import InvalidInput, SigningError
 from esign.pdf.adapter import reserved_size, signature_mechanism, to_asn1
 from esign.pdf.appearance import StampAppearance, VisibleSignature
@@ -374,6 +375,7 @@ async def async_finish(
         if _sha256_stream(work.stream) != state.document_sha256:
             raise InvalidInput("this is not the document that was prepared (its SHA-256 differs)")
         with boundary("assembling the signature", SigningError):
+            check_der(state.signed_attributes)
             attrs = cms.CMSAttributes.load(state.signed_attributes)
             stamper = timestamper(state.tsa_url) if state.tsa_url and level.rank >= Level.B_T.rank else None
             content = await ext.async_sign_prescribed_attributes(algorithm.digest.value, attrs, timestamper=stamper)

@@ -72,6 +72,7 @@ with quiet_imports():  # pyHanko's signing package warns about DSA on import (es
     from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature, async_validate_pdf_timestamp
     from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel, TimestampSignatureStatus
 
+from esign.der_limits import check_der
 from esign.errors import InvalidInput
 from esign.pdf.adapter import from_asn1
 from esign.pdf.changes import changes_after, render_differences
@@ -291,6 +292,11 @@ def _refuse_signature_floods(reader: PdfFileReader) -> None:
     shared = [(v.idnum, v.generation) for v in values if isinstance(v, generic.IndirectObject)]
     if len(set(shared)) < len(shared):
         raise InvalidInput("several signature fields share one signature dictionary; refused (no signer does this)")
+    # pyHanko parses each /Contents (CMS) with asn1crypto as soon as the signatures are listed: check first.
+    for value in values:
+        contents = value.get_object().get("/Contents") if value is not None else None
+        if isinstance(contents, bytes):
+            check_der(contents)
 
 
 @dataclass
@@ -304,8 +310,11 @@ class _Revinfo:
     @classmethod
     def supplied(cls, crls: Iterable[bytes], ocsps: Iterable[bytes]) -> _Revinfo:
         try:
-            crl_list = [asn1_crl.CertificateList.load(bytes(c)) for c in crls]
-            ocsp_list = [asn1_ocsp.OCSPResponse.load(bytes(o)) for o in ocsps]
+            crls, ocsps = [bytes(c) for c in crls], [bytes(o) for o in ocsps]
+            for der in (*crls, *ocsps):
+                check_der(der)
+            crl_list = [asn1_crl.CertificateList.load(c) for c in crls]
+            ocsp_list = [asn1_ocsp.OCSPResponse.load(o) for o in ocsps]
             for c in crl_list:
                 _ = c["tbs_cert_list"]["this_update"].native
             for o in ocsp_list:
@@ -315,8 +324,28 @@ class _Revinfo:
         return cls([], crl_list, ocsp_list)
 
 
+def _dss_streams(reader: PdfFileReader) -> Iterable[bytes]:
+    """The data of every certificate, CRL and OCSP stream the DSS (and its VRI entries) names."""
+    dss = reader.root.get("/DSS")
+    if not isinstance(dss, generic.DictionaryObject):
+        return
+    holders = [dss]
+    vri = dss.get("/VRI")
+    if isinstance(vri, generic.DictionaryObject):
+        holders += [v for v in vri.values() if isinstance(v, generic.DictionaryObject)]
+    for holder in holders:
+        for key in ("/Certs", "/CRLs", "/OCSPs", "/Cert", "/CRL", "/OCSP"):
+            refs = holder.get(key)
+            for ref in refs if isinstance(refs, generic.ArrayObject) else ():
+                stream = ref.get_object() if isinstance(ref, generic.IndirectObject) else ref
+                if isinstance(stream, generic.StreamObject):
+                    yield stream.data
+
+
 def _embedded_material(reader: PdfFileReader) -> _Revinfo:
     try:
+        for data in _dss_streams(reader):  # pyHanko parses these with asn1crypto: check first
+            check_der(data)
         dss = DocumentSecurityStore.read_dss(reader)
         certs = list(dss.load_certs())
         ocsps = [

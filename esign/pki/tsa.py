@@ -15,12 +15,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from esign.algorithms import digest_algorithm
-from esign.der_limits import limit_der_tags
+from esign.der_limits import check_der
 from esign.errors import EsignError, InvalidInput
 from esign.pki.ca import signature_hash
 from esign.pki.keys import CAPrivateKey
-
-limit_der_tags()  # hostile DER is parsed here: bound its tag numbers (see esign.der_limits)
 
 DEFAULT_POLICY = "1.3.6.1.4.1.59999.3161.1"  # esign dev TSA policy (private arc, for tests and dev only)
 
@@ -140,6 +138,7 @@ class TimeStampAuthority:
     def respond(self, request_der: bytes) -> bytes:
         """A DER TimeStampResp for a DER TimeStampReq; refusals carry a PKIFailureInfo, not an exception."""
         try:
+            check_der(request_der)  # hostile DER: refuse what asn1crypto would spin on (esign.der_limits)
             request = tsp.TimeStampReq.load(request_der)
             imprint = request["message_imprint"]
             digest = imprint["hash_algorithm"]["algorithm"].native

@@ -64,12 +64,10 @@ with quiet_imports():
     from pyhanko_certvalidator.revinfo.validate_crl import collect_relevant_crls_with_paths
     from pyhanko_certvalidator.revinfo.validate_ocsp import collect_relevant_responses_with_paths
 
-from esign.der_limits import limit_der_tags
+from esign.der_limits import check_der
 from esign.errors import InvalidInput
 from esign.report import Indication, RevocationInfo, RevocationStatus, SubIndication
 from esign.trust.store import bundled_store, default_store
-
-limit_der_tags()  # hostile DER reaches asn1crypto through here: bound its tag numbers (see esign.der_limits)
 
 FETCH_TIMEOUT = 10
 """Seconds to wait for an OCSP responder, a CRL distribution point or a caIssuers URL."""
@@ -91,6 +89,7 @@ def to_asn1(cert: CertInput) -> asn1_x509.Certificate:
         return cert
     if isinstance(cert, x509.Certificate):
         cert = cert.public_bytes(Encoding.DER)
+    check_der(cert)
     return asn1_x509.Certificate.load(cert)
 
 
@@ -115,6 +114,7 @@ def _reused(der: bytes, kind: type[P]) -> P:
     inside that synchronous code.
     """
     if len(der) > PARSED_LARGEST:
+        check_der(der)
         return kind.load(der)
     cache: OrderedDict[tuple[type, bytes], Any] | None = getattr(_parsed, "cache", None)
     if cache is None:
@@ -125,6 +125,7 @@ def _reused(der: bytes, kind: type[P]) -> P:
     if found is not None:
         cache.move_to_end(key)
         return found
+    check_der(der)  # hostile DER: refused before asn1crypto spins on it (esign.der_limits)
     parsed = kind.load(der)
     try:
         _ = parsed.native, parsed.critical_extensions
@@ -409,7 +410,9 @@ def _load_ocsp(value: OcspInput) -> asn1_ocsp.OCSPResponse:
     if isinstance(value, asn1_ocsp.OCSPResponse):
         return value
     try:
-        parsed = asn1_ocsp.OCSPResponse.load(bytes(value))
+        data = bytes(value)
+        check_der(data)
+        parsed = asn1_ocsp.OCSPResponse.load(data)
         _ = parsed["response_status"].native
     except (ValueError, TypeError, KeyError) as exc:
         raise InvalidInput(f"an OCSP response cannot be read: {exc}") from None

@@ -16,14 +16,12 @@ from datetime import datetime
 from asn1crypto import cms, core, tsp
 from cryptography import x509
 
-from esign.der_limits import limit_der_tags
+from esign.der_limits import check_der
 from esign.errors import InvalidInput
 from esign.report import Indication, TimestampInfo
 from esign.thirdparty import quiet_imports
 from esign.trust.path import CertInput, CrlInput, OcspInput, PathValidation, _to_crypto, validate_path
 from esign.trust.store import load_certificate
-
-limit_der_tags()
 
 Imprint = bytes | Callable[[str], bytes]
 """The expected message imprint: the digest itself, or a function of the token's digest name (``sha256``)."""
@@ -65,6 +63,7 @@ def check_timestamp_token(
     :raises InvalidInput: when ``token`` is not a time-stamp token at all.
     """
     try:
+        check_der(token)  # before asn1crypto sees it (esign.der_limits)
         content = cms.ContentInfo.load(token)
         signed = content["content"]
         if not isinstance(signed, cms.SignedData):

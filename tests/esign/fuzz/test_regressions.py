@@ -12,14 +12,14 @@ import re
 from collections.abc import Callable
 
 import pytest
-from asn1crypto import cms, core, parser
+from asn1crypto import core
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 
-from esign.der_limits import MAX_TAG_OCTETS, limit_der_tags
+from esign.der_limits import LOOSE_OCTETS, MAX_TAG_OCTETS, check_der
 from esign.errors import InvalidInput
 from esign.pdf import PyHankoSigner, sign_pdf, verify_pdf
 from esign.pki import DevPKI
@@ -99,20 +99,62 @@ LONG_ARC = _der(0x30, _der(0x06, b"\x2a" + b"\xff" * 300_000 + b"\x7f") + b"\xa0
 HOSTILE_DER = pytest.mark.parametrize("blob", [LONG_TAG, LONG_ARC], ids=["long tag", "long OID arc"])
 
 
-def test_der_tag_numbers_and_oid_arcs_are_bounded_and_ordinary_ones_still_parse() -> None:
-    limit_der_tags()
+def test_der_tag_numbers_and_oid_arcs_are_bounded_and_ordinary_ones_still_pass(dev_pki: DevPKI) -> None:
     with pytest.raises(ValueError, match="tag number longer than"):
-        core.Asn1Value.load(LONG_TAG)
-    with pytest.raises(ValueError, match="tag number longer than"):
-        parser.parse(LONG_TAG)
+        check_der(LONG_TAG)
     with pytest.raises(ValueError, match="OID arc longer than"):
-        cms.ContentInfo.load(LONG_ARC)["content"]
+        check_der(LONG_ARC)
+    # The same inside an OCTET STRING (DER asn1crypto parses on demand: eContent, extension values)
+    with pytest.raises(ValueError, match="tag number longer than"):
+        check_der(_der(0x30, _der(0x04, LONG_TAG)))
+    with pytest.raises(ValueError, match="OID arc longer than"):
+        check_der(_der(0x30, _der(0x04, LONG_ARC)))
     longest = b"\x9f" + b"\x81" * (MAX_TAG_OCTETS - 1) + b"\x01\x00"
-    assert parser.parse(longest)[2] > 2**130
-    assert parser.parse(b"\x9f\x1f\x00")[2] == 31
+    check_der(longest)
+    check_der(b"\x9f\x1f\x00")
     uuid_arc = "2.25.329800735698586629295641978511506172918"  # the longest arcs in use: 128-bit UUIDs
-    assert core.ObjectIdentifier.load(core.ObjectIdentifier(uuid_arc).dump()).native == uuid_arc
-    assert cms.ContentType("signed_data").dotted == "1.2.840.113549.1.7.2"
+    check_der(core.ObjectIdentifier(uuid_arc).dump())
+    # Opaque bytes inside a primitive value may look like a long tag by chance; only the loose bound applies
+    check_der(_der(0x30, _der(0x04, b"\x1f" + b"\xff" * (LOOSE_OCTETS - 1) + b"\x01\x00")))
+    cert = dev_pki.certificate("person-rsa2048").public_bytes(serialization.Encoding.DER)
+    for der in (cert, dev_pki.crl(), dev_pki.root_crl()):
+        check_der(der)
+
+
+def test_importing_esign_leaves_pyhanko_and_asn1crypto_as_they_are() -> None:
+    # Every module of the library, imported in a fresh process: their functions are still the originals.
+    import subprocess
+    import sys
+
+    code = """
+import asn1crypto.core, asn1crypto.parser, pyhanko.pdf_utils.generic as generic
+before = {
+    "parser._parse": asn1crypto.parser._parse,
+    "core._parse": asn1crypto.core._parse,
+    "ObjectIdentifier.dotted": asn1crypto.core.ObjectIdentifier.__dict__["dotted"],
+    "read_hex_string_from_stream": generic.read_hex_string_from_stream,
+    "read_object": generic.read_object,
+}
+import importlib, pkgutil, esign
+for module in pkgutil.walk_packages(esign.__path__, "esign."):
+    if not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
+import esign.pdf, esign.xml, esign.trust
+esign.pdf.verify_pdf, esign.xml.verify_xml, esign.trust.validate_path
+after = {
+    "parser._parse": asn1crypto.parser._parse,
+    "core._parse": asn1crypto.core._parse,
+    "ObjectIdentifier.dotted": asn1crypto.core.ObjectIdentifier.__dict__["dotted"],
+    "read_hex_string_from_stream": generic.read_hex_string_from_stream,
+    "read_object": generic.read_object,
+}
+changed = [name for name in before if before[name] is not after[name]]
+assert not changed, changed
+print("unchanged", len(before))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "unchanged 5" in result.stdout
 
 
 @HOSTILE_DER

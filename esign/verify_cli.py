@@ -95,13 +95,14 @@ def emit(
 ) -> int:
     """Print ``reports`` (text or JSON, in ``lang``), write the printable report when asked; the exit code.
 
+    ``reports`` are given as :func:`esign.verify_pdf` / :func:`esign.verify_xml` return them, the
+    validation policy already applied.
+
     ``document`` (the verified file's bytes) gives the printable report its hash; it is read from
     ``source`` when not given.
     """
     from esign.report import render_json_document, render_text_summary
-    from esign.trust.policy import policy_applied
 
-    reports = [policy_applied(r) for r in reports]
     if as_json:
         echo(json.dumps(render_json_document(reports, lang=lang), ensure_ascii=False, indent=2))
     else:

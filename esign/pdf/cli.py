@@ -337,11 +337,10 @@ def _emit_with_decree30(
     import json
 
     from esign.pdf.decree30 import check_reports
-    from esign.trust.policy import policy_applied
     from esign.verify_cli import emit
 
     try:
-        checks = {c.signature_id: c for c in check_reports([policy_applied(r) for r in reports], file)}
+        checks = {c.signature_id: c for c in check_reports(reports, file)}
     except EsignError:
         checks = {}  # a file the description cannot read still gets its verification report
     if not any(c.preset for c in checks.values()):

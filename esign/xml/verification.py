@@ -58,6 +58,7 @@ from esign.trust import (
     check_timestamp_token,
     imprint_of,
     load_certificate,
+    policy_applied,
     resolve_anchors,
     validate_path,
 )
@@ -211,6 +212,7 @@ def verify_xml(
     intermediates: Sequence[x509.Certificate] = (),
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
+    policy: bool = True,
 ) -> XmlVerification:
     """Verify every ``Signature`` in ``data`` against ``trust_anchors`` (certificates, or a PEM file/bytes;
     ``None``: the default trust store, :func:`esign.trust.resolve_anchors` — Vietnam's roots plus the operator's).
@@ -224,6 +226,9 @@ def verify_xml(
     or ``xmldsig``) forces the shape checks; by default it is detected from the document. Weak
     algorithms (SHA-1, MD5, RSA/DSA-1024) are judged by the date the signature is proven or claimed
     to exist (:data:`~esign.xml.constants.LEGACY_UNTIL`); ``allow_weak`` accepts them whatever the date.
+    Each report carries the Vietnamese validation policy ``VN-TT15-2025`` (:func:`esign.trust.policy_applied`,
+    as :func:`esign.verify_pdf` does): a TOTAL-PASSED that breaks one of its rules becomes INDETERMINATE;
+    ``policy=False`` gives the verdict without it.
 
     >>> result = verify_xml(signed, trust_anchors="root.pem")               # doctest: +SKIP
     >>> result.passed, result.signed_xml[0].tag                             # doctest: +SKIP
@@ -242,6 +247,7 @@ def verify_xml(
         intermediates=intermediates,
         crls=crls,
         ocsps=ocsps,
+        policy=policy,
     )
     return result
 
@@ -261,6 +267,7 @@ def verify_keeping_tree(
     intermediates: Sequence[x509.Certificate] = (),
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
+    policy: bool = True,
 ) -> tuple[XmlVerification, etree._ElementTree]:
     """:func:`verify_xml`, also handing back the parsed document (internal: for ``esign xml verify``).
 
@@ -313,7 +320,7 @@ def verify_keeping_tree(
             raise InvalidInput(
                 f"signature {checker.signature_id} cannot be read: {exc.__class__.__name__}: {exc}"
             ) from exc
-        reports.append(report)
+        reports.append(policy_applied(report) if policy else report)
         if checker.core_valid:
             signed.extend(checker.contents)
     return XmlVerification(tuple(reports), tuple(signed), profile), tree

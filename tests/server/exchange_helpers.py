@@ -45,13 +45,15 @@ def seed_registry(ctx: ServerContext) -> None:
         orgids.issue_code(ctx, code=code, name=name, actor="test")
 
 
-def agency(ctx: ServerContext, name: str, codes: list[str], *, subtree: bool = False,
-           credential_id: str | None = None) -> Agency:  # fmt: skip
+def agency(
+    ctx: ServerContext, name: str, codes: list[str], *, subtree: bool = False, credential_id: str | None = None
+) -> Agency:
     """A relying system bound to ``codes`` (with the exchange scope) and its token."""
     new = clients.create_client(ctx, name=name, scopes=["exchange"], actor="test")
     for code in codes:
-        exchange.bind_code(ctx, org_code=code, client_id=new.client.id, subtree=subtree,
-                           credential_id=credential_id, actor="test")  # fmt: skip
+        exchange.bind_code(
+            ctx, org_code=code, client_id=new.client.id, subtree=subtree, credential_id=credential_id, actor="test"
+        )
     token, _ = clients.issue_access_token(
         ctx, client_id=new.client.id, client_secret=new.client_secret, scope="exchange"
     )

@@ -55,9 +55,13 @@ def _audit_actions(ctx: ServerContext) -> list[str]:
 
 
 async def test_a_letter_reaches_three_communes_and_their_statuses_come_back(
-    http: httpx.AsyncClient, node: ServerContext, department: Agency, communes: Agency, service_pki_dir: Path,
+    http: httpx.AsyncClient,
+    node: ServerContext,
+    department: Agency,
+    communes: Agency,
+    service_pki_dir: Path,
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     document = letter(COMMUNES)
     sent = await http.post("/api/exchange/packages?sign=true", content=document, headers=department.headers)
     assert sent.status_code == 201, sent.text
@@ -87,8 +91,9 @@ async def test_a_letter_reaches_three_communes_and_their_statuses_come_back(
 
     # Each commune answers: 01 arrived, 03 accepted and registered, 06 finished.
     for commune, code in (("H49.01", "01"), ("H49.02", "03"), ("H49.03", "06")):
-        status = await http.post("/api/exchange/packages", content=status_for(document, commune, code),
-                                 headers=communes.headers)  # fmt: skip
+        status = await http.post(
+            "/api/exchange/packages", content=status_for(document, commune, code), headers=communes.headers
+        )
         assert status.status_code == 201, status.text
         assert [(d["recipient"], d["route"]) for d in status.json()["deliveries"]] == [("H49.22", "local")]
     acked = await http.post(f"/api/exchange/packages/{package_id}/ack", headers=communes.headers)
@@ -98,18 +103,24 @@ async def test_a_letter_reaches_three_communes_and_their_statuses_come_back(
     history = (await http.get(f"/api/exchange/packages/{package_id}/history", headers=department.headers)).json()
     assert [h["organ_id"] for h in history["hops"]] == ["H49.22", "H49"]
     assert sorted((s["organ_id"], s["code"]) for s in history["statuses"]) == [
-        ("H49.01", "01"), ("H49.02", "03"), ("H49.03", "06"),
-    ]  # fmt: skip
+        ("H49.01", "01"),
+        ("H49.02", "03"),
+        ("H49.03", "06"),
+    ]
     assert {d["recipient"]: (d["state"], d["last_status"]) for d in history["deliveries"]} == {
-        "H49.01": ("acked", "01"), "H49.02": ("acked", "03"), "H49.03": ("acked", "06"),
-    }  # fmt: skip
+        "H49.01": ("acked", "01"),
+        "H49.02": ("acked", "03"),
+        "H49.03": ("acked", "06"),
+    }
     assert {"received", "hop", "delivered", "fetched", "acked", "status"} <= {e["event"] for e in history["events"]}
 
     # The statuses wait in the department's inbox as status packages.
     statuses = (await http.get("/api/exchange/inbox", headers=department.headers)).json()
     assert sorted((e["kind"], e["sender"], e["status_code"]) for e in statuses) == [
-        ("status", "H49.01", "01"), ("status", "H49.02", "03"), ("status", "H49.03", "06"),
-    ]  # fmt: skip
+        ("status", "H49.01", "01"),
+        ("status", "H49.02", "03"),
+        ("status", "H49.03", "06"),
+    ]
     actions = _audit_actions(node)
     for action in ("exchange.document_received", "exchange.fetched", "exchange.acked", "exchange.status_received"):
         assert action in actions
@@ -131,8 +142,9 @@ async def test_the_same_package_sent_twice_is_delivered_once(
     assert conflict.status_code == 409 and conflict.json()["error"] == "duplicate_document"
     # A status reported twice is kept once too.
     for expected in (201, 200):
-        status = await http.post("/api/exchange/packages", content=status_for(document, "H49.01", "01"),
-                                 headers=communes.headers)  # fmt: skip
+        status = await http.post(
+            "/api/exchange/packages", content=status_for(document, "H49.01", "01"), headers=communes.headers
+        )
         assert status.status_code == expected
     assert "exchange.duplicate" in _audit_actions(node)
 
@@ -153,7 +165,7 @@ async def test_hostile_and_wrong_packages_are_refused_with_json_and_nothing_is_s
         assert response.status_code == status, response.text
         body = response.json()
         assert body["error"] == error, body
-        return body  # type: ignore[no-any-return]
+        return body
 
     post = "/api/exchange/packages"
     for hostile in (BILLION_LAUGHS, EXTERNAL_ENTITY, b"not xml at all", b"<edXML/>"):
@@ -167,8 +179,9 @@ async def test_hostile_and_wrong_packages_are_refused_with_json_and_nothing_is_s
     assert any("Subject" in p for p in problems) and any("CodeNumber" in p for p in problems)
     # A sender code the relying system is not bound to; a receiver nobody serves; a code not in the registry.
     refused(await http.post(post, content=letter(COMMUNES), headers=communes.headers), 403, "sender_not_bound")
-    unknown = refused(await http.post(post, content=letter(["H49.05"]), headers=department.headers), 422,
-                      "recipient_unknown")  # fmt: skip
+    unknown = refused(
+        await http.post(post, content=letter(["H49.05"]), headers=department.headers), 422, "recipient_unknown"
+    )
     assert unknown["problems"] == ["H49.05: not registered on this node and no peer route"]
     refused(await http.post(post, content=letter(["H49.77"]), headers=department.headers), 422, "org_code_refused")
     # Oversized, wrong media type, no token, a token without the exchange scope.
@@ -180,12 +193,18 @@ async def test_hostile_and_wrong_packages_are_refused_with_json_and_nothing_is_s
     refused(await http.post(post, content=letter(COMMUNES)), 401, "invalid_token")
     refused(await http.post(post, content=letter(COMMUNES), headers=admin.headers), 403, "insufficient_scope")
     # A status about a document this node never delivered.
-    refused(await http.post(post, content=status_for(letter(COMMUNES), "H49.01", "01"), headers=communes.headers),
-            404, "document_unknown")  # fmt: skip
+    refused(
+        await http.post(post, content=status_for(letter(COMMUNES), "H49.01", "01"), headers=communes.headers),
+        404,
+        "document_unknown",
+    )
     # Signing asked for a sender without a bound credential.
     unsigned_sender = letter(["H49.22"], sender="H49.01")
-    refused(await http.post(f"{post}?sign=true", content=unsigned_sender, headers=communes.headers), 409,
-            "no_signing_credential")  # fmt: skip
+    refused(
+        await http.post(f"{post}?sign=true", content=unsigned_sender, headers=communes.headers),
+        409,
+        "no_signing_credential",
+    )
     assert _count(node, ExchangePackage) == 0 and _count(node, ExchangeDelivery) == 0
     assert _audit_actions(node).count("exchange.refused") >= 12
     # Nobody reads what is not theirs.
@@ -209,18 +228,25 @@ async def test_admin_binds_codes_and_sets_peer_routes_over_http(
     http: httpx.AsyncClient, node: ServerContext, admin: Integrator, communes: Agency
 ) -> None:
     headers = admin.headers
-    bound = await http.put("/api/admin/exchange/bindings", json={"org_code": "000.00.05.H49",
-                           "client_id": communes.client_id}, headers=headers)  # fmt: skip
+    bound = await http.put(
+        "/api/admin/exchange/bindings",
+        json={"org_code": "000.00.05.H49", "client_id": communes.client_id},
+        headers=headers,
+    )
     assert bound.status_code == 200 and bound.json()["org_code"] == "H49.05"
-    closed = await http.put("/api/admin/exchange/bindings", json={"org_code": "H49.99", "client_id": communes.client_id},
-                            headers=headers)  # fmt: skip
+    closed = await http.put(
+        "/api/admin/exchange/bindings", json={"org_code": "H49.99", "client_id": communes.client_id}, headers=headers
+    )
     assert closed.status_code == 404 and closed.json()["error"] == "org_code_unknown"
     listed = (await http.get(f"/api/admin/exchange/bindings?client_id={communes.client_id}", headers=headers)).json()
     assert [b["org_code"] for b in listed] == ["H49.01", "H49.02", "H49.03", "H49.05"]
     route = {"url": "http://127.0.0.1:9/", "client_id": "node-h49", "client_secret": "s3cret-from-peer"}
     set_route = await http.put("/api/admin/exchange/routes/H55", json=route, headers=headers)
-    assert set_route.status_code == 200 and set_route.json() == {"prefix": "H55", "url": "http://127.0.0.1:9",
-                                                                "client_id": "node-h49"}  # fmt: skip
+    assert set_route.status_code == 200 and set_route.json() == {
+        "prefix": "H55",
+        "url": "http://127.0.0.1:9",
+        "client_id": "node-h49",
+    }
     assert "client_secret" not in (await http.get("/api/admin/exchange/routes", headers=headers)).text
     node.settings.dev_mode = False
     plain = await http.put("/api/admin/exchange/routes/H41", json=route, headers=headers)

@@ -22,8 +22,8 @@ from esign_server.services import clients, exchange
 from sqlmodel import select
 
 from esign.edxml import parse_package
-
 from tests.conftest import _fresh_postgres_database
+
 from .conftest import enroll_person, make_settings
 from .exchange_helpers import Agency, agency, letter, seed_registry, status_for, xmlsec1_verify
 
@@ -89,8 +89,16 @@ class Node:
 def node_context(database_url: str, pki_dir: Path, var_dir: Path, code: str) -> ServerContext:
     migrate(database_url)
     var_dir.mkdir(parents=True, exist_ok=True)
-    return ServerContext(make_settings(database_url, pki_dir, var_dir, exchange_node_code=code,
-                                       exchange_retry_first_seconds=0.2, exchange_retry_max_seconds=0.5))  # fmt: skip
+    return ServerContext(
+        make_settings(
+            database_url,
+            pki_dir,
+            var_dir,
+            exchange_node_code=code,
+            exchange_retry_first_seconds=0.2,
+            exchange_retry_max_seconds=0.5,
+        )
+    )
 
 
 @dataclass
@@ -107,15 +115,17 @@ class Federation:
 
 
 @pytest.fixture
-def federation(database_url: str, second_database_url: str, service_pki_dir: Path, tmp_path: Path
-               ) -> Iterator[Federation]:  # fmt: skip
+def federation(
+    database_url: str, second_database_url: str, service_pki_dir: Path, tmp_path: Path
+) -> Iterator[Federation]:
     def make_a() -> ServerContext:
         return node_context(database_url, service_pki_dir, tmp_path / "a", "H49")
 
     port_a, port_b = free_port(), free_port()
     a = Node(make_a(), f"http://127.0.0.1:{port_a}", port_a)
-    b = Node(node_context(second_database_url, service_pki_dir, tmp_path / "b", "H55"), f"http://127.0.0.1:{port_b}",
-             port_b)  # fmt: skip
+    b = Node(
+        node_context(second_database_url, service_pki_dir, tmp_path / "b", "H55"), f"http://127.0.0.1:{port_b}", port_b
+    )
     for node in (a, b):
         seed_registry(node.ctx)
     # Each node issues the other a client (scope exchange) bound to the other's province, and routes
@@ -127,8 +137,9 @@ def federation(database_url: str, second_database_url: str, service_pki_dir: Pat
         issued[id(issuer)] = (new.client.id, new.client_secret)
     for node, peer, province in ((a, b, "H55"), (b, a, "H49")):
         client_id, secret = issued[id(peer)]
-        exchange.set_route(node.ctx, prefix=province, url=peer.url, client_id=client_id, client_secret=secret,
-                           actor="test")  # fmt: skip
+        exchange.set_route(
+            node.ctx, prefix=province, url=peer.url, client_id=client_id, client_secret=secret, actor="test"
+        )
     person = enroll_person(a.ctx, key_algorithm="rsa2048", name="Văn thư Sở Tư pháp")
     department = agency(a.ctx, "QLVB Sở Tư pháp", ["H49.22"], credential_id=person.credential_id)
     commune = agency(b.ctx, "QLVB xã Hòa Bình", ["H55.01"])
@@ -184,8 +195,9 @@ def test_a_letter_crosses_to_the_peer_node_and_statuses_01_03_06_come_back(
         assert [e["organ_id"] for e in hops_b["events"] if e["event"] == "hop"] == ["H55"]
 
         for code in ("01", "03", "06"):
-            status = on_b.post("/api/exchange/packages", content=status_for(document, "H55.01", code),
-                               headers=fed.commune.headers)  # fmt: skip
+            status = on_b.post(
+                "/api/exchange/packages", content=status_for(document, "H55.01", code), headers=fed.commune.headers
+            )
             assert status.status_code == 201, status.text
             assert [(d["recipient"], d["route"]) for d in status.json()["deliveries"]] == [("H49.22", "H49")]
 
@@ -204,11 +216,13 @@ def test_a_letter_crosses_to_the_peer_node_and_statuses_01_03_06_come_back(
         assert sorted(e["status_code"] for e in waiting) == ["01", "03", "06"]
     # Every delivery went exactly once: one on A to B, one inbox entry on B, three statuses each way.
     assert sorted((d.kind, d.route, d.state) for d in deliveries(fed.a.ctx)) == [
-        ("document", "H55", "sent"), *[("status", "local", "inbox")] * 3
-    ]  # fmt: skip
+        ("document", "H55", "sent"),
+        *[("status", "local", "inbox")] * 3,
+    ]
     assert sorted((d.kind, d.route, d.state) for d in deliveries(fed.b.ctx)) == [
-        ("document", "local", "fetched"), *[("status", "H49", "sent")] * 3
-    ]  # fmt: skip
+        ("document", "local", "fetched"),
+        *[("status", "H49", "sent")] * 3,
+    ]
 
 
 def test_a_delivery_queued_while_the_peer_is_down_arrives_once_after_a_restart(federation: Federation) -> None:
@@ -245,8 +259,12 @@ def test_a_delivery_queued_while_the_peer_is_down_arrives_once_after_a_restart(f
         token, _ = clients.issue_access_token(fed.b.ctx, client_id=client_id, client_secret=secret, scope="exchange")
         with fed.a.ctx.db.read() as session:
             body = bytes(session.exec(select(ExchangePackage.body)).one())
-        again = on_b.post("/api/exchange/packages", params={"recipients": "H55.01"}, content=body,
-                          headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"})  # fmt: skip
+        again = on_b.post(
+            "/api/exchange/packages",
+            params={"recipients": "H55.01"},
+            content=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"},
+        )
         assert again.status_code == 200 and again.json()["duplicate"] is True
         assert len(on_b.get("/api/exchange/inbox", headers=fed.commune.headers).json()) == 1
     assert [d.state for d in deliveries(fed.b.ctx)] == ["inbox"]

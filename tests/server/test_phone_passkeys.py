@@ -152,7 +152,10 @@ async def test_a_replayed_assertion_is_refused(
     asked = await ask(http, integrator, person, ["Tờ khai.xml"])
     # Unlocking: the same answer twice, and the old answer against a fresh challenge.
     options = (await http.post("/api/mobile/unlock/options", headers=device_headers(person))).json()
-    answer = {"challenge_id": options["challenge_id"], "credential": authenticator.assertion(options["public_key"]["challenge"])}
+    answer = {
+        "challenge_id": options["challenge_id"],
+        "credential": authenticator.assertion(options["public_key"]["challenge"]),
+    }
     first = await http.post("/api/mobile/unlock", headers=device_headers(person), json=answer)
     assert first.status_code == 200 and first.json()["method"] == "passkey"
     again = await http.post("/api/mobile/unlock", headers=device_headers(person), json=answer)
@@ -202,7 +205,11 @@ async def test_a_signature_counter_that_goes_back_is_refused(
     first = await ask(http, integrator, person, ["Hợp đồng A.pdf"])
     options = await options_for(http, person, first["id"])
     ok = await confirm(
-        http, person, first["id"], options["challenge_id"], authenticator.assertion(options["public_key"]["challenge"], counter=7)
+        http,
+        person,
+        first["id"],
+        options["challenge_id"],
+        authenticator.assertion(options["public_key"]["challenge"], counter=7),
     )
     assert ok.status_code == 200, ok.text
     second = await ask(http, integrator, person, ["Hợp đồng B.pdf"])
@@ -239,8 +246,13 @@ async def test_admin_requires_passkeys_and_a_totp_code_is_then_refused(
     assert (await http.get(url, headers=admin.headers)).json()["require_passkey"] is False
     assert (await http.put(url, json={"require_passkey": True}, headers=integrator.headers)).status_code == 403
     answer = await http.put(url, json={"require_passkey": True}, headers=admin.headers)
-    assert answer.status_code == 200 and answer.json() == {"credential_id": person.credential_id, "require_passkey": True}
-    missing = await http.put("/api/admin/credentials/nope/passkey-policy", json={"require_passkey": True}, headers=admin.headers)
+    assert answer.status_code == 200 and answer.json() == {
+        "credential_id": person.credential_id,
+        "require_passkey": True,
+    }
+    missing = await http.put(
+        "/api/admin/credentials/nope/passkey-policy", json={"require_passkey": True}, headers=admin.headers
+    )
     assert missing.status_code == 404
 
     asked = await ask(http, integrator, person, ["Hợp đồng vay.pdf"])

@@ -7,6 +7,7 @@ challenge bound to that request, and unlock the codes the app makes, as the PIN 
 from __future__ import annotations
 
 import base64
+
 from fastapi import APIRouter, Response
 
 from esign_server.api.deps import AdminClient, CtxDep, CurrentDevice

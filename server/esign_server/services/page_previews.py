@@ -117,8 +117,8 @@ def pages(ctx: ServerContext, row: SessionDocument) -> DocumentPages:
     return DocumentPages(count, shown, _mark(row, data))
 
 
-def _cache_path(ctx: ServerContext, data: bytes, page: int, width_px: int) -> Path:
-    key = hashlib.sha256(data + f"\n{page}\n{width_px}".encode()).hexdigest()
+def _cache_path(ctx: ServerContext, data: bytes, page: int, width_px: int, max_bytes: int) -> Path:
+    key = hashlib.sha256(data + f"\n{page}\n{width_px}\n{max_bytes}".encode()).hexdigest()
     return ctx.settings.var_dir / "page-previews" / key[:2] / f"{key}.png"
 
 
@@ -134,7 +134,7 @@ def render_page(ctx: ServerContext, row: SessionDocument, page: int) -> bytes:
         raise NotFound(f"the preview shows pages 1 to {settings.preview_max_pages}", code="page_not_previewed")
     data = _prepared(row)
     width_px = settings.preview_width_px
-    cached = _cache_path(ctx, data, page, width_px)
+    cached = _cache_path(ctx, data, page, width_px, settings.preview_max_bytes)
     if cached.is_file():
         return cached.read_bytes()
     png = b""
@@ -144,6 +144,7 @@ def render_page(ctx: ServerContext, row: SessionDocument, page: int) -> bytes:
         except pypdfium2.PdfiumError as exc:
             raise ServiceError(f"the document cannot be read: {exc}", code="unreadable_document", status=422) from None
         try:
+            pdf.init_forms()  # form fields (the signature's widget) are drawn only with the form environment
             if page > len(pdf):
                 raise NotFound(f"the document has {len(pdf)} page(s)", code="page_not_previewed")
             sheet = pdf[page - 1]

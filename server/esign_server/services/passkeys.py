@@ -165,9 +165,7 @@ def _take_challenge(
     session: Any, device: Device, challenge_id: str, purpose: str, session_id: str | None
 ) -> tuple[PasskeyChallenge | None, str | None]:
     """Spend a challenge (once, even when the answer then fails); the challenge or why it is refused."""
-    found = session.exec(
-        select(PasskeyChallenge).where(PasskeyChallenge.id == challenge_id).with_for_update()
-    ).first()
+    found = session.exec(select(PasskeyChallenge).where(PasskeyChallenge.id == challenge_id).with_for_update()).first()
     if found is None or found.device_id != device.id or found.purpose != purpose:
         return None, "unknown challenge"
     if found.used_at is not None:
@@ -221,7 +219,9 @@ def register(ctx: ServerContext, *, device: Device, challenge_id: str, credentia
         if passkey is not None:
             audit.record(session, actor=target, action="passkey.registered", target=target, passkey=passkey.id[:16])
         else:
-            audit.record(session, actor=target, action="passkey.refused", target=target, purpose=REGISTER, reason=problem)
+            audit.record(
+                session, actor=target, action="passkey.refused", target=target, purpose=REGISTER, reason=problem
+            )
     if passkey is None:
         raise PasskeyRefused("the passkey could not be registered")
     return passkey

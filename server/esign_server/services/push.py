@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
+from sqlalchemy import delete
 from sqlmodel import col, select
 
 from esign_server.models import Device, PushSubscription, RelyingSystem, SigningSession
@@ -222,8 +223,5 @@ def deliver(ctx: ServerContext, row: SigningSession) -> int:
             log.warning("push: cannot reach %s for session %s: %s", origin.netloc, row.id, exc)
     if gone:
         with ctx.db.write() as session:
-            for sub_id in gone:
-                found = session.get(PushSubscription, sub_id)
-                if found is not None:
-                    session.delete(found)
+            session.execute(delete(PushSubscription).where(col(PushSubscription.id).in_(gone)))
     return sent

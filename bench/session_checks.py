@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path[:0] = [str(ROOT), str(ROOT / "server")]
     from esign_server.context import ServerContext
-    from esign_server.db import DriverStatement, migrate, utcnow
+    from esign_server.db import migrate, utcnow
     from esign_server.services import sessions
     from esign_server.services.pki import pki_base_url
     from sqlalchemy import bindparam, exists, insert, text
@@ -84,29 +84,27 @@ def main() -> None:
         with ctx.db.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
         credentials, devices = sessions._CREDENTIALS, sessions._DEVICES
-        before = DriverStatement(
-            sa_select(
-                credentials.c.status,
-                credentials.c.user_id,
-                credentials.c.key_algorithm,
-                credentials.c.public_key_der,
-                credentials.c.certificate_der.is_not(None).label("has_certificate"),
-                exists()
-                .where(devices.c.user_id == credentials.c.user_id, devices.c.status == "active")
-                .label("has_device"),
-            ).where(credentials.c.id == bindparam("id"))
-        )
+        before = sa_select(
+            credentials.c.status,
+            credentials.c.user_id,
+            credentials.c.key_algorithm,
+            credentials.c.public_key_der,
+            credentials.c.certificate_der.is_not(None).label("has_certificate"),
+            exists()
+            .where(devices.c.user_id == credentials.c.user_id, devices.c.status == "active")
+            .label("has_device"),
+        ).where(credentials.c.id == bindparam("id"))
         after, hourly = sessions._CREDENTIAL_FOR_SESSION, sessions._LAST_HOUR_OF_PAIR
         params = {"id": person.credential_id, "client_id": rp.client_id, "now": now}
         pair = {"client_id": rp.client_id, "user_id": person.user_id, "hour_ago": now - timedelta(hours=1)}
 
         def checks(conn: Any) -> tuple[Any, int]:
-            return after.execute(conn, params).first(), hourly.execute(conn, pair).scalar()
+            return conn.execute(after, params).first(), conn.execute(hourly, pair).scalar()
 
-        with ctx.db.driver_read() as conn:
+        with ctx.db.read() as conn:
             checked, last_hour = checks(conn)
             assert (checked.granted, checked.pending, last_hour) == (True, 5, 205), (checked, last_hour)
-            plain = _median_us(lambda: before.execute(conn, {"id": person.credential_id}).first(), args.rounds)
+            plain = _median_us(lambda: conn.execute(before, {"id": person.credential_id}).first(), args.rounds)
             limited = _median_us(lambda: checks(conn), args.rounds)
         kind = url.split(":", 1)[0]
         print(

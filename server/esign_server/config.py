@@ -118,10 +118,6 @@ class Settings(BaseSettings):
     exchange_tls_key: Path | None = None
     exchange_tls_ca_file: Path | None = None
     """CA certificates (PEM) that peer nodes' server certificates must chain to; default: the system's."""
-    inline_steps: bool | None = None
-    """Run the short steps of the hot paths (create, confirm, fetch, signHash) on the event loop instead
-    of the thread pool. Default: on with SQLite (in-process statements), off with PostgreSQL (network
-    waits). Turn it off with a PKCS#11 module that reaches a network HSM."""
     totp_issuer: str = "esign"
     passkey_rp_id: str | None = None
     """WebAuthn relying-party id of phone passkeys (a domain: ``sign.example.vn``); default: the host of

@@ -24,7 +24,7 @@ def test_two_contexts_appending_in_turn_keep_one_chain(
         seqs = []
         for n in range(6):
             who = ctx if n % 3 else other
-            with who.db.write_connection() as conn:
+            with who.db.write() as conn:
                 seqs.append(audit.record(conn, actor="test", action="test.turn", n=n))
         # A transaction that appends and then rolls back leaves this process's guess ahead of the row.
         with pytest.raises(_Rollback), ctx.db.write() as session:

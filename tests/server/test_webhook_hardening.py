@@ -16,7 +16,6 @@ import httpx
 import pytest
 from esign_server.context import ServerContext
 from esign_server.db import StepTransaction, utcnow
-from esign_server.group_commit import run_alone, run_batch
 from esign_server.models import SigningSession, WebhookDelivery
 from esign_server.services import sessions, webhooks
 from sqlalchemy import update
@@ -263,15 +262,13 @@ async def test_the_webhook_is_queued_iff_the_sessions_end_commits(
 
         return write
 
-    # Alone in its transaction (a thread's step): the failure rolls back the end and its webhook.
-    with pytest.raises(_Injected):
-        run_alone(ctx.db, end_then(alone, fail=True))
-    assert _session(ctx, alone).status == sessions.PENDING and _deliveries_of(ctx, alone) == []
-    # Grouped with another step (the event loop's group commit): the failing step's savepoint undoes
-    # both its end and its webhook; the other step commits both.
-    outcomes = run_batch(ctx.db, [end_then(undone, fail=True), end_then(kept, fail=False)])
-    assert isinstance(outcomes[0].error, _Injected) and outcomes[1] is True
-    assert _session(ctx, undone).status == sessions.PENDING and _deliveries_of(ctx, undone) == []
+    # A failure in the step's transaction rolls back the end and its webhook together.
+    for failing in (alone, undone):
+        with pytest.raises(_Injected), ctx.db.write() as tx:
+            end_then(failing, fail=True)(tx)
+        assert _session(ctx, failing).status == sessions.PENDING and _deliveries_of(ctx, failing) == []
+    with ctx.db.write() as tx:
+        assert end_then(kept, fail=False)(tx) is True
     assert _session(ctx, kept).status == sessions.REJECTED
     [delivery] = _deliveries_of(ctx, kept)
     assert delivery.event == "session.rejected" and b'"status":"rejected"' in delivery.body

@@ -129,24 +129,13 @@ def get_session(session_id: str, device: CurrentDevice, ctx: CtxDep) -> MobileSe
 
 
 @router.post("/sessions/{session_id}/confirm", response_model=MobileSession)
-async def confirm(session_id: str, body: Confirm, device: DeviceCallDep) -> MobileSession:
+def confirm(session_id: str, body: Confirm, device: DeviceCallDep) -> MobileSession:
     """Confirm with the current TOTP code: the items are signed at once."""
-    ctx, token = device.ctx, device.token
-    # One transaction for the device check and the step (the hot path of a session), shared with the
-    # other writes of the loop's turn. Document sessions also finish their documents (a time-stamp from
-    # the service's own TSA, over HTTP): never on the loop, so the grouped step hands them back.
-    if ctx.inline_steps:
-        row = await session_service.confirm_with_token_grouped(
-            ctx, device_token=token, session_id=session_id, code=body.code
-        )
-        if row is not None:
-            return mobile_sessions(ctx, [row])[0]
-    return await run_in_threadpool(_confirm, ctx, token, session_id, body.code)
-
-
-def _confirm(ctx: ServerContext, token: str, session_id: str, code: str) -> MobileSession:
-    row = session_service.confirm_with_token(ctx, device_token=token, session_id=session_id, code=code)
-    return mobile_sessions(ctx, [row])[0]
+    # The device token is checked inside the confirmation's own transaction.
+    row = session_service.confirm_with_token(
+        device.ctx, device_token=device.token, session_id=session_id, code=body.code
+    )
+    return mobile_sessions(device.ctx, [row])[0]
 
 
 @router.post("/sessions/{session_id}/reject", response_model=MobileSession)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Response
@@ -36,33 +35,28 @@ router = APIRouter(
         409: {"model": ErrorBody},
     },
 )
-async def create_session(
+def create_session(
     body: SessionCreate,
     caller: SessionsClient,
+    ctx: CtxDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> SessionPublic:
     """Ask the credential's holder to sign ``items``; show them ``confirmation_code``."""
-    ctx = caller.ctx
-    options: dict[str, Any] = {
-        "client_id": caller.client_id,
-        "credential_id": body.credential_id,
-        "items": [session_service.HashItem(i.name, i.digest) for i in body.items],
-        "digest": body.digest_algorithm,
-        "signature_algorithm": body.signature_algorithm,
-        "description": body.description,
-        "callback_url": body.callback_url,
-        "idempotency_key": idempotency_key,
-        "ttl_seconds": body.ttl_seconds,
-    }
-    if body.documents:  # prepared (parsed, hashed) first: never on the event loop
-        documents = [DocumentIn(d.name, d.format, d.content, dict(d.options)) for d in body.documents]
-        create = functools.partial(session_service.create_session, ctx, documents=documents, **options)
-        row, created = await run_in_threadpool(create)
-    elif ctx.inline_steps:  # hashes: a few statements, in the transaction of the loop's turn
-        row, created = await session_service.create_hash_session_grouped(ctx, **options)
-    else:
-        row, created = await ctx.step(functools.partial(session_service.create_session, ctx, **options))
+    documents = [DocumentIn(d.name, d.format, d.content, dict(d.options)) for d in body.documents or ()]
+    row, created = session_service.create_session(
+        ctx,
+        client_id=caller.client_id,
+        credential_id=body.credential_id,
+        items=[session_service.HashItem(i.name, i.digest) for i in body.items],
+        digest=body.digest_algorithm,
+        signature_algorithm=body.signature_algorithm,
+        description=body.description,
+        callback_url=body.callback_url,
+        idempotency_key=idempotency_key,
+        ttl_seconds=body.ttl_seconds,
+        documents=documents,
+    )
     if not created:
         response.status_code = 200
     return session_public(row)
@@ -79,17 +73,17 @@ def list_sessions(caller: SessionsClient, ctx: CtxDep, limit: Annotated[int, Que
 async def get_session(
     session_id: str,
     caller: SessionsClient,
+    ctx: CtxDep,
     wait: Annotated[float, Query(ge=0, le=300, description="Long-poll: wait up to this many seconds")] = 0,
 ) -> SessionPublic:
     """The session; with ``wait`` the answer comes when it leaves ``pending`` (or the wait ends)."""
-    ctx = caller.ctx
-    row = await ctx.step(session_service.get_for_client, ctx, client_id=caller.client_id, session_id=session_id)
+    read = functools.partial(session_service.get_for_client, ctx, client_id=caller.client_id, session_id=session_id)
+    row = await run_in_threadpool(read)
     deadline = time.monotonic() + min(wait, ctx.settings.long_poll_max_seconds)
     while row.status == "pending" and (remaining := deadline - time.monotonic()) > 0:
         # Woken at once by this worker; re-read at least every second for the other workers.
         await ctx.events.wait([f"session:{session_id}"], min(remaining, 1.0))
-        row = await ctx.step(session_service.get_for_client, ctx, client_id=caller.client_id, session_id=session_id)
-        await asyncio.sleep(0)
+        row = await run_in_threadpool(read)
     return session_public(row)
 
 

@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, bindparam, insert, update
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import col, select
 
-from esign_server.db import Database, DriverStatement, StepTransaction, utcnow
+from esign_server.db import Database, StepTransaction, utcnow
 from esign_server.models import AuditEvent, AuditHead
 
 if TYPE_CHECKING:
@@ -101,16 +100,11 @@ class _EventText:
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 _EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 # Built once: statement construction is a noticeable share of a step's CPU time.
-_READ_HEAD = DriverStatement(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update())
-_APPEND = DriverStatement(
-    insert(_EVENTS), column_keys=["seq", "at", "actor", "action", "target", "details", "prev_hash", "hash"]
-)
-_MOVE_HEAD_STATEMENT = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-_MOVE_HEAD = DriverStatement(_MOVE_HEAD_STATEMENT)
+_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_APPEND = insert(_EVENTS)
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 # Moves the head only if it is still where this process last left it (compare-and-set).
-_MOVE_HEAD_FROM = DriverStatement(
-    _MOVE_HEAD_STATEMENT.where(_HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
-)
+_MOVE_HEAD_FROM = _MOVE_HEAD.where(_HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
 # The head as this process last wrote it, per database. Only a guess: the compare-and-set above checks
 # it against the row, and on a miss (another worker appended, or that transaction rolled back) the
 # head is read and locked as usual.
@@ -120,16 +114,14 @@ _last_head: weakref.WeakKeyDictionary[Engine, tuple[int, str]] = weakref.WeakKey
 def record(session: StepTransaction, *, actor: str, action: str, target: str = "", **details: Any) -> int:
     """Append one event inside the caller's transaction (it commits or rolls back with the step).
 
-    Driver-level statements rather than ORM objects: this runs in every security-relevant step.
-    ``session`` is the step's ORM session or, on the hottest paths, its Core or driver transaction.
+    Core statements rather than ORM objects, built once: this runs in every security-relevant step.
     Returns the event's sequence number.
     """
     # Round-trip the details through JSON so the hash covers exactly what the database returns.
     clean: dict[str, Any] = json.loads(json.dumps(details, default=str)) if details else {}
     at = utcnow()
     text = _EventText(at, actor, action, target, clean)
-    bind = session.get_bind() if isinstance(session, OrmSession) else session
-    engine = bind.engine
+    engine = session.get_bind().engine
     key = _key_for(engine)
     guess = _last_head.get(engine)
     if guess is not None:
@@ -137,18 +129,18 @@ def record(session: StepTransaction, *, actor: str, action: str, target: str = "
         prev_seq, prev_hash = guess
         seq = prev_seq + 1
         digest = text.hash(prev_hash, seq, key)
-        moved = _MOVE_HEAD_FROM.execute(
-            session, {"new_seq": seq, "new_hash": digest, "old_seq": prev_seq, "old_hash": prev_hash}
+        moved = session.execute(
+            _MOVE_HEAD_FROM, {"new_seq": seq, "new_hash": digest, "old_seq": prev_seq, "old_hash": prev_hash}
         )
         if moved.rowcount != 1:
             guess = None
     if guess is None:
-        head = _READ_HEAD.execute(session).first()
+        head = session.execute(_READ_HEAD).first()
         prev_hash, seq = head.hash, head.seq + 1
         digest = text.hash(prev_hash, seq, key)
-        _MOVE_HEAD.execute(session, {"new_seq": seq, "new_hash": digest})
-    _APPEND.execute(
-        session,
+        session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+    session.execute(
+        _APPEND,
         {
             "seq": seq,
             "at": at,

@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, digest_algorithm
 from esign.errors import EsignError, InvalidInput, KeyAccessError
-from esign_server.db import DriverStatement, StepTransaction, UTCDateTime, utcnow
+from esign_server.db import StepTransaction, UTCDateTime, utcnow
 from esign_server.models import Credential, SigningSession, User
 from esign_server.models.csc import CscAuthorization, CscAuthorizedHash
 from esign_server.services import audit, seals
@@ -363,30 +363,24 @@ def extend_transaction(ctx: ServerContext, *, client_id: str, credential_id: str
     return AuthorizationResult(auth.id, "authorized", SAD_TTL_SECONDS, code, new)
 
 
-_SPEND_SAD = DriverStatement(
-    text(
-        "UPDATE csc_authorizations SET signatures_used = signatures_used + :k "
-        "WHERE sad_hash = :sad AND client_id = :client AND credential_id = :credential "
-        "AND signatures_used + :k <= num_signatures AND expires_at > :now"
-    ).bindparams(bindparam("now", type_=UTCDateTime()))
-)
-_SPEND_HASH = DriverStatement(
-    text(
-        "UPDATE csc_authorized_hashes SET used = used + :k "
-        "WHERE authorization_id = :auth AND digest = :digest AND used + :k <= allowed"
-    )
+_SPEND_SAD = text(
+    "UPDATE csc_authorizations SET signatures_used = signatures_used + :k "
+    "WHERE sad_hash = :sad AND client_id = :client AND credential_id = :credential "
+    "AND signatures_used + :k <= num_signatures AND expires_at > :now"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+_SPEND_HASH = text(
+    "UPDATE csc_authorized_hashes SET used = used + :k "
+    "WHERE authorization_id = :auth AND digest = :digest AND used + :k <= allowed"
 )
 # The authorization and the credential's key in one statement (one round trip per signHash).
-_AUTHORIZATION_AND_KEY = DriverStatement(
-    text(
-        "SELECT a.id, a.session_id, a.client_id, a.credential_id, a.hash_algorithm, c.status, c.keystore, c.key_ref, "
-        "g.client_id AS granted, p.credential_id AS seal, s.client_id AS seal_client, p.hours_start, p.hours_end "
-        "FROM csc_authorizations a JOIN credentials c ON c.id = a.credential_id "
-        "LEFT JOIN relying_system_grants g ON g.client_id = a.client_id AND g.user_id = c.user_id "
-        "LEFT JOIN seal_policies p ON p.credential_id = a.credential_id "
-        "LEFT JOIN seal_clients s ON s.credential_id = a.credential_id AND s.client_id = a.client_id "
-        "WHERE a.sad_hash = :sad AND a.credential_id = :id"
-    )
+_AUTHORIZATION_AND_KEY = text(
+    "SELECT a.id, a.session_id, a.client_id, a.credential_id, a.hash_algorithm, c.status, c.keystore, c.key_ref, "
+    "g.client_id AS granted, p.credential_id AS seal, s.client_id AS seal_client, p.hours_start, p.hours_end "
+    "FROM csc_authorizations a JOIN credentials c ON c.id = a.credential_id "
+    "LEFT JOIN relying_system_grants g ON g.client_id = a.client_id AND g.user_id = c.user_id "
+    "LEFT JOIN seal_policies p ON p.credential_id = a.credential_id "
+    "LEFT JOIN seal_clients s ON s.credential_id = a.credential_id AND s.client_id = a.client_id "
+    "WHERE a.sad_hash = :sad AND a.credential_id = :id"
 )
 _algorithms: dict[tuple[str, str, str], SignatureAlgorithm] = {}
 
@@ -427,8 +421,8 @@ class UnspentSignatures:
     def spend(self, conn: StepTransaction) -> HashSignatures:
         """Spend the SAD and each authorized hash, audit the signing; the signatures, to hand out once
         ``conn``'s transaction commits. :class:`InvalidSad` if another request spent them first."""
-        spent = _SPEND_SAD.execute(
-            conn,
+        spent = conn.execute(
+            _SPEND_SAD,
             {
                 "k": len(self.hashes),
                 "sad": self.sad_digest,
@@ -440,7 +434,7 @@ class UnspentSignatures:
         if spent.rowcount != 1:
             raise InvalidSad()
         for digest, count in Counter(h.hex() for h in self.hashes).items():
-            taken = _SPEND_HASH.execute(conn, {"k": count, "auth": self.authorization_id, "digest": digest})
+            taken = conn.execute(_SPEND_HASH, {"k": count, "auth": self.authorization_id, "digest": digest})
             if taken.rowcount != 1:
                 raise InvalidSad("a hash was not authorized by this SAD (or was already signed)")
         audit.record(
@@ -475,8 +469,8 @@ def make_hash_signatures(
     if not hashes:
         raise CscError("hashes must not be empty")
     digest_of_sad = sad_hash(sad)
-    with ctx.db.driver_read() as conn:
-        found = _AUTHORIZATION_AND_KEY.execute(conn, {"sad": digest_of_sad, "id": credential_id}).first()
+    with ctx.db.read() as conn:
+        found = conn.execute(_AUTHORIZATION_AND_KEY, {"sad": digest_of_sad, "id": credential_id}).first()
     if found is None or found.client_id != client_id or found.credential_id != credential_id:
         raise InvalidSad()
     if found.session_id is None:  # a seal's SAD: its policy now, not a person's grant

@@ -15,7 +15,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from esign_server.crypto import new_secret, token_hash
-from esign_server.db import DriverStatement, StepTransaction, utcnow
+from esign_server.db import StepTransaction, utcnow
 from esign_server.models import Device, RelyingSystemGrant, User
 from esign_server.services import audit, otp
 from esign_server.services.errors import (
@@ -162,7 +162,7 @@ _GRANTS = RelyingSystemGrant.__table__  # type: ignore[attr-defined]
 _USERS = User.__table__  # type: ignore[attr-defined]
 # Built once: these run in every confirmation, and building a statement costs more than running it.
 _BY_TOKEN = select(Device).where(col(Device.device_token_hash) == bindparam("token_hash"))
-_LOCK_GRANT = DriverStatement(
+_LOCK_GRANT = (
     sa_select(
         _GRANTS.c.otp_failed_streak,
         _GRANTS.c.otp_lock_count,
@@ -172,7 +172,7 @@ _LOCK_GRANT = DriverStatement(
     .where(_GRANTS.c.client_id == bindparam("client_id"), _GRANTS.c.user_id == bindparam("user_id"))
     .with_for_update()
 )
-_LOCK_USER_WINDOW = DriverStatement(
+_LOCK_USER_WINDOW = (
     sa_select(_USERS.c.otp_window_start, _USERS.c.otp_window_failures)
     .where(_USERS.c.id == bindparam("user_id"))
     .with_for_update()
@@ -180,14 +180,14 @@ _LOCK_USER_WINDOW = DriverStatement(
 MAX_DEVICES_CHECKED = 10
 """A code is checked against at most this many of the user's active devices (the presenting one
 first, then the most recently activated): a wrong code costs a bounded number of HMACs."""
-_ACTIVE_DEVICES = DriverStatement(
+_ACTIVE_DEVICES = (
     sa_select(_DEVICES.c.id, _DEVICES.c.totp_secret_enc, _DEVICES.c.last_accepted_step)
     .where(_DEVICES.c.user_id == bindparam("user_id"), _DEVICES.c.status == "active")
     .order_by(case((_DEVICES.c.id == bindparam("preferred"), 0), else_=1), _DEVICES.c.activated_at.desc())
     .limit(MAX_DEVICES_CHECKED)
     .with_for_update()
 )
-_ACCEPT_STEP = DriverStatement(
+_ACCEPT_STEP = (
     update(_DEVICES)
     .where(
         _DEVICES.c.id == bindparam("device_id"),
@@ -195,10 +195,10 @@ _ACCEPT_STEP = DriverStatement(
     )
     .values(last_accepted_step=bindparam("step"))
 )
-_DEVICE_STATUS = DriverStatement(sa_select(_DEVICES.c.status).where(_DEVICES.c.id == bindparam("device_id")))
-_GRANT_STATE = DriverStatement(
+_DEVICE_STATUS = sa_select(_DEVICES.c.status).where(_DEVICES.c.id == bindparam("device_id"))
+_GRANT_STATE = (
     update(_GRANTS)
-    .where(_GRANTS.c.client_id == bindparam("client_id"), _GRANTS.c.user_id == bindparam("user_id"))
+    .where(_GRANTS.c.client_id == bindparam("grant_client"), _GRANTS.c.user_id == bindparam("grant_user"))
     .values(
         otp_failed_streak=bindparam("streak"),
         otp_lock_count=bindparam("lock_count"),
@@ -206,7 +206,7 @@ _GRANT_STATE = DriverStatement(
         otp_last_failure_at=bindparam("last_failure", type_=_GRANTS.c.otp_last_failure_at.type),
     )
 )
-_USER_WINDOW = DriverStatement(
+_USER_WINDOW = (
     update(_USERS)
     .where(_USERS.c.id == bindparam("user_id"))
     .values(
@@ -227,8 +227,8 @@ def authenticate_device(ctx: ServerContext, device_token: str) -> Device:
 
 def is_active(ctx: ServerContext, *, device_id: str) -> bool:
     """Whether the device is still active (an open event stream asks this before each update)."""
-    with ctx.db.driver_read() as conn:
-        return _DEVICE_STATUS.execute(conn, {"device_id": device_id}).scalar() == "active"
+    with ctx.db.read() as conn:
+        return conn.execute(_DEVICE_STATUS, {"device_id": device_id}).scalar() == "active"
 
 
 def revoke_device(ctx: ServerContext, *, device_id: str, actor: str) -> Device:
@@ -293,12 +293,12 @@ def check_otp(
     """
     settings = ctx.settings
     now = now or utcnow()
-    grant = _LOCK_GRANT.execute(session, {"client_id": client_id, "user_id": user_id}).first()
+    grant = session.execute(_LOCK_GRANT, {"client_id": client_id, "user_id": user_id}).first()
     if grant is None:
         raise Forbidden("this relying system is not authorised by the user", code="not_authorised")
     if grant.otp_locked_until is not None and grant.otp_locked_until > now:
         return OtpCheck(False, locked_until=grant.otp_locked_until)
-    window = _LOCK_USER_WINDOW.execute(session, {"user_id": user_id}).first()
+    window = session.execute(_LOCK_USER_WINDOW, {"user_id": user_id}).first()
     window_start = window.otp_window_start if window is not None else None
     window_open = window_start is not None and window_start + timedelta(seconds=settings.otp_user_window_seconds) > now
     failures = window.otp_window_failures if window is not None and window_open else 0
@@ -306,7 +306,7 @@ def check_otp(
         assert window_start is not None
         return OtpCheck(False, throttled_until=window_start + timedelta(seconds=settings.otp_user_window_seconds))
     already_used = False
-    for device in _ACTIVE_DEVICES.execute(session, {"user_id": user_id, "preferred": device_id or ""}).all():
+    for device in session.execute(_ACTIVE_DEVICES, {"user_id": user_id, "preferred": device_id or ""}).all():
         secret = ctx.sealer.open(bytes(device.totp_secret_enc), secret_aad(device.id))
         step = otp.match_step(secret, code, now.timestamp())
         if step is None:
@@ -315,7 +315,7 @@ def check_otp(
             already_used = True
             continue
         # A conditional UPDATE: the step only moves forward, even against a concurrent confirmation.
-        if _ACCEPT_STEP.execute(session, {"device_id": device.id, "step": step}).rowcount == 1:
+        if session.execute(_ACCEPT_STEP, {"device_id": device.id, "step": step}).rowcount == 1:
             if grant.otp_failed_streak or grant.otp_lock_count:
                 _save_grant(session, client_id, user_id, 0, 0, None, grant.otp_last_failure_at)
             return OtpCheck(True, device_id=device.id)
@@ -342,8 +342,9 @@ def check_otp(
             lock_count=lock_count,
         )
     _save_grant(session, client_id, user_id, streak, lock_count, locked_until, now)
-    _USER_WINDOW.execute(
-        session, {"user_id": user_id, "window_start": window_start if window_open else now, "failures": failures + 1}
+    session.execute(
+        _USER_WINDOW,
+        {"user_id": user_id, "window_start": window_start if window_open else now, "failures": failures + 1},
     )
     return OtpCheck(False)
 
@@ -357,11 +358,11 @@ def _save_grant(
     locked_until: datetime | None,
     last_failure: datetime | None,
 ) -> None:
-    _GRANT_STATE.execute(
-        session,
+    session.execute(
+        _GRANT_STATE,
         {
-            "client_id": client_id,
-            "user_id": user_id,
+            "grant_client": client_id,
+            "grant_user": user_id,
             "streak": streak,
             "lock_count": lock_count,
             "locked_until": locked_until,

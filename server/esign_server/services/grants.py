@@ -17,7 +17,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
-from esign_server.db import DriverStatement, StepTransaction
+from esign_server.db import StepTransaction
 from esign_server.models import Credential, RelyingSystem, RelyingSystemGrant, User
 from esign_server.services import audit
 from esign_server.services.errors import Conflict, NotFound
@@ -26,10 +26,8 @@ if TYPE_CHECKING:
     from esign_server.context import ServerContext
 
 _GRANTS = RelyingSystemGrant.__table__  # type: ignore[attr-defined]
-_IS_GRANTED = DriverStatement(
-    sa_select(_GRANTS.c.client_id).where(
-        _GRANTS.c.client_id == bindparam("client_id"), _GRANTS.c.user_id == bindparam("user_id")
-    )
+_IS_GRANTED = sa_select(_GRANTS.c.client_id).where(
+    _GRANTS.c.client_id == bindparam("client_id"), _GRANTS.c.user_id == bindparam("user_id")
 )
 
 
@@ -47,7 +45,7 @@ class GrantView:
 
 def is_granted(session: StepTransaction, *, client_id: str, user_id: str) -> bool:
     """Whether ``client_id`` may act for ``user_id`` (in the caller's transaction)."""
-    return _IS_GRANTED.execute(session, {"client_id": client_id, "user_id": user_id}).first() is not None
+    return session.execute(_IS_GRANTED, {"client_id": client_id, "user_id": user_id}).first() is not None
 
 
 def holder_if_granted(ctx: ServerContext, *, client_id: str, credential_id: str) -> Credential | None:

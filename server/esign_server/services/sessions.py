@@ -14,10 +14,9 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
@@ -37,7 +36,7 @@ from esign.algorithms import (
 from esign.errors import EsignError, InvalidInput, KeyAccessError, SigningError
 from esign.identity import mask_personal_numbers
 from esign_server.crypto import token_hash
-from esign_server.db import DriverStatement, StepTransaction, detached, utcnow
+from esign_server.db import StepTransaction, detached, utcnow
 from esign_server.models import (
     Credential,
     CredentialPasskeyPolicy,
@@ -167,14 +166,12 @@ _CREDENTIAL_FOR_SESSION_STATEMENT = sa_select(
 _RECENT = SigningSession.__table__  # type: ignore[attr-defined]
 # Reads the pair's last hour through its index: at most the limit's worth of rows, since refused
 # requests leave none (a limit of 0 turns the check, and this statement, off).
-_LAST_HOUR_OF_PAIR = DriverStatement(
-    sa_select(func.count()).where(
-        _RECENT.c.client_id == bindparam("client_id"),
-        _RECENT.c.user_id == bindparam("user_id"),
-        _RECENT.c.created_at > bindparam("hour_ago", type_=_RECENT.c.created_at.type),
-    )
+_LAST_HOUR_OF_PAIR = sa_select(func.count()).where(
+    _RECENT.c.client_id == bindparam("client_id"),
+    _RECENT.c.user_id == bindparam("user_id"),
+    _RECENT.c.created_at > bindparam("hour_ago", type_=_RECENT.c.created_at.type),
 )
-_CREDENTIAL_FOR_SESSION = DriverStatement(_CREDENTIAL_FOR_SESSION_STATEMENT)
+_CREDENTIAL_FOR_SESSION = _CREDENTIAL_FOR_SESSION_STATEMENT
 _SESSION_COLUMNS = [c.name for c in SigningSession.__table__.columns]  # type: ignore[attr-defined]
 # The model's plain defaults (status pending, no signatures yet, ...), so the INSERT below keeps to them.
 _SESSION_DEFAULTS = {
@@ -182,7 +179,7 @@ _SESSION_DEFAULTS = {
     for name, field in SigningSession.model_fields.items()
     if field.default is not PydanticUndefined and field.default_factory is None
 }
-_INSERT_SESSION = DriverStatement(insert(SigningSession.__table__), column_keys=_SESSION_COLUMNS)  # type: ignore[attr-defined]
+_INSERT_SESSION = insert(SigningSession.__table__)  # type: ignore[attr-defined]
 
 
 def create_session(
@@ -233,24 +230,9 @@ def create_session(
         kind=kind,
         prepared=prepared,
     )
-    # Prepared documents are added as ORM rows; a session of hashes is a few driver statements.
-    transaction: AbstractContextManager[StepTransaction] = ctx.db.write() if prepared else ctx.db.driver_write()
     try:
-        with transaction as session:
+        with ctx.db.write() as session:
             made = new.write(session)
-    except IntegrityError as exc:
-        return new.after_race(ctx, exc)
-    return new.settle(ctx, made)
-
-
-async def create_hash_session_grouped(
-    ctx: ServerContext, *, client_id: str, credential_id: str, items: Sequence[HashItem], **options: Any
-) -> tuple[SigningSession, bool]:
-    """:func:`create_session` of hashes from the event loop, its transaction shared with the other
-    writes of the loop's turn (:meth:`ServerContext.commit`)."""
-    new = _NewSession.of(ctx, client_id=client_id, credential_id=credential_id, items=items, **options)
-    try:
-        made = await ctx.commit(new.write)
     except IntegrityError as exc:
         return new.after_race(ctx, exc)
     return new.settle(ctx, made)
@@ -347,8 +329,8 @@ class _NewSession:
             if existing is not None:
                 return _Replay(_replayed(existing, self.request_hash))
         now = utcnow()
-        cred = _CREDENTIAL_FOR_SESSION.execute(
-            session, {"id": self.credential_id, "client_id": self.client_id, "now": now}
+        cred = session.execute(
+            _CREDENTIAL_FOR_SESSION, {"id": self.credential_id, "client_id": self.client_id, "now": now}
         ).first()
         if cred is None or not cred.granted:
             # Another user's credential reads as no credential at all: a relying system acts only for
@@ -357,7 +339,7 @@ class _NewSession:
         last_hour = 0
         if self.max_per_hour:
             pair = {"client_id": self.client_id, "user_id": cred.user_id, "hour_ago": now - timedelta(hours=1)}
-            last_hour = _LAST_HOUR_OF_PAIR.execute(session, pair).scalar()
+            last_hour = session.execute(_LAST_HOUR_OF_PAIR, pair).scalar()
         if self.max_per_hour and last_hour >= self.max_per_hour:
             raise TooManyRequests(
                 f"this relying system already asked this user {last_hour} times in the last hour",
@@ -396,7 +378,7 @@ class _NewSession:
             "request_hash": self.request_hash,
         }
         # A driver-level INSERT: the ORM's unit of work costs more CPU than the rest of the step.
-        _INSERT_SESSION.execute(session, values)
+        session.execute(_INSERT_SESSION, values)
         row = detached(SigningSession, values)
         for doc in prepared:
             doc.row.session_id = self.session_id
@@ -506,7 +488,7 @@ def document_rows(ctx: ServerContext, session_id: str) -> list[SessionDocument]:
 
 
 def _by_idempotency_key(session: StepTransaction, client_id: str, key: str) -> SigningSession | None:
-    found = _BY_IDEMPOTENCY_KEY.execute(session, {"client_id": client_id, "key": key}).first()
+    found = session.execute(_BY_IDEMPOTENCY_KEY, {"client_id": client_id, "key": key}).first()
     return detached(SigningSession, found._asdict()) if found is not None else None
 
 
@@ -517,8 +499,8 @@ def _replayed(existing: SigningSession, request_hash: str) -> SigningSession:
 
 
 def _read_session(ctx: ServerContext, session_id: str) -> SigningSession | None:
-    with ctx.db.driver_read() as conn:
-        found = _SESSION_BY_ID.execute(conn, {"id": session_id}).first()
+    with ctx.db.read() as conn:
+        found = conn.execute(_SESSION_BY_ID, {"id": session_id}).first()
     return detached(SigningSession, found._asdict()) if found is not None else None
 
 
@@ -539,32 +521,18 @@ def get_for_user(ctx: ServerContext, *, user_id: str, session_id: str) -> Signin
 
 
 _SESSIONS = SigningSession.__table__  # type: ignore[attr-defined]
-# A plain table UPDATE, not an ORM-enabled one (which costs several times more CPU), built once.
+# A plain table UPDATE (a Core statement, not an ORM-enabled one): the SET values come per call.
 _FINISH = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("row_id"), _SESSIONS.c.status == PENDING)
-_finish_statements: dict[tuple[str, ...], DriverStatement] = {}
-_SESSION_BY_ID = DriverStatement(sa_select(_SESSIONS).where(_SESSIONS.c.id == bindparam("id")))
-_BY_IDEMPOTENCY_KEY = DriverStatement(
-    sa_select(_SESSIONS).where(
-        _SESSIONS.c.client_id == bindparam("client_id"), _SESSIONS.c.idempotency_key == bindparam("key")
-    )
+_SESSION_BY_ID = sa_select(_SESSIONS).where(_SESSIONS.c.id == bindparam("id"))
+_BY_IDEMPOTENCY_KEY = sa_select(_SESSIONS).where(
+    _SESSIONS.c.client_id == bindparam("client_id"), _SESSIONS.c.idempotency_key == bindparam("key")
 )
-
-
-def _finish_statement(columns: tuple[str, ...]) -> DriverStatement:
-    """The conditional UPDATE setting ``columns`` from parameters of the same names, built once per set."""
-    statement = _finish_statements.get(columns)
-    if statement is None:
-        statement = DriverStatement(
-            _FINISH.values({name: bindparam(name, type_=_SESSIONS.c[name].type) for name in columns})
-        )
-        _finish_statements[columns] = statement
-    return statement
 
 
 def _finish(session: StepTransaction, row: SigningSession, status: str, *, now: datetime, **values: Any) -> bool:
     """Move a pending session to ``status`` with a conditional UPDATE; True when this call did it."""
     params = {"status": status, "completed_at": now, **values}
-    result = _finish_statement(tuple(sorted(params))).execute(session, {"row_id": row.id, **params})
+    result = session.execute(_FINISH.values(**params), {"row_id": row.id})
     if result.rowcount != 1:
         return False
     row.status = status
@@ -610,11 +578,11 @@ def expire_due(ctx: ServerContext, *, limit: int = 500) -> int:
     return count
 
 
-_LOCK_SESSION = DriverStatement(sa_select(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id")).with_for_update())
+_LOCK_SESSION = sa_select(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id")).with_for_update()
 
 
 def _locked(session: StepTransaction, session_id: str, user_id: str) -> SigningSession:
-    found = _LOCK_SESSION.execute(session, {"session_id": session_id}).first()
+    found = session.execute(_LOCK_SESSION, {"session_id": session_id}).first()
     if found is None or found.user_id != user_id:
         raise NotFound(f"no session {session_id}", code="session_not_found")
     # Not in the ORM session: changes go through conditional UPDATEs only.
@@ -647,10 +615,8 @@ class DeviceRef:
     user_id: str
 
 
-_DEVICE_BY_TOKEN = DriverStatement(
-    sa_select(_DEVICES.c.id, _DEVICES.c.user_id, _DEVICES.c.status).where(
-        _DEVICES.c.device_token_hash == bindparam("token_hash")
-    )
+_DEVICE_BY_TOKEN = sa_select(_DEVICES.c.id, _DEVICES.c.user_id, _DEVICES.c.status).where(
+    _DEVICES.c.device_token_hash == bindparam("token_hash")
 )
 
 
@@ -677,33 +643,9 @@ def confirm_with_token(ctx: ServerContext, *, device_token: str, session_id: str
 def _confirm(
     ctx: ServerContext, device: Device | DeviceRef | None, device_token: str | None, session_id: str, code: str
 ) -> SigningSession:
-    with ctx.db.driver_write() as session:
+    with ctx.db.write() as session:
         outcome = _confirm_in(ctx, session, device, device_token, session_id, code)
     return outcome.settle(ctx)
-
-
-async def confirm_with_token_grouped(
-    ctx: ServerContext, *, device_token: str, session_id: str, code: str
-) -> SigningSession | None:
-    """:func:`confirm_with_token` from the event loop, its transaction shared with the other writes of
-    the loop's turn (:meth:`ServerContext.commit`).
-
-    None, with nothing changed, for a document session: finishing its documents calls the service's
-    own TSA, which must not happen on the loop; confirm it with :func:`confirm_with_token` in the
-    thread pool instead.
-    """
-    step = partial(
-        _confirm_in, ctx, device=None, device_token=device_token, session_id=session_id, code=code, on_loop=True
-    )
-    try:
-        outcome = await ctx.commit(step)
-    except _DocumentSession:
-        return None
-    return outcome.settle(ctx)
-
-
-class _DocumentSession(Exception):
-    """Raised by a confirmation step on the event loop that met a document session (undoes the step)."""
 
 
 @dataclass(frozen=True)
@@ -730,20 +672,15 @@ def _confirm_in(
     device_token: str | None,
     session_id: str,
     code: str,
-    on_loop: bool = False,
 ) -> _Confirmation:
     """A confirmation's statements, in ``session``'s transaction. Raises what undoes the whole step; a
-    wrong code or an expired session is recorded (committed) and then refused (:meth:`_Confirmation.settle`).
-    ``on_loop``: the step runs on the event loop, where a document session is not finished
-    (:class:`_DocumentSession`)."""
+    wrong code or an expired session is recorded (committed) and then refused (:meth:`_Confirmation.settle`)."""
     if device is None:
-        found = _DEVICE_BY_TOKEN.execute(session, {"token_hash": token_hash(device_token or "")}).first()
+        found = session.execute(_DEVICE_BY_TOKEN, {"token_hash": token_hash(device_token or "")}).first()
         if found is None or found.status != "active":
             raise Unauthorized("invalid device token", code="invalid_device")
         device = DeviceRef(found.id, found.user_id)
     row = _locked(session, session_id, device.user_id)
-    if on_loop and row.kind == "document":
-        raise _DocumentSession(session_id)
     now = utcnow()
     if row.status != PENDING:
         raise _state_conflict(row)
@@ -752,7 +689,7 @@ def _confirm_in(
         audit.record(session, actor="system", action="session.expired", target=f"session:{row.id}")
         expired = Conflict("the session has expired", code="session_expired", status_value=EXPIRED)
         return _Confirmation(row, expired, True)
-    if _PASSKEY_REQUIRED.execute(session, {"credential_id": row.credential_id}).scalar():
+    if session.execute(_PASSKEY_REQUIRED, {"credential_id": row.credential_id}).scalar():
         actor = f"device:{device.id}" if device.id else f"client:{row.client_id}"
         audit.record(session, actor=actor, action="session.totp_refused", target=f"session:{row.id}")
         refused = Forbidden("this credential is confirmed with a passkey only", code="passkey_required")
@@ -779,7 +716,7 @@ def confirm_verified(
 
     :raises Conflict: the session is no longer pending, has expired, or holds other items.
     """
-    with ctx.db.driver_write() as session:
+    with ctx.db.write() as session:
         row = _locked(session, session_id, user_id)
         now = utcnow()
         if row.status != PENDING:
@@ -819,25 +756,25 @@ def _otp_failure(
             session, actor="system", action="session.failed", target=f"session:{row.id}", reason="too many wrong codes"
         )
     else:
-        _COUNT_OTP_FAILURE.execute(session, {"row_id": row.id, "failures": failures})
+        session.execute(_COUNT_OTP_FAILURE, {"row_id": row.id, "failures": failures})
         row.otp_failures = failures
 
 
-_CREDENTIAL_BY_ID = DriverStatement(sa_select(_CREDENTIALS).where(_CREDENTIALS.c.id == bindparam("id")))
+_CREDENTIAL_BY_ID = sa_select(_CREDENTIALS).where(_CREDENTIALS.c.id == bindparam("id"))
 _POLICIES = CredentialPasskeyPolicy.__table__  # type: ignore[attr-defined]
-_PASSKEY_REQUIRED = DriverStatement(
-    sa_select(_POLICIES.c.require_passkey).where(_POLICIES.c.credential_id == bindparam("credential_id"))
+_PASSKEY_REQUIRED = sa_select(_POLICIES.c.require_passkey).where(
+    _POLICIES.c.credential_id == bindparam("credential_id")
 )
-_COUNT_OTP_FAILURE = DriverStatement(
+_COUNT_OTP_FAILURE = (
     update(_SESSIONS).where(_SESSIONS.c.id == bindparam("row_id")).values(otp_failures=bindparam("failures"))
 )
 _DOCUMENTS = SessionDocument.__table__  # type: ignore[attr-defined]
-_DOCUMENTS_OF = DriverStatement(
+_DOCUMENTS_OF = (
     sa_select(_DOCUMENTS).where(_DOCUMENTS.c.session_id == bindparam("session_id")).order_by(_DOCUMENTS.c.index)
 )
-_STORE_SIGNED_DOCUMENT = DriverStatement(
+_STORE_SIGNED_DOCUMENT = (
     update(_DOCUMENTS)
-    .where(_DOCUMENTS.c.session_id == bindparam("session_id"), _DOCUMENTS.c.index == bindparam("doc_index"))
+    .where(_DOCUMENTS.c.session_id == bindparam("doc_session"), _DOCUMENTS.c.index == bindparam("doc_index"))
     .values(signed_content=bindparam("content"))
 )
 
@@ -850,7 +787,7 @@ def _sign_and_finish(
     now: datetime,
     method: str = "totp",
 ) -> EsignError | None:
-    found = _CREDENTIAL_BY_ID.execute(session, {"id": row.credential_id}).first()
+    found = session.execute(_CREDENTIAL_BY_ID, {"id": row.credential_id}).first()
     credential = detached(Credential, found._asdict()) if found is not None else None
     if credential is None or credential.status != "active":
         _finish(session, row, FAILED, now=now, device_id=device.id, reason="credential is no longer active")
@@ -878,11 +815,11 @@ def _sign_and_finish(
     try:
         signatures = sign_items(ctx, credential, row)
         if row.kind == "document":
-            for found_doc in _DOCUMENTS_OF.execute(session, {"session_id": row.id}).all():
+            for found_doc in session.execute(_DOCUMENTS_OF, {"session_id": row.id}).all():
                 doc = detached(SessionDocument, found_doc._asdict())
                 signed = finish_document(ctx, credential, doc, base64.b64decode(signatures[doc.index]))
-                _STORE_SIGNED_DOCUMENT.execute(
-                    session, {"session_id": row.id, "doc_index": doc.index, "content": signed}
+                session.execute(
+                    _STORE_SIGNED_DOCUMENT, {"doc_session": row.id, "doc_index": doc.index, "content": signed}
                 )
     except KeyAccessError:
         # The key store is out of reach (HSM token removed, connection lost): not the session's fault.

@@ -41,7 +41,7 @@ import httpx
 from sqlalchemy import insert, update
 from sqlmodel import col, select
 
-from esign_server.db import DriverStatement, StepTransaction, utcnow
+from esign_server.db import StepTransaction, utcnow
 from esign_server.models import RelyingSystem, SigningSession, WebhookDelivery
 from esign_server.services import audit
 from esign_server.services.clients import get_client, webhook_secret
@@ -195,7 +195,7 @@ _OUTBOX_COLUMNS = (
     "next_attempt_at",
     "created_at",
 )
-_INSERT_DELIVERY = DriverStatement(insert(_OUTBOX), column_keys=_OUTBOX_COLUMNS)
+_INSERT_DELIVERY = insert(_OUTBOX)
 
 
 def enqueue_in(session: StepTransaction, row: SigningSession) -> str | None:
@@ -206,8 +206,8 @@ def enqueue_in(session: StepTransaction, row: SigningSession) -> str | None:
         return None
     delivery_id = str(uuid.uuid4())
     now = utcnow()
-    _INSERT_DELIVERY.execute(
-        session,
+    session.execute(
+        _INSERT_DELIVERY,
         {
             "id": delivery_id,
             "client_id": row.client_id,

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 from datetime import timedelta
-from typing import Any
 
 import httpx
-import pytest
 from asn1crypto import cms, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -368,19 +366,9 @@ async def test_every_csc_step_is_in_the_audit_chain(
     assert {"session.created", "session.signed", "csc.sad_issued", "csc.signed"} <= set(actions)
 
 
-async def test_concurrent_sign_hash_calls_each_get_their_own_answer_from_a_shared_commit(
-    ctx: ServerContext, http: httpx.AsyncClient, rp: Integrator, person: Person, monkeypatch: pytest.MonkeyPatch
+async def test_concurrent_sign_hash_calls_each_get_their_own_answer(
+    ctx: ServerContext, http: httpx.AsyncClient, rp: Integrator, person: Person
 ) -> None:
-    from esign_server import group_commit
-
-    batches: list[int] = []
-    real_run_batch = group_commit.run_batch
-
-    def counting_run_batch(db: Any, writes: list[Any], **kw: Any) -> list[Any] | None:
-        batches.append(len(writes))
-        return real_run_batch(db, writes, **kw)
-
-    monkeypatch.setattr(group_commit, "run_batch", counting_run_batch)
     digests = [h(f"hóa đơn song song {n}") for n in range(6)]
     # One signature more than sent, so that the SAD is not used up when the refused calls are checked.
     spare = h("dự phòng")
@@ -404,7 +392,3 @@ async def test_concurrent_sign_hash_calls_each_get_their_own_answer_from_a_share
     with ctx.db.read() as session:
         signed = session.exec(select(AuditEvent).where(AuditEvent.action == "csc.signed")).all()
     assert sorted(e.details["hashes"][0] for e in signed) == sorted(d.hex() for d in digests)
-    if ctx.inline_steps:  # SQLite: the calls of one turn of the event loop shared transactions
-        assert sum(batches) == len(asked) and max(batches) > 1
-    else:  # PostgreSQL: a transaction per call, in the thread pool
-        assert batches == []

@@ -411,13 +411,12 @@ def make_router(version: str) -> APIRouter:
         return ChallengeResponse(challenge=_b64(secrets.token_bytes(32)), expiresIn=csc.AUTHORIZE_TTL_SECONDS)
 
     @router.post("/signatures/signHash", response_model=SignHashResponse, responses=_ERRORS)
-    async def sign_hash(body: SignHashRequest, client: CscClient, ctx: CtxDep) -> SignHashResponse:
+    def sign_hash(body: SignHashRequest, client: CscClient, ctx: CtxDep) -> SignHashResponse:
         """Sign hashes the SAD authorizes (each once per authorization), with ``signAlgo``."""
         if body.operationMode != "S":
             raise ServiceError("only the synchronous operation mode (S) is offered")
         algorithm = csc.hash_algorithm_of(body.hashAlgorithmOID or body.hashAlgo, body.signAlgo)
-        unspent = await ctx.step(
-            csc.make_hash_signatures,
+        unspent = csc.make_hash_signatures(
             ctx,
             client_id=client,
             credential_id=body.credentialID,
@@ -426,7 +425,9 @@ def make_router(version: str) -> APIRouter:
             hash_algorithm=algorithm,
             sign_algo=body.signAlgo,
         )
-        result = await ctx.commit(unspent.spend)
+        # Signed outside the write transaction; the SAD and the hashes are spent in one short one.
+        with ctx.db.write() as session:
+            result = unspent.spend(session)
         return SignHashResponse(signatures=[_b64(s) for s in result.signatures])
 
     @router.post("/signatures/timestamp", response_model=TimestampResponse, responses=_ERRORS)

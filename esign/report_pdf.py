@@ -19,11 +19,11 @@ from io import BytesIO
 from pathlib import Path
 
 from pyhanko.pdf_utils import generic, layout
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from esign.errors import InvalidInput
+from esign.pdf.font_engine import BundledFont
 from esign.report import ValidationReport, explain, summarize, text
 
 A4 = (595.0, 842.0)
@@ -79,7 +79,7 @@ def page_lines(
 
 def _box(writer: PdfFileWriter, size: int, height: float, font_name: str, lines: list[str]) -> TextBox:
     style = TextBoxStyle(
-        font=GlyphAccumulatorFactory(str(_font_path())),
+        font=BundledFont(str(_font_path())),
         font_size=size,
         leading=int(size * 4 / 3),
         box_layout_rule=layout.SimpleBoxLayoutRule(

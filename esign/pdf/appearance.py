@@ -187,10 +187,9 @@ def appearance_text(
 
 def stamp_style(template: str, *, font_size: int = 8) -> TextStampStyle:
     """A bordered text stamp in the bundled font."""
-    # fontTools' subsetter (~90 ms to import) is needed only here, for a visible signature.
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from esign.pdf.font_engine import BundledFont
 
-    font = GlyphAccumulatorFactory(str(font_path()), font_size=font_size)
+    font = BundledFont(str(font_path()), font_size=font_size)
     return TextStampStyle(
         stamp_text=template,
         timestamp_format=TIME_FORMAT,

@@ -389,9 +389,9 @@ def iso_time(moment: datetime) -> str:
 
 
 def _text_style(template: str, size: int, *, layout: SimpleBoxLayoutRule, **kwargs: Any) -> TextStampStyle:
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory  # fontTools' subsetter: see _advances
+    from esign.pdf.font_engine import BundledFont
 
-    font = GlyphAccumulatorFactory(str(serif_font_path()), font_size=size)
+    font = BundledFont(str(serif_font_path()), font_size=size)
     return TextStampStyle(
         stamp_text=template,
         # No inner margin: the box is measured to the text (pyHanko's default adds 10 pt and shrinks).

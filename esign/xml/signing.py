@@ -16,6 +16,7 @@ import hashlib
 import json
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -306,6 +307,16 @@ def finish(
     return _complete(draft, signature_value, timestamper or _timestamper(state.tsa_url, state.profile))
 
 
+class _ThreadLoop:
+    """An event loop kept for one thread, closed when the thread ends or the interpreter exits."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        weakref.finalize(self, self.loop.close)  # never left for the garbage collector to find unclosed
+
+
 _LOOPS = threading.local()
 
 
@@ -320,10 +331,10 @@ def _sign_now(signer: Signer, digest: bytes, algorithm: SignatureAlgorithm) -> b
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        loop = getattr(_LOOPS, "loop", None)
-        if loop is None or loop.is_closed():
-            loop = _LOOPS.loop = asyncio.new_event_loop()
-        return loop.run_until_complete(signer.sign_digest(digest, algorithm))
+        held: _ThreadLoop | None = getattr(_LOOPS, "held", None)
+        if held is None or held.loop.is_closed():
+            held = _LOOPS.held = _ThreadLoop()
+        return held.loop.run_until_complete(signer.sign_digest(digest, algorithm))
     return signer.sign_digest_sync(digest, algorithm)  # inside a running loop: on a helper thread
 
 

@@ -3,6 +3,7 @@
 
 import * as i18n from "./i18n.js";
 import { formatDate, formatDateTime, keyOfText, t } from "./i18n.js";
+import * as passkey from "./passkey.js";
 import { issuerName, signerOf } from "./signer.js";
 import * as store from "./store.js";
 import { canGenerate, importSecret, parseOtpauth, totpNow } from "./totp.js";
@@ -10,12 +11,16 @@ import { canGenerate, importSecret, parseOtpauth, totpNow } from "./totp.js";
 const API = new URL("../api/mobile/", location.href);
 const POLL_MS = 4000;
 const MAX_ATTEMPTS = 5;
+const UNLOCK_MS = 60_000; // how long the app's codes stay readable after the PIN or the passkey
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
   device: null, // {token, deviceId, userName, deviceName}
-  totp: null, // {key: CryptoKey, digits, period}
+  totp: null, // {key: CryptoKey, digits, period}: in memory only, for UNLOCK_MS after an unlock
+  sealed: null, // {iv, ct, digits, period}: the TOTP secret, encrypted under the server-held code key
+  unlockedUntil: 0,
+  security: { passkeys: [], has_pin: false, push_public_key: null }, // from GET security
   lastStep: -1, // last time step this app filled in (a code is accepted once)
   pending: new Map(), // id -> session, with a local `deadline` (ms, Date.now() clock)
   history: [],
@@ -350,6 +355,7 @@ function tick() {
     if (secondsLeft(session) <= 0 && id !== state.current) dropped = state.pending.delete(id);
   }
   if (dropped) renderPending();
+  if (state.totp && Date.now() >= state.unlockedUntil) state.totp = null; // locked again
   updateGenerator();
 }
 
@@ -362,7 +368,9 @@ function openRequest(id) {
   $("otp").value = "";
   $("otp").removeAttribute("aria-invalid");
   setBusy(false);
+  message($("passkey-hint"), "");
   rerenderRequest();
+  loadPages(s);
   $("otp-hint").dataset.kind = "";
   show("request");
   tick();
@@ -382,8 +390,11 @@ function rerenderRequest() {
   $("req-signer").textContent = signerText(s.credential);
   $("req-cert").textContent = certificateText(s.credential);
   $("req-created").textContent = formatDateTime(s.created_at);
-  $("otp-fill").hidden = !state.totp;
-  $("otp-hint").textContent = state.totp ? t("otpHintApp") : t("otpHintOther");
+  $("otp-fill").hidden = !state.sealed;
+  $("otp-hint").textContent = state.sealed ? t("otpHintApp") : t("otpHintOther");
+  $("passkey-box").hidden = !state.security.passkeys.length;
+  const docs = pagesCache.get(s.id);
+  if (docs) renderPages(s, docs);
   $("confirm-btn").textContent = state.busy.has(s.id) ? t("working") : t("confirmSign");
 }
 
@@ -432,10 +443,13 @@ function renderPreviews(session) {
 
 async function loadPreview(img) {
   // Only when it comes near the screen: a batch of letters does not download every preview at once.
-  const key = img.dataset.preview;
-  const [id, index] = key.split("/");
+  const key = img.dataset.preview || img.dataset.page;
+  const [id, index, page] = key.split("/");
+  const path = page
+    ? `sessions/${encodeURIComponent(id)}/documents/${index}/pages/${page}.png`
+    : `sessions/${encodeURIComponent(id)}/documents/${index}/preview.png`;
   try {
-    const response = await fetch(new URL(`sessions/${encodeURIComponent(id)}/documents/${index}/preview.png`, API), {
+    const response = await fetch(new URL(path, API), {
       headers: { Authorization: `Bearer ${state.device.token}`, Accept: "image/png" },
       cache: "no-store",
       credentials: "omit",
@@ -457,8 +471,267 @@ async function loadPreview(img) {
   }
 }
 
+// ---------------------------------------------------------------- the document's first pages
+
+// The documents of a request with their first pages (none for a request of hashes), by session id.
+const pagesCache = new Map();
+
+async function loadPages(session) {
+  $("req-pages").hidden = true;
+  $("req-pages-title").hidden = true;
+  $("req-pages").replaceChildren();
+  if (!pagesCache.has(session.id)) {
+    try {
+      pagesCache.set(session.id, await api(`sessions/${encodeURIComponent(session.id)}/documents`));
+    } catch {
+      return; // no preview: the names and the description are there
+    }
+  }
+  if (state.current === session.id && state.view === "request") renderPages(session, pagesCache.get(session.id));
+}
+
+function renderPages(session, docs) {
+  const box = $("req-pages");
+  const shown = [];
+  for (const doc of docs) {
+    for (const page of doc.pages || []) {
+      const label = t("pageAlt", { page: page.number, count: doc.page_count, name: doc.name });
+      const img = node("img", {
+        class: "preview-img",
+        alt: label,
+        loading: "lazy",
+        decoding: "async",
+        "data-page": `${session.id}/${doc.index}/${page.number}`,
+      });
+      const frame = node("div", { class: "page" }, img);
+      if (doc.mark && doc.mark.page === page.number) {
+        // Where the mark goes: the prepared signature's box, as fractions of the page.
+        const mark = node("div", { class: "mark-box", role: "img", "aria-label": t("markHere"), title: t("markHere") });
+        mark.style.left = `${doc.mark.left * 100}%`;
+        mark.style.top = `${doc.mark.top * 100}%`;
+        mark.style.width = `${doc.mark.width * 100}%`;
+        mark.style.height = `${doc.mark.height * 100}%`;
+        frame.append(mark);
+      }
+      const cached = previewCache.get(img.dataset.page);
+      if (cached) img.src = cached;
+      else if (previewObserver) previewObserver.observe(img);
+      else loadPreview(img);
+      shown.push(node("figure", { class: "preview", "data-doc": doc.index }, frame, node("figcaption", { text: label })));
+    }
+    if (doc.pages && doc.pages.length && doc.page_count > doc.pages.length) {
+      shown.push(node("p", { class: "pages-more", text: t("pageMore", { shown: doc.pages.length, count: doc.page_count }) }));
+    }
+  }
+  box.replaceChildren(...shown);
+  box.hidden = shown.length === 0;
+  $("req-pages-title").hidden = box.hidden;
+}
+
+// ---------------------------------------------------------------- passkeys
+
+async function loadSecurity() {
+  try {
+    state.security = await api("security");
+  } catch {
+    // offline: what was known stays
+  }
+  renderSecurity();
+}
+
+async function renderSecurity() {
+  const count = state.security.passkeys.length;
+  const usable = await passkey.available();
+  $("passkey-status").textContent = count
+    ? t("passkeyCount", { count })
+    : usable
+      ? t("passkeyNone")
+      : t("passkeyUnavailable");
+  $("passkey-register").hidden = !usable;
+  if (state.view === "request" && state.current) $("passkey-box").hidden = !count;
+  updateGenerator();
+  renderPush();
+}
+
+async function registerPasskey() {
+  const box = $("passkey-result");
+  $("passkey-register").disabled = true;
+  try {
+    const options = await api("passkeys/options", { method: "POST" });
+    const credential = await passkey.create(options.public_key);
+    await api("passkeys", { method: "POST", body: { challenge_id: options.challenge_id, credential } });
+    message(box, t("passkeyRegistered"), "info");
+    announce(t("passkeyRegistered"));
+  } catch {
+    message(box, t("passkeyRegisterFailed"));
+  } finally {
+    $("passkey-register").disabled = false;
+  }
+  await loadSecurity();
+}
+
+function passkeyError(text) {
+  message($("passkey-hint"), text, "error");
+  announce(text);
+}
+
+async function confirmWithPasskey() {
+  const id = state.current;
+  const session = state.pending.get(id);
+  if (!session || state.busy.has(id)) return;
+  state.busy.add(id);
+  setBusy(true);
+  message($("passkey-hint"), t("passkeyWorking"), "info");
+  let done = null;
+  let failure = null;
+  try {
+    // The challenge commits to this request: the server recomputes it from the request it signs.
+    const path = `sessions/${encodeURIComponent(id)}`;
+    const options = await api(`${path}/passkey-options`, { method: "POST" });
+    const credential = await passkey.get(options.public_key);
+    done = await api(`${path}/confirm-passkey`, {
+      method: "POST",
+      body: { challenge_id: options.challenge_id, credential },
+    });
+  } catch (error) {
+    failure = error;
+  }
+  state.busy.delete(id);
+  setBusy(false);
+  if (done) {
+    message($("passkey-hint"), "");
+    state.pending.delete(id);
+    upsert(done);
+    showOutcome(done);
+  } else if (!(failure instanceof ApiError)) {
+    passkeyError(t("passkeyCancelled")); // the phone's own check was cancelled or failed
+  } else if (failure.code === "passkey_refused") {
+    passkeyError(t("passkeyRefused"));
+  } else {
+    message($("passkey-hint"), "");
+    await confirmFailed(id, session, failure);
+  }
+}
+
+// ---------------------------------------------------------------- unlocking the app's codes
+
+let unlockWaiter = null;
+
+/** Resolves true once the app's codes are readable (after the PIN or the passkey), false if not. */
+function unlockCodes() {
+  if (state.totp && Date.now() < state.unlockedUntil) return Promise.resolve(true);
+  if (!state.sealed) return Promise.resolve(false);
+  $("unlock-passkey").hidden = !state.security.passkeys.length;
+  $("unlock-pin-box").hidden = !state.security.has_pin;
+  $("unlock-pin").value = "";
+  message($("unlock-error"), "");
+  $("unlock-dialog").showModal();
+  (state.security.has_pin ? $("unlock-pin") : $("unlock-passkey")).focus();
+  return new Promise((resolve) => {
+    unlockWaiter = resolve;
+  });
+}
+
+function closeUnlock(ok) {
+  const waiter = unlockWaiter;
+  unlockWaiter = null;
+  if ($("unlock-dialog").open) $("unlock-dialog").close();
+  if (waiter) waiter(ok);
+}
+
+function unlockErrorText(error) {
+  if (!(error instanceof ApiError)) return t("passkeyCancelled");
+  if (error.code === "invalid_pin") return t("pinWrong", { left: error.extra.attempts_left });
+  if (error.code === "pin_locked") return t("pinLocked", { time: minutesSeconds(Number(error.extra.retry_after) || 300) });
+  if (error.code === "no_pin") return t("pinNone");
+  if (error.code === "passkey_refused") return t("passkeyRefused");
+  if (error.code === "network") return t("offline");
+  return t("serverError", { message: error.message });
+}
+
+async function unlockWith(body) {
+  const answer = await api("unlock", { method: "POST", body });
+  const codeKey = Uint8Array.from(atob(answer.code_key), (c) => c.charCodeAt(0));
+  const secret = await passkey.open(state.sealed, codeKey);
+  state.totp = { key: await importSecret(secret), digits: state.sealed.digits, period: state.sealed.period };
+  state.unlockedUntil = Date.now() + UNLOCK_MS;
+  closeUnlock(true);
+  updateGenerator();
+}
+
+async function unlockWithPin(event) {
+  event.preventDefault();
+  const pin = $("unlock-pin").value.trim();
+  if (!/^\d{4,12}$/.test(pin)) {
+    message($("unlock-error"), t("pinFormat"));
+    return;
+  }
+  try {
+    await unlockWith({ pin });
+  } catch (error) {
+    $("unlock-pin").value = "";
+    message($("unlock-error"), unlockErrorText(error));
+  }
+}
+
+async function unlockWithPasskey() {
+  try {
+    const options = await api("unlock/options", { method: "POST" });
+    const credential = await passkey.get(options.public_key);
+    await unlockWith({ challenge_id: options.challenge_id, credential });
+  } catch (error) {
+    message($("unlock-error"), unlockErrorText(error));
+  }
+}
+
+// ---------------------------------------------------------------- Web Push
+
+async function pushSubscription() {
+  if (!("serviceWorker" in navigator) || !("PushManager" in window)) return null;
+  const registration = await navigator.serviceWorker.getRegistration();
+  return registration ? registration.pushManager.getSubscription() : null;
+}
+
+async function renderPush() {
+  const status = $("push-status");
+  const button = $("push-enable");
+  if (!state.security.push_public_key) {
+    status.textContent = t("pushOff");
+    button.hidden = true;
+    return;
+  }
+  if (!("PushManager" in window) || !("Notification" in window)) {
+    status.textContent = t("pushFailed");
+    button.hidden = true;
+    return;
+  }
+  const subscribed = await pushSubscription().catch(() => null);
+  status.textContent = subscribed ? t("pushOn") : Notification.permission === "denied" ? t("pushDenied") : "";
+  button.hidden = Boolean(subscribed);
+}
+
+async function enablePush() {
+  try {
+    if ((await Notification.requestPermission()) !== "granted") throw new Error("denied");
+    const registration = await navigator.serviceWorker.ready;
+    const subscription = await registration.pushManager.subscribe({
+      userVisibleOnly: true,
+      applicationServerKey: passkey.fromB64url(state.security.push_public_key),
+    });
+    const json = subscription.toJSON();
+    await api("push/subscriptions", {
+      method: "POST",
+      body: { endpoint: json.endpoint, keys: json.keys, lang: i18n.lang() },
+    });
+    $("push-status").textContent = t("pushOn");
+    $("push-enable").hidden = true;
+  } catch {
+    $("push-status").textContent = Notification.permission === "denied" ? t("pushDenied") : t("pushFailed");
+  }
+}
+
 function setBusy(busy) {
-  for (const id of ["confirm-btn", "reject-btn", "otp-fill", "otp", "reject-reason"]) $(id).disabled = busy;
+  for (const id of ["confirm-btn", "reject-btn", "otp-fill", "otp", "reject-reason", "passkey-btn"]) $(id).disabled = busy;
   $("confirm-btn").textContent = busy ? t("working") : t("confirmSign");
 }
 
@@ -551,6 +824,8 @@ async function confirmFailed(id, session, error) {
   } else if (error.code === "device_locked") {
     const seconds = Number(error.extra.retry_after) || 60;
     otpError(t("deviceLocked", { time: minutesSeconds(seconds) }));
+  } else if (error.code === "passkey_required") {
+    otpError(state.security.passkeys.length ? t("passkeyRequired") : t("passkeyRequiredNone"));
   } else if (error.code === "session_expired") {
     state.pending.delete(id);
     showOutcome({ ...session, status: "expired" });
@@ -790,9 +1065,17 @@ async function fillCode(input, hint, totp = state.totp) {
 }
 
 async function updateGenerator() {
-  const box = $("gen-box");
-  if (!state.totp || state.view !== "settings") return;
-  box.hidden = false;
+  if (state.view !== "settings") return;
+  // The code shows only after the PIN or the passkey (UNLOCK_MS), never merely because the phone is unlocked.
+  const unlocked = Boolean(state.totp) && Date.now() < state.unlockedUntil;
+  $("gen-box").hidden = !unlocked;
+  $("gen-locked").hidden = unlocked || !state.sealed;
+  if (!unlocked) {
+    const canUnlock = state.security.has_pin || state.security.passkeys.length > 0;
+    $("gen-locked-text").textContent = canUnlock ? t("codesLocked") : t("codesNoUnlock");
+    $("gen-unlock").hidden = !canUnlock;
+    return;
+  }
   const now = await totpNow(state.totp.key, state.totp);
   $("gen-code").textContent = `${now.code.slice(0, 3)} ${now.code.slice(3)}`;
   $("gen-left").textContent = t("codeChangesIn", { seconds: now.secondsLeft });
@@ -825,7 +1108,12 @@ async function beginPairing(token) {
     if (canGenerate()) {
       try {
         const parsed = parseOtpauth(info.otpauth_uri);
-        totp = { key: await importSecret(parsed.secret), digits: parsed.digits, period: parsed.period };
+        totp = {
+          key: await importSecret(parsed.secret),
+          digits: parsed.digits,
+          period: parsed.period,
+          secret: parsed.secret, // sealed under the code key once paired, then dropped
+        };
       } catch {
         totp = null;
       }
@@ -836,6 +1124,8 @@ async function beginPairing(token) {
     $("src-other").checked = !totp;
     $("device-name").value = $("device-name").value || defaultDeviceName();
     $("pair-code").value = "";
+    $("pair-pin").value = "";
+    $("pair-passkey-wrap").hidden = !(await passkey.available());
     renderPairing();
     $("pair-form").hidden = false;
     $("pair-title").focus();
@@ -862,6 +1152,7 @@ function defaultDeviceName() {
 function updatePairSource() {
   const fromApp = $("src-app").checked && state.pairing?.totp;
   $("pair-fill").hidden = !fromApp;
+  $("pair-pin-box").hidden = !fromApp; // the PIN unlocks the codes this app makes
   // With one's own authenticator: the otpauth link opens it; the key is there to type by hand.
   const uri = state.pairing?.info.otpauth_uri || "";
   $("authenticator-box").hidden = Boolean(fromApp) || !uri;
@@ -891,6 +1182,14 @@ async function finishPairing(event) {
     $("pair-code").focus();
     return;
   }
+  const fromApp = $("src-app").checked && pairing.totp;
+  const pin = fromApp ? $("pair-pin").value.trim() : "";
+  if (pin && !/^\d{4,12}$/.test(pin)) {
+    message(result, t("pinFormat"));
+    $("pair-pin").setAttribute("aria-invalid", "true");
+    $("pair-pin").focus();
+    return;
+  }
   $("pair-submit").disabled = true;
   // Only a name the user typed replaces the one the administrator gave the device ("iPhone của An");
   // the prefilled guess ("Điện thoại (Linux)") does not.
@@ -909,8 +1208,14 @@ async function finishPairing(event) {
       deviceName: chosenName,
     };
     await store.set("device", device);
-    const keep = $("src-app").checked && pairing.totp;
-    await store.set("totp", keep ? pairing.totp : null);
+    // The app's codes: the secret is kept only encrypted under the code key, which the server gives
+    // back after the PIN or the passkey; the key and the plain secret are forgotten here.
+    let sealed = null;
+    if (fromApp) {
+      const codeKey = await passkey.codeKeyOf(pairing.totp.secret);
+      sealed = { ...(await passkey.seal(pairing.totp.secret, codeKey)), digits: pairing.totp.digits, period: pairing.totp.period };
+    }
+    await store.set("sealedTotp", sealed);
     // The step of a code this app filled in is already in state.lastStep (a code counts once).
     await store.set("lastStep", state.lastStep);
     state.device = device;
@@ -920,13 +1225,17 @@ async function finishPairing(event) {
     } catch {
       // offline right after pairing: the typed name, if any, until the next start
     }
-    state.totp = keep ? pairing.totp : null;
+    state.sealed = sealed;
+    state.totp = null;
+    const wantsPasskey = !$("pair-passkey-wrap").hidden && $("pair-passkey").checked;
     state.pairing = null;
+    if (pin) await api("pin", { method: "POST", body: { pin } }).catch(() => undefined);
     message(result, "");
     $("pair-form").hidden = true;
     $("pair-intro").hidden = false;
     enterApp();
     announce(t("pairedAs", { name: device.userName }));
+    if (wantsPasskey) registerPasskey();
   } catch (error) {
     message(result, pairErrorText(error));
     if (error.code === "invalid_enrollment") {
@@ -946,6 +1255,8 @@ async function forgetDevice(revoked = false) {
   await store.clear();
   state.device = null;
   state.totp = null;
+  state.sealed = null;
+  state.security = { passkeys: [], has_pin: false, push_public_key: null };
   state.pending.clear();
   state.history = [];
   show("pair");
@@ -962,6 +1273,7 @@ function enterApp() {
   show("pending");
   renderPending();
   startLive();
+  loadSecurity();
 }
 
 function bind() {
@@ -975,6 +1287,7 @@ function bind() {
     renderPending();
     renderHistory();
     if (state.view === "request" && state.current) rerenderRequest();
+    if (state.device) renderSecurity();
     if (state.view === "result" && state.outcome) showOutcome(state.outcome.session, state.outcome.note, { focus: false });
     if (state.pairing) renderPairing();
   });
@@ -987,6 +1300,7 @@ function bind() {
         setLive(state.live);
         updateGenerator();
         loadSystems();
+        loadSecurity();
       }
     });
   }
@@ -1002,7 +1316,17 @@ function bind() {
   }
   $("confirm-form").addEventListener("submit", confirmCurrent);
   $("reject-form").addEventListener("submit", rejectCurrent);
-  $("otp-fill").addEventListener("click", () => fillCode($("otp"), $("otp-hint")));
+  $("otp-fill").addEventListener("click", async () => {
+    if (await unlockCodes()) fillCode($("otp"), $("otp-hint"));
+  });
+  $("passkey-btn").addEventListener("click", confirmWithPasskey);
+  $("passkey-register").addEventListener("click", registerPasskey);
+  $("gen-unlock").addEventListener("click", unlockCodes);
+  $("unlock-form").addEventListener("submit", unlockWithPin);
+  $("unlock-passkey").addEventListener("click", unlockWithPasskey);
+  $("unlock-cancel").addEventListener("click", () => closeUnlock(false));
+  $("unlock-dialog").addEventListener("close", () => closeUnlock(false));
+  $("push-enable").addEventListener("click", enablePush);
   $("pair-fill").addEventListener("click", () => fillCode($("pair-code"), $("pair-code-hint"), state.pairing?.totp));
   $("pair-form").addEventListener("submit", finishPairing);
   $("src-app").addEventListener("change", updatePairSource);
@@ -1036,7 +1360,8 @@ async function main() {
   i18n.apply();
   bind();
   state.device = (await store.get("device")) || null;
-  state.totp = (await store.get("totp")) || null;
+  state.sealed = (await store.get("sealedTotp")) || null;
+  if (await store.get("totp")) await store.set("totp", null); // an unsealed key of an older version: dropped
   state.lastStep = (await store.get("lastStep")) ?? -1;
   const token = pairingToken();
   if (token) await beginPairing(token);

@@ -1,13 +1,15 @@
 // Service worker: makes the app installable and lets its shell open without a network. The shell
 // is fetched from the network first (so a new release shows at once) and from the cache only when
 // offline. API calls are never cached or touched: a signing request must be live or nothing.
+// Web Push: a new request shows a notification while the app is closed; tapping it opens the app.
 
-const CACHE = "esign-mobile-v1";
+const CACHE = "esign-mobile-v2";
 const SHELL = [
   "./",
   "index.html",
   "app.js",
   "i18n.js",
+  "passkey.js",
   "signer.js",
   "store.js",
   "totp.js",
@@ -52,5 +54,34 @@ self.addEventListener("fetch", (event) => {
         return response;
       })
       .catch(() => caches.match(request, { ignoreSearch: true }).then((hit) => hit || Response.error())),
+  );
+});
+
+self.addEventListener("push", (event) => {
+  let message = {};
+  try {
+    message = event.data ? event.data.json() : {};
+  } catch {
+    message = {};
+  }
+  const title = message.title || "esign";
+  event.waitUntil(
+    self.registration.showNotification(title, {
+      body: message.body || "",
+      tag: message.session_id ? `session-${message.session_id}` : "esign",
+      icon: "icons/icon-192.png",
+      data: { session_id: message.session_id || null },
+    }),
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const scope = self.registration.scope;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((w) => w.url.startsWith(scope));
+      return open ? open.focus() : self.clients.openWindow(scope);
+    }),
   );
 });

@@ -219,9 +219,10 @@ def service_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def _serve(database_url: str, pki_dir: Path, var_dir: Path) -> Iterator[RunningServer]:
+def _serve(database_url: str, pki_dir: Path, var_dir: Path, host: str = "127.0.0.1") -> Iterator[RunningServer]:
+    """A server at ``http://{host}:{port}`` (``localhost`` for passkeys: an IP address is no WebAuthn rp id)."""
     port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"http://{host}:{port}"
     settings = Settings(
         dev_mode=True,
         database_url=database_url,
@@ -324,12 +325,17 @@ def page(browser: Browser) -> Iterator[Page]:
     assert not [u for u in urls if "token" in u.lower()]
 
 
-def pair(page: Page, phone: Phone, *, code: str | None = None, app_codes: bool = False) -> None:
-    """Open the enrollment link and prove it with a first code (oathtool's, one step back)."""
+def pair(
+    page: Page, phone: Phone, *, code: str | None = None, app_codes: bool = False, pin: str | None = None
+) -> None:
+    """Open the enrollment link and prove it with a first code (oathtool's, one step back); with
+    ``app_codes`` and ``pin``, the app makes the codes and the PIN unlocks them."""
     page.goto(phone.pairing_url)
     expect(page.locator("#pair-form")).to_be_visible()
     expect(page.locator("#pair-for")).to_contain_text(phone.full_name)
     page.locator("#src-app" if app_codes else "#src-other").check()
+    if pin is not None:
+        page.locator("#pair-pin").fill(pin)
     page.locator("#pair-code").fill(code or pairing_code(phone.secret))
     page.locator("#pair-submit").click()
     expect(page.locator("#view-pending")).to_be_visible()
@@ -630,7 +636,7 @@ def test_polling_takes_over_when_server_sent_events_are_blocked(sqlite_server: R
 def test_codes_made_by_the_app_match_oathtool_and_confirm(sqlite_server: RunningServer, page: Page) -> None:
     phone = sqlite_server.new_phone("Đặng Văn Hùng")
     # Paired with the previous step's code, so the code the app makes now is a fresh one.
-    pair(page, phone, code=oathtool_code(phone.secret, current_step(margin=5) - 1), app_codes=True)
+    pair(page, phone, code=oathtool_code(phone.secret, current_step(margin=5) - 1), app_codes=True, pin="2580")
     # Web Crypto HOTP over the stored non-extractable key, against oathtool at fixed steps.
     for step in (0, 1, 56_666_666):
         made = page.evaluate(
@@ -645,6 +651,11 @@ def test_codes_made_by_the_app_match_oathtool_and_confirm(sqlite_server: Running
     asked = sqlite_server.ask(phone, ["Giấy uỷ quyền.pdf"])
     open_request(page, asked["id"])
     page.locator("#otp-fill").click()
+    # The app's codes open only with the PIN, checked by the server (not merely an unlocked phone).
+    expect(page.locator("#unlock-dialog")).to_be_visible()
+    page.locator("#unlock-pin").fill("2580")
+    page.locator("#unlock-submit").click()
+    expect(page.locator("#unlock-dialog")).to_be_hidden()
     expect(page.locator("#otp")).to_have_value(re.compile(r"^\d{6}$"))
     step = current_step(margin=0)
     assert page.locator("#otp").input_value() in {oathtool_code(phone.secret, s) for s in (step - 1, step)}
@@ -877,6 +888,7 @@ def test_main_screens_are_readable_at_360px_in_both_languages(
             expect(page.locator("#device-name")).to_have_value(re.compile(r"^Phone"))
         _shoot(page, out, f"{lang}-pair")
         # The app keeps the key to make codes itself; this first code is oathtool's, one step back.
+        page.locator("#pair-pin").fill("2580")
         page.locator("#pair-code").fill(pairing_code(phone.secret))
         page.locator("#pair-submit").click()
         expect(page.locator("#view-pending")).to_be_visible()
@@ -920,6 +932,12 @@ def test_main_screens_are_readable_at_360px_in_both_languages(
         checks += page.evaluate(CONTRAST_SCRIPT)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         page.locator('.tab[data-view="settings"]').click()
+        # No code on an unlocked screen: the Device tab shows it only after the PIN.
+        expect(page.locator("#gen-locked")).to_be_visible()
+        expect(page.locator("#gen-box")).to_be_hidden()
+        page.locator("#gen-unlock").click()
+        page.locator("#unlock-pin").fill("2580")
+        page.locator("#unlock-submit").click()
         expect(page.locator("#gen-code")).to_have_text(re.compile(r"^\d{3} \d{3}$"))
         _shoot(page, out, f"{lang}-device")
         checks += page.evaluate(CONTRAST_SCRIPT)

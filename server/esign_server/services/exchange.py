@@ -761,7 +761,7 @@ def inbox(
             select(ExchangeDelivery, ExchangePackage)
             .join(ExchangePackage, col(ExchangePackage.id) == col(ExchangeDelivery.package_id))
             .where(col(ExchangeDelivery.route) == LOCAL, col(ExchangeDelivery.state).in_(states))
-            .order_by(col(ExchangeDelivery.created_at), col(ExchangeDelivery.id))
+            .order_by(col(ExchangeDelivery.created_at), col(ExchangeDelivery.recipient), col(ExchangeDelivery.id))
         )
         if org_code is not None:
             query = query.where(ExchangeDelivery.recipient == canonical_code(org_code))

@@ -5,6 +5,7 @@ Real HTTP through the ASGI app, on SQLite and PostgreSQL; the envelope signature
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -260,3 +261,16 @@ async def test_admin_binds_codes_and_sets_peer_routes_over_http(
     for action in ("exchange.binding_set", "exchange.route_set", "exchange.route_removed", "exchange.binding_removed"):
         assert action in actions
     assert exchange.list_routes(node) == []
+
+
+async def test_concurrent_copies_of_one_package_are_delivered_once(
+    http: httpx.AsyncClient, node: ServerContext, department: Agency, communes: Agency
+) -> None:
+    document = letter(COMMUNES, number="131")
+    answers = await asyncio.gather(
+        *(http.post("/api/exchange/packages", content=document, headers=department.headers) for _ in range(6))
+    )
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201], [a.text for a in answers]
+    assert len({a.json()["package_id"] for a in answers}) == 1
+    assert len((await http.get("/api/exchange/inbox", headers=communes.headers)).json()) == 3
+    assert _count(node, ExchangeDelivery) == 3 and _count(node, ExchangePackage) == 1

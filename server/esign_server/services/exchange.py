@@ -598,6 +598,10 @@ def _event(
     )
 
 
+class _AlreadyDelivered(Exception):
+    """Rolls back a package whose every delivery another request has just made."""
+
+
 def _store(
     ctx: ServerContext,
     client_id: str,
@@ -639,6 +643,8 @@ def _store(
                     select(ExchangeDelivery.dedupe_key).where(col(ExchangeDelivery.dedupe_key).in_(list(keys.values())))
                 ).all()
             )
+            if taken >= set(keys.values()):
+                raise _AlreadyDelivered  # by a request that committed after this one's first look
             _event(
                 session,
                 plan,
@@ -688,7 +694,7 @@ def _store(
                 recipients=[f"{v.recipient}@{v.route}" for v in views],
                 signed_by_node=signed,
             )
-    except IntegrityError:
+    except (IntegrityError, _AlreadyDelivered):
         # Another request delivered the same document to the same recipient a moment ago.
         existing = _existing_deliveries(ctx, list(keys.values()))
         if not existing:

@@ -3,10 +3,13 @@
 Only hashes leave the machine. Each signature (or batch, :meth:`RemoteSigner.sign_digests`) is
 authorized with ``credentials/authorize``: with an OTP when one is given, otherwise the service asks
 the user's phone, answers ``202`` with a handle and a confirmation code, and this signer polls
-``credentials/authorizeCheck`` until the user has confirmed, reporting progress to a callback. Then
-``signatures/signHash`` signs with the Signature Activation Data (SAD) it got.
+``credentials/authorizeCheck`` until the user has confirmed, reporting progress to a callback (an
+organization seal answers with the SAD at once). Then ``signatures/signHash`` signs with the
+Signature Activation Data (SAD) it got.
 
-HTTP goes through the standard library (``urllib``), so the library keeps no web dependency::
+The requests are :mod:`esign.signers.csc`'s, the one CSC client. They go through the standard library
+(``urllib``, :class:`~esign.signers.csc.CscHttp`) so the library keeps no web dependency, or through
+any other transport (:meth:`RemoteSigner.over`, e.g. the SDK's ``esign_client.CscClient`` on httpx)::
 
     return RemoteSigner.connect(
         "https://esign.example.vn", credential_id="…",
@@ -22,11 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +35,7 @@ from cryptography import x509
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, SignatureScheme, digest_algorithm
 from esign.errors import EsignError, InvalidInput, KeyAccessError, SigningError
 from esign.signers.base import Signer, verify_digest_signature
+from esign.signers.csc import CscCalls, CscError, CscHttp, CscTransport, ProgressCallback, wait_authorized
 
 DEFAULT_TIMEOUT = 300.0
 """Seconds to wait for the user to confirm on the phone."""
@@ -57,81 +56,6 @@ class PendingConfirmation:
     """How many hashes the confirmation covers."""
 
 
-ProgressCallback = Callable[[float, float], None]
-"""``progress(elapsed_seconds, timeout_seconds)`` while waiting for the phone."""
-
-
-class CscError(SigningError):
-    """The CSC service refused a request; :attr:`code` is its CSC error name."""
-
-    def __init__(self, code: str, description: str, status: int) -> None:
-        super().__init__(f"the signing service refused: {code}: {description}", code=code)
-        self.status = status
-        self.description = description
-
-
-class CscHttp:
-    """A minimal CSC API client over ``urllib`` (blocking; :class:`RemoteSigner` runs it in a thread)."""
-
-    def __init__(self, base_url: str, *, api_version: str = "v2", timeout: float = 30.0) -> None:
-        parsed = urllib.parse.urlparse(base_url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise InvalidInput(f"not an http(s) URL: {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self.api_version = api_version
-        self.timeout = timeout
-        self.access_token: str | None = None
-
-    def url(self, method: str) -> str:
-        """The URL of a CSC method."""
-        return f"{self.base_url}/csc/{self.api_version}/{method}"
-
-    def _send(self, request: urllib.request.Request) -> tuple[int, dict[str, Any]]:
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - http(s) checked
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise SigningError(f"cannot reach the signing service at {self.base_url}: {exc}") from None
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = {"error": "invalid_response", "error_description": raw[:200].decode("utf-8", "replace")}
-        if not isinstance(body, dict):
-            body = {}
-        if status >= 400:
-            raise CscError(str(body.get("error", "http_error")), str(body.get("error_description", status)), status)
-        return status, body
-
-    def call(self, method: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """POST a JSON body to a CSC method with the bearer token; (status, JSON answer)."""
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.access_token:
-            headers["Authorization"] = f"Bearer {self.access_token}"
-        data = json.dumps(body).encode()
-        request = urllib.request.Request(self.url(method), data=data, headers=headers, method="POST")  # noqa: S310
-        return self._send(request)
-
-    def login(self, client_id: str, client_secret: str, scope: str = "csc") -> str:
-        """OAuth2 client-credentials grant at ``oauth2/token``; keeps and returns the access token."""
-        form = urllib.parse.urlencode(
-            {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret, "scope": scope}
-        ).encode()
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
-            self.url("oauth2/token"),
-            data=form,
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
-            method="POST",
-        )
-        try:
-            _, body = self._send(request)
-        except CscError as exc:
-            raise KeyAccessError(f"the signing service refused the client credentials: {exc.description}") from None
-        self.access_token = str(body["access_token"])
-        return self.access_token
-
-
 def _pss_params(digest: DigestAlgorithm) -> str:
     params = algos.RSASSAPSSParams(
         {
@@ -144,14 +68,14 @@ def _pss_params(digest: DigestAlgorithm) -> str:
 
 
 class RemoteSigner(Signer):
-    """A :class:`Signer` backed by a CSC v2 service; build it with :meth:`connect` (or :meth:`aconnect`)."""
+    """A :class:`Signer` backed by a CSC v2 service; build it with :meth:`connect`, :meth:`aconnect` or :meth:`over`."""
 
     def __init__(
         self,
         certificate: x509.Certificate,
         chain: Sequence[x509.Certificate],
         *,
-        http: CscHttp,
+        http: CscTransport,
         credential_id: str,
         key_algorithms: Sequence[str],
         multisign: int = 1,
@@ -167,6 +91,8 @@ class RemoteSigner(Signer):
         super().__init__(certificate, chain)
         self.on_answer = on_answer
         self.http = http
+        """The transport the CSC requests go through."""
+        self.calls = CscCalls()
         self.credential_id = credential_id
         self.key_algorithms = tuple(key_algorithms)
         self.multisign = multisign
@@ -204,24 +130,24 @@ class RemoteSigner(Signer):
             http.login(client_id, client_secret)
         else:
             raise InvalidInput("give client_id and client_secret, or an access_token, for the signing service")
-        _, info = http.call("credentials/info", {"credentialID": credential_id, "certificates": "chain"})
-        try:
-            certs = [x509.load_der_x509_certificate(base64.b64decode(c)) for c in info["cert"]["certificates"]]
-            algorithms = [str(a) for a in info["key"]["algo"]]
-            multisign = int(info.get("multisign", 1))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SigningError(f"credentials/info answer is not usable: {exc}") from None
-        if not certs:
+        return cls.over(http, credential_id, **options)
+
+    @classmethod
+    def over(cls, transport: CscTransport, credential_id: str, **options: Any) -> RemoteSigner:
+        """A signer whose CSC requests go through ``transport`` (anything with ``send(CscRequest)``, such as
+        :class:`~esign.signers.csc.CscHttp` or the SDK's ``esign_client.CscClient``); reads the credential."""
+        info = transport.send(CscCalls().credentials_info(credential_id))
+        if not info.certificates:
             raise SigningError(f"credential {credential_id} has no certificate on the signing service")
-        if str(info.get("key", {}).get("status", "enabled")) != "enabled":
+        if not info.enabled:
             raise KeyAccessError(f"credential {credential_id} is disabled on the signing service")
         return cls(
-            certs[0],
-            certs[1:],
-            http=http,
+            info.certificates[0],
+            info.certificates[1:],
+            http=transport,
             credential_id=credential_id,
-            key_algorithms=algorithms,
-            multisign=multisign,
+            key_algorithms=info.key_algorithms,
+            multisign=info.multisign,
             **options,
         )
 
@@ -230,71 +156,56 @@ class RemoteSigner(Signer):
         """:meth:`connect` without blocking the event loop."""
         return await asyncio.to_thread(cls.connect, base_url, credential_id, **kwargs)
 
-    def _sign_algo(self, algorithm: SignatureAlgorithm) -> dict[str, str]:
+    def _sign_algo(self, algorithm: SignatureAlgorithm) -> tuple[str, str | None]:
         oid = algorithm.oid
         if self.key_algorithms and oid not in self.key_algorithms:
             raise InvalidInput(
                 f"the credential does not sign with {algorithm.name} ({oid}); "
                 f"it offers {', '.join(self.key_algorithms)}"
             )
-        fields = {"signAlgo": oid, "hashAlgorithmOID": algorithm.digest.oid}
-        if algorithm.scheme is SignatureScheme.RSA_PSS:
-            fields["signAlgoParams"] = _pss_params(algorithm.digest)
-        return fields
+        return oid, _pss_params(algorithm.digest) if algorithm.scheme is SignatureScheme.RSA_PSS else None
 
     def _current_otp(self) -> str | None:
         if callable(self.otp):
             return self.otp()
         return self.otp
 
-    def _authorize(self, hashes: list[str], algorithm: SignatureAlgorithm) -> str:
-        body: dict[str, Any] = {
-            "credentialID": self.credential_id,
-            "numSignatures": len(hashes),
-            "hashes": hashes,
-            "hashAlgorithmOID": algorithm.digest.oid,
-        }
-        if self.description:
-            body["description"] = self.description
-        if self.document_name:
-            # One document per authorization of this signer; a batch of its pages' hashes shares the name.
-            body["documentNames"] = [self.document_name] * len(hashes)
-        code = self._current_otp()
-        if code:
-            body["authData"] = [{"id": "OTP", "value": code}]
-        status, answer = self.http.call("credentials/authorize", body)
-        if status != 202:
-            return str(answer["SAD"])
+    def _authorize(self, digests: Sequence[bytes], algorithm: SignatureAlgorithm) -> str:
+        # One document per authorization of this signer; a batch of its pages' hashes shares the name.
+        names = [self.document_name] * len(digests) if self.document_name else None
+        request = self.calls.authorize(
+            self.credential_id,
+            digests,
+            otp=self._current_otp(),
+            hash_algorithm_oid=algorithm.digest.oid,
+            description=self.description,
+            document_names=names,
+        )
+        answer = self.http.send(request)
+        if answer.sad is not None:
+            return answer.sad
         pending = PendingConfirmation(
-            str(answer["authorizationID"]),
-            str(answer.get("confirmationCode", "")),
-            int(answer.get("expiresIn", self.timeout)),
-            len(hashes),
+            str(answer.authorization_id),
+            answer.confirmation_code or "",
+            answer.expires_in or int(self.timeout),
+            len(digests),
         )
         if self.on_confirmation is not None:
             self.on_confirmation(pending)
         try:
-            return self._wait_for_phone(pending)
+            confirmed = wait_authorized(
+                self.http,
+                answer,
+                credential_id=self.credential_id,
+                timeout=min(self.timeout, float(pending.expires_in) + 5),
+                poll_interval=self.poll_interval,
+                on_progress=self.on_progress,
+            )
         finally:
             if self.on_answer is not None:
                 self.on_answer()
-
-    def _wait_for_phone(self, pending: PendingConfirmation) -> str:
-        started = time.monotonic()
-        limit = min(self.timeout, float(pending.expires_in) + 5)
-        while True:
-            elapsed = time.monotonic() - started
-            if self.on_progress is not None:
-                self.on_progress(elapsed, limit)
-            status, answer = self.http.call(
-                "credentials/authorizeCheck",
-                {"authorizationID": pending.authorization_id, "credentialID": self.credential_id},
-            )
-            if status != 202:
-                return str(answer["SAD"])
-            if elapsed >= limit:
-                raise SigningError(f"the user did not confirm within {int(limit)} s", code="timeout")
-            time.sleep(self.poll_interval)
+        assert confirmed.sad is not None
+        return confirmed.sad
 
     def sign_digests_blocking(
         self, digests: Sequence[bytes], algorithm: SignatureAlgorithm | None = None
@@ -312,16 +223,18 @@ class RemoteSigner(Signer):
             if len(digest) != algorithm.digest.digest_size:
                 raise InvalidInput(f"a {algorithm.digest.value} digest is {algorithm.digest.digest_size} bytes")
         self._check_scheme(algorithm)
-        fields = self._sign_algo(algorithm)
-        hashes = [base64.b64encode(d).decode() for d in digests]
-        sad = self._authorize(hashes, algorithm)
-        _, answer = self.http.call(
-            "signatures/signHash", {"credentialID": self.credential_id, "SAD": sad, "hashes": hashes, **fields}
+        sign_algo, params = self._sign_algo(algorithm)
+        sad = self._authorize(digests, algorithm)
+        signatures = self.http.send(
+            self.calls.sign_hash(
+                self.credential_id,
+                sad,
+                digests,
+                sign_algo=sign_algo,
+                hash_algorithm_oid=algorithm.digest.oid,
+                sign_algo_params=params,
+            )
         )
-        try:
-            signatures = [base64.b64decode(s) for s in answer["signatures"]]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SigningError(f"signatures/signHash answer is not usable: {exc}") from None
         if len(signatures) != len(digests):
             raise SigningError(f"asked for {len(digests)} signatures, the service returned {len(signatures)}")
         for signature, digest in zip(signatures, digests, strict=True):
@@ -330,7 +243,7 @@ class RemoteSigner(Signer):
         return signatures
 
     async def sign_digests(self, digests: Sequence[bytes], algorithm: SignatureAlgorithm | None = None) -> list[bytes]:
-        """Several signatures with one confirmation (one phone prompt or one OTP)."""
+        """Several signatures with one confirmation (one phone prompt or one OTP; none for a seal)."""
         return await asyncio.to_thread(self.sign_digests_blocking, list(digests), algorithm)
 
     async def _sign_digest(self, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:

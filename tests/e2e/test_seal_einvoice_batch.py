@@ -139,5 +139,9 @@ def test_the_sdk_gets_a_seal_sad_at_once_for_a_batch(service: SealService) -> No
         assert not authorization.pending
         assert authorization.sad is not None
         signatures = csc.sign_hash(service.seal_id, authorization.sad, digests, sign_algo=info.key_algorithms[0])
+        # The same client is the transport of the library's RemoteSigner (one CSC client, two HTTP stacks).
+        signer = RemoteSigner.over(csc, service.seal_id)
+        signed = sign_xml_batch([invoice(1), invoice(2)], signer, profile="einvoice")
     assert len(signatures) == INVOICES
     assert all(len(s) == 256 for s in signatures)
+    assert len(signed) == 2

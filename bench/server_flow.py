@@ -279,43 +279,14 @@ async def bare_bench(url: str, n: int, concurrency: int, server_pid: int | None 
 
 
 def start_bare(env: dict[str, str], kind: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
-    """The bare endpoint: uvicorn (httptools, uvloop, no access log) signing with a ``kind`` key.
-
-    One worker: plain ``uvicorn``. Several: as ``esign server run --workers N`` does it, worker
-    processes served the connections by a parent that deals each to the least busy one
-    (``uvicorn --workers`` loses TCP_NODELAY: FIELD-NOTES), started by :func:`serve_bare`.
-    """
+    """The bare endpoint: uvicorn (httptools, uvloop, no access log) signing with a ``kind`` key; with
+    ``workers`` > 1 under uvicorn's own process manager, as ``esign server run --workers N`` runs."""
     port = free_port()
-    if workers == 1:
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", "bench.server_flow:bare_app", "--port", str(port)]
-        cmd += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
-    else:
-        cmd = [sys.executable, "-c", f"from bench.server_flow import serve_bare; serve_bare({port}, {workers})"]
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "bench.server_flow:bare_app", "--port", str(port)]
+    cmd += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
+    cmd += ["--workers", str(workers)]
     url = f"http://127.0.0.1:{port}"
     return start(cmd, {**env, "ESIGN_BENCH_KEY": kind}, url), url
-
-
-def _bare_worker(channel: socket.socket) -> None:
-    import uvicorn
-    from esign_server.serve import run_worker
-
-    config = uvicorn.Config(
-        "bench.server_flow:bare_app",
-        factory=True,
-        log_level="warning",
-        access_log=False,
-        http="httptools",
-        loop="uvloop",
-    )
-    run_worker(config, channel)
-
-
-def serve_bare(port: int, workers: int) -> None:
-    """The bare endpoint in ``workers`` processes on ``port``, dealt connections as ``esign server run
-    --workers N`` deals them, until terminated."""
-    from esign_server.serve import listening_socket, serve_workers
-
-    serve_workers(listening_socket("127.0.0.1", port, reuse_port=False), workers, _bare_worker)
 
 
 def load_average() -> str:

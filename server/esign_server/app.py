@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from functools import partial
@@ -89,6 +90,11 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
             # Checkpoint the WAL off the requests' path: no request pays for the copy and its fsync.
             checkpoint = context.db.checkpoint
             background.append(asyncio.create_task(_every(CHECKPOINT_SECONDS, checkpoint, "WAL checkpoint")))
+        # A full garbage collection scans every tracked object, and what startup built (modules,
+        # SQLAlchemy's and pydantic's metadata) is most of them and never becomes garbage: keep it
+        # out of the collector's passes, which otherwise stall every request in flight.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -85,10 +86,11 @@ def _context(settings: Settings | None = None):  # type: ignore[no-untyped-def] 
 
 def _port_free_or_exit(host: str, port: int) -> None:
     # Before anything is printed or created: a taken port is one line, not secrets and a traceback.
-    from esign_server.serve import listening_socket
-
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        listening_socket(host, port, reuse_port=False).close()
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             problem = "is already in use (another `esign server` or `esign pki serve`?)"
@@ -184,8 +186,8 @@ def run(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes sharing the port")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
 ) -> None:
-    """Serve the API with uvicorn; with ``--workers N`` each connection goes to the least busy worker."""
-    from esign_server.serve import serve
+    """Serve the API with uvicorn; with ``--workers N``, uvicorn's process manager runs N workers."""
+    from esign_server.runner import serve
 
     settings = _settings()
     host, port = host or settings.host, port or settings.port
@@ -233,7 +235,7 @@ def demo(
     else:
         _print_guide(sandbox)
     if serve_after:
-        from esign_server.serve import serve
+        from esign_server.runner import serve
 
         serve(settings.host, settings.port, workers=workers, log_level="warning")
 

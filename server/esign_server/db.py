@@ -158,8 +158,15 @@ class Database:
         """
         if not self.is_sqlite or _sqlite_path(self.url) is None:
             return None
-        with self.engine.connect() as conn:
-            row = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").first()
+        # Outside any transaction (a checkpoint inside one finds the database locked): the pooled
+        # driver connection, with no BEGIN sent.
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            row = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
         return (int(row[1]), int(row[2])) if row is not None else None
 
     def ping(self) -> None:

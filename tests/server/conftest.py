@@ -86,9 +86,9 @@ def live_url(ctx: ServerContext) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    from esign_server.serve import DeadlineHttpProtocol
+    from esign_server.runner import DeadlineHttpProtocol
 
-    # The service's own HTTP protocol (one write per response head and first body chunk).
+    # The service's own HTTP protocol (a deadline for each request to arrive whole).
     config = uvicorn.Config(create_app(ctx=ctx), log_level="warning", lifespan="on", http=DeadlineHttpProtocol)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -775,7 +775,7 @@ _DOCUMENTS_OF = (
 _STORE_SIGNED_DOCUMENT = (
     update(_DOCUMENTS)
     .where(_DOCUMENTS.c.session_id == bindparam("doc_session"), _DOCUMENTS.c.index == bindparam("doc_index"))
-    .values(signed_content=bindparam("content"))
+    .values(signed_content=bindparam("signed"))
 )
 
 
@@ -819,7 +819,7 @@ def _sign_and_finish(
                 doc = detached(SessionDocument, found_doc._asdict())
                 signed = finish_document(ctx, credential, doc, base64.b64decode(signatures[doc.index]))
                 session.execute(
-                    _STORE_SIGNED_DOCUMENT, {"doc_session": row.id, "doc_index": doc.index, "content": signed}
+                    _STORE_SIGNED_DOCUMENT, {"doc_session": row.id, "doc_index": doc.index, "signed": signed}
                 )
     except KeyAccessError:
         # The key store is out of reach (HSM token removed, connection lost): not the session's fault.

@@ -21,8 +21,8 @@ import schemathesis
 import uvicorn
 from esign_server.app import create_app
 from esign_server.context import ServerContext
+from esign_server.runner import PROTOCOL, REQUEST_READ_TIMEOUT_SECONDS, DeadlineHttpProtocol, protocol_with_read_timeout
 from esign_server.schemas.orgids import ImportRejectedBody
-from esign_server.serve import REQUEST_READ_TIMEOUT_SECONDS, DeadlineHttpProtocol, _config, protocol_with_read_timeout
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -188,7 +188,7 @@ def _still_open(sock: socket.socket) -> bool:
 
 
 def test_server_run_uses_the_request_deadline() -> None:
-    assert _config("warning").http is DeadlineHttpProtocol
+    assert PROTOCOL == f"{DeadlineHttpProtocol.__module__}:{DeadlineHttpProtocol.__name__}"
     assert DeadlineHttpProtocol.read_timeout == REQUEST_READ_TIMEOUT_SECONDS
 
 

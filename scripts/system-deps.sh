@@ -15,6 +15,7 @@ check pkcs11-tool opensc
 check wrk wrk  # bench/: an HTTP load generator in C, so the servers measured get the cores
 check jq jq      # the guides' shell steps read JSON answers with jq (tests/docs runs them)
 check curl curl
+check nginx nginx  # deploy/: the reverse proxy in front of N server processes (tests/deploy starts one)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then

@@ -325,9 +325,7 @@ def page(browser: Browser) -> Iterator[Page]:
     assert not [u for u in urls if "token" in u.lower()]
 
 
-def pair(
-    page: Page, phone: Phone, *, code: str | None = None, app_codes: bool = False, pin: str | None = None
-) -> None:
+def pair(page: Page, phone: Phone, *, code: str | None = None, app_codes: bool = False, pin: str | None = None) -> None:
     """Open the enrollment link and prove it with a first code (oathtool's, one step back); with
     ``app_codes`` and ``pin``, the app makes the codes and the PIN unlocks them."""
     page.goto(phone.pairing_url)

@@ -1,6 +1,7 @@
 """Two exchange nodes talking over real HTTP (two apps under uvicorn on loopback ports, each with its
 own database): a letter from province H49 reaches a commune of H55, its statuses flow back; a
-delivery queued while the peer is down is delivered once after a restart of the sender."""
+delivery queued while the peer is down is delivered once after a restart of the sender; peers over
+mutual TLS."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -48,12 +50,12 @@ def free_port() -> int:
 class Served:
     """One node's app under uvicorn on a loopback port, with its lifespan (the outbox dispatcher)."""
 
-    def __init__(self, ctx: ServerContext, port: int) -> None:
+    def __init__(self, ctx: ServerContext, port: int, **tls: Any) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         self.sock = sock
-        config = uvicorn.Config(create_app(ctx=ctx), log_level="warning", lifespan="on")
+        config = uvicorn.Config(create_app(ctx=ctx), log_level="warning", lifespan="on", **tls)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()
@@ -77,8 +79,8 @@ class Node:
     port: int
     served: Served | None = None
 
-    def start(self) -> None:
-        self.served = Served(self.ctx, self.port)
+    def start(self, **tls: Any) -> None:
+        self.served = Served(self.ctx, self.port, **tls)
 
     def stop(self) -> None:
         if self.served is not None:
@@ -268,3 +270,121 @@ def test_a_delivery_queued_while_the_peer_is_down_arrives_once_after_a_restart(f
         assert again.status_code == 200 and again.json()["duplicate"] is True
         assert len(on_b.get("/api/exchange/inbox", headers=fed.commune.headers).json()) == 1
     assert [d.state for d in deliveries(fed.b.ctx)] == ["inbox"]
+
+
+@dataclass
+class TlsFiles:
+    """A CA, the peer's server certificate (127.0.0.1) and node A's client certificate, as PEM files."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    from datetime import UTC, datetime, timedelta
+    from ipaddress import IPv4Address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    def issue(
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
+        extensions: list[tuple[x509.ExtensionType, bool]],
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(issuer[0] if issuer else name(subject))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+        )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+    def write(stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> tuple[Path, Path]:
+        cert_path, key_path = directory / f"{stem}.pem", directory / f"{stem}.key.pem"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        return cert_path, key_path
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = issue("Exchange peers test CA", ca_key, None, [(x509.BasicConstraints(ca=True, path_length=0), True)])
+    ca_path, _ = write("ca", ca, ca_key)
+    server_key, client_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    server = issue(
+        "truc.h55.test",
+        server_key,
+        (ca.subject, ca_key),
+        [
+            (x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), False),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        ],
+    )
+    client = issue(
+        "truc.h49.test",
+        client_key,
+        (ca.subject, ca_key),
+        [(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)],
+    )
+    server_cert, server_key_path = write("server", server, server_key)
+    client_cert, client_key_path = write("client", client, client_key)
+    return TlsFiles(ca_path, server_cert, server_key_path, client_cert, client_key_path)
+
+
+def test_peers_over_mutual_tls_deliver_only_with_the_client_certificate(federation: Federation, tmp_path: Path) -> None:
+    import ssl
+
+    fed = federation
+    tls = make_tls_files(tmp_path / "tls")
+    # B accepts only connections that present a certificate from the peers' CA.
+    fed.b.start(
+        ssl_certfile=str(tls.server_cert),
+        ssl_keyfile=str(tls.server_key),
+        ssl_ca_certs=str(tls.ca),
+        ssl_cert_reqs=ssl.CERT_REQUIRED,
+    )
+    client_id, secret = fed.a_on_b
+    exchange.set_route(
+        fed.a.ctx,
+        prefix="H55",
+        url=f"https://127.0.0.1:{fed.b.port}",
+        client_id=client_id,
+        client_secret=secret,
+        actor="test",
+    )
+    fed.a.ctx.settings.exchange_tls_ca_file = tls.ca  # A checks B's certificate, but presents none yet
+    fed.a.start()
+    with httpx.Client(base_url=fed.a.url, timeout=30) as on_a:
+        sent = on_a.post("/api/exchange/packages", content=letter(["H55.01"]), headers=fed.department.headers)
+        assert sent.status_code == 201, sent.text
+
+    def refused_by_b() -> bool:
+        rows = deliveries(fed.a.ctx)
+        return rows[0].state == "pending" and rows[0].attempts >= 1
+
+    wait_for(refused_by_b, "an attempt without a client certificate")
+    assert deliveries(fed.b.ctx) == []
+    # With its client certificate, A's next attempt goes through: the package arrives once.
+    fed.a.ctx.settings.exchange_tls_cert, fed.a.ctx.settings.exchange_tls_key = tls.client_cert, tls.client_key
+    wait_for(lambda: deliveries(fed.a.ctx)[0].state == "sent", "the delivery over mutual TLS")
+    assert [(d.recipient, d.state) for d in deliveries(fed.b.ctx)] == [("H55.01", "inbox")]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import ssl
 import threading
 import time
 import uuid
@@ -911,10 +912,13 @@ class _PeerAnswer(Exception):
 
 
 def _http_client(ctx: ServerContext) -> httpx.Client:
+    """An HTTP client for the peers: their certificates checked against the configured CAs (default: the
+    system's), this node's client certificate presented when one is configured (mutual TLS)."""
     s = ctx.settings
-    cert = (str(s.exchange_tls_cert), str(s.exchange_tls_key)) if s.exchange_tls_cert and s.exchange_tls_key else None
-    verify: Any = str(s.exchange_tls_ca_file) if s.exchange_tls_ca_file else True
-    return httpx.Client(timeout=s.exchange_peer_timeout_seconds, follow_redirects=False, verify=verify, cert=cert)
+    tls = ssl.create_default_context(cafile=str(s.exchange_tls_ca_file) if s.exchange_tls_ca_file else None)
+    if s.exchange_tls_cert and s.exchange_tls_key:
+        tls.load_cert_chain(str(s.exchange_tls_cert), str(s.exchange_tls_key))
+    return httpx.Client(timeout=s.exchange_peer_timeout_seconds, follow_redirects=False, verify=tls)
 
 
 def _peer_token(ctx: ServerContext, client: httpx.Client, route: ExchangeRoute) -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from esign_server.models import AuditEvent
 from esign_server.services import marks
+from esign_server.services.pki import ensure_service_pki
 from playwright.sync_api import Browser, CDPSession, Page, expect
 from sqlmodel import col, select
 
@@ -35,10 +35,9 @@ from tests.e2e.test_mobile_app import (
     oathtool_code,
     open_request,
     pair,
-    service_pki_dir,  # noqa: F401 (a fixture this module's server uses)
 )
 
-TEXTS = {
+TEXTS: dict[str, dict[str, str | re.Pattern[str]]] = {
     "vi": {
         "signed": "Đã ký thành công",
         "confirm": "Xác nhận bằng khoá truy cập",
@@ -65,10 +64,12 @@ TEXTS = {
 
 
 @pytest.fixture(scope="module")
-def localhost_server(service_pki_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def localhost_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One server on SQLite at http://localhost:<port>, shared by this module's tests (one user each)."""
+    pki_dir = tmp_path_factory.mktemp("passkey-pki") / "pki"
+    ensure_service_pki(pki_dir, "esign-dev", "http://127.0.0.1:1")
     var = tmp_path_factory.mktemp("passkey-var")
-    yield from _serve(f"sqlite:///{var / 'esign.db'}", service_pki_dir, var, host="localhost")
+    yield from _serve(f"sqlite:///{var / 'esign.db'}", pki_dir, var, host="localhost")
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +257,9 @@ def test_a_document_request_shows_its_first_pages_with_the_marks_box(
           const sx = img.naturalWidth / p.width, sy = img.naturalHeight / p.height;
           const data = g.getImageData((r.left - p.left) * sx, (r.top - p.top) * sy, r.width * sx, r.height * sy).data;
           let blue = 0;
-          for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 120 && data[i] < 100 && data[i + 2] - data[i] > 60) blue++;
+          for (let i = 0; i < data.length; i += 4) {
+            if (data[i + 2] > 120 && data[i] < 100 && data[i + 2] - data[i] > 60) blue++;
+          }
           return [blue, r.right <= p.right + 1, r.bottom <= p.bottom + 1, p.right];
         }"""
     )

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from cryptography import x509
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -772,10 +772,12 @@ def inbox(
         )
         if org_code is not None:
             query = query.where(ExchangeDelivery.recipient == canonical_code(org_code))
+        elif not bindings:
+            return []
+        else:
+            query = query.where(or_(*(_covered_by(b) for b in bindings)))
         entries = []
-        for delivery, package in session.exec(query).all():
-            if _binding_for(bindings, delivery.recipient) is None:
-                continue
+        for delivery, package in session.exec(query.limit(limit)).all():
             entries.append(
                 InboxEntry(
                     delivery.id,
@@ -790,9 +792,15 @@ def inbox(
                     delivery.created_at,
                 )
             )
-            if len(entries) >= limit:
-                break
     return entries
+
+
+def _covered_by(binding: ExchangeBinding) -> ColumnElement[bool]:
+    """SQL: a delivery's recipient is the binding's code (or below it, for a subtree binding)."""
+    recipient = col(ExchangeDelivery.recipient)
+    if not binding.subtree:
+        return recipient == binding.org_code
+    return or_(recipient == binding.org_code, recipient.startswith(binding.org_code + ".", autoescape=True))
 
 
 def _visible(session: Session, client_id: str, package_id: str) -> tuple[ExchangePackage, list[ExchangeDelivery]]:

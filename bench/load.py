@@ -6,6 +6,8 @@
     .venv/bin/python bench/load.py --duration 60 --kill-every 8            # SIGKILL + restart
     .venv/bin/python bench/load.py --duration 60 --workers 2 --cut-db-every 8 \\
         --database-url postgresql://postgres@127.0.0.1:5432/test           # cut PostgreSQL links
+    .venv/bin/python bench/load.py --duration 30 --processes 2 --kill-every 15 \
+        --database-url postgresql://postgres@127.0.0.1:5432/test           # nginx + 2 processes, kill one
 
 The server runs as ``esign server run --workers N`` in a child process; the people (relying
 systems, users with credentials, phones paired with a first TOTP code) are made through the
@@ -50,7 +52,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "server")]
 
 from bench.load_check import DatabaseReport, check_database, verify_signature  # noqa: E402
 from bench.load_sandbox import Holder, Phone, RelyingParty, Sandbox, build_sandbox  # noqa: E402
-from bench.load_server import ServerProcess, TcpProxy, free_port, server_env  # noqa: E402
+from bench.load_server import ServerGroup, ServerProcess, TcpProxy, free_port, server_env  # noqa: E402
 
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 SIGN_OIDS = {"p256": "1.2.840.10045.4.3.2", "rsa2048": "1.2.840.113549.1.1.11"}
@@ -602,6 +604,8 @@ class RunResult:
     db_cuts: int = 0
     server_cpu_seconds: float = 0.0
     """CPU the server used during the load (only when it was never killed)."""
+    nginx_cpu_seconds: float = 0.0
+    """CPU nginx used during the load (with ``processes``)."""
     client_cpu_seconds: float = 0.0
     load_average: tuple[float, float] = (0.0, 0.0)
     """The machine's 1-minute load average before and after the run (2 cores here)."""
@@ -616,6 +620,7 @@ class RunResult:
         return {
             **self.stats.summary(),
             "server_cpu_ms_per_request": round(1000 * self.server_cpu_seconds / max(1, self.stats.requests), 2),
+            "nginx_cpu_ms_per_request": round(1000 * self.nginx_cpu_seconds / max(1, self.stats.requests), 2),
             "client_cpu_ms_per_request": round(1000 * self.client_cpu_seconds / max(1, self.stats.requests), 2),
             "load_average_before_after": list(self.load_average),
             "server_kills": self.kills,
@@ -663,6 +668,7 @@ def run(
     database_url: str,
     var_dir: Path,
     workers: int = 1,
+    processes: int = 0,
     duration: float = 180,
     concurrency: int = 24,
     systems: int = 6,
@@ -675,7 +681,11 @@ def run(
     settle: float = 20.0,
     log: Callable[[str], None] = print,
 ) -> RunResult:
-    """Set up, start the server, drive it, inject faults if asked, stop it, check the database."""
+    """Set up, start the server, drive it, inject faults if asked, stop it, check the database.
+
+    ``processes`` > 0: that many separate server processes behind nginx (the ``deploy/`` layout), and
+    ``kill_every`` kills one of them for good (while more than one is left) instead of restarting the server.
+    """
     from sqlalchemy.engine import make_url
 
     proxy = None
@@ -693,8 +703,9 @@ def run(
     sandbox = build_sandbox(
         server_env(database_url, var_dir, port), systems=systems, users=users, phones_per_user=phones_per_user
     )
-    log(f"  done in {time.monotonic() - t0:.1f} s; starting the server ({workers} worker(s))")
-    server = ServerProcess(env, workers=workers, log_path=var_dir / "server.log")
+    log(f"  done in {time.monotonic() - t0:.1f} s; starting the server ({processes or workers} process(es))")
+    group = ServerGroup(env, processes=processes, directory=var_dir) if processes else None
+    server: ServerGroup | ServerProcess = group or ServerProcess(env, workers=workers, log_path=var_dir / "server.log")
     server.start()
 
     def kill_and_restart() -> None:
@@ -708,9 +719,10 @@ def run(
         time.sleep(outage_seconds)
         proxy.restore()
 
-    fault = kill_and_restart if kill_every else cut_and_restore if cut_db_every else None
+    fault = (group.kill if group else kill_and_restart) if kill_every else cut_and_restore if cut_db_every else None
     load_before = os.getloadavg()[0]
     cpu_before, client_before = server.cpu_seconds(), time.process_time()
+    nginx_before = group.nginx.cpu_seconds() if group else 0.0
     try:
         stats = asyncio.run(
             run_load(
@@ -726,6 +738,7 @@ def run(
             )
         )
         server_cpu = server.cpu_seconds() - cpu_before if not server.kills else 0.0
+        nginx_cpu = group.nginx.cpu_seconds() - nginx_before if group else 0.0
         client_cpu = time.process_time() - client_before
     finally:
         server.stop()
@@ -744,6 +757,7 @@ def run(
         kills=server.kills,
         db_cuts=proxy.cuts if proxy else 0,
         server_cpu_seconds=server_cpu,
+        nginx_cpu_seconds=nginx_cpu,
         client_cpu_seconds=client_cpu,
         load_average=(round(load_before, 2), round(os.getloadavg()[0], 2)),
     )
@@ -761,7 +775,8 @@ def print_report(result: RunResult, title: str) -> None:
     for op, v in s["operations"].items():
         print(f"{op:<22}{v['count']:>8}{v['p50_ms']:>10}{v['p99_ms']:>10}")
     print(
-        f"CPU per request: server {s['server_cpu_ms_per_request']} ms, load client "
+        f"CPU per request: server {s['server_cpu_ms_per_request']} ms, nginx {s['nginx_cpu_ms_per_request']} ms, "
+        f"load client "
         f"{s['client_cpu_ms_per_request']} ms; load average {s['load_average_before_after']} (2 cores)"
     )
     print(f"provoked 4xx: {s['provoked_4xx']}")
@@ -781,6 +796,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--duration", type=float, default=180, help="seconds of load (default 180)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="N separate server processes behind nginx (the deploy/ layout); --kill-every then kills one for good",
+    )
     parser.add_argument(
         "--database-url",
         help="PostgreSQL server URL: a fresh database is made beside it (default: a fresh SQLite file)",
@@ -806,6 +827,7 @@ def main() -> None:
             database_url=database_url,
             var_dir=var_dir,
             workers=args.workers,
+            processes=args.processes,
             duration=args.duration,
             concurrency=args.concurrency,
             systems=args.systems,
@@ -824,7 +846,8 @@ def main() -> None:
         print(json.dumps(result.summary(), indent=2, ensure_ascii=False))
     else:
         backend = "PostgreSQL" if admin_url else "SQLite"
-        print_report(result, f"{backend}, {args.workers} worker(s), {args.concurrency} clients, {args.duration:.0f} s")
+        layout = f"{args.processes} process(es) behind nginx" if args.processes else f"{args.workers} worker(s)"
+        print_report(result, f"{backend}, {layout}, {args.concurrency} clients, {args.duration:.0f} s")
     raise SystemExit(0 if result.ok else 1)
 
 

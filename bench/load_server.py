@@ -217,3 +217,146 @@ class TcpProxy:
 
 
 __all__ = ["ESIGN", "ROOT", "ServerProcess", "TcpProxy", "free_port", "server_env"]
+
+
+NGINX_PROXY_CONF = ROOT / "deploy" / "nginx" / "esign-proxy.conf"
+
+
+class NginxProxy:
+    """nginx (Debian's) in front of server processes, run as this user: its configuration, pid file,
+    logs and temporary files in ``directory``, listening on ``port`` of 127.0.0.1. The proxy settings
+    are the shipped ones (``deploy/nginx/esign-proxy.conf``)."""
+
+    def __init__(self, directory: Path, port: int, upstream_ports: list[int]) -> None:
+        self.directory = directory
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.upstream_ports = upstream_ports
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def config(self) -> str:
+        """nginx.conf: the production layout's upstream and server, with non-root paths."""
+        servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in self.upstream_ports)
+        d = self.directory
+        return f"""worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    upstream esign {{
+{servers}
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{self.port};
+        client_header_timeout 20s;
+        client_body_timeout 20s;
+        client_max_body_size 30m;
+        keepalive_timeout 30s;
+        location / {{
+            proxy_pass http://esign;
+            include {NGINX_PROXY_CONF};
+        }}
+    }}
+}}
+"""
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Write the configuration, start nginx in the foreground (a child of this process), wait for its port."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        conf = self.directory / "nginx.conf"
+        conf.write_text(self.config())
+        nginx = "/usr/sbin/nginx"
+        check = subprocess.run([nginx, "-t", "-q", "-p", str(self.directory), "-c", str(conf)], capture_output=True)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx refuses the configuration: {check.stderr.decode(errors='replace')}")
+        self.proc = subprocess.Popen(
+            [nginx, "-p", str(self.directory), "-c", str(conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nginx exited with {self.proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start listening")
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by nginx's processes (its process group)."""
+        return _group_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
+
+    def stop(self) -> None:
+        """Stop nginx (SIGQUIT: finish the requests in flight) and wait."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGQUIT)
+            self.proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+def _group_cpu_seconds(group: int) -> float:
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # field 5 of stat: the process group
+            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class ServerGroup:
+    """The production layout on one host: ``processes`` separate ``esign server run`` processes (one
+    worker each, ports of their own) behind :class:`NginxProxy`; :meth:`kill` SIGKILLs one process
+    for good (nginx sends the next requests to the others)."""
+
+    def __init__(self, env: dict[str, str], *, processes: int, directory: Path) -> None:
+        self.nginx = NginxProxy(directory / "nginx", int(env["ESIGN_PORT"]), [free_port() for _ in range(processes)])
+        self.url = self.nginx.url
+        self.servers = [
+            ServerProcess({**env, "ESIGN_PORT": str(port)}, log_path=directory / f"server-{port}.log")
+            for port in self.nginx.upstream_ports
+        ]
+        self.kills = 0
+
+    def start(self) -> None:
+        """Start every server process, then nginx."""
+        for server in self.servers:
+            server.start()
+        self.nginx.start()
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server processes (nginx's: :meth:`NginxProxy.cpu_seconds`)."""
+        return sum(server.cpu_seconds() for server in self.servers)
+
+    def kill(self) -> None:
+        """SIGKILL the last server process still running (once only the first is left, nothing)."""
+        alive = [server for server in self.servers if server.proc is not None]
+        if len(alive) > 1:
+            alive[-1].kill()
+            self.kills += 1
+
+    def stop(self) -> None:
+        """Stop nginx, then every server process still running."""
+        self.nginx.stop()
+        for server in self.servers:
+            server.stop()

@@ -244,7 +244,7 @@ def set_route(
         audit.record(
             session, actor=actor, action="exchange.route_set", target=f"orgid:{code}", url=base, client_id=client_id
         )
-    _tokens.pop((id(ctx), code), None)
+    _forget_token(ctx, code)
     return RouteView(code, base, client_id)
 
 
@@ -907,9 +907,14 @@ def history(ctx: ServerContext, *, client_id: str, package_id: str) -> History:
 
 # --- the peer outbox ------------------------------------------------------------------------------
 
-_tokens: dict[tuple[int, str], tuple[str, float]] = {}
-"""Access tokens from peers, per (context, route prefix): (token, expiry on the monotonic clock)."""
+_tokens: weakref.WeakKeyDictionary[ServerContext, dict[str, tuple[str, float]]] = weakref.WeakKeyDictionary()
+"""Access tokens from peers, per server context and route prefix: (token, expiry on the monotonic clock)."""
 _tokens_lock = threading.Lock()
+
+
+def _forget_token(ctx: ServerContext, prefix: str) -> None:
+    with _tokens_lock:
+        _tokens.get(ctx, {}).pop(prefix, None)
 
 
 class _PeerAnswer(Exception):
@@ -930,9 +935,8 @@ def _http_client(ctx: ServerContext) -> httpx.Client:
 
 
 def _peer_token(ctx: ServerContext, client: httpx.Client, route: ExchangeRoute) -> str:
-    key = (id(ctx), route.prefix)
     with _tokens_lock:
-        found = _tokens.get(key)
+        found = _tokens.setdefault(ctx, {}).get(route.prefix)
     if found and found[1] > time.monotonic():
         return found[0]
     secret = ctx.sealer.open(bytes(route.client_secret_enc), _route_aad(route.prefix)).decode()
@@ -949,11 +953,13 @@ def _peer_token(ctx: ServerContext, client: httpx.Client, route: ExchangeRoute) 
     except httpx.HTTPError as exc:
         raise _PeerAnswer(f"token: {exc.__class__.__name__}") from None
     if response.status_code != 200:
-        raise _PeerAnswer(f"token: HTTP {response.status_code}", permanent=response.status_code in (400, 401, 403))
+        # Not permanent: the operator may correct the route's credentials, and the next attempt uses them.
+        raise _PeerAnswer(f"token: HTTP {response.status_code}")
     body = response.json()
     token = str(body["access_token"])
+    expires = time.monotonic() + max(float(body.get("expires_in", 300)) - 30, 1)
     with _tokens_lock:
-        _tokens[key] = (token, time.monotonic() + max(float(body.get("expires_in", 300)) - 30, 1))
+        _tokens.setdefault(ctx, {})[route.prefix] = (token, expires)
     return token
 
 
@@ -974,8 +980,7 @@ def _send(
     if response.status_code in (200, 201):
         return
     if response.status_code == 401:
-        with _tokens_lock:
-            _tokens.pop((id(ctx), route.prefix), None)
+        _forget_token(ctx, route.prefix)
     try:
         reason = str(response.json().get("message", ""))[:200]
     except ValueError:

@@ -218,11 +218,11 @@ def require_grant(ctx: ServerContext, *, client_id: str, credential_id: str) -> 
 def _credential_for(ctx: ServerContext, *, client_id: str, credential_id: str) -> tuple[Credential, bool]:
     """:func:`require_grant`, and whether the credential is an organization seal."""
     with ctx.db.read() as session:
-        credential = session.get(Credential, credential_id)
+        credential, seal, may_use = seals.credential_and_seal(session, client_id=client_id, credential_id=credential_id)
         if credential is None:
             raise CscError(f"unknown credentialID {credential_id}")
-        if seals.is_seal(session, credential_id):
-            if not seals.may_use(session, client_id=client_id, credential_id=credential_id):
+        if seal:
+            if not may_use:
                 raise CscError("this relying system may not use this seal", code="access_denied", status=403)
             return credential, True
         if not is_granted(session, client_id=client_id, user_id=credential.user_id):
@@ -251,7 +251,6 @@ def _authorize_seal(
     authorization_id = str(uuid.uuid4())
     try:
         with ctx.db.write() as session:
-            seals.admit_batch(session, client_id=client_id, credential_id=credential.id, count=len(hashes))
             session.add(
                 CscAuthorization(
                     id=authorization_id,
@@ -266,6 +265,9 @@ def _authorize_seal(
             )
             session.flush()
             _add_authorized_hashes(session, authorization_id, hashes)
+            # Last before the audit event: the policy row stays locked (batches of this seal wait on
+            # each other, in every server process) only for the checks and the commit.
+            seals.admit_batch(session, client_id=client_id, credential_id=credential.id, count=len(hashes))
             audit.record(
                 session,
                 actor=f"client:{client_id}",

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func
+from sqlalchemy import and_, case, delete, func
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import col, select
 
@@ -38,6 +39,8 @@ LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 """The time zone of the allowed hours and of the per-day limit."""
 KEEP_BATCHES = timedelta(days=2)
 """Batches older than this no longer count for any limit and are deleted."""
+PRUNE_ONE_IN = 64
+"""About one authorised batch in this many deletes the batches older than :data:`KEEP_BATCHES`."""
 
 
 class SealRefused(ServiceError):
@@ -254,6 +257,25 @@ def remove_seal(ctx: ServerContext, *, credential_id: str, actor: str) -> None:
         audit.record(session, actor=actor, action="seal.removed", target=f"credential:{credential_id}")
 
 
+def credential_and_seal(
+    session: OrmSession, *, client_id: str, credential_id: str
+) -> tuple[Credential | None, bool, bool]:
+    """The credential, whether it is a seal, and whether ``client_id`` may use that seal, in one query."""
+    row = session.exec(
+        select(Credential, SealPolicy.credential_id, SealClient.client_id)
+        .outerjoin(SealPolicy, col(SealPolicy.credential_id) == col(Credential.id))
+        .outerjoin(
+            SealClient,
+            and_(col(SealClient.credential_id) == col(Credential.id), col(SealClient.client_id) == client_id),
+        )
+        .where(col(Credential.id) == credential_id)
+    ).first()
+    if row is None:
+        return None, False, False
+    credential, policy_id, allowed = row
+    return credential, policy_id is not None, allowed is not None
+
+
 def is_seal(session: OrmSession, credential_id: str) -> bool:
     """Whether the credential is a seal (in the caller's transaction)."""
     return session.get(SealPolicy, credential_id) is not None
@@ -292,10 +314,21 @@ def admit_batch(session: OrmSession, *, client_id: str, credential_id: str, coun
     :raises ServiceError: ``invalid_request`` (400) for more hashes than one call may carry.
     """
     now = utcnow()
-    policy = session.exec(select(SealPolicy).where(SealPolicy.credential_id == credential_id).with_for_update()).first()
-    if policy is None:
+    found = session.exec(
+        select(SealPolicy, SealClient.client_id)
+        .outerjoin(
+            SealClient,
+            and_(
+                col(SealClient.credential_id) == col(SealPolicy.credential_id), col(SealClient.client_id) == client_id
+            ),
+        )
+        .where(col(SealPolicy.credential_id) == credential_id)
+        .with_for_update(of=SealPolicy)
+    ).first()
+    if found is None:
         raise SealRefused("this credential is not a seal")
-    if not may_use(session, client_id=client_id, credential_id=credential_id):
+    policy, allowed = found
+    if allowed is None:
         raise SealRefused("this relying system may not use this seal")
     check_hours(policy.hours_start, policy.hours_end, now)
     if count > policy.max_hashes_per_call:
@@ -324,9 +357,12 @@ def admit_batch(session: OrmSession, *, client_id: str, credential_id: str, coun
                 status=429,
                 retry_after=_minute_retry(session, credential_id, minute_ago, in_minute + count - policy.per_minute),
             )
-    session.execute(
-        delete(SealBatch).where(col(SealBatch.credential_id) == credential_id, col(SealBatch.at) < now - KEEP_BATCHES)
-    )
+    if secrets.randbelow(PRUNE_ONE_IN) == 0:  # now and then, not a statement per batch
+        session.execute(
+            delete(SealBatch).where(
+                col(SealBatch.credential_id) == credential_id, col(SealBatch.at) < now - KEEP_BATCHES
+            )
+        )
     session.add(SealBatch(credential_id=credential_id, client_id=client_id, signatures=count, at=now))
 
 

@@ -1,9 +1,12 @@
 """Instructions of a 10 KB enveloped verify: esign's verify_xml in process against an ``xmlsec1 --verify`` process.
 
 Instruction counts (``valgrind --tool=callgrind``) are not disturbed by other load on the machine, unlike
-wall times. esign's figure is per document in a warm process: (instructions of a process verifying the
-document N+1 times − those of one verifying it once) / N. Two cases: the dev PKI's CRLs supplied
-(TOTAL-PASSED) and none (INDETERMINATE/TRY_LATER, the verdict offline without embedded revocation data).
+wall times. esign's figure is per document in a warm process: (instructions of a process verifying
+N+1 documents − those of one verifying one) / N. Cases, with the dev PKI's CRLs supplied (TOTAL-PASSED):
+the same document again and again; N+1 different documents from the same signer (a stream of invoices);
+and "cold", the same document with esign.trust's path cache emptied before each (a signer or CRL seen
+for the first time). Then without revocation data (INDETERMINATE/TRY_LATER, the verdict offline without
+embedded revocation data).
 
     .venv/bin/python bench/xml_callgrind.py [--runs 20]
 """
@@ -22,11 +25,16 @@ from xml_bench import make_document
 
 CHILD = """
 import sys
+from pathlib import Path
+from esign.trust.path import path_cache
 from esign.xml import verify_xml
-src, root, crl_dir, n = sys.argv[1:5]
-data = open(src, 'rb').read()
-crls = [p.read_bytes() for p in sorted(__import__('pathlib').Path(crl_dir).glob('*.der'))]
-for _ in range(int(n)):
+mode, docs, root, crl_dir, n = sys.argv[1:6]
+documents = [p.read_bytes() for p in sorted(Path(docs).glob('*.xml'))]
+crls = [p.read_bytes() for p in sorted(Path(crl_dir).glob('*.der'))]
+for i in range(int(n)):
+    if mode == 'cold':
+        path_cache.clear()
+    data = documents[i if mode == 'distinct' else 0]
     result = verify_xml(data, trust_anchors=root, keep_signed=False, crls=crls)
 print(result.reports[0].indication.value, result.reports[0].sub_indication)
 """
@@ -55,8 +63,13 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="xml-callgrind-"))
     pki = create_dev_pki(work / "pki", "bench")
-    signed = work / "10k.xml"
-    signed.write_bytes(sign_xml(make_document(10_000), pki.signer("person-rsa2048")))
+    docs = work / "docs"
+    docs.mkdir()
+    signer = pki.signer("person-rsa2048")
+    for i in range(opts.runs + 1):  # different invoices, one signer: the first is also the "same" document
+        text = make_document(10_000).replace(b"<Invoices ", f'<Invoices batch="{i:04d}" '.encode())
+        (docs / f"{i:04d}.xml").write_bytes(sign_xml(text, signer))
+    signed = docs / "0000.xml"
     with_crls, without = work / "crls", work / "none"
     with_crls.mkdir()
     without.mkdir()
@@ -75,8 +88,14 @@ def main() -> None:
         ]
     )
     print(f"xmlsec1 --verify process: {xmlsec / 1e6:.1f} M instructions")
-    for name, crl_dir in (("CRLs supplied", with_crls), ("no revocation data", without)):
-        base = [sys.executable, "-c", CHILD, str(signed), root, str(crl_dir)]
+    cases = (
+        ("same", "CRLs supplied, the same document", with_crls),
+        ("distinct", "CRLs supplied, different documents of one signer", with_crls),
+        ("cold", "CRLs supplied, path cache emptied before each", with_crls),
+        ("same", "no revocation data", without),
+    )
+    for mode, name, crl_dir in cases:
+        base = [sys.executable, "-c", CHILD, mode, str(docs), root, str(crl_dir)]
         one = instructions([*base, "1"])
         many = instructions([*base, str(opts.runs + 1)])
         per = (many - one) / opts.runs

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
+import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
@@ -253,6 +256,152 @@ class PathValidation:
         return self.indication is Indication.TOTAL_PASSED
 
 
+PATH_CACHE_SIZE = 512
+"""Answers of :func:`validate_path` kept for the next call asking the same question (see :class:`PathCache`)."""
+PATH_CACHE_SECONDS = 60.0
+"""How long (wall clock) an answer is reused at most, whatever its validity window."""
+TIME_MARGIN = timedelta(seconds=2)
+"""An answer is not reused this close to a time at which it may change (twice certvalidator's tolerance of 1 s)."""
+
+
+@dataclass(frozen=True)
+class _Cached:
+    answer: PathValidation
+    start: datetime  # the answer holds for validation times strictly between start and end
+    end: datetime
+    stored: float  # time.monotonic() when stored
+
+
+class PathCache:
+    """Answers of :func:`validate_path` for repeated questions: the same certificate, intermediates, anchors,
+    revocation data (by digest), mode and usage, at a validation time where nothing can have changed.
+
+    Thousands of invoices from one seller carry the same certificates and are checked against the same
+    CRLs; certvalidator would rebuild and re-check the same path for each. An answer is reused only
+
+    * for the same question: every input that can change it is in the key, the DER of each certificate,
+      CRL and OCSP response included (a new CRL is a new question);
+    * at a validation time in the same window as the answer's: no certificate's notBefore/notAfter, no
+      CRL's thisUpdate/nextUpdate or revocation date, no OCSP thisUpdate/nextUpdate/producedAt/revocation
+      time lies between the two times (nor within :data:`TIME_MARGIN` of either);
+    * for :data:`PATH_CACHE_SECONDS` at most (certvalidator dates the revocation data it sees by the clock);
+    * never when revocation data may be fetched, or with custom PKIX or algorithm policies.
+    """
+
+    def __init__(self, size: int = PATH_CACHE_SIZE, seconds: float = PATH_CACHE_SECONDS) -> None:
+        self.size, self.seconds = size, seconds
+        self.hits = self.misses = 0
+        self._entries: OrderedDict[bytes, _Cached] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes, moment: datetime) -> PathValidation | None:
+        """The answer stored under ``key`` if it holds at ``moment``, with ``at`` set to ``moment``."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and time.monotonic() - entry.stored > self.seconds:
+                del self._entries[key]
+                entry = None
+            if entry is None or not entry.start < moment < entry.end:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return dataclasses.replace(entry.answer, at=moment)
+
+    def put(self, key: bytes, answer: PathValidation, moment: datetime, changes: Iterable[datetime]) -> None:
+        """Keep ``answer`` (given at ``moment``) for the window between the ``changes`` around ``moment``."""
+        start, end = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+        for when in changes:
+            if when <= moment:
+                start = max(start, when)
+            else:
+                end = min(end, when)
+        if start != datetime.min.replace(tzinfo=UTC):
+            start += TIME_MARGIN
+        if end != datetime.max.replace(tzinfo=UTC):
+            end -= TIME_MARGIN
+        if not start < moment < end:
+            return  # too close to a change: not kept
+        with self._lock:
+            self._entries[key] = _Cached(answer, start, end, time.monotonic())
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every answer (and the counts)."""
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+
+path_cache = PathCache()
+"""The process's :class:`PathCache` (``path_cache.clear()`` forgets; ``hits``/``misses`` count look-ups)."""
+
+
+def _der(cert: CertInput) -> bytes:
+    if isinstance(cert, x509.Certificate):
+        return cert.public_bytes(Encoding.DER)
+    if isinstance(cert, asn1_x509.Certificate):
+        return cert.dump()
+    return bytes(cert)
+
+
+def _question_key(
+    leaf: bytes,
+    others: Iterable[bytes],
+    anchors: Iterable[bytes],
+    revinfo: Iterable[bytes],
+    settings: tuple[str, ...],
+) -> bytes:
+    """A digest of everything that decides :func:`validate_path`'s answer apart from the time."""
+    digest = hashlib.sha256()
+    for group in (
+        [leaf],
+        sorted(set(others)),
+        sorted(set(anchors)),
+        sorted(set(revinfo)),
+        [s.encode() for s in settings],
+    ):
+        digest.update(len(group).to_bytes(4, "big"))
+        for part in group:
+            digest.update(len(part).to_bytes(4, "big"))
+            digest.update(part)
+    return digest.digest()
+
+
+def _changes(
+    certs: Iterable[asn1_x509.Certificate],
+    crls: Iterable[asn1_crl.CertificateList],
+    ocsps: Iterable[asn1_ocsp.OCSPResponse],
+) -> list[datetime] | None:
+    """Every time at which a validation with these inputs may answer differently (None: cannot tell)."""
+    out: list[datetime] = []
+    try:
+        for cert in certs:
+            validity = cert["tbs_certificate"]["validity"]
+            out += [validity["not_before"].native, validity["not_after"].native]
+        for crl in crls:
+            parsed = x509.load_der_x509_crl(crl.dump())  # cryptography: fast over long revocation lists
+            out.append(parsed.last_update_utc)
+            if parsed.next_update_utc is not None:
+                out.append(parsed.next_update_utc)
+            out += [entry.revocation_date_utc for entry in parsed]
+        for ocsp in ocsps:
+            basic = ocsp.basic_ocsp_response
+            if basic is None:
+                continue
+            data = basic["tbs_response_data"]
+            out.append(data["produced_at"].native)
+            for single in data["responses"]:
+                out += [t for t in (single["this_update"].native, single["next_update"].native) if t is not None]
+                if single["cert_status"].name == "revoked":
+                    out.append(single["cert_status"].chosen["revocation_time"].native)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return [t if t.tzinfo is not None else t.replace(tzinfo=UTC) for t in out]
+
+
 def validate_path(
     cert: CertInput,
     *,
@@ -288,23 +437,23 @@ def validate_path(
         time-stamp, validated later with the data a long-term signature (B-LT) embedded then.
     :raises InvalidInput: for a bad ``revocation``/``usage`` value or unreadable revocation data.
     """
-    return run_sync(
-        async_validate_path(
-            cert,
-            at=at,
-            anchors=anchors,
-            intermediates=intermediates,
-            crls=crls,
-            ocsps=ocsps,
-            revocation=revocation,
-            allow_fetching=allow_fetching,
-            usage=usage,
-            revinfo_source=revinfo_source,
-            pkix_params=pkix_params,
-            algorithm_policy=algorithm_policy,
-            retroactive_revinfo=retroactive_revinfo,
-        )
+    question = _Question.read(
+        cert,
+        at=at,
+        anchors=anchors,
+        intermediates=intermediates,
+        crls=crls,
+        ocsps=ocsps,
+        revocation=revocation,
+        allow_fetching=allow_fetching,
+        usage=usage,
+        revinfo_source=revinfo_source,
+        pkix_params=pkix_params,
+        algorithm_policy=algorithm_policy,
+        retroactive_revinfo=retroactive_revinfo,
     )
+    # A question answered a moment ago is answered without an event loop or a certvalidator context.
+    return question.cached() or run_sync(question.answer())
 
 
 async def async_validate_path(
@@ -324,21 +473,125 @@ async def async_validate_path(
     retroactive_revinfo: bool = False,
 ) -> PathValidation:
     """The asynchronous form of :func:`validate_path` (same parameters)."""
-    if usage not in USAGES:
-        raise InvalidInput(f"unknown certificate usage {usage!r}; use one of {', '.join(USAGES)}")
-    # The bundled intermediates help build paths whatever the anchors (they are never trusted by themselves):
-    # Vietnamese signatures often carry only the signer's certificate.
-    store_intermediates = bundled_store().intermediates
-    if anchors is None:
-        anchors = default_store().certificates()
-    moment = at or datetime.now(UTC)
-    crl_list = [_load_crl(c) for c in crls]
-    ocsp_list = [_load_ocsp(o) for o in ocsps]
-    supplied = {c.dump() for c in crl_list} | {o.dump() for o in ocsp_list}
+    question = _Question.read(
+        cert,
+        at=at,
+        anchors=anchors,
+        intermediates=intermediates,
+        crls=crls,
+        ocsps=ocsps,
+        revocation=revocation,
+        allow_fetching=allow_fetching,
+        usage=usage,
+        revinfo_source=revinfo_source,
+        pkix_params=pkix_params,
+        algorithm_policy=algorithm_policy,
+        retroactive_revinfo=retroactive_revinfo,
+    )
+    return question.cached() or await question.answer()
+
+
+@dataclass(frozen=True)
+class _Question:
+    """One :func:`validate_path` question, its inputs read (and refused when unreadable)."""
+
+    cert: CertInput
+    moment: datetime
+    anchors: Sequence[x509.Certificate]
+    others: list[CertInput]
+    crls: list[asn1_crl.CertificateList]
+    ocsps: list[asn1_ocsp.OCSPResponse]
+    supplied: set[bytes]
+    options: dict[str, Any]
+    key: bytes | None
+    """Its :data:`path_cache` key; None when its answer is never kept (fetching, custom policies)."""
+
+    @classmethod
+    def read(
+        cls,
+        cert: CertInput,
+        *,
+        at: datetime | None,
+        anchors: Sequence[x509.Certificate] | None,
+        intermediates: Iterable[CertInput],
+        crls: Iterable[CrlInput],
+        ocsps: Iterable[OcspInput],
+        revocation: str,
+        allow_fetching: bool,
+        usage: str,
+        revinfo_source: str,
+        pkix_params: PKIXValidationParams | None,
+        algorithm_policy: AlgorithmUsagePolicy | None,
+        retroactive_revinfo: bool,
+    ) -> _Question:
+        if usage not in USAGES:
+            raise InvalidInput(f"unknown certificate usage {usage!r}; use one of {', '.join(USAGES)}")
+        # The bundled intermediates help build paths whatever the anchors (never trusted by themselves):
+        # Vietnamese signatures often carry only the signer's certificate.
+        others = [*intermediates, *bundled_store().intermediates]
+        if anchors is None:
+            anchors = default_store().certificates()
+        crl_list = [_load_crl(c) for c in crls]
+        ocsp_list = [_load_ocsp(o) for o in ocsps]
+        supplied = {c.dump() for c in crl_list} | {o.dump() for o in ocsp_list}
+        key = None
+        if not allow_fetching and pkix_params is None and algorithm_policy is None:
+            settings = (revocation, usage, revinfo_source, str(retroactive_revinfo))
+            try:
+                key = _question_key(_der(cert), map(_der, others), map(_der, anchors), supplied, settings)
+            except (ValueError, TypeError):
+                key = None  # unreadable input: answered (refused) by the validation itself, never kept
+        options = {
+            "revocation": revocation,
+            "allow_fetching": allow_fetching,
+            "usage": usage,
+            "revinfo_source": revinfo_source,
+            "pkix_params": pkix_params,
+            "algorithm_policy": algorithm_policy,
+            "retroactive_revinfo": retroactive_revinfo,
+        }
+        moment = at or datetime.now(UTC)
+        return cls(cert, moment, anchors, others, crl_list, ocsp_list, supplied, options, key)
+
+    def cached(self) -> PathValidation | None:
+        """The answer kept for this question at this time, if any."""
+        return path_cache.get(self.key, self.moment) if self.key is not None else None
+
+    async def answer(self) -> PathValidation:
+        """Validate, and keep the answer for the window in which it cannot change."""
+        answer = await _validate(
+            self.cert, self.moment, self.anchors, self.others, self.crls, self.ocsps, self.supplied, **self.options
+        )
+        if self.key is not None:
+            certs = [_parsed_certificate(c) for c in (self.cert, *self.others, *self.anchors)]
+            changes = _changes(certs, self.crls, self.ocsps)
+            if changes is not None:
+                path_cache.put(self.key, answer, self.moment, changes)
+        return answer
+
+
+async def _validate(
+    cert: CertInput,
+    moment: datetime,
+    anchors: Sequence[x509.Certificate],
+    others: list[CertInput],
+    crl_list: list[asn1_crl.CertificateList],
+    ocsp_list: list[asn1_ocsp.OCSPResponse],
+    supplied: set[bytes],
+    *,
+    revocation: str,
+    allow_fetching: bool,
+    usage: str,
+    revinfo_source: str,
+    pkix_params: PKIXValidationParams | None,
+    algorithm_policy: AlgorithmUsagePolicy | None,
+    retroactive_revinfo: bool,
+) -> PathValidation:
+    """:func:`async_validate_path`'s work, on inputs already read."""
     try:
         context = validation_context(
             anchors,
-            other_certs=[*intermediates, *store_intermediates],
+            other_certs=others,
             moment=moment,
             allow_fetching=allow_fetching,
             revocation_mode=revocation,

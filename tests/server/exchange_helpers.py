@@ -20,6 +20,7 @@ CODES = {
     "H49.03": "UBND xã Quảng Tân",
     "H49.05": "UBND xã không dùng trục",
     "H55.01": "UBND xã Hòa Bình",
+    "H55.02": "UBND xã chưa nối trục",
 }
 NAMES = StaticRegistry(RegistryEntry(OrgIdentifier.parse(code), name) for code, name in CODES.items())
 """The same codes as the library's registry, so the packages carry the organizations' names."""

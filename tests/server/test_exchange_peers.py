@@ -388,3 +388,21 @@ def test_peers_over_mutual_tls_deliver_only_with_the_client_certificate(federati
     fed.a.ctx.settings.exchange_tls_cert, fed.a.ctx.settings.exchange_tls_key = tls.client_cert, tls.client_key
     wait_for(lambda: deliveries(fed.a.ctx)[0].state == "sent", "the delivery over mutual TLS")
     assert [(d.recipient, d.state) for d in deliveries(fed.b.ctx)] == [("H55.01", "inbox")]
+
+
+def test_a_package_the_peer_refuses_is_given_up_and_the_history_says_why(federation: Federation) -> None:
+    fed = federation
+    fed.a.start()
+    fed.b.start()
+    with httpx.Client(base_url=fed.a.url, timeout=30) as on_a:
+        # H55.02 is in the registry, but no system on node B serves it: B refuses, A does not retry.
+        sent = on_a.post("/api/exchange/packages", content=letter(["H55.02"]), headers=fed.department.headers)
+        assert sent.status_code == 201, sent.text
+        wait_for(lambda: deliveries(fed.a.ctx)[0].state == "failed", "the refusal to come back")
+        history = on_a.get(
+            f"/api/exchange/packages/{sent.json()['package_id']}/history", headers=fed.department.headers
+        ).json()
+    assert [(d["recipient"], d["state"], d["attempts"]) for d in history["deliveries"]] == [("H55.02", "failed", 1)]
+    failed = [e for e in history["events"] if e["event"] == "failed"]
+    assert len(failed) == 1 and "HTTP 422" in failed[0]["error"] and "H55.02" in failed[0]["error"]
+    assert deliveries(fed.b.ctx) == []

@@ -13,7 +13,7 @@ import pytest
 from esign_server.context import ServerContext
 from esign_server.models import AuditEvent
 from esign_server.models.exchange import ExchangeDelivery, ExchangePackage
-from esign_server.services import exchange
+from esign_server.services import audit, exchange
 from sqlmodel import col, func, select
 
 from esign.edxml import parse_package
@@ -125,6 +125,7 @@ async def test_a_letter_reaches_three_communes_and_their_statuses_come_back(
     actions = _audit_actions(node)
     for action in ("exchange.document_received", "exchange.fetched", "exchange.acked", "exchange.status_received"):
         assert action in actions
+    assert audit.verify_chain(node.db).ok
 
 
 async def test_the_same_package_sent_twice_is_delivered_once(
@@ -208,6 +209,7 @@ async def test_hostile_and_wrong_packages_are_refused_with_json_and_nothing_is_s
     )
     assert _count(node, ExchangePackage) == 0 and _count(node, ExchangeDelivery) == 0
     assert _audit_actions(node).count("exchange.refused") >= 12
+    assert audit.verify_chain(node.db).ok
     # Nobody reads what is not theirs.
     assert (await http.get("/api/exchange/packages/nope", headers=communes.headers)).status_code == 404
 

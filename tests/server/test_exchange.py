@@ -16,10 +16,10 @@ from esign_server.models.exchange import ExchangeDelivery, ExchangePackage
 from esign_server.services import audit, exchange
 from sqlmodel import col, func, select
 
-from esign.edxml import parse_package
+from esign.edxml import BusinessDocType, make_business, parse_package, to_bytes
 
 from .conftest import Integrator, enroll_person
-from .exchange_helpers import Agency, agency, letter, seed_registry, status_for, xmlsec1_verify
+from .exchange_helpers import NAMES, Agency, agency, letter, seed_registry, status_for, xmlsec1_verify
 
 COMMUNES = ["H49.01", "H49.02", "H49.03"]
 
@@ -149,6 +149,12 @@ async def test_the_same_package_sent_twice_is_delivered_once(
         )
         assert status.status_code == expected
     assert "exchange.duplicate" in _audit_actions(node)
+    # An update of the same document (same DocumentId, BussinessDocType 2) is a delivery of its own.
+    update = make_business(parse_package(document), BusinessDocType.UPDATE, reason="Sửa trích yếu", registry=NAMES)
+    updated = await http.post("/api/exchange/packages", content=to_bytes(update), headers=department.headers)
+    assert updated.status_code == 201 and len(updated.json()["deliveries"]) == 3
+    inbox = (await http.get("/api/exchange/inbox", headers=communes.headers)).json()
+    assert len(inbox) == 6 and len({e["document_id"] for e in inbox}) == 1
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

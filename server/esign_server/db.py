@@ -12,9 +12,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, DateTime, Engine, Result, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.pool import NullPool
@@ -61,6 +61,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 StepTransaction = Session
 """The session a service step's statements run in: one SQLAlchemy session, one transaction."""
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows the UPDATE or DELETE that gave ``result`` changed."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 M = TypeVar("M")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, bindparam, insert, update
 from sqlmodel import col, select
 
-from esign_server.db import Database, StepTransaction, utcnow
+from esign_server.db import Database, StepTransaction, rows_changed, utcnow
 from esign_server.models import AuditEvent, AuditHead
 
 if TYPE_CHECKING:
@@ -132,10 +132,10 @@ def record(session: StepTransaction, *, actor: str, action: str, target: str = "
         moved = session.execute(
             _MOVE_HEAD_FROM, {"new_seq": seq, "new_hash": digest, "old_seq": prev_seq, "old_hash": prev_hash}
         )
-        if moved.rowcount != 1:
+        if rows_changed(moved) != 1:
             guess = None
     if guess is None:
-        head = session.execute(_READ_HEAD).first()
+        head = session.execute(_READ_HEAD).one()
         prev_hash, seq = head.hash, head.seq + 1
         digest = text.hash(prev_hash, seq, key)
         session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})

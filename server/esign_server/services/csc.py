@@ -27,7 +27,7 @@ from sqlmodel import col, select
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, digest_algorithm
 from esign.errors import EsignError, InvalidInput, KeyAccessError
-from esign_server.db import StepTransaction, UTCDateTime, utcnow
+from esign_server.db import StepTransaction, UTCDateTime, rows_changed, utcnow
 from esign_server.models import Credential, SigningSession, User
 from esign_server.models.csc import CscAuthorization, CscAuthorizedHash
 from esign_server.services import audit, seals
@@ -443,14 +443,14 @@ class UnspentSignatures:
                 "now": utcnow(),
             },
         )
-        if spent.rowcount != 1:
+        if rows_changed(spent) != 1:
             raise InvalidSad()
         by_count: dict[int, list[str]] = {}
         for digest, count in Counter(h.hex() for h in self.hashes).items():
             by_count.setdefault(count, []).append(digest)
         for count, digests in by_count.items():
             taken = conn.execute(_SPEND_HASHES, {"k": count, "auth": self.authorization_id, "digests": digests})
-            if taken.rowcount != len(digests):
+            if rows_changed(taken) != len(digests):
                 raise InvalidSad("a hash was not authorized by this SAD (or was already signed)")
         audit.record(
             conn,

@@ -15,7 +15,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from esign_server.crypto import new_secret, token_hash
-from esign_server.db import StepTransaction, utcnow
+from esign_server.db import StepTransaction, rows_changed, utcnow
 from esign_server.models import Device, RelyingSystemGrant, User
 from esign_server.services import audit, otp
 from esign_server.services.errors import (
@@ -315,7 +315,7 @@ def check_otp(
             already_used = True
             continue
         # A conditional UPDATE: the step only moves forward, even against a concurrent confirmation.
-        if session.execute(_ACCEPT_STEP, {"device_id": device.id, "step": step}).rowcount == 1:
+        if rows_changed(session.execute(_ACCEPT_STEP, {"device_id": device.id, "step": step})) == 1:
             if grant.otp_failed_streak or grant.otp_lock_count:
                 _save_grant(session, client_id, user_id, 0, 0, None, grant.otp_last_failure_at)
             return OtpCheck(True, device_id=device.id)

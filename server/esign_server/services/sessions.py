@@ -36,7 +36,7 @@ from esign.algorithms import (
 from esign.errors import EsignError, InvalidInput, KeyAccessError, SigningError
 from esign.identity import mask_personal_numbers
 from esign_server.crypto import token_hash
-from esign_server.db import StepTransaction, detached, utcnow
+from esign_server.db import StepTransaction, detached, rows_changed, utcnow
 from esign_server.models import (
     Credential,
     CredentialPasskeyPolicy,
@@ -339,7 +339,7 @@ class _NewSession:
         last_hour = 0
         if self.max_per_hour:
             pair = {"client_id": self.client_id, "user_id": cred.user_id, "hour_ago": now - timedelta(hours=1)}
-            last_hour = session.execute(_LAST_HOUR_OF_PAIR, pair).scalar()
+            last_hour = session.execute(_LAST_HOUR_OF_PAIR, pair).scalar_one()
         if self.max_per_hour and last_hour >= self.max_per_hour:
             raise TooManyRequests(
                 f"this relying system already asked this user {last_hour} times in the last hour",
@@ -382,7 +382,7 @@ class _NewSession:
         row = detached(SigningSession, values)
         for doc in prepared:
             doc.row.session_id = self.session_id
-            session.add(doc.row)  # type: ignore[union-attr]  # an ORM session when there are documents
+            session.add(doc.row)
         audit.record(
             session,
             actor=f"client:{self.client_id}",
@@ -533,7 +533,7 @@ def _finish(session: StepTransaction, row: SigningSession, status: str, *, now: 
     """Move a pending session to ``status`` with a conditional UPDATE; True when this call did it."""
     params = {"status": status, "completed_at": now, **values}
     result = session.execute(_FINISH.values(**params), {"row_id": row.id})
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         return False
     row.status = status
     row.completed_at = now

@@ -22,6 +22,8 @@ from __future__ import annotations
 import functools
 import os
 import stat
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -113,13 +115,36 @@ def load_certificates(source: TrustSource | Iterable[TrustSource] | None) -> lis
     return found
 
 
+READ_CERTIFICATES = 256
+"""Certificates :func:`load_certificate` keeps, read, for the next document that carries the same bytes."""
+_read: OrderedDict[bytes, x509.Certificate] = OrderedDict()
+_read_lock = threading.Lock()
+
+
 def load_certificate(der: bytes, what: str) -> x509.Certificate:
     """A certificate from a document, every part that path building and reports read parsed here, once.
 
     ``cryptography`` parses lazily: a damaged name, key or extension would otherwise raise a bare
     ``ValueError`` much later (while building the path or describing the signer).
-    :class:`InvalidInput` names ``what`` when the certificate cannot be read.
+    :class:`InvalidInput` names ``what`` when the certificate cannot be read. The last
+    :data:`READ_CERTIFICATES` certificates read are kept by their DER (a seller's invoices all carry
+    the same ones); what cannot be read is never kept.
     """
+    der = bytes(der)
+    with _read_lock:
+        found = _read.get(der)
+        if found is not None:
+            _read.move_to_end(der)
+            return found
+    cert = _read_certificate(der, what)
+    with _read_lock:
+        _read[der] = cert
+        while len(_read) > READ_CERTIFICATES:
+            _read.popitem(last=False)
+    return cert
+
+
+def _read_certificate(der: bytes, what: str) -> x509.Certificate:
     from cryptography.exceptions import UnsupportedAlgorithm
 
     try:

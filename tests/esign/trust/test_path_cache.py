@@ -169,3 +169,18 @@ def test_revocation_dates_never_let_a_revoked_answer_turn_good(pki: SmallPKI) ->
         answer = _ask(pki, crls=crls, at=now + timedelta(seconds=seconds))
         assert answer.sub_indication is SubIndication.REVOKED
     assert path_cache.hits == 2
+
+
+def test_a_certificate_read_again_is_the_same_object_and_a_damaged_one_is_refused_each_time(pki: SmallPKI) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from esign.errors import InvalidInput
+    from esign.trust import load_certificate
+
+    der = pki.signer.public_bytes(Encoding.DER)
+    assert load_certificate(der, "the signer") is load_certificate(bytearray(der), "the signer")
+    damaged = bytearray(der)
+    damaged[damaged.index(bytes.fromhex("0603550406")) + 2] = 0x80  # an OID arc may not start with 0x80
+    for _ in range(2):
+        with pytest.raises(InvalidInput, match=r"not a readable X\.509 certificate"):
+            load_certificate(bytes(damaged), "the signer")

@@ -6,7 +6,6 @@ import json
 
 import typer
 
-from esign.orgid.admin_cli import app as admin_app
 from esign.orgid.code import OrgIdentifier, OrgIdError, OrgIdForm, detect_form
 from esign.orgid.seed import load_level1
 
@@ -15,7 +14,33 @@ app = typer.Typer(
     help="Organization electronic identifier codes (QĐ 20/2020/QĐ-TTg, QCVN 102:2016).",
     no_args_is_help=True,
 )
-app.add_typer(admin_app, name="admin")  # the server's registry, over HTTP (needs httpx)
+
+ENTRY_POINT_GROUP = "esign.orgid.commands"
+"""Entry points adding ``esign orgid`` subcommands from outside the library: the SDK's ``admin`` (the
+server's registry over HTTP) is one; the library never imports the client."""
+
+
+def _add_installed_commands() -> None:
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            app.add_typer(entry.load(), name=entry.name)
+        except ImportError as exc:
+            extra = entry.extras[0] if entry.extras else "client"
+            _add_missing(entry.name, extra, exc)
+
+
+def _add_missing(name: str, extra: str, exc: ImportError) -> None:
+    def explain() -> None:
+        typer.echo(f"esign orgid {name} is not available ({exc.name or exc}): pip install 'esign[{extra}]'", err=True)
+        raise typer.Exit(2)
+
+    settings = {"allow_extra_args": True, "ignore_unknown_options": True}
+    app.command(name, help=f"(needs: pip install 'esign[{extra}]')", context_settings=settings)(explain)
+
+
+_add_installed_commands()
 
 
 def _parse_or_exit(code: str) -> tuple[OrgIdentifier, OrgIdForm]:

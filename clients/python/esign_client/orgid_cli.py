@@ -2,23 +2,24 @@
 
 Lookups (``show``, ``search``, ``children``, ``status``, ``export``) need only the server's URL;
 changes (``issue``, ``amend``, ``close``, ``import``) need an admin client's credentials, from
-``--client-id``/``--client-secret`` or ``ESIGN_CLIENT_ID``/``ESIGN_CLIENT_SECRET``. Needs httpx
-(``pip install 'esign[client]'``), imported only when a command runs.
+``--client-id``/``--client-secret`` or ``ESIGN_CLIENT_ID``/``ESIGN_CLIENT_SECRET``. The requests are
+:class:`esign_client.orgids.OrgIdClient`'s; ``esign orgid`` finds this group through the
+``esign.orgid.commands`` entry point (``pip install 'esign[client]'``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from esign.errors import MissingExtra
-
-if TYPE_CHECKING:
-    import httpx
+from esign_client.errors import ApiError
+from esign_client.orgids import OrgIdClient
 
 app = typer.Typer(
     name="admin",
@@ -34,53 +35,28 @@ class Connection:
     url: str
     client_id: str | None
     client_secret: str | None
-    timeout: float = 60.0
-    _token: str | None = field(default=None, repr=False)
 
-    def client(self) -> httpx.Client:
-        """An HTTP client for the server (httpx imported here, so the CLI loads without it)."""
+    @contextmanager
+    def client(self) -> Iterator[OrgIdClient]:
+        """The registry client; a refusal exits 1 with the server's message (and every bad import row)."""
+        registry = OrgIdClient(self.url, client_id=self.client_id, client_secret=self.client_secret)
         try:
-            import httpx
-        except ImportError:
-            raise MissingExtra("esign orgid admin (httpx)", "client") from None
-        return httpx.Client(base_url=self.url.rstrip("/"), timeout=self.timeout)
-
-    def admin_headers(self, http: httpx.Client) -> dict[str, str]:
-        """A bearer token of the admin client (client-credentials grant, scope ``admin``)."""
-        if self._token is None:
-            if not (self.client_id and self.client_secret):
-                _fail("this change needs an admin client: --client-id/--client-secret or ESIGN_CLIENT_ID/_SECRET")
-            response = http.post(
-                "/oauth2/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": self.client_id or "",
-                    "client_secret": self.client_secret or "",
-                    "scope": "admin",
-                },
-            )
-            _check(response)
-            self._token = str(response.json()["access_token"])
-        return {"Authorization": f"Bearer {self._token}"}
+            yield registry
+        except ApiError as exc:
+            _refused(exc)
+        finally:
+            registry.close_connection()
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
-def _check(response: httpx.Response) -> None:
-    """Exit 1 with the server's ``{"error", "message"}`` (and every bad import row) on a refusal."""
-    if response.status_code < 400:
-        return
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    typer.echo(f"error: {body.get('message') or response.text} [{body.get('error', response.status_code)}]", err=True)
-    for problem in body.get("errors") or ():
+def _refused(exc: ApiError) -> NoReturn:
+    """Exit 1 with the server's ``{"error", "message"}`` (and every bad import row)."""
+    typer.echo(f"error: {exc.description} [{exc.code}]", err=True)
+    for problem in exc.body.get("errors") or ():
         if isinstance(problem, dict) and "line" in problem:
             typer.echo(f"  line {problem['line']}: {problem.get('code') or '-'}: {problem.get('reason')}", err=True)
     raise typer.Exit(1)
@@ -133,12 +109,8 @@ DetailOpt = Annotated[list[str] | None, typer.Option("--detail", help="KEY=VALUE
 @app.command()
 def show(ctx: typer.Context, code: str, as_json: JsonOpt = False) -> None:
     """A code, the organization it names and its history."""
-    with _connection(ctx).client() as http:
-        response = http.get(f"/api/orgids/{code}")
-        _check(response)
-        events = http.get(f"/api/orgids/{code}/history")
-        _check(events)
-    row, history = response.json(), events.json()["events"]
+    with _connection(ctx).client() as registry:
+        row, history = registry.get(code), registry.history(code)
     if as_json:
         _print({**row, "history": history}, True)
         return
@@ -164,11 +136,8 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Find codes by name, prefix, level, status."""
-    params = {k: v for k, v in {"name": name, "prefix": prefix, "level": level, "status": status}.items() if v}
-    with _connection(ctx).client() as http:
-        response = http.get("/api/orgids", params={**params, "limit": limit})
-        _check(response)
-    page = response.json()
+    with _connection(ctx).client() as registry:
+        page = registry.search(name=name, prefix=prefix, level=level, status=status, limit=limit)
     if as_json:
         _print(page, True)
         return
@@ -180,10 +149,8 @@ def search(
 @app.command()
 def children(ctx: typer.Context, code: str, as_json: JsonOpt = False) -> None:
     """The codes one level below CODE."""
-    with _connection(ctx).client() as http:
-        response = http.get(f"/api/orgids/{code}/children")
-        _check(response)
-    rows = response.json()
+    with _connection(ctx).client() as registry:
+        rows = registry.children(code)
     if as_json:
         _print(rows, True)
         return
@@ -194,10 +161,8 @@ def children(ctx: typer.Context, code: str, as_json: JsonOpt = False) -> None:
 @app.command()
 def status(ctx: typer.Context, code: str) -> None:
     """Whether the registry knows CODE as active; exit 0 only when it does."""
-    with _connection(ctx).client() as http:
-        response = http.get(f"/api/orgids/{code}/status")
-        _check(response)
-    body = response.json()
+    with _connection(ctx).client() as registry:
+        body = registry.status(code)
     typer.echo(json.dumps(body, ensure_ascii=False))
     if not body["active"]:
         raise typer.Exit(3)
@@ -215,19 +180,10 @@ def issue(
     as_json: JsonOpt = False,
 ) -> None:
     """Issue a code to a new organization; prints the code."""
-    conn = _connection(ctx)
-    body = {
-        "name": name,
-        "parent": parent,
-        "group": group,
-        "code": code,
-        "address": address,
-        "details": _details(detail),
-    }
-    with conn.client() as http:
-        response = http.post("/api/orgids", json=body, headers=conn.admin_headers(http))
-        _check(response)
-    _print(response.json(), as_json) if as_json else typer.echo(response.json()["code"])
+    details = _details(detail)
+    with _connection(ctx).client() as registry:
+        issued = registry.issue(name, parent=parent, group=group, code=code, address=address, details=details)
+    _print(issued, as_json) if as_json else typer.echo(issued["code"])
 
 
 @app.command()
@@ -240,12 +196,10 @@ def amend(
     as_json: JsonOpt = False,
 ) -> None:
     """Change an active code's name, address or details (``--detail`` replaces all details)."""
-    conn = _connection(ctx)
-    body = {k: v for k, v in {"name": name, "address": address, "details": _details(detail)}.items() if v is not None}
-    with conn.client() as http:
-        response = http.patch(f"/api/orgids/{code}", json=body, headers=conn.admin_headers(http))
-        _check(response)
-    _print(response.json(), as_json) if as_json else typer.echo(_line(response.json()))
+    details = _details(detail)
+    with _connection(ctx).client() as registry:
+        amended = registry.amend(code, name=name, address=address, details=details)
+    _print(amended, as_json) if as_json else typer.echo(_line(amended))
 
 
 @app.command()
@@ -256,12 +210,8 @@ def close(
     successor: Annotated[str | None, typer.Option(help="The active code it merged into")] = None,
 ) -> None:
     """Close a code for good: it is never issued again."""
-    conn = _connection(ctx)
-    with conn.client() as http:
-        body = {"reason": reason, "successor": successor}
-        response = http.post(f"/api/orgids/{code}/close", json=body, headers=conn.admin_headers(http))
-        _check(response)
-    closed = response.json()
+    with _connection(ctx).client() as registry:
+        closed = registry.close(code, reason=reason, successor=successor)
     typer.echo(_line(closed))
     if closed.get("warning"):
         # Closing changes no certificate: say which live ones still name the code.
@@ -284,16 +234,8 @@ def import_(
     fmt = fmt or ("json" if path.suffix.lower() == ".json" else "csv")
     if fmt not in ("csv", "json"):
         _fail("--format is csv or json")
-    conn = _connection(ctx)
-    with conn.client() as http:
-        response = http.post(
-            "/api/orgids/import",
-            params={"format": fmt},
-            content=path.read_bytes(),
-            headers={**conn.admin_headers(http), "Content-Type": "text/csv" if fmt == "csv" else "application/json"},
-        )
-        _check(response)
-    result = response.json()
+    with _connection(ctx).client() as registry:
+        result = registry.import_codes(path.read_bytes(), fmt=fmt)
     typer.echo(f"imported: {result['created']} new, {result['unchanged']} already there")
 
 
@@ -304,11 +246,10 @@ def export(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default: standard output)")] = None,
 ) -> None:
     """The whole registry as CSV or JSON (the form ``import`` takes)."""
-    with _connection(ctx).client() as http:
-        response = http.get("/api/orgids/export", params={"format": fmt})
-        _check(response)
+    with _connection(ctx).client() as registry:
+        data = registry.export(fmt)
     if output is None:
-        typer.echo(response.text, nl=False)
+        typer.echo(data.decode("utf-8"), nl=False)
     else:
-        output.write_bytes(response.content)
+        output.write_bytes(data)
         typer.echo(f"wrote {output}", err=True)

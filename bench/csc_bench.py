@@ -15,6 +15,17 @@ with a key of the same type (one uvicorn worker). The service runs with ``esign 
 
 Aim: one worker >= 50% of the bare endpoint's requests/s; two workers >= 1.7x one worker.
 
+With ``--seal-batches`` (issue 23): an organization seal, one ``esign server run`` process, clients that
+each repeat ``credentials/authorize`` + ``signatures/signHash`` of 100 hashes, interleaved with the raw
+``cryptography`` signing floors measured in the same run (one thread, one thread per core, one process
+per core); prints signatures/s against the floor that matches how the server signed, server CPU per
+signature and the server CPU a batch spends outside the signatures::
+
+    .venv/bin/python bench/csc_bench.py --seal-batches --keys p256,rsa2048 --seconds 3 --rounds 2 \
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]   # a fresh database is made and dropped
+
+Aims: RSA-2048 >= 85% of the matching floor; ECDSA P-256 >= 50% of the one-thread floor.
+
 The client is ``wrk`` (``--client wrk``, the default when it is installed: C, a few microseconds of
 CPU per request, so on two cores the servers get the cores) or, with ``--client aiohttp``, an
 aiohttp session in this process. With wrk each thread reads its own file of (SAD, hash) bodies and
@@ -306,6 +317,233 @@ def main_wrk(args: argparse.Namespace, kinds: list[str], env: dict[str, str], ur
     )
 
 
+# --- Organization seal batches (issue 23) -------------------------------------------------------------
+SEAL_TAX_CODES = {"p256": "5700100256", "rsa2048": "0312345673"}
+
+
+def seal_setup(env: dict[str, str], kinds: list[str]) -> tuple[Any, dict[str, Any]]:
+    """Migrate; a CSC relying system; per key type an organization whose credential is a seal for it."""
+    os.environ.update(env)
+    from esign_server.config import get_settings
+    from esign_server.context import ServerContext
+    from esign_server.db import migrate
+    from esign_server.services import clients, credentials, identity, seals, users
+    from esign_server.services.pki import ensure_service_pki
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    migrate(settings.database_url)
+    ensure_service_pki(settings.resolved_pki_dir, settings.pki_password, settings.public_url)
+    ctx = ServerContext(settings)
+    rp = clients.create_client(ctx, name="E-invoice issuer", scopes=["csc"], actor="bench")
+    out: dict[str, Any] = {"client_id": rp.client.id, "client_secret": rp.client_secret, "keys": {}}
+    for kind in kinds:
+        tax_code = SEAL_TAX_CODES[kind]
+        org = users.create_user(ctx, full_name=f"Org {kind}", tax_code=tax_code, actor="bench")
+        identity.record_verification(
+            ctx, user_id=org.id, evidence=identity.InPersonDocument("BRN", tax_code), actor="bench"
+        )
+        cred = credentials.issue_credential(ctx, user_id=org.id, key_algorithm=kind, actor="bench")
+        # Limits far above the bench's rate: the checks run (and cost) as in production, never refuse.
+        seals.set_policy(
+            ctx,
+            credential_id=cred.id,
+            clients=[rp.client.id],
+            per_minute=10_000_000,
+            per_day=1_000_000_000,
+            max_hashes_per_call=100,
+            actor="bench",
+        )
+        out["keys"][kind] = {"credential_id": cred.id}
+    return ctx, out
+
+
+def _floor_worker(kind: str, seconds: float) -> int:
+    """Signatures made in ``seconds`` with ``cryptography`` on one core (prehashed SHA-256, as the keystore)."""
+    import time
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    key: Any = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if kind == "rsa2048"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    digest = hashlib.sha256(b"floor").digest()
+    prehashed = Prehashed(hashes.SHA256())
+
+    def sign() -> bytes:
+        if kind == "rsa2048":
+            return bytes(key.sign(digest, padding.PKCS1v15(), prehashed))
+        return bytes(key.sign(digest, ec.ECDSA(prehashed)))
+
+    count, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        for _ in range(20):
+            sign()
+        count += 20
+    return count
+
+
+def signing_floors(kind: str, seconds: float) -> dict[str, float]:
+    """Signatures/s of ``cryptography``: one thread; one thread per core in one process (as the server's
+    thread pool signs: the GIL is released while OpenSSL signs); one process per core."""
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    cores = os.cpu_count() or 1
+    single = _floor_worker(kind, seconds) / seconds
+    with ThreadPoolExecutor(cores) as pool:
+        threads = sum(pool.map(_floor_worker, [kind] * cores, [seconds] * cores)) / seconds
+    with ProcessPoolExecutor(cores) as procs:
+        processes = sum(procs.map(_floor_worker, [kind] * cores, [seconds] * cores)) / seconds
+    return {"single": single, "threads": threads, "processes": processes}
+
+
+def seal_batches(
+    url: str, sandbox: dict[str, Any], kind: str, clients: int, seconds: float, pid: int, batch: int = 100
+) -> dict[str, float]:
+    """``clients`` threads each repeat authorize(``batch`` hashes) + signHash(``batch`` hashes) for ``seconds``."""
+    import threading
+    import time
+
+    import httpx
+
+    credential_id = sandbox["keys"][kind]["credential_id"]
+    token = access_token(url, sandbox)
+    headers = {"Authorization": f"Bearer {token}"}
+    done = [0] * clients
+    failures: list[str] = []
+    start_line = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def client(n: int) -> None:
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+            i = 0
+            start_line.wait()
+            while time.perf_counter() < stop_at[0]:
+                hashes = [
+                    base64.b64encode(hashlib.sha256(f"{kind}-{n}-{i}-{j}".encode()).digest()).decode()
+                    for j in range(batch)
+                ]
+                i += 1
+                body = {"credentialID": credential_id, "numSignatures": batch, "hashes": hashes}
+                authorized = http.post("/csc/v2/credentials/authorize", json={**body, "hashAlgorithmOID": SHA256})
+                if authorized.status_code != 200:
+                    failures.append(authorized.text)
+                    return
+                signed = http.post(
+                    "/csc/v2/signatures/signHash",
+                    json={
+                        "credentialID": credential_id,
+                        "SAD": authorized.json()["SAD"],
+                        "hashes": hashes,
+                        "hashAlgorithmOID": SHA256,
+                        "signAlgo": ALGOS[kind],
+                    },
+                )
+                if signed.status_code != 200 or len(signed.json()["signatures"]) != batch:
+                    failures.append(signed.text)
+                    return
+                done[n] += batch
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    cpu0, own0 = tree_cpu(pid), time.process_time()
+    stop_at[0] = time.perf_counter() + seconds
+    began = time.perf_counter()
+    start_line.wait()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    server_cpu, client_cpu = tree_cpu(pid) - cpu0, time.process_time() - own0
+    if failures:
+        raise SystemExit(f"a seal batch failed: {failures[0][:300]}")
+    signatures = sum(done)
+    return {
+        "rate": signatures / wall,
+        "signatures": signatures,
+        "server_cpu_ms_per_sig": server_cpu / max(1, signatures) * 1000,
+        "server_cores": server_cpu / wall,
+        "client_cores": client_cpu / wall,
+    }
+
+
+SHA256 = "2.16.840.1.101.3.4.2.1"
+
+
+def fresh_postgres(url: str) -> tuple[str, Any]:
+    """A new empty database on the PostgreSQL server of ``url``; (its URL, a function that drops it)."""
+    import psycopg
+
+    name = f"esign_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"{url.rpartition('/')[0]}/{name}", drop
+
+
+def main_seal(args: argparse.Namespace, kinds: list[str], env: dict[str, str], url: str, port: int) -> None:
+    """Seal batches against one ``esign server run`` process, interleaved with the signing floors."""
+    ctx, sandbox = seal_setup(env, kinds)
+    esign = str(Path(sys.executable).parent / "esign")
+    server = start([esign, "server", "run", "--port", str(port), "--workers", "1"], env, url)
+    rows = []
+    loads = [load_average()]
+    try:
+        for kind in kinds:
+            seal_batches(url, sandbox, kind, args.clients, 1.0, server.pid)  # warm-up: keys, pools, plans
+            for n in range(args.rounds):
+                floors = signing_floors(kind, args.floor_seconds)
+                run = seal_batches(url, sandbox, kind, args.clients, args.seconds, server.pid)
+                rows.append((kind, n, floors, run))
+                loads.append(load_average())
+    finally:
+        server.terminate()
+        server.wait()
+        ctx.close()
+    database = "PostgreSQL" if env["ESIGN_DATABASE_URL"].startswith("postgres") else "SQLite"
+    print(f"\nSeal batches ({database}, one server process, {args.clients} clients, 100 hashes per call)\n")
+    print(
+        "| key | round | signatures/s | floor 1 thread | floor threads (all cores) | floor processes (all cores) "
+        "| server cores used | matching floor | rate / matching floor | rate / 1-thread floor "
+        "| server CPU µs per signature | signing µs per signature (1-thread floor) | outside signing ms per batch |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    summary: dict[str, list[tuple[float, float]]] = {}
+    for kind, n, floors, run in rows:
+        # The server signs in its thread pool: on more than one core its floor is the threads floor.
+        matching = "threads" if run["server_cores"] > 1.2 else "single"
+        ratio = run["rate"] / floors[matching]
+        sign_us = 1e6 / floors["single"]
+        outside_ms = (run["server_cpu_ms_per_sig"] * 1000 - sign_us) * 100 / 1000
+        summary.setdefault(kind, []).append((ratio, run["rate"] / floors["single"]))
+        print(
+            f"| {kind} | {n + 1} | {run['rate']:,.0f} | {floors['single']:,.0f} | {floors['threads']:,.0f} "
+            f"| {floors['processes']:,.0f} | {run['server_cores']:.2f} | {matching} | {ratio:.0%} "
+            f"| {run['rate'] / floors['single']:.0%} | {run['server_cpu_ms_per_sig'] * 1000:.1f} | {sign_us:.1f} "
+            f"| {outside_ms:.2f} |"
+        )
+    print()
+    for kind, ratios in summary.items():
+        print(
+            f"{kind}: median rate / matching floor = {statistics.median(r for r, _ in ratios):.0%}, "
+            f"rate / single-core floor = {statistics.median(s for _, s in ratios):.0%} "
+            f"(aims: RSA-2048 >= 85% of the matching floor, P-256 >= 50% of the single-core floor)"
+        )
+    print(
+        f"\n(client: {args.clients} httpx threads in this process; {args.seconds:g} s per measurement, "
+        f"floors {args.floor_seconds:g} s; load average (1/5/15 min) at the start and after each round: "
+        f"{'; '.join(loads)}. The machine is shared: other work may run during a round.)"
+    )
+
+
 def main() -> None:
     """Run the measurements and print a Markdown table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -321,6 +559,11 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each wrk measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (wrk client)")
+    parser.add_argument(
+        "--seal-batches", action="store_true", help="organization seal: authorize + signHash of 100 hashes per call"
+    )
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (--seal-batches)")
+    parser.add_argument("--floor-seconds", type=float, default=1.0, help="length of each floor measurement")
     args = parser.parse_args()
     n = 400 if args.quick else args.requests
     kinds = [k.strip() for k in args.keys.split(",") if k.strip()]
@@ -340,6 +583,16 @@ def main() -> None:
         "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "server"))),
     }
     url = f"http://127.0.0.1:{port}"
+    if args.seal_batches:
+        drop = None
+        if args.database_url and args.database_url.startswith("postgres"):
+            env["ESIGN_DATABASE_URL"], drop = fresh_postgres(args.database_url)
+        try:
+            main_seal(args, kinds, env, url, port)
+        finally:
+            if drop is not None:
+                drop()
+        return
     if args.client == "wrk":
         main_wrk(args, kinds, env, url, port)
         return

@@ -60,7 +60,7 @@ from esign.edxml import (
 from esign.errors import EsignError, InvalidInput
 from esign.orgid import OrgIdentifier, OrgIdError
 from esign.signers import Signer
-from esign_server.db import utcnow
+from esign_server.db import rows_changed, utcnow
 from esign_server.models import Credential, RelyingSystem
 from esign_server.models.exchange import (
     ExchangeBinding,
@@ -1054,7 +1054,7 @@ def _claim(ctx: ServerContext) -> list[tuple[ExchangeDelivery, ExchangeRoute | N
                 )
                 .values(next_attempt_at=lease)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if rows_changed(result) != 1:
                 continue
             route_prefix = _route_of(session, row.recipient)
             route = session.get(ExchangeRoute, route_prefix) if route_prefix not in (None, LOCAL) else None

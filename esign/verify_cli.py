@@ -103,6 +103,7 @@ def emit(
     """
     from esign.report import render_json_document, render_text_summary
 
+    reports = list(reports)
     if as_json:
         echo(json.dumps(render_json_document(reports, lang=lang), ensure_ascii=False, indent=2))
     else:

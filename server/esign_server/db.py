@@ -9,9 +9,10 @@ tries to upgrade a read lock; reads use a second engine with ordinary deferred t
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from threading import RLock
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, CursorResult, DateTime, Engine, Result, create_engine, event
@@ -138,6 +139,9 @@ class Database:
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
             self.read_engine = self.engine
+        # SQLite has one writer at a time. The writers of this process take turns on a lock: SQLite's
+        # busy handler, which sleeps in steps growing to 100 ms, then only settles turns between processes.
+        self._write_turns: AbstractContextManager[object] = RLock() if self.is_sqlite else nullcontext()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -145,8 +149,9 @@ class Database:
 
         Blocking: call it from a thread-pool thread (``run_in_threadpool``), never on the event loop.
         """
-        with Session(self.engine, expire_on_commit=False, autoflush=False) as session, session.begin():
-            yield session
+        with self._write_turns, Session(self.engine, expire_on_commit=False, autoflush=False) as session:
+            with session.begin():
+                yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -195,10 +195,13 @@ def authorize(
     return _issue_sad(ctx, authorization_id, row)
 
 
+_ADD_HASHES = insert(CscAuthorizedHash.__table__)  # type: ignore[attr-defined]  # Core executemany, no ORM bulk
+
+
 def _add_authorized_hashes(session: OrmSession, authorization_id: str, hashes: Sequence[bytes]) -> None:
     """The rows of the hashes an authorization covers, in one multi-row ``INSERT`` (not one ORM object each)."""
-    session.execute(
-        insert(CscAuthorizedHash),
+    session.connection().execute(
+        _ADD_HASHES,
         [
             {"authorization_id": authorization_id, "digest": digest, "allowed": count, "used": 0}
             for digest, count in Counter(d.hex() for d in hashes).items()

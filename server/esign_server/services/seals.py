@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, delete, func
+from sqlalchemy import and_, bindparam, case, delete, func, insert
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import col, select
 
@@ -257,19 +257,40 @@ def remove_seal(ctx: ServerContext, *, credential_id: str, actor: str) -> None:
         audit.record(session, actor=actor, action="seal.removed", target=f"credential:{credential_id}")
 
 
+# The statements of every batch, built once (building a statement costs more Python than running it).
+_CREDENTIAL_AND_SEAL = (
+    select(Credential, SealPolicy.credential_id, SealClient.client_id)
+    .outerjoin(SealPolicy, col(SealPolicy.credential_id) == col(Credential.id))
+    .outerjoin(
+        SealClient,
+        and_(col(SealClient.credential_id) == col(Credential.id), col(SealClient.client_id) == bindparam("client_id")),
+    )
+    .where(col(Credential.id) == bindparam("credential_id"))
+)
+_POLICY_FOR_UPDATE = (
+    select(SealPolicy, SealClient.client_id)
+    .outerjoin(
+        SealClient,
+        and_(
+            col(SealClient.credential_id) == col(SealPolicy.credential_id),
+            col(SealClient.client_id) == bindparam("client_id"),
+        ),
+    )
+    .where(col(SealPolicy.credential_id) == bindparam("credential_id"))
+    .with_for_update(of=SealPolicy)
+)
+_USAGE = select(
+    func.coalesce(func.sum(case((col(SealBatch.at) > bindparam("minute_ago"), SealBatch.signatures), else_=0)), 0),
+    func.coalesce(func.sum(case((col(SealBatch.at) >= bindparam("day_start"), SealBatch.signatures), else_=0)), 0),
+).where(col(SealBatch.credential_id) == bindparam("credential_id"), col(SealBatch.at) >= bindparam("since"))
+_ADD_BATCH = insert(SealBatch)
+
+
 def credential_and_seal(
     session: OrmSession, *, client_id: str, credential_id: str
 ) -> tuple[Credential | None, bool, bool]:
     """The credential, whether it is a seal, and whether ``client_id`` may use that seal, in one query."""
-    row = session.exec(
-        select(Credential, SealPolicy.credential_id, SealClient.client_id)
-        .outerjoin(SealPolicy, col(SealPolicy.credential_id) == col(Credential.id))
-        .outerjoin(
-            SealClient,
-            and_(col(SealClient.credential_id) == col(Credential.id), col(SealClient.client_id) == client_id),
-        )
-        .where(col(Credential.id) == credential_id)
-    ).first()
+    row = session.execute(_CREDENTIAL_AND_SEAL, {"client_id": client_id, "credential_id": credential_id}).first()
     if row is None:
         return None, False, False
     credential, policy_id, allowed = row
@@ -314,17 +335,7 @@ def admit_batch(session: OrmSession, *, client_id: str, credential_id: str, coun
     :raises ServiceError: ``invalid_request`` (400) for more hashes than one call may carry.
     """
     now = utcnow()
-    found = session.exec(
-        select(SealPolicy, SealClient.client_id)
-        .outerjoin(
-            SealClient,
-            and_(
-                col(SealClient.credential_id) == col(SealPolicy.credential_id), col(SealClient.client_id) == client_id
-            ),
-        )
-        .where(col(SealPolicy.credential_id) == credential_id)
-        .with_for_update(of=SealPolicy)
-    ).first()
+    found = session.execute(_POLICY_FOR_UPDATE, {"client_id": client_id, "credential_id": credential_id}).first()
     if found is None:
         raise SealRefused("this credential is not a seal")
     policy, allowed = found
@@ -339,10 +350,7 @@ def admit_batch(session: OrmSession, *, client_id: str, credential_id: str, coun
     if policy.per_minute is not None or policy.per_day is not None:
         since = min(minute_ago, day_start)
         in_minute, in_day = session.execute(
-            select(
-                func.coalesce(func.sum(case((col(SealBatch.at) > minute_ago, SealBatch.signatures), else_=0)), 0),
-                func.coalesce(func.sum(case((col(SealBatch.at) >= day_start, SealBatch.signatures), else_=0)), 0),
-            ).where(col(SealBatch.credential_id) == credential_id, col(SealBatch.at) >= since)
+            _USAGE, {"minute_ago": minute_ago, "day_start": day_start, "since": since, "credential_id": credential_id}
         ).one()
         if policy.per_day is not None and in_day + count > policy.per_day:
             tomorrow = day_start + timedelta(days=1)
@@ -363,7 +371,9 @@ def admit_batch(session: OrmSession, *, client_id: str, credential_id: str, coun
                 col(SealBatch.credential_id) == credential_id, col(SealBatch.at) < now - KEEP_BATCHES
             )
         )
-    session.add(SealBatch(credential_id=credential_id, client_id=client_id, signatures=count, at=now))
+    session.execute(
+        _ADD_BATCH, {"credential_id": credential_id, "client_id": client_id, "signatures": count, "at": now}
+    )
 
 
 def _minute_retry(session: OrmSession, credential_id: str, minute_ago: datetime, excess: int) -> int:

@@ -378,7 +378,7 @@ def admit_batch(session: OrmSession, *, client_id: str, credential_id: str, coun
 
 def _minute_retry(session: OrmSession, credential_id: str, minute_ago: datetime, excess: int) -> int:
     """Seconds until enough of the last minute's batches age out to make room for ``excess`` signatures."""
-    rows = session.exec(
+    rows = session.execute(
         select(SealBatch.at, SealBatch.signatures)
         .where(col(SealBatch.credential_id) == credential_id, col(SealBatch.at) > minute_ago)
         .order_by(col(SealBatch.at))

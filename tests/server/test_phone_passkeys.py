@@ -307,3 +307,35 @@ async def test_a_passkey_of_another_device_does_not_answer(
     )
     assert refused.status_code == 400
     assert await status_of(http, integrator, asked["id"]) == "pending"
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {},
+        {"id": 5},
+        {"id": "AAAA", "response": "nope"},
+        {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {"clientDataJSON": "!!", "signature": 3}},
+    ],
+)
+async def test_malformed_passkey_answers_get_a_4xx_never_a_500(
+    http: httpx.AsyncClient, phone_ctx: ServerContext, person: Person, integrator: Integrator, credential: Any
+) -> None:
+    await register(http, person)
+    asked = await ask(http, integrator, person, ["Đơn.pdf"])
+    options = await options_for(http, person, asked["id"])
+    answer = await confirm(http, person, asked["id"], options["challenge_id"], credential)
+    assert answer.status_code == 400 and answer.json()["error"] == "passkey_refused"
+    registration = (await http.post("/api/mobile/passkeys/options", headers=device_headers(person))).json()
+    answer = await http.post(
+        "/api/mobile/passkeys",
+        headers=device_headers(person),
+        json={"challenge_id": registration["challenge_id"], "credential": credential},
+    )
+    assert answer.status_code == 400
+    unlock = await http.post(
+        "/api/mobile/unlock", headers=device_headers(person), json={"challenge_id": "x", "credential": credential}
+    )
+    assert unlock.status_code == 400
+    assert (await http.post("/api/mobile/unlock", headers=device_headers(person), json={})).status_code == 400
+    assert await status_of(http, integrator, asked["id"]) == "pending"

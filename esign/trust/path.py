@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import dataclasses
 import hashlib
 import threading
@@ -181,7 +182,9 @@ class _ThreadRunner:
     """An ``asyncio.Runner`` kept for one thread, closed when the thread ends or the interpreter exits."""
 
     def __init__(self) -> None:
-        self.runner = asyncio.Runner()
+        # With a loop factory the Runner does not make its loop the thread's current one (asyncio.run's
+        # semantics for code that asks for the current loop later).
+        self.runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
         weakref.finalize(self, self.runner.close)
 
 
@@ -200,7 +203,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         held: _ThreadRunner | None = getattr(_runners, "held", None)
         if held is None:
             held = _runners.held = _ThreadRunner()
-        return held.runner.run(coro)
+        return held.runner.run(coro, context=contextvars.copy_context())  # the caller's context, as asyncio.run
     # Called from inside a loop (a server handler calling the sync API): run in a thread of its own.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()

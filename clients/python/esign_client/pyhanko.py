@@ -1,7 +1,8 @@
 """Sign PDFs with pyHanko's own ``CSCSigner`` (unmodified) through an esign server, at SCAL2.
 
 pyHanko leaves getting the Signature Activation Data to a ``CSCAuthorizationManager``; this one
-calls ``credentials/authorize`` with the hashes of the batch, with an OTP or (without) by asking the
+sends the library's CSC requests (:mod:`esign.signers.csc`, the one CSC client) over pyHanko's aiohttp
+session: ``credentials/authorize`` with the hashes of the batch, with an OTP or (without) by asking the
 user's phone and polling ``credentials/authorizeCheck``. With ``batch_size=N`` pyHanko collects N
 documents' hashes and this manager authorizes them with one confirmation::
 
@@ -14,12 +15,15 @@ documents' hashes and this manager authorizes them with one confirmation::
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
+from esign.algorithms import DigestAlgorithm
+from esign.signers.csc import Authorization, CscCalls, CscRequest
 from esign.thirdparty import import_pyhanko
 
 import_pyhanko()  # quietly, before the imports below (esign.thirdparty)
@@ -33,6 +37,16 @@ from pyhanko.sign.signers.csc_signer import (  # noqa: E402
     CSCSigner,
     fetch_certs_in_csc_credential,
 )
+
+T = TypeVar("T")
+
+
+def _digest_oid(digest: bytes) -> str:
+    """The SHA-2 digest OID of a hash by its length (pyHanko hands over hashes, not their algorithm)."""
+    for algorithm in (DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512):
+        if algorithm.digest_size == len(digest):
+            return algorithm.oid
+    return DigestAlgorithm.SHA256.oid
 
 
 class EsignAuthorizationManager(CSCAuthorizationManager):
@@ -62,36 +76,51 @@ class EsignAuthorizationManager(CSCAuthorizationManager):
         """The batch's documents in the order pyHanko signs them, shown on the user's phone (the
         service's ``documentNames`` extension); without them the phone shows the description and a count."""
 
-    async def _post(self, method: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        url = self.csc_session_info.endpoint_url(method)
-        async with self.http.post(url, json=body, headers=self.auth_headers) as response:
+    async def _send(self, request: CscRequest[T]) -> T:
+        """One of the library's CSC requests (:mod:`esign.signers.csc`) over pyHanko's aiohttp session."""
+        url = self.csc_session_info.endpoint_url(request.method)
+        async with self.http.post(url, json=request.body, headers=self.auth_headers) as response:
             data = await response.json(content_type=None)
-            if response.status >= 400:
+            if response.status not in request.ok:
                 raise SigningError(
-                    f"{method} refused: {data.get('error')}: {data.get('error_description')}"
+                    f"{request.method} refused: {data.get('error')}: {data.get('error_description')}"
                     if isinstance(data, dict)
-                    else f"{method} refused with HTTP {response.status}"
+                    else f"{request.method} refused with HTTP {response.status}"
                 )
-            return response.status, data
+            return request.parse(response.status, data if isinstance(data, dict) else {})
+
+    def _sad(self, authorization: Authorization) -> CSCAuthorizationInfo:
+        return self.parse_csc_auth_response({"SAD": authorization.sad, "expiresIn": authorization.expires_in})
 
     async def authorize_signature(self, hash_b64s: list[str]) -> CSCAuthorizationInfo:
-        """Authorize the batch's hashes (SCAL2); waits for the phone when no OTP is configured."""
+        """Authorize the batch's hashes (SCAL2; an organization seal answers at once); waits for the phone
+        when no OTP is configured."""
         code = self.otp() if callable(self.otp) else self.otp
-        body = self.format_csc_auth_request(hash_b64s=hash_b64s, otp=code, description=self.description)
-        if self.document_names and len(self.document_names) == len(hash_b64s):
-            body["documentNames"] = list(self.document_names)
-        status, data = await self._post("credentials/authorize", body)
-        if status != 202:
-            return self.parse_csc_auth_response(data)
+        names = self.document_names if self.document_names and len(self.document_names) == len(hash_b64s) else None
+        calls = CscCalls()
+        digests = [base64.b64decode(h) for h in hash_b64s]
+        answer = await self._send(
+            calls.authorize(
+                self.csc_session_info.credential_id,
+                digests,
+                otp=code,
+                hash_algorithm_oid=_digest_oid(digests[0] if digests else b""),
+                description=self.description,
+                document_names=names,
+            )
+        )
+        if not answer.pending:
+            return self._sad(answer)
         if self.on_confirmation is not None:
-            self.on_confirmation(str(data.get("confirmationCode", "")))
-        check = {"authorizationID": data.get("authorizationID"), "credentialID": self.csc_session_info.credential_id}
+            self.on_confirmation(answer.confirmation_code or "")
+        assert answer.authorization_id is not None
+        check = calls.authorize_check(answer.authorization_id, self.csc_session_info.credential_id)
         started = time.monotonic()
         while time.monotonic() - started < self.timeout:
             await asyncio.sleep(self.poll_interval)
-            status, data = await self._post("credentials/authorizeCheck", check)
-            if status != 202:
-                return self.parse_csc_auth_response(data)
+            answer = await self._send(check)
+            if not answer.pending:
+                return self._sad(answer)
         raise SigningError(f"the user did not confirm within {self.timeout:.0f} s")
 
 

@@ -75,7 +75,7 @@ def service(database_url: str, pki_dir: Path, port: int, tmp_path: Path) -> Iter
             admin = register_client(ctx, ["admin"], name="Quản trị")
             rp = register_client(ctx, ["csc"], name="Phần mềm hóa đơn")
             org = users.create_user(
-                ctx, full_name="Công ty TNHH Hóa đơn Xanh", tax_code="5700100256", organization="Hóa đơn Xanh", actor="t"
+                ctx, full_name="Công ty TNHH Hóa đơn Xanh", tax_code="5700100256", organization="Xanh", actor="t"
             )
             verify_in_person(ctx, org.id, "5700100256", kind="BRN")
             seal_id = credentials.issue_credential(ctx, user_id=org.id, key_algorithm="rsa2048", actor="t").id
@@ -103,9 +103,7 @@ def xmlsec1_verify(path: Path, pki_dir: Path) -> subprocess.CompletedProcess[str
     return subprocess.run([*args, str(path)], capture_output=True, text=True, check=False, timeout=60)
 
 
-def test_100_einvoices_signed_with_one_authorization_verify_with_xmlsec1(
-    service: SealService, tmp_path: Path
-) -> None:
+def test_100_einvoices_signed_with_one_authorization_verify_with_xmlsec1(service: SealService, tmp_path: Path) -> None:
     signer = RemoteSigner.connect(
         service.url, service.seal_id, client_id=service.rp.client_id, client_secret=service.rp.client_secret
     )

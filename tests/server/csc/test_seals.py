@@ -9,18 +9,21 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes as crypto_hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from esign_server.context import ServerContext
 from esign_server.models import AuditEvent
 from esign_server.services import audit, credentials, users
 from esign_server.services.seals import LOCAL_TIME
 from sqlmodel import col, select
+
+from tests.softhsm import make_softhsm_token
 
 from ..conftest import Integrator, Person, register_client, verify_in_person
 from .conftest import b64, csc_post, h
@@ -190,7 +193,8 @@ async def test_outside_the_allowed_hours_is_403(
     # The hours are checked again when signing: a SAD does not outlive the policy's hours.
     assert (await make_seal(http, admin, seal_id, clients=[rp.client_id], hours=closed)).status_code == 200
     assert (await sign_hash(http, rp, seal_id, sad, [h("day")])).status_code == 403
-    assert [e.details["reason"] for e in audit_events(ctx, "seal.refused")][0].startswith("this seal signs only")
+    first_refusal = audit_events(ctx, "seal.refused")[0]
+    assert first_refusal.details["reason"].startswith("this seal signs only")
 
 
 async def test_more_hashes_than_the_per_call_cap_are_refused(
@@ -233,7 +237,8 @@ async def test_only_an_organizations_active_credential_becomes_a_seal(
     assert shown.json()["hours"] == "22:00-06:00"
     listed = await http.get("/api/admin/seals", headers=admin.headers)
     assert [s["credential_id"] for s in listed.json()] == [seal_id]
-    assert (await http.put(f"/api/admin/credentials/{seal_id}/seal", json={"clients": [rp.client_id]})).status_code == 401
+    anonymous = await http.put(f"/api/admin/credentials/{seal_id}/seal", json={"clients": [rp.client_id]})
+    assert anonymous.status_code == 401
     assert [e.action for e in audit_events(ctx, "seal.created")] == ["seal.created"]
 
 
@@ -247,3 +252,32 @@ async def test_a_removed_seal_needs_a_person_again(
     assert (await sign_hash(http, rp, seal_id, sad, [h("g")])).status_code == 403
     # Now an ordinary credential whose holder never authorised this relying system.
     assert (await seal_authorize(http, rp, seal_id, [h("g")])).status_code == 403
+
+
+async def test_a_seal_whose_key_is_on_an_hsm_signs_a_batch_on_the_token(
+    ctx: ServerContext, http: httpx.AsyncClient, admin: Integrator, rp: Integrator, tmp_path: Path
+) -> None:
+    token = make_softhsm_token(tmp_path, None)
+    ctx.settings.pkcs11_module = token.lib_path
+    ctx.settings.pkcs11_token_label = token.label
+    ctx.settings.pkcs11_pin = token.user_pin
+    org = users.create_user(ctx, full_name="Công ty Hóa đơn HSM", tax_code="0312345673", actor="test")
+    verify_in_person(ctx, org.id, "0312345673", kind="BRN")
+    seal = credentials.issue_credential(ctx, user_id=org.id, key_algorithm="rsa2048", keystore="pkcs11", actor="t")
+    assert seal.keystore == "pkcs11"
+    assert (await make_seal(http, admin, seal.id, clients=[rp.client_id])).status_code == 200
+    digests = [h(f"hsm {i}") for i in range(20)]
+    sad = (await seal_authorize(http, rp, seal.id, digests)).json()["SAD"]
+    body = {
+        "credentialID": seal.id,
+        "SAD": sad,
+        "hashes": [b64(d) for d in digests],
+        "hashAlgorithmOID": SHA256,
+        "signAlgo": "1.2.840.113549.1.1.11",
+    }
+    signed = await csc_post(http, rp, "signatures/signHash", body)
+    assert signed.status_code == 200, signed.text
+    public = x509.load_der_x509_certificate(seal.certificate_der or b"").public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    for digest, signature in zip(digests, signed.json()["signatures"], strict=True):
+        public.verify(base64.b64decode(signature), digest, padding.PKCS1v15(), Prehashed(crypto_hashes.SHA256()))

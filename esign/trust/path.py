@@ -194,8 +194,7 @@ _runners = threading.local()
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion from synchronous code, also when an event loop is already running here.
 
-    Each thread keeps one event loop for its calls (``asyncio.run`` would make and close one per call:
-    about a tenth of a path validation's cost).
+    Each thread keeps one event loop for its calls instead of making and closing one per call.
     """
     try:
         asyncio.get_running_loop()

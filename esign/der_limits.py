@@ -72,6 +72,10 @@ def _walk(
 
     Returns where the walk stopped (``end``, or the end-of-contents octets of an indefinite length).
     """
+    if depth > _MAX_DEPTH:
+        if strict:  # no signature format nests anywhere near this deep
+            raise ValueError(f"DER nested deeper than {_MAX_DEPTH} levels")
+        return end
     tag_bound = MAX_TAG_OCTETS if strict else LOOSE_OCTETS
     while pos < end:
         first = data[pos]
@@ -96,7 +100,7 @@ def _walk(
         pos += 1
         constructed = bool(first & 0x20)
         if length == 0x80:  # indefinite length (BER): only for constructed values
-            if not constructed or depth >= _MAX_DEPTH:
+            if not constructed:
                 return end
             pos = _walk(data, pos, end, strict, nesting, depth + 1, pending)
             continue
@@ -111,8 +115,7 @@ def _walk(
             return end
         universal = first & 0xC0 == 0
         if constructed:
-            if depth < _MAX_DEPTH:
-                _walk(data, pos, stop, strict, nesting, depth + 1, pending)
+            _walk(data, pos, stop, strict, nesting, depth + 1, pending)
         elif universal and tag in _OID_TAGS:
             arc = _STRICT_ARC if strict else _LOOSE_ARC
             if arc.search(data, pos, stop):

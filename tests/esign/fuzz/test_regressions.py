@@ -109,6 +109,11 @@ def test_der_tag_numbers_and_oid_arcs_are_bounded_and_ordinary_ones_still_pass(d
         check_der(_der(0x30, _der(0x04, LONG_TAG)))
     with pytest.raises(ValueError, match="OID arc longer than"):
         check_der(_der(0x30, _der(0x04, LONG_ARC)))
+    deep = b"\x05\x00"
+    for _ in range(70):  # BER indefinite lengths nested past any schema
+        deep = b"\x30\x80" + deep + b"\x00\x00"
+    with pytest.raises(ValueError, match="nested deeper than"):
+        check_der(deep)
     longest = b"\x9f" + b"\x81" * (MAX_TAG_OCTETS - 1) + b"\x01\x00"
     check_der(longest)
     check_der(b"\x9f\x1f\x00")

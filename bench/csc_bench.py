@@ -8,7 +8,7 @@ code, ``credentials/authorizeCheck``), one SAD per client covering all the hashe
 
 Beside it, in the same run, with the same HTTP client: a bare FastAPI endpoint that only signs a hash
 with a key of the same type (one uvicorn worker). The service runs with ``esign server run`` and
-``--workers 1`` then ``--workers 2`` (the parent deals each connection to the worker with the fewest).
+``--workers 1`` then ``--workers 2`` (uvicorn's process manager: two workers share the listening socket).
 
     .venv/bin/python bench/csc_bench.py [--requests 2000] [--keys p256,rsa2048] [--quick]
         [--database-url postgresql://postgres@127.0.0.1:5432/test]

@@ -33,7 +33,19 @@ from esign_server.admin_console.accounts import SignedIn
 from esign_server.admin_console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from esign_server.context import ServerContext
 from esign_server.models import AuditEvent, OrgCode, SigningSession
-from esign_server.services import audit, clients, credentials, devices, grants, identity, orgids, qr, users, webhooks
+from esign_server.services import (
+    audit,
+    clients,
+    credentials,
+    devices,
+    grants,
+    identity,
+    orgids,
+    qr,
+    seals,
+    users,
+    webhooks,
+)
 from esign_server.services.errors import Forbidden, ServiceError
 
 HERE = Path(__file__).parent
@@ -319,6 +331,7 @@ def _person_page(request: Request, me: SignedIn, user_id: str, *, revealed: bool
         done=done,
         verifications=verifications,
         credentials=credentials.list_credentials(ctx, user_id=user_id),
+        seals={s.credential_id: s for s in seals.list_seals(ctx)},
         devices=devices.list_devices(ctx, user_id=user_id),
         grants=grants.list_for_user(ctx, user_id=user_id),
         signing_sessions=_recent_sessions(ctx, user_id),
@@ -404,6 +417,59 @@ def change_credential(
             _ctx(request), credential_id=credential_id, action=action, reason=reason or None, actor=me.actor
         )
         return _redirect(f"/admin/people/{quote(cred.user_id)}?done=credential.{action}")
+
+    return _action(request, csrf, "credentials.write", act)
+
+
+def _limit(value: str, name: str) -> int | None:
+    if not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ServiceError(f"{name} must be a whole number", code="invalid_policy") from None
+
+
+@router.post("/seals/{credential_id}")
+def set_seal(
+    request: Request,
+    credential_id: str,
+    csrf: CsrfForm,
+    clients_: Annotated[list[str] | None, Form(alias="clients")] = None,
+    per_minute: Annotated[str, Form(max_length=12)] = "",
+    per_day: Annotated[str, Form(max_length=12)] = "",
+    hours: Annotated[str, Form(max_length=11)] = "",
+    max_hashes_per_call: Annotated[str, Form(max_length=6)] = "",
+) -> Response:
+    """Mark an organization's credential as a seal, or change its policy (docs/seals.md)."""
+
+    def act(me: SignedIn) -> Response:
+        ctx = _ctx(request)
+        seals.set_policy(
+            ctx,
+            credential_id=credential_id,
+            clients=clients_ or [],
+            per_minute=_limit(per_minute, "per_minute"),
+            per_day=_limit(per_day, "per_day"),
+            hours=hours.strip() or None,
+            max_hashes_per_call=_limit(max_hashes_per_call, "max_hashes_per_call"),
+            actor=me.actor,
+        )
+        return _redirect(f"/admin/people/{quote(credentials.get_credential(ctx, credential_id).user_id)}?done=seal.set")
+
+    return _action(request, csrf, "credentials.write", act)
+
+
+@router.post("/seals/{credential_id}/remove")
+def remove_seal(request: Request, credential_id: str, csrf: CsrfForm) -> Response:
+    """Make a seal an ordinary credential again."""
+
+    def act(me: SignedIn) -> Response:
+        ctx = _ctx(request)
+        seals.remove_seal(ctx, credential_id=credential_id, actor=me.actor)
+        return _redirect(
+            f"/admin/people/{quote(credentials.get_credential(ctx, credential_id).user_id)}?done=seal.removed"
+        )
 
     return _action(request, csrf, "credentials.write", act)
 

@@ -9,6 +9,7 @@ Set ``ESIGN_UPDATE_SCREENSHOTS=1`` to refresh the guide's screenshots (``docs/im
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -277,3 +278,42 @@ def test_a_document_request_shows_its_first_pages_with_the_marks_box(
     expect(page.locator("#req-desc")).to_have_text("Quyết toán thuế TNCN")
     expect(page.locator("#req-pages")).to_be_hidden()
     expect(page.locator("#req-pages-title")).to_be_hidden()
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_a_push_message_shows_a_notification_from_the_service_worker(
+    localhost_server: RunningServer, page: Page, lang: str
+) -> None:
+    """The push service's side is tested in tests/server (a local endpoint decrypts what the server sent);
+    here DevTools hands the service worker a push message as a push service would deliver it."""
+    server = localhost_server
+    page.context.grant_permissions(["notifications"], origin=server.base_url)
+    phone = server.new_phone("Đỗ Thị Mai" if lang == "vi" else "Do Van Nam")
+    use_language(page, server, lang)
+    pair(page, phone)
+    page.locator('.tab[data-view="settings"]').click()
+    expect(page.locator("#push-enable")).to_be_visible()  # the server has a VAPID key (dev mode)
+    assert page.evaluate("navigator.serviceWorker.ready.then((r) => Boolean(r.active))")
+    cdp = page.context.new_cdp_session(page)
+    registrations: list[str] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(r["registrationId"] for r in event["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    for _ in range(100):  # the registrations are reported soon after enabling
+        if registrations:
+            break
+        page.wait_for_timeout(100)
+    assert registrations
+    message = {"type": "session", "session_id": "s-1", "title": "Yêu cầu ký mới", "body": "Cổng DVC · B3K-2KC"}
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": server.base_url, "registrationId": registrations[-1], "data": json.dumps(message)},
+    )
+    shown = page.wait_for_function(
+        """() => navigator.serviceWorker.ready
+             .then((r) => r.getNotifications())
+             .then((list) => list.length ? list.map((n) => [n.title, n.body, n.tag]) : null)"""
+    ).json_value()
+    assert shown == [["Yêu cầu ký mới", "Cổng DVC · B3K-2KC", "session-s-1"]]

@@ -52,8 +52,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop the seal tables (seal authorizations go too: they have no session)."""
-    op.execute("DELETE FROM csc_authorized_hashes WHERE authorization_id IN "
-               "(SELECT id FROM csc_authorizations WHERE session_id IS NULL)")
+    op.execute(
+        "DELETE FROM csc_authorized_hashes WHERE authorization_id IN "
+        "(SELECT id FROM csc_authorizations WHERE session_id IS NULL)"
+    )
     op.execute("DELETE FROM csc_authorizations WHERE session_id IS NULL")
     with op.batch_alter_table("csc_authorizations") as batch:
         batch.alter_column("session_id", existing_type=sa.String(36), nullable=False)

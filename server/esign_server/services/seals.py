@@ -283,7 +283,7 @@ _USAGE = select(
     func.coalesce(func.sum(case((col(SealBatch.at) > bindparam("minute_ago"), SealBatch.signatures), else_=0)), 0),
     func.coalesce(func.sum(case((col(SealBatch.at) >= bindparam("day_start"), SealBatch.signatures), else_=0)), 0),
 ).where(col(SealBatch.credential_id) == bindparam("credential_id"), col(SealBatch.at) >= bindparam("since"))
-_ADD_BATCH = insert(SealBatch)
+_ADD_BATCH = insert(SealBatch.__table__)  # type: ignore[attr-defined]  # Core, not the ORM's bulk-insert path
 
 
 def credential_and_seal(

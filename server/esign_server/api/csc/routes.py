@@ -411,7 +411,7 @@ def make_router(version: str) -> APIRouter:
         return ChallengeResponse(challenge=_b64(secrets.token_bytes(32)), expiresIn=csc.AUTHORIZE_TTL_SECONDS)
 
     @router.post("/signatures/signHash", response_model=SignHashResponse, responses=_ERRORS)
-    def sign_hash(body: SignHashRequest, client: CscClient, ctx: CtxDep) -> SignHashResponse:
+    def sign_hash(body: SignHashRequest, client: CscClient, ctx: CtxDep) -> Response:
         """Sign hashes the SAD authorizes (each once per authorization), with ``signAlgo``."""
         if body.operationMode != "S":
             raise ServiceError("only the synchronous operation mode (S) is offered")
@@ -428,7 +428,9 @@ def make_router(version: str) -> APIRouter:
         # Signed outside the write transaction; the SAD and the hashes are spent in one short one.
         with ctx.db.write() as session:
             result = unspent.spend(session)
-        return SignHashResponse(signatures=[_b64(s) for s in result.signatures])
+        # The declared SignHashResponse, encoded here in the worker thread: a model returned from a
+        # ``def`` route is validated again by FastAPI in a second thread-pool hop, per request.
+        return JSONResponse({"signatures": [_b64(s) for s in result.signatures]})
 
     @router.post("/signatures/timestamp", response_model=TimestampResponse, responses=_ERRORS)
     def timestamp(body: TimestampRequest, client: CscClient, ctx: CtxDep) -> TimestampResponse:
@@ -460,7 +462,8 @@ def _authorization_response(result: csc.AuthorizationResult) -> Any:
             ).model_dump(),
             status_code=202,
         )
-    return SadResponse(SAD=result.sad, expiresIn=result.expires_in)
+    # Encoded here (see sign_hash): the declared SadResponse, without FastAPI's second validation hop.
+    return JSONResponse(SadResponse(SAD=result.sad, expiresIn=result.expires_in).model_dump())
 
 
 router_v2 = make_router("v2")

@@ -2,10 +2,15 @@
 
 The key id is in the associated data, so a wrapped key copied onto another credential does not
 open. Unwrapped keys are kept in a bounded in-process cache: a key is parsed once, not per signature.
+Like an HSM-less signing server must, the cache holds decrypted key objects in this process's memory
+only (at rest the keys stay wrapped); an entry lives at most ``cache_ttl`` seconds and is used only
+for the exact wrapped key it was opened from, so a re-wrapped or replaced key (another process may
+have written it) is opened afresh, and :meth:`forget` drops one at once.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from threading import Lock
@@ -40,10 +45,12 @@ class SoftwareKeyStore:
 
     name = "software"
 
-    def __init__(self, master_key: bytes, *, cache_size: int = 4096) -> None:
+    def __init__(self, master_key: bytes, *, cache_size: int = 4096, cache_ttl: float = 300.0) -> None:
         self._sealer = Sealer(master_key)
-        self._cache: OrderedDict[str, Any] = OrderedDict()
+        # key id -> (the wrapped key it was opened from, the key object, when it was opened)
+        self._cache: OrderedDict[str, tuple[bytes, Any, float]] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_ttl = cache_ttl
         self._lock = Lock()
 
     def generate(self, key_id: str, algorithm: str) -> GeneratedKey:
@@ -55,11 +62,12 @@ class SoftwareKeyStore:
         return GeneratedKey(key.public_key(), self._sealer.seal(der, _aad(key_id)))
 
     def _key(self, key_id: str, key_ref: bytes) -> Any:
+        now = time.monotonic()
         with self._lock:
-            key = self._cache.get(key_id)
-            if key is not None:
+            entry = self._cache.get(key_id)
+            if entry is not None and entry[0] == key_ref and now - entry[2] < self._cache_ttl:
                 self._cache.move_to_end(key_id)
-                return key
+                return entry[1]
         der = self._sealer.open(key_ref, _aad(key_id))
         try:
             # The key is ours and GCM-authenticated: skip the (29 ms) RSA consistency check.
@@ -67,7 +75,8 @@ class SoftwareKeyStore:
         except ValueError as exc:
             raise KeyAccessError(f"wrapped key of {key_id} is unreadable: {exc}") from None
         with self._lock:
-            self._cache[key_id] = key
+            self._cache[key_id] = (bytes(key_ref), key, now)
+            self._cache.move_to_end(key_id)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return key

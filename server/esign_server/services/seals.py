@@ -309,10 +309,7 @@ def may_use(session: OrmSession, *, client_id: str, credential_id: str) -> bool:
 
 def hashes_digest(hashes: Sequence[bytes]) -> str:
     """SHA-256 (hex) over the batch's hashes in order: what the audit log keeps of a batch."""
-    digest = hashlib.sha256()
-    for value in hashes:
-        digest.update(value)
-    return digest.hexdigest()
+    return hashlib.sha256(b"".join(hashes)).hexdigest()  # one call, not one update per hash
 
 
 def check_hours(start: int | None, end: int | None, now: datetime) -> None:

@@ -23,6 +23,8 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+POOL_RECYCLE_SECONDS = 1800
+"""PostgreSQL connections older than this are replaced at their next checkout."""
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 """SQLite checkpoints the WAL itself at this size (~40 MB); the server checkpoints long before."""
 
@@ -137,7 +139,13 @@ class Database:
             self.engine = _sqlite_engine(self.url, immediate=True)
             self.read_engine = _sqlite_engine(self.url, immediate=False)
         else:
-            self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
+            # No ping per checkout (a round trip before every transaction): a connection the server
+            # or a network cut dropped fails its statement, the step answers 503 with Retry-After
+            # (api/errors.py), and SQLAlchemy then replaces every pooled connection older than it.
+            # Connections are renewed before idle timeouts of proxies and firewalls can drop them.
+            self.engine = create_engine(
+                self.url, pool_size=pool_size, max_overflow=2 * pool_size, pool_recycle=POOL_RECYCLE_SECONDS
+            )
             self.read_engine = self.engine
         # SQLite has one writer at a time. The writers of this process take turns on a lock: SQLite's
         # busy handler, which sleeps in steps growing to 100 ms, then only settles turns between processes.

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from esign_server.api.deps import CtxDep, CurrentDevice, DeviceCallDep
+from esign_server.api.deps import CtxDep, CurrentDevice, DeviceCall, DeviceCallDep
 from esign_server.api.views import mobile_sessions
 from esign_server.context import ServerContext
 from esign_server.models import Device, User
@@ -129,12 +129,17 @@ def get_session(session_id: str, device: CurrentDevice, ctx: CtxDep) -> MobileSe
 
 
 @router.post("/sessions/{session_id}/confirm", response_model=MobileSession)
-def confirm(session_id: str, body: Confirm, device: DeviceCallDep) -> MobileSession:
+async def confirm(session_id: str, body: Confirm, device: DeviceCallDep) -> MobileSession:
     """Confirm with the current TOTP code: the items are signed at once."""
+    # async with the blocking step in one thread-pool call (a ``def`` endpoint's response would be
+    # validated in a second hop).
+    return await run_in_threadpool(_confirm, session_id, body.code, device)
+
+
+def _confirm(session_id: str, code: str, device: DeviceCall) -> MobileSession:
+    """The confirmation's blocking part (thread pool)."""
     # The device token is checked inside the confirmation's own transaction.
-    row = session_service.confirm_with_token(
-        device.ctx, device_token=device.token, session_id=session_id, code=body.code
-    )
+    row = session_service.confirm_with_token(device.ctx, device_token=device.token, session_id=session_id, code=code)
     return mobile_sessions(device.ctx, [row])[0]
 
 

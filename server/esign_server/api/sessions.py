@@ -10,8 +10,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from esign_server.api.deps import CtxDep, SessionsClient
+from esign_server.api.deps import ClientCaller, CtxDep, SessionsClient
 from esign_server.api.views import credential_public, session_public
+from esign_server.context import ServerContext
 from esign_server.schemas import CredentialPublic, ErrorBody, SessionCreate, SessionList, SessionPublic
 from esign_server.services import sessions as session_service
 from esign_server.services.documents import MEDIA_TYPES, DocumentIn
@@ -35,7 +36,7 @@ router = APIRouter(
         409: {"model": ErrorBody},
     },
 )
-def create_session(
+async def create_session(
     body: SessionCreate,
     caller: SessionsClient,
     ctx: CtxDep,
@@ -43,6 +44,18 @@ def create_session(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> SessionPublic:
     """Ask the credential's holder to sign ``items``; show them ``confirmation_code``."""
+    # async with the blocking step in one thread-pool call: for a ``def`` endpoint FastAPI would
+    # also validate the response in the thread pool, a second hop per request.
+    public, created = await run_in_threadpool(_create_session, body, caller, ctx, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return public
+
+
+def _create_session(
+    body: SessionCreate, caller: ClientCaller, ctx: ServerContext, idempotency_key: str | None
+) -> tuple[SessionPublic, bool]:
+    """The session create's blocking part (thread pool): the new (or replayed) session, and whether it is new."""
     documents = [DocumentIn(d.name, d.format, d.content, dict(d.options)) for d in body.documents or ()]
     row, created = session_service.create_session(
         ctx,
@@ -57,9 +70,7 @@ def create_session(
         ttl_seconds=body.ttl_seconds,
         documents=documents,
     )
-    if not created:
-        response.status_code = 200
-    return session_public(row)
+    return session_public(row), created
 
 
 @router.get("/sessions", response_model=SessionList)

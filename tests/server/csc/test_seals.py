@@ -222,6 +222,21 @@ async def test_the_seal_sad_signs_only_the_authorized_hashes_once(
     assert (await seal_authorize(http, rp, seal_id, [])).status_code == 400  # no hashes, no SAD
 
 
+async def test_a_hash_sent_twice_in_a_batch_is_signed_exactly_twice(
+    http: httpx.AsyncClient, admin: Integrator, rp: Integrator, seal_id: str
+) -> None:
+    # The batch statements count each distinct hash (one row with allowed = 2) on SQLite and PostgreSQL.
+    assert (await make_seal(http, admin, seal_id, clients=[rp.client_id])).status_code == 200
+    twice, once = h("g0"), h("g1")
+    sad = (await seal_authorize(http, rp, seal_id, [twice, once, twice])).json()["SAD"]
+    refused = await sign_hash(http, rp, seal_id, sad, [twice, twice, twice])
+    assert refused.status_code == 400  # three of a hash authorized twice: nothing is signed
+    signed = await sign_hash(http, rp, seal_id, sad, [twice, once, twice])
+    assert signed.status_code == 200
+    assert len(signed.json()["signatures"]) == 3
+    assert (await sign_hash(http, rp, seal_id, sad, [twice])).status_code == 400  # used up
+
+
 async def test_only_an_organizations_active_credential_becomes_a_seal(
     ctx: ServerContext, http: httpx.AsyncClient, admin: Integrator, rp: Integrator, person: Person, seal_id: str
 ) -> None:

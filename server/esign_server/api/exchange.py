@@ -113,12 +113,12 @@ async def list_inbox(
     org: Annotated[str | None, Query(max_length=40, description="One of the codes bound to the caller")] = None,
     include_acked: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[InboxEntryPublic]:
+) -> list[exchange.InboxEntry]:
     """Packages delivered to the organizations this relying system is bound to, oldest first."""
-    entries = await run_in_threadpool(
+    # The response_model turns the service's entries into the wire schema (and validates them).
+    return await run_in_threadpool(
         exchange.inbox, caller.ctx, client_id=caller.client_id, org_code=org, include_acked=include_acked, limit=limit
     )
-    return [InboxEntryPublic(**dataclasses.asdict(e)) for e in entries]
 
 
 @router.get(

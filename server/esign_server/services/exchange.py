@@ -34,7 +34,7 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -750,7 +750,7 @@ class InboxEntry:
     subject: str | None
     status_code: str | None
     state: str
-    received_at: Any
+    received_at: datetime
 
 
 def inbox(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from esign.errors import EsignError, InvalidInput
+from esign.signers.cli_options import CredentialOption, OtpOption, RemoteOption
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -59,16 +60,9 @@ def sign(
         list[Path] | None,
         typer.Option("--trust", help="Trust anchor for B-LT material (default: the root in the key's chain)."),
     ] = None,
-    remote: Annotated[
-        str | None,
-        typer.Option(
-            "--remote",
-            help="CSC v2 signing service URL: the key stays there (client id/secret from "
-            "$ESIGN_CLIENT_ID/$ESIGN_CLIENT_SECRET or $ESIGN_ACCESS_TOKEN).",
-        ),
-    ] = None,
-    credential: Annotated[str | None, typer.Option("--credential", help="Credential id on --remote.")] = None,
-    otp: Annotated[str | None, typer.Option("--otp", help="OTP for --remote (default: confirm on the phone).")] = None,
+    remote: RemoteOption = None,
+    credential: CredentialOption = None,
+    otp: OtpOption = None,
     preset: Annotated[
         str | None,
         typer.Option(

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from esign.signers.cli_options import CredentialOption, OtpOption, RemoteOption
+
 app = typer.Typer(help="Sign and verify XML (XMLDSig, XAdES, e-invoice).", no_args_is_help=True)
 
 
@@ -42,16 +44,9 @@ def sign(
     c14n: Annotated[str, typer.Option("--c14n", help="exclusive or inclusive.")] = "exclusive",
     scheme: Annotated[str | None, typer.Option("--scheme", help="rsa-pss to use RSASSA-PSS.")] = None,
     tsa: Annotated[str | None, typer.Option("--tsa", help="RFC 3161 time-stamping URL (B-T, B-LT).")] = None,
-    remote: Annotated[
-        str | None,
-        typer.Option(
-            "--remote",
-            help="CSC v2 signing service URL: the key stays there (client id/secret from "
-            "$ESIGN_CLIENT_ID/$ESIGN_CLIENT_SECRET or $ESIGN_ACCESS_TOKEN).",
-        ),
-    ] = None,
-    credential: Annotated[str | None, typer.Option("--credential", help="Credential id on --remote.")] = None,
-    otp: Annotated[str | None, typer.Option("--otp", help="OTP for --remote (default: confirm on the phone).")] = None,
+    remote: RemoteOption = None,
+    credential: CredentialOption = None,
+    otp: OtpOption = None,
 ) -> None:
     """Sign an XML document with a key file, or with a key on a remote signing service."""
     from esign.xml.commands import sign as run

@@ -62,6 +62,7 @@ from bench.server_flow import (  # noqa: E402
     pct,
     start,
     start_bare,
+    start_bare_seal,
     tree_cpu,
     verify_identity,
 )
@@ -497,17 +498,22 @@ def main_seal(args: argparse.Namespace, kinds: list[str], env: dict[str, str], u
     server = start([esign, "server", "run", "--port", str(port), "--workers", "1"], env, url)
     rows = []
     loads = [load_average()]
+    bares: dict[str, Any] = {}
     try:
         for kind in kinds:
+            bare, bare_url = bares[kind] = start_bare_seal(env, kind)
             seal_batches(url, sandbox, kind, args.clients, 1.0, server.pid)  # warm-up: keys, pools, plans
+            seal_batches(bare_url, sandbox, kind, args.clients, 1.0, bare.pid)
             for n in range(args.rounds):
                 floors = signing_floors(kind, args.floor_seconds)
                 run = seal_batches(url, sandbox, kind, args.clients, args.seconds, server.pid)
-                rows.append((kind, n, floors, run))
+                ceiling = seal_batches(bare_url, sandbox, kind, args.clients, args.seconds, bare.pid)
+                rows.append((kind, n, floors, run, ceiling))
                 loads.append(load_average())
     finally:
-        server.terminate()
-        server.wait()
+        for process in (server, *(b for b, _ in bares.values())):
+            process.terminate()
+            process.wait()
         ctx.close()
     database = "PostgreSQL" if env["ESIGN_DATABASE_URL"].startswith("postgres") else "SQLite"
     print(f"\nSeal batches ({database}, one server process, {args.clients} clients, 100 hashes per call)\n")
@@ -515,11 +521,13 @@ def main_seal(args: argparse.Namespace, kinds: list[str], env: dict[str, str], u
         "| key | round | signatures/s | floor 1 thread | floor threads (all cores) | floor processes (all cores) "
         "| server cores used | matching floor | rate / matching floor | rate / 1-thread floor "
         "| server CPU µs per signature | floor CPU µs per signature | by CPU: floor / server "
-        "| server CPU ms per batch outside signing |"
+        "| server CPU ms per batch outside signing | bare stock app signatures/s | its CPU µs per signature "
+        "| bare / 1-thread floor |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     summary: dict[str, list[tuple[float, float, float]]] = {}
-    for kind, n, floors, run in rows:
+    ceilings: dict[str, list[float]] = {}
+    for kind, n, floors, run, ceiling in rows:
         # The server signs in its thread pool: on more than one core its floor is the threads floor.
         matching = "threads" if run["server_cores"] > 1.2 else "single"
         ratio = run["rate"] / floors[matching]
@@ -531,8 +539,10 @@ def main_seal(args: argparse.Namespace, kinds: list[str], env: dict[str, str], u
             f"| {kind} | {n + 1} | {run['rate']:,.0f} | {floors['single']:,.0f} | {floors['threads']:,.0f} "
             f"| {floors['processes']:,.0f} | {run['server_cores']:.2f} | {matching} | {ratio:.0%} "
             f"| {run['rate'] / floors['single']:.0%} | {server_us:.1f} | {floors['cpu_us']:.1f} | {by_cpu:.0%} "
-            f"| {outside_ms:.2f} |"
+            f"| {outside_ms:.2f} | {ceiling['rate']:,.0f} | {ceiling['server_cpu_ms_per_sig'] * 1000:.1f} "
+            f"| {ceiling['rate'] / floors['single']:.0%} |"
         )
+        ceilings.setdefault(kind, []).append(ceiling["rate"] / floors["single"])
     print()
     for kind, ratios in summary.items():
         print(
@@ -540,7 +550,8 @@ def main_seal(args: argparse.Namespace, kinds: list[str], env: dict[str, str], u
             f"rate / single-core floor = {statistics.median(s for _, s, _ in ratios):.0%}, "
             f"by CPU (floor CPU per signature / server CPU per signature) = "
             f"{statistics.median(c for _, _, c in ratios):.0%} "
-            f"(aims: RSA-2048 >= 85% of the matching floor, P-256 >= 50% of the single-core floor)"
+            f"(aims: RSA-2048 >= 85% of the matching floor, P-256 >= 50% of the single-core floor); "
+            f"the bare stock app (no database): {statistics.median(ceilings[kind]):.0%} of the single-core floor"
         )
     print(
         f"\n(client: {args.clients} httpx threads in this process; {args.seconds:g} s per measurement, "

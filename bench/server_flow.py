@@ -72,6 +72,89 @@ def bare_app() -> Any:
     return app
 
 
+class BareAuthorize(BaseModel):
+    """``credentials/authorize`` as the bare seal app reads it."""
+
+    credentialID: str
+    numSignatures: int
+    hashes: list[str]
+    hashAlgorithmOID: str | None = None
+
+
+class BareSignHash(BaseModel):
+    """``signatures/signHash`` as the bare seal app reads it."""
+
+    credentialID: str
+    SAD: str
+    hashes: list[str]
+    hashAlgorithmOID: str | None = None
+    signAlgo: str
+
+
+def bare_seal_app() -> Any:
+    """The ceiling of a seal batch on stock parts: a FastAPI app with CSC ``authorize`` and
+    ``signHash`` routes (``def`` routes in the thread pool, pydantic bodies, ``JSONResponse``) that keeps
+    each SAD and its hashes in memory and signs with a key parsed once: no database, no token check,
+    no audit. What the real server spends beyond this is its own."""
+    import secrets
+    import threading
+    from collections import Counter
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    kind = os.environ.get("ESIGN_BENCH_KEY", "p256")
+    key: Any = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "p256"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    prehashed = Prehashed(hashes.SHA256())
+    ecdsa, pkcs1 = ec.ECDSA(prehashed), padding.PKCS1v15()
+    sads: dict[str, Counter[bytes]] = {}
+    lock = threading.Lock()
+    app = FastAPI()
+
+    @app.post("/csc/v2/oauth2/token")
+    def token() -> dict[str, str]:
+        return {"access_token": "bare", "token_type": "Bearer"}
+
+    @app.post("/csc/v2/credentials/authorize")
+    def authorize(body: BareAuthorize) -> JSONResponse:
+        wanted = Counter(base64.b64decode(h) for h in body.hashes)
+        sad = secrets.token_urlsafe(32)
+        with lock:
+            sads[sad] = wanted
+        return JSONResponse({"SAD": sad, "expiresIn": 300})
+
+    @app.post("/csc/v2/signatures/signHash")
+    def sign_hash(body: BareSignHash) -> JSONResponse:
+        digests = [base64.b64decode(h) for h in body.hashes]
+        with lock:
+            allowed = sads.pop(body.SAD, None)
+        if allowed is None or Counter(digests) - allowed:
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        if isinstance(key, rsa.RSAPrivateKey):
+            signatures = [key.sign(d, pkcs1, prehashed) for d in digests]
+        else:
+            signatures = [key.sign(d, ecdsa) for d in digests]
+        return JSONResponse({"signatures": [base64.b64encode(s).decode() for s in signatures]})
+
+    return app
+
+
+def start_bare_seal(env: dict[str, str], kind: str) -> tuple[subprocess.Popen[bytes], str]:
+    """:func:`bare_seal_app` under one uvicorn worker, started as :func:`start_bare` starts its app."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "bench.server_flow:bare_seal_app", "--port", str(port)]
+    cmd += ["--log-level", "warning", "--no-access-log", "--http", "httptools", "--loop", "uvloop"]
+    url = f"http://127.0.0.1:{port}"
+    return start(cmd, {**env, "ESIGN_BENCH_KEY": kind}, url), url
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import subprocess
 from collections import Counter
@@ -172,19 +173,18 @@ def check_database(
                 if state_of.get(sid) != "signed":
                     bad(f"session {sid}: the client got signatures but the database says {state_of.get(sid)}")
             auths = conn.execute(
-                text("SELECT id, session_id, num_signatures, signatures_used, sad_hash FROM csc_authorizations")
+                text(
+                    "SELECT id, session_id, num_signatures, signatures_used, sad_hash, hash_algorithm, digests "
+                    "FROM csc_authorizations"
+                )
             ).all()
-            used_by_auth: Counter[str] = Counter()
-            for h in conn.execute(text("SELECT authorization_id, allowed, used FROM csc_authorized_hashes")):
-                used_by_auth[h.authorization_id] += h.used
-                if h.used > h.allowed:
-                    bad(f"authorization {h.authorization_id}: a hash signed {h.used} times, allowed {h.allowed}")
             for a in auths:
                 report.csc_signatures += a.signatures_used
                 if a.signatures_used > a.num_signatures:
                     bad(f"authorization {a.id}: {a.signatures_used} signatures of {a.num_signatures} authorized")
-                if used_by_auth[a.id] != a.signatures_used:
-                    bad(f"authorization {a.id}: hash counters {used_by_auth[a.id]} != SAD counter {a.signatures_used}")
+                left = len(a.digests) // hashlib.new(a.hash_algorithm).digest_size
+                if a.signatures_used + left != a.num_signatures:
+                    bad(f"authorization {a.id}: {left} left, {a.signatures_used} signed of {a.num_signatures}")
                 if a.signatures_used and state_of.get(a.session_id) != "signed":
                     bad(f"authorization {a.id}: signed while its session is {state_of.get(a.session_id)}")
                 if a.sad_hash is not None and state_of.get(a.session_id) != "signed":

@@ -1,15 +1,17 @@
 """CSC API authorizations: the Signature Activation Data (SAD) and the hashes it may sign.
 
 A CSC authorization rides on a :class:`~esign_server.models.SigningSession` of kind ``csc`` (the
-user confirms it like any other session); these tables add what the CSC flow needs on top: the
-SAD (kept as a SHA-256, never in clear), its expiry, and a use counter per authorized hash so a
-SAD signs exactly the authorized hashes, each as many times as it was authorized, and no more.
+user confirms it like any other session), or stands alone for an organization seal; this table adds
+what the CSC flow needs on top: the SAD (kept as a SHA-256, never in clear), its expiry, and the
+authorized hashes not signed yet, so a SAD signs exactly the authorized hashes, each as many times as
+it was authorized, and no more.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from esign_server.db import UTCDateTime, utcnow
@@ -35,15 +37,7 @@ class CscAuthorization(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     """Until the user confirms: the session's expiry; afterwards: the SAD's."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class CscAuthorizedHash(SQLModel, table=True):
-    """A hash a SAD may sign, with how many times it was authorized and how many times it was signed."""
-
-    __tablename__ = "csc_authorized_hashes"
-
-    authorization_id: str = Field(foreign_key="csc_authorizations.id", primary_key=True, max_length=36)
-    digest: str = Field(primary_key=True, max_length=128)
-    """The hash, lowercase hex."""
-    allowed: int = Field(default=1)
-    used: int = Field(default=0)
+    digests: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    """The authorized hashes not signed yet, each the digest size of ``hash_algorithm``, concatenated in
+    sorted order (a hash authorized twice is there twice). One value, not a row per hash: a batch of
+    100 hashes is one row to write and one to update, and ``signatures_used`` versions it."""

@@ -22,15 +22,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, bindparam, insert, text, update
-from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy import LargeBinary, and_, bindparam, insert, text, update
 from sqlmodel import col, select
 
 from esign.algorithms import DigestAlgorithm, SignatureAlgorithm, digest_algorithm
 from esign.errors import EsignError, InvalidInput, KeyAccessError
 from esign_server.db import StepTransaction, UTCDateTime, rows_changed, utcnow
-from esign_server.models import Credential, SigningSession, User
-from esign_server.models.csc import CscAuthorization, CscAuthorizedHash
+from esign_server.models import Credential, SealClient, SealPolicy, SigningSession, User
+from esign_server.models.csc import CscAuthorization
 from esign_server.services import audit, seals
 from esign_server.services import sessions as session_service
 from esign_server.services.credentials import default_signature_algorithm, public_key_of
@@ -186,10 +185,9 @@ def authorize(
                 hash_algorithm=hash_algorithm.value,
                 num_signatures=len(hashes),
                 expires_at=row.expires_at,
+                digests=digest_set(hashes),
             )
         )
-        session.flush()
-        _add_authorized_hashes(session, authorization_id, hashes)
     if otp is None:
         return AuthorizationResult(authorization_id, "pending", AUTHORIZE_TTL_SECONDS, row.confirmation_code)
     try:
@@ -202,44 +200,25 @@ def authorize(
     return _issue_sad(ctx, authorization_id, row)
 
 
-_ADD_HASHES = insert(CscAuthorizedHash.__table__)  # type: ignore[attr-defined]  # Core executemany, no ORM bulk
 _ADD_AUTHORIZATION = insert(CscAuthorization.__table__)  # type: ignore[attr-defined]
 
 
-_ADD_HASHES_SQL = {
-    # The statement in the driver's own parameter style: ``exec_driver_sql`` hands the rows to the
-    # driver's ``executemany`` as they are, with no per-row parameter processing in SQLAlchemy (which
-    # cost more than the rows' INSERT for a batch of 100 hashes).
-    "qmark": "INSERT INTO csc_authorized_hashes (authorization_id, digest, allowed, used) VALUES (?, ?, ?, 0)",
-    "format": "INSERT INTO csc_authorized_hashes (authorization_id, digest, allowed, used) VALUES (%s, %s, %s, 0)",
-    "pyformat": "INSERT INTO csc_authorized_hashes (authorization_id, digest, allowed, used) VALUES (%s, %s, %s, 0)",
-}
+def digest_set(hashes: Sequence[bytes]) -> bytes:
+    """The value of ``csc_authorizations.digests`` for ``hashes``: each digest once per time it is
+    authorized, concatenated in sorted order."""
+    return b"".join(sorted(hashes))
 
 
-_ADD_HASHES_PG = (
-    "INSERT INTO csc_authorized_hashes (authorization_id, digest, allowed, used) "
-    "SELECT %s, d, n, 0 FROM unnest(%s::text[], %s::int[]) AS t(d, n)"
-)
-
-
-def _add_authorized_hashes(session: OrmSession, authorization_id: str, hashes: Sequence[bytes]) -> None:
-    """The rows of the hashes an authorization covers, in one ``executemany`` (not one ORM object each)."""
-    counts = Counter(d.hex() for d in hashes)
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        # One statement with two array parameters: psycopg's executemany sends a batch row by row
-        # (a pipeline, but Python work per row that cost more than the rows' INSERT).
-        conn.exec_driver_sql(_ADD_HASHES_PG, (authorization_id, list(counts), list(counts.values())))
-        return
-    rows = [(authorization_id, digest, count) for digest, count in counts.items()]
-    sql = _ADD_HASHES_SQL.get(conn.dialect.paramstyle)
-    if sql is None:  # another driver: SQLAlchemy's own executemany
-        conn.execute(
-            _ADD_HASHES,
-            [{"authorization_id": a, "digest": d, "allowed": n, "used": 0} for a, d, n in rows],
-        )
-        return
-    conn.exec_driver_sql(sql, rows)
+def take_digests(left: bytes, size: int, hashes: Sequence[bytes]) -> bytes | None:
+    """What an authorization may still sign once ``hashes`` are signed: ``left`` (a :func:`digest_set`
+    of ``size``-byte digests) less one of each of ``hashes``; None when one of them is not left
+    (never authorized, or signed as often as it was authorized)."""
+    remaining = Counter(left[i : i + size] for i in range(0, len(left), size))
+    for digest in hashes:
+        if remaining[digest] <= 0:
+            return None
+        remaining[digest] -= 1
+    return b"".join(sorted(remaining.elements()))
 
 
 def require_grant(ctx: ServerContext, *, client_id: str, credential_id: str) -> Credential:
@@ -302,9 +281,9 @@ def _authorize_seal(
                     "sad_hash": sad_hash(sad),
                     "expires_at": now + timedelta(seconds=SAD_TTL_SECONDS),
                     "created_at": now,
+                    "digests": digest_set(hashes),
                 },
             )
-            _add_authorized_hashes(session, authorization_id, hashes)
             # Last before the audit event: the policy row stays locked (batches of this seal wait on
             # each other, in every server process) only for the checks and the commit.
             seals.admit_batch(session, client_id=client_id, credential_id=credential.id, count=len(hashes))
@@ -413,49 +392,21 @@ def extend_transaction(ctx: ServerContext, *, client_id: str, credential_id: str
     return AuthorizationResult(auth.id, "authorized", SAD_TTL_SECONDS, code, new)
 
 
-_SPEND_SAD = text(
-    "UPDATE csc_authorizations SET signatures_used = signatures_used + :k "
-    "WHERE sad_hash = :sad AND client_id = :client AND credential_id = :credential "
-    "AND signatures_used + :k <= num_signatures AND expires_at > :now"
-).bindparams(bindparam("now", type_=UTCDateTime()))
-# Every hash of a batch signed as often (usually once) in one statement: a statement per hash cost
-# ~1 ms per hash on PostgreSQL (a round trip each), more than the signature itself.
-_SPEND_HASHES = text(
-    "UPDATE csc_authorized_hashes SET used = used + :k "
-    "WHERE authorization_id = :auth AND digest IN :digests AND used + :k <= allowed"
-).bindparams(bindparam("digests", expanding=True))
-# The authorization and the credential's key in one statement (one round trip per signHash).
-_SPEND_HASHES_PG = (
-    "UPDATE csc_authorized_hashes SET used = used + %s "
-    "WHERE authorization_id = %s AND digest = ANY(%s::text[]) AND used + %s <= allowed"
-)
-_SPEND_HASHES_MARK = {"qmark": "?", "format": "%s", "pyformat": "%s"}
-_spend_hashes_sql: dict[tuple[str, int], str] = {}
-
-
-def _spend_hashes(conn: Connection, authorization_id: str, count: int, digests: list[str]) -> int:
-    """Spend ``count`` signatures of each of ``digests``; how many of them had that many left.
-
-    The statement goes to the driver as it is (``exec_driver_sql``, its text cached per parameter
-    style and number of digests): SQLAlchemy's expanding ``IN`` re-renders and re-processes a
-    hundred parameters on every call, more Python than the UPDATE costs the database."""
-    if conn.dialect.name == "postgresql":  # one array parameter, not one parameter per digest
-        return rows_changed(conn.exec_driver_sql(_SPEND_HASHES_PG, (count, authorization_id, digests, count)))
-    mark = _SPEND_HASHES_MARK.get(conn.dialect.paramstyle)
-    if mark is None:  # another driver: SQLAlchemy's expanding IN
-        result = conn.execute(_SPEND_HASHES, {"k": count, "auth": authorization_id, "digests": digests})
-        return rows_changed(result)
-    key = (mark, len(digests))
-    sql = _spend_hashes_sql.get(key)
-    if sql is None:
-        marks = ", ".join([mark] * len(digests))  # placeholders only: the values go as parameters
-        sql = "UPDATE csc_authorized_hashes SET used = used + {0} WHERE authorization_id = {0} AND digest IN ({1}) "
-        sql = _spend_hashes_sql.setdefault(key, (sql + "AND used + {0} <= allowed").format(mark, marks))
-    return rows_changed(conn.exec_driver_sql(sql, (count, authorization_id, *digests, count)))
+# Spends the SAD and its hashes at once: ``signatures_used`` versions the row, so of two requests
+# spending the same SAD only the first changes it; the other judges its hashes again on what is left.
+_SPEND = text(
+    "UPDATE csc_authorizations SET signatures_used = :total, digests = :left "
+    "WHERE id = :id AND sad_hash = :sad AND client_id = :client AND credential_id = :credential "
+    "AND signatures_used = :used AND :total <= num_signatures AND expires_at > :now"
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("left", type_=LargeBinary()))
+_LEFT = text("SELECT signatures_used, digests FROM csc_authorizations WHERE id = :id AND sad_hash = :sad")
+SPEND_ATTEMPTS = 8
+"""How often a signHash re-judges its hashes when other requests of the same SAD spend first."""
 
 
 _AUTHORIZATION_AND_KEY = text(
-    "SELECT a.id, a.session_id, a.client_id, a.credential_id, a.hash_algorithm, c.status, c.keystore, c.key_ref, "
+    "SELECT a.id, a.session_id, a.client_id, a.credential_id, a.hash_algorithm, a.signatures_used, a.digests, "
+    "c.status, c.keystore, c.key_ref, "
     "g.client_id AS granted, p.credential_id AS seal, s.client_id AS seal_client, p.hours_start, p.hours_end "
     "FROM csc_authorizations a JOIN credentials c ON c.id = a.credential_id "
     "LEFT JOIN relying_system_grants g ON g.client_id = a.client_id AND g.user_id = c.user_id "
@@ -498,30 +449,45 @@ class UnspentSignatures:
     authorization_id: str
     session_id: str | None
     hashes: Sequence[bytes]
+    used: int
+    """``signatures_used`` when the hashes were judged."""
+    left: bytes
+    """What the authorization may still sign once these are spent (judged against ``used``)."""
 
     def spend(self, conn: StepTransaction) -> HashSignatures:
         """Spend the SAD and each authorized hash, audit the signing; the signatures, to hand out once
-        ``conn``'s transaction commits. :class:`InvalidSad` if another request spent them first."""
-        spent = conn.execute(
-            _SPEND_SAD,
-            {
-                "k": len(self.hashes),
-                "sad": self.sad_digest,
-                "client": self.client_id,
-                "credential": self.credential_id,
-                "now": utcnow(),
-            },
-        )
-        if rows_changed(spent) != 1:
-            raise InvalidSad()
-        by_count: dict[int, list[str]] = {}
-        for digest, count in Counter(h.hex() for h in self.hashes).items():
-            by_count.setdefault(count, []).append(digest)
-        connection = conn.connection()
-        for count, digests in by_count.items():
-            taken = _spend_hashes(connection, self.authorization_id, count, digests)
-            if taken != len(digests):
+        ``conn``'s transaction commits. :class:`InvalidSad` if the SAD is spent, expired or withdrawn,
+        or another request signed these hashes first."""
+        used, left, count = self.used, self.left, len(self.hashes)
+        size = len(self.hashes[0])
+        for _ in range(SPEND_ATTEMPTS):
+            spent = conn.execute(
+                _SPEND,
+                {
+                    "total": used + count,
+                    "left": left,
+                    "id": self.authorization_id,
+                    "sad": self.sad_digest,
+                    "client": self.client_id,
+                    "credential": self.credential_id,
+                    "used": used,
+                    "now": utcnow(),
+                },
+            )
+            if rows_changed(spent) == 1:
+                break
+            # Another request of this SAD spent first (or it expired or was replaced): judge again.
+            now = conn.execute(_LEFT, {"id": self.authorization_id, "sad": self.sad_digest}).first()
+            if now is None or now.signatures_used == used:
+                raise InvalidSad()
+            found = take_digests(bytes(now.digests), size, self.hashes)
+            if found is None:
                 raise InvalidSad("a hash was not authorized by this SAD (or was already signed)")
+            used, left = now.signatures_used, found
+        else:
+            raise CscError(
+                "too many requests spend this SAD at once; retry", code="temporarily_unavailable", status=503
+            )
         audit.record(
             conn,
             actor=f"client:{self.client_id}",
@@ -571,6 +537,11 @@ def make_hash_signatures(
         raise CscError(f"the SAD authorizes {found.hash_algorithm} hashes, not {hash_algorithm.value}")
     if found.status != "active":
         raise CscError("the credential is not active")
+    # Judged before signing, so a SAD cannot make the key sign what it will then refuse to hand out;
+    # judged again at the spend, when another request of the same SAD got there first.
+    left = take_digests(bytes(found.digests), hash_algorithm.digest_size, hashes)
+    if left is None:
+        raise InvalidSad("a hash was not authorized by this SAD (or was already signed)")
     algorithm = _algorithm_for(ctx, credential_id, hash_algorithm, sign_algo)
     store = ctx.keystore(found.keystore)
     key_ref = bytes(found.key_ref)
@@ -594,21 +565,36 @@ def make_hash_signatures(
         found.id,
         found.session_id,
         hashes,
+        found.signatures_used,
+        left,
     )
 
 
 def credential_ids_for_user(ctx: ServerContext, *, client_id: str, user_id: str, only_valid: bool = False) -> list[str]:
-    """A user's credential ids, oldest first (``credentials/list``), for a relying system the user authorised."""
+    """A user's credential ids, oldest first (``credentials/list``), that ``client_id`` may use: the
+    holder's credentials when the holder authorised the relying system, and the organization seals
+    whose policy names it (a seal needs no grant; a seal that does not name it is not listed)."""
     with ctx.db.read() as session:
         user = session.get(User, user_id)
         if user is None:
             raise CscError(f"unknown userID {user_id}")
-        if not is_granted(session, client_id=client_id, user_id=user_id):
-            raise CscError("this relying system is not authorised by this user", code="access_denied", status=403)
-        query = select(Credential.id).where(Credential.user_id == user_id)
+        granted = is_granted(session, client_id=client_id, user_id=user_id)
+        query = (
+            select(Credential.id, SealPolicy.credential_id, SealClient.client_id)
+            .outerjoin(SealPolicy, col(SealPolicy.credential_id) == col(Credential.id))
+            .outerjoin(
+                SealClient,
+                and_(col(SealClient.credential_id) == col(Credential.id), col(SealClient.client_id) == client_id),
+            )
+            .where(Credential.user_id == user_id)
+        )
         if only_valid:
             query = query.where(Credential.status == "active")
-        return list(session.exec(query.order_by(col(Credential.created_at))).all())
+        rows = session.exec(query.order_by(col(Credential.created_at))).all()
+    ids = [cid for cid, seal, allowed in rows if (allowed is not None if seal is not None else granted)]
+    if not ids and not granted:
+        raise CscError("this relying system is not authorised by this user", code="access_denied", status=403)
+    return ids
 
 
 def signature_algorithm_oids(credential: Credential) -> list[str]:

@@ -6,6 +6,7 @@ Everything goes through the real HTTP API (admin API, CSC API) on SQLite and Pos
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from sqlmodel import col, select
 
 from tests.softhsm import make_softhsm_token
 
-from ..conftest import Integrator, Person, register_client, verify_in_person
+from ..conftest import Integrator, Person, grant_all, register_client, verify_in_person
 from .conftest import b64, csc_post, h
 
 SHA256 = "2.16.840.1.101.3.4.2.1"
@@ -152,6 +153,28 @@ async def test_only_the_named_relying_systems_use_the_seal(
     assert late.json()["error"] == "access_denied"
 
 
+async def test_credentials_list_shows_a_seal_to_the_systems_it_names_only(
+    ctx: ServerContext, http: httpx.AsyncClient, admin: Integrator, seal_id: str
+) -> None:
+    holder = credentials.get_credential(ctx, seal_id).user_id
+    sealer = register_client(ctx, ["csc"], name="Hệ thống hóa đơn điện tử", authorised_by_all=False)
+    stranger = register_client(ctx, ["csc"], name="Hệ thống lạ", authorised_by_all=False)
+    ordinary = credentials.issue_credential(ctx, user_id=holder, key_algorithm="p256", label="Khóa", actor="test").id
+    assert (await make_seal(http, admin, seal_id, clients=[sealer.client_id])).status_code == 200
+    # The seal's system has no grant from the organization: it sees the seal, not the other credential.
+    listed = await csc_post(http, sealer, "credentials/list", {"userID": holder, "credentialInfo": True})
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["credentialIDs"] == [seal_id]
+    assert listed.json()["credentialInfos"][0]["SCAL"] == "1"
+    refused = await csc_post(http, stranger, "credentials/list", {"userID": holder})
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "access_denied"
+    # Authorised by the holder, a system sees the holder's credentials but not a seal that does not name it.
+    grant_all(ctx, client_id=stranger.client_id)
+    granted = await csc_post(http, stranger, "credentials/list", {"userID": holder})
+    assert granted.json()["credentialIDs"] == [ordinary]
+
+
 async def test_over_the_per_minute_rate_is_429_with_retry_after_and_audited(
     ctx: ServerContext, http: httpx.AsyncClient, admin: Integrator, rp: Integrator, seal_id: str
 ) -> None:
@@ -235,6 +258,36 @@ async def test_a_hash_sent_twice_in_a_batch_is_signed_exactly_twice(
     assert signed.status_code == 200
     assert len(signed.json()["signatures"]) == 3
     assert (await sign_hash(http, rp, seal_id, sad, [twice])).status_code == 400  # used up
+
+
+async def test_requests_sharing_one_sad_each_get_their_own_hashes_and_no_hash_twice(
+    ctx: ServerContext, http: httpx.AsyncClient, admin: Integrator, rp: Integrator, seal_id: str
+) -> None:
+    # The SAD's row is versioned by its signature count: a request that loses the race to spend
+    # judges its hashes again on what is left, so disjoint requests all succeed and overlapping
+    # ones cannot both take a hash.
+    assert (await make_seal(http, admin, seal_id, clients=[rp.client_id])).status_code == 200
+    digests = [h(f"k{i}") for i in range(8)]
+    sad = (await seal_authorize(http, rp, seal_id, digests)).json()["SAD"]
+    answers = await asyncio.gather(*(sign_hash(http, rp, seal_id, sad, [d]) for d in digests))
+    assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
+    info = await csc_post(http, rp, "credentials/info", {"credentialID": seal_id})
+    public = x509.load_der_x509_certificate(base64.b64decode(info.json()["cert"]["certificates"][0])).public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    for digest, answer in zip(digests, answers, strict=True):
+        [signature] = answer.json()["signatures"]
+        public.verify(base64.b64decode(signature), digest, ec.ECDSA(Prehashed(crypto_hashes.SHA256())))
+    assert (await sign_hash(http, rp, seal_id, sad, [digests[0]])).status_code == 400  # all spent
+
+    first, shared, last = h("m0"), h("m1"), h("m2")
+    sad = (await seal_authorize(http, rp, seal_id, [first, shared, last])).json()["SAD"]
+    racing = await asyncio.gather(*(sign_hash(http, rp, seal_id, sad, [shared, d]) for d in (first, last) * 3))
+    assert sorted(a.status_code for a in racing) == [200] + [400] * 5  # ``shared`` is signed once
+    winner = next(a for a in racing if a.status_code == 200)
+    assert len(winner.json()["signatures"]) == 2
+    signed = [e.details["signatures"] for e in audit_events(ctx, "csc.signed")]
+    assert signed == [1] * 8 + [2]
+    assert audit.verify_chain(ctx.db).ok
 
 
 async def test_only_an_organizations_active_credential_becomes_a_seal(

@@ -161,9 +161,24 @@ def authorize(
         raise CscError(f"numSignatures is {num_signatures} but {len(hashes)} hashes were sent")
     if len(hashes) > ctx.settings.max_items_per_session:
         raise CscError(f"at most {ctx.settings.max_items_per_session} signatures per authorization (multisign)")
-    credential, seal = _credential_for(ctx, client_id=client_id, credential_id=credential_id)
-    if seal:
-        return _authorize_seal(ctx, client_id=client_id, credential=credential, hashes=hashes, algorithm=hash_algorithm)
+    # One Core statement on a plain connection: whether the credential is a seal this system may use,
+    # or a credential whose holder authorised it (no ORM entity: only these columns are needed).
+    with ctx.db.read_engine.connect() as conn:
+        found = conn.execute(_CREDENTIAL_FOR_CLIENT, {"client": client_id, "id": credential_id}).first()
+    if found is None:
+        raise CscError(f"unknown credentialID {credential_id}")
+    if found.seal is not None:
+        if found.seal_client is None:
+            raise CscError("this relying system may not use this seal", code="access_denied", status=403)
+        if found.status != "active":
+            raise CscError("the credential is not active", code="access_denied", status=403)
+        return _authorize_seal(
+            ctx, client_id=client_id, credential_id=credential_id, hashes=hashes, algorithm=hash_algorithm
+        )
+    if found.granted is None:
+        raise CscError(
+            "this relying system is not authorised by the credential's holder", code="access_denied", status=403
+        )
     row, _ = session_service.create_session(
         ctx,
         client_id=client_id,
@@ -247,6 +262,15 @@ def _credential_for(ctx: ServerContext, *, client_id: str, credential_id: str) -
     return credential, False
 
 
+_CREDENTIAL_FOR_CLIENT = text(
+    "SELECT c.status, p.credential_id AS seal, s.client_id AS seal_client, g.client_id AS granted "
+    "FROM credentials c LEFT JOIN seal_policies p ON p.credential_id = c.id "
+    "LEFT JOIN seal_clients s ON s.credential_id = c.id AND s.client_id = :client "
+    "LEFT JOIN relying_system_grants g ON g.client_id = :client AND g.user_id = c.user_id "
+    "WHERE c.id = :id"
+)
+
+
 def is_seal(ctx: ServerContext, credential_id: str) -> bool:
     """Whether the credential is an organization seal (SCAL 1: no person confirms its signatures)."""
     with ctx.db.read() as session:
@@ -254,14 +278,12 @@ def is_seal(ctx: ServerContext, credential_id: str) -> bool:
 
 
 def _authorize_seal(
-    ctx: ServerContext, *, client_id: str, credential: Credential, hashes: Sequence[bytes], algorithm: DigestAlgorithm
+    ctx: ServerContext, *, client_id: str, credential_id: str, hashes: Sequence[bytes], algorithm: DigestAlgorithm
 ) -> AuthorizationResult:
-    """A SAD at once for a seal's batch, within its policy; the batch is counted and audited.
+    """A SAD at once for a batch of an active seal, within its policy; the batch is counted and audited.
 
     :raises seals.SealRefused: 403 (not allowed, outside the hours) or 429 (over a rate), audited.
     """
-    if credential.status != "active":
-        raise CscError("the credential is not active", code="access_denied", status=403)
     sad = _new_sad()
     authorization_id = str(uuid.uuid4())
     now = utcnow()
@@ -274,7 +296,7 @@ def _authorize_seal(
                     "id": authorization_id,
                     "session_id": None,
                     "client_id": client_id,
-                    "credential_id": credential.id,
+                    "credential_id": credential_id,
                     "hash_algorithm": algorithm.value,
                     "num_signatures": len(hashes),
                     "signatures_used": 0,
@@ -286,19 +308,19 @@ def _authorize_seal(
             )
             # Last before the audit event: the policy row stays locked (batches of this seal wait on
             # each other, in every server process) only for the checks and the commit.
-            seals.admit_batch(session, client_id=client_id, credential_id=credential.id, count=len(hashes))
+            seals.admit_batch(session, client_id=client_id, credential_id=credential_id, count=len(hashes))
             audit.record(
                 session,
                 actor=f"client:{client_id}",
                 action="seal.authorized",
-                target=f"credential:{credential.id}",
+                target=f"credential:{credential_id}",
                 authorization_id=authorization_id,
                 signatures=len(hashes),
                 hashes_digest=seals.hashes_digest(hashes),
             )
     except seals.SealRefused as exc:
         seals.record_refusal(
-            ctx, client_id=client_id, credential_id=credential.id, reason=exc.message, count=len(hashes)
+            ctx, client_id=client_id, credential_id=credential_id, reason=exc.message, count=len(hashes)
         )
         raise
     return AuthorizationResult(authorization_id, "authorized", SAD_TTL_SECONDS, "", sad)

@@ -1,5 +1,6 @@
 """Migration 0016: the hashes a CSC authorization may still sign move from a row each into one column,
-and back on downgrade, without giving an authorization more (or fewer) signatures than it had left."""
+and back on downgrade, without giving an authorization more (or fewer) signatures than it had left;
+an expired authorization keeps nothing to sign."""
 
 from __future__ import annotations
 
@@ -23,21 +24,23 @@ def test_left_hashes_survive_the_upgrade_and_the_downgrade(database_url: str) ->
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     twice, once, spent = _digest("twice"), _digest("once"), _digest("spent")
     expires = datetime.now(UTC) + timedelta(minutes=5)
+    past = datetime.now(UTC) - timedelta(minutes=5)
     try:
         with engine.begin() as conn:
-            for auth_id in ("a-with-hashes", "a-without"):
+            for auth_id, at in (("a-with-hashes", expires), ("a-without", expires), ("a-expired", past)):
                 conn.execute(
                     text(
                         "INSERT INTO csc_authorizations (id, session_id, client_id, credential_id, hash_algorithm, "
                         "num_signatures, signatures_used, sad_hash, expires_at, created_at) "
                         "VALUES (:id, NULL, 'rp', 'cred', 'sha256', 4, 2, :sad, :at, :at)"
                     ),
-                    {"id": auth_id, "sad": hashlib.sha256(auth_id.encode()).hexdigest(), "at": expires},
+                    {"id": auth_id, "sad": hashlib.sha256(auth_id.encode()).hexdigest(), "at": at},
                 )
             conn.execute(
                 text(
                     "INSERT INTO csc_authorized_hashes (authorization_id, digest, allowed, used) VALUES "
-                    "('a-with-hashes', :twice, 2, 0), ('a-with-hashes', :once, 1, 0), ('a-with-hashes', :spent, 1, 1)"
+                    "('a-with-hashes', :twice, 2, 0), ('a-with-hashes', :once, 1, 0), ('a-with-hashes', :spent, 1, 1), "
+                    "('a-expired', :once, 1, 0)"
                 ),
                 {"twice": twice.hex(), "once": once.hex(), "spent": spent.hex()},
             )
@@ -47,6 +50,7 @@ def test_left_hashes_survive_the_upgrade_and_the_downgrade(database_url: str) ->
             left = dict(conn.execute(text("SELECT id, digests FROM csc_authorizations")).all())
         assert bytes(left["a-with-hashes"]) == b"".join(sorted([twice, twice, once]))
         assert bytes(left["a-without"]) == b""
+        assert bytes(left["a-expired"]) == b""  # an expired SAD signs nothing
 
         command.downgrade(alembic_config(database_url), BEFORE)
         with engine.connect() as conn:

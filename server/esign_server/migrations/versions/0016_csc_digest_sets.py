@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
+from esign_server.db import UTCDateTime
 
 revision = "0016_csc_digest_sets"
 down_revision = "0015_org_seals"
@@ -23,6 +25,7 @@ _AUTHORIZATIONS = sa.table(
     sa.column("id", sa.String()),
     sa.column("hash_algorithm", sa.String()),
     sa.column("digests", sa.LargeBinary()),
+    sa.column("expires_at", UTCDateTime()),
 )
 _HASHES = sa.table(
     "csc_authorized_hashes",
@@ -34,14 +37,21 @@ _HASHES = sa.table(
 
 
 def upgrade() -> None:
-    """Add ``csc_authorizations.digests`` (what each authorization may still sign, converted from
-    ``csc_authorized_hashes``), then drop ``csc_authorized_hashes``."""
+    """Add ``csc_authorizations.digests`` (what each unexpired authorization may still sign, converted
+    from ``csc_authorized_hashes``), then drop ``csc_authorized_hashes``."""
     with op.batch_alter_table("csc_authorizations") as batch:
         batch.add_column(sa.Column("digests", sa.LargeBinary(), nullable=True))
     conn = op.get_bind()
+    # Only authorizations that can still sign carry their hashes over (every other one keeps nothing
+    # to sign): an expired SAD signs nothing, and the table holds every hash ever authorized.
+    live = (
+        sa.select(_HASHES.c.authorization_id, _HASHES.c.digest, _HASHES.c.allowed, _HASHES.c.used)
+        .join(_AUTHORIZATIONS, _AUTHORIZATIONS.c.id == _HASHES.c.authorization_id)
+        .where(_HASHES.c.used < _HASHES.c.allowed, _AUTHORIZATIONS.c.expires_at > datetime.now(UTC))
+    )
     left: dict[str, list[bytes]] = defaultdict(list)
-    for row in conn.execute(sa.select(_HASHES.c.authorization_id, _HASHES.c.digest, _HASHES.c.allowed, _HASHES.c.used)):
-        left[row.authorization_id] += [bytes.fromhex(row.digest)] * max(0, row.allowed - row.used)
+    for row in conn.execute(live):
+        left[row.authorization_id] += [bytes.fromhex(row.digest)] * (row.allowed - row.used)
     for authorization_id, digests in left.items():
         conn.execute(
             sa.update(_AUTHORIZATIONS)

@@ -29,6 +29,8 @@ class Call(Generic[T]):
     path: str
     parse: Callable[[httpx.Response], T]
     json: Any = None
+    content: bytes | None = None
+    """A raw body (e.g. an edXML package) instead of ``json``."""
     params: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     ok: tuple[int, ...] = (200, 201)
@@ -107,6 +109,7 @@ class SyncRunner:
             call.method,
             call.path,
             json=call.json,
+            content=call.content,
             params=call.params,
             headers={**self.auth.headers(), **call.headers},
             timeout=call.timeout or self._http.timeout,
@@ -151,6 +154,7 @@ class AsyncRunner:
             call.method,
             call.path,
             json=call.json,
+            content=call.content,
             params=call.params,
             headers={**self.auth.headers(), **call.headers},
             timeout=call.timeout or self._http.timeout,

@@ -23,14 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from esign_client._base import Auth, Call, SyncRunner, json_body
 from esign_client.errors import ApiError
 
-T = TypeVar("T")
 PACKAGE_MEDIA_TYPE = "application/xml"
 
 
@@ -170,13 +169,6 @@ class Received:
     failed: tuple[tuple[InboxItem, Exception], ...]
 
 
-@dataclass(frozen=True)
-class Upload(Call[T]):
-    """A :class:`Call` whose body is raw bytes (an edXML package) rather than JSON."""
-
-    content: bytes = b""
-
-
 def _json_list(response: httpx.Response) -> list[dict[str, Any]]:
     body = response.json()
     if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
@@ -208,13 +200,13 @@ class ExchangeCalls:
     """The exchange API's requests."""
 
     @staticmethod
-    def send(package: bytes, *, sign: bool = False, recipients: Sequence[str] | None = None) -> Upload[Sent]:
+    def send(package: bytes, *, sign: bool = False, recipients: Sequence[str] | None = None) -> Call[Sent]:
         """``POST /api/exchange/packages`` (201 delivered, 200 a duplicate)."""
         params: dict[str, Any] = {"sign": "true" if sign else "false"}
         if recipients:
             params["recipients"] = list(recipients)
         headers = {"Content-Type": PACKAGE_MEDIA_TYPE}
-        return Upload("POST", "/api/exchange/packages", _sent, params=params, headers=headers, content=package)
+        return Call("POST", "/api/exchange/packages", _sent, params=params, headers=headers, content=package)
 
     @staticmethod
     def inbox(org: str | None = None, *, include_acked: bool = False, limit: int = 100) -> Call[list[InboxItem]]:
@@ -259,18 +251,6 @@ class ExchangeClient(SyncRunner):
         # 60 s by default: packages carry their attachments (up to the node's limit, 20 MB by default).
         super().__init__(
             base_url, Auth(client_id, client_secret, access_token, scope="exchange"), timeout=timeout, http=http
-        )
-
-    def _send(self, call: Call[T]) -> httpx.Response:
-        if not isinstance(call, Upload):
-            return super()._send(call)
-        return self._http.request(
-            call.method,
-            call.path,
-            content=call.content,
-            params=call.params,
-            headers={**self.auth.headers(), **call.headers},
-            timeout=call.timeout or self._http.timeout,
         )
 
     def send(self, package: bytes, *, sign: bool = False, recipients: Sequence[str] | None = None) -> Sent:

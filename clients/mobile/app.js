@@ -30,6 +30,7 @@ const state = {
   attempts: new Map(), // id -> wrong codes typed here
   pairing: null, // {token, info, totp}
   outcome: null, // {session, note} on the result screen
+  pinNote: null, // {key, params, kind, field}: the last word of the Change PIN screen, re-read on a language change
   live: "idle", // live | polling | reconnecting | offline
 };
 
@@ -83,7 +84,10 @@ function show(view, { focus = true } = {}) {
   const paired = Boolean(state.device);
   $("tabs").hidden = !paired || view === "pair";
   for (const tab of document.querySelectorAll(".tab")) {
-    const here = tab.dataset.view === view || (tab.dataset.view === "pending" && ["request", "result"].includes(view));
+    const here =
+      tab.dataset.view === view ||
+      (tab.dataset.view === "pending" && ["request", "result"].includes(view)) ||
+      (tab.dataset.view === "settings" && view === "pin");
     if (here) tab.setAttribute("aria-current", "page");
     else tab.removeAttribute("aria-current");
   }
@@ -548,6 +552,7 @@ async function renderSecurity() {
       ? t("passkeyNone")
       : t("passkeyUnavailable");
   $("passkey-register").hidden = !usable;
+  $("pin-box").hidden = !state.security.has_pin; // a device whose codes come from another app has no PIN
   if (state.view === "request" && state.current) $("passkey-box").hidden = !count;
   updateGenerator();
   renderPush();
@@ -681,6 +686,72 @@ async function unlockWithPasskey() {
     await unlockWith({ challenge_id: options.challenge_id, credential });
   } catch (error) {
     message($("unlock-error"), unlockErrorText(error));
+  }
+}
+
+// ---------------------------------------------------------------- changing the PIN
+
+const PIN_FIELDS = ["pin-old", "pin-new", "pin-repeat"];
+
+function openPinChange() {
+  for (const id of PIN_FIELDS) {
+    $(id).value = "";
+    $(id).removeAttribute("aria-invalid");
+  }
+  setPinNote(null);
+  show("pin");
+}
+
+/** Show (or clear) the screen's message; ``field`` is the input it is about. */
+function setPinNote(note) {
+  state.pinNote = note;
+  for (const id of PIN_FIELDS) $(id).removeAttribute("aria-invalid");
+  if (note?.field) $(note.field).setAttribute("aria-invalid", "true");
+  message($("pin-result"), note ? t(note.key, note.params) : "", note?.kind || "error");
+}
+
+function pinChangeNote(error) {
+  const params = {};
+  if (error.code === "invalid_pin") return { key: "pinOldWrong", params: { left: error.extra.attempts_left }, field: "pin-old" };
+  if (error.code === "pin_locked") {
+    return { key: "pinLocked", params: { time: minutesSeconds(Number(error.extra.retry_after) || 300) }, field: "pin-old" };
+  }
+  if (error.code === "no_pin") return { key: "pinNone", params };
+  if (error.code === "invalid_pin_format") return { key: "pinFormat", params, field: "pin-new" };
+  if (error.code === "pin_unchanged") return { key: "pinSame", params, field: "pin-new" };
+  if (error.code === "network") return { key: "offline", params };
+  return { key: "serverError", params: { message: error.message } };
+}
+
+async function changePin(event) {
+  event.preventDefault();
+  const [oldPin, newPin, repeated] = PIN_FIELDS.map((id) => $(id).value.trim());
+  // Checked here first: a malformed current PIN would only count as a wrong one at the server.
+  let note = null;
+  if (!/^\d{4,12}$/.test(oldPin)) note = { key: "pinFormat", field: "pin-old" };
+  else if (!/^\d{4,12}$/.test(newPin)) note = { key: "pinFormat", field: "pin-new" };
+  else if (newPin !== repeated) note = { key: "pinMismatch", field: "pin-repeat" };
+  else if (newPin === oldPin) note = { key: "pinSame", field: "pin-new" };
+  if (note) {
+    setPinNote({ params: {}, ...note });
+    $(note.field).focus();
+    return;
+  }
+  $("pin-submit").disabled = true;
+  try {
+    await api("pin/change", { method: "POST", body: { old_pin: oldPin, new_pin: newPin } });
+    for (const id of PIN_FIELDS) $(id).value = "";
+    setPinNote({ key: "pinChanged", params: {}, kind: "info" });
+    announce(t("pinChanged"));
+  } catch (error) {
+    const failed = pinChangeNote(error);
+    setPinNote(failed);
+    if (failed.field) {
+      $(failed.field).value = "";
+      $(failed.field).focus();
+    }
+  } finally {
+    $("pin-submit").disabled = false;
   }
 }
 
@@ -1276,6 +1347,14 @@ function enterApp() {
   loadSecurity();
 }
 
+function showSettings() {
+  show("settings");
+  setLive(state.live);
+  updateGenerator();
+  loadSystems();
+  loadSecurity();
+}
+
 function bind() {
   $("lang").addEventListener("change", async (event) => {
     const deviceName = $("device-name");
@@ -1290,18 +1369,14 @@ function bind() {
     if (state.device) renderSecurity();
     if (state.view === "result" && state.outcome) showOutcome(state.outcome.session, state.outcome.note, { focus: false });
     if (state.pairing) renderPairing();
+    if (state.pinNote) setPinNote(state.pinNote);
   });
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => {
       const view = tab.dataset.view;
-      show(view);
+      if (view === "settings") showSettings();
+      else show(view);
       if (view === "history") loadHistory();
-      if (view === "settings") {
-        setLive(state.live);
-        updateGenerator();
-        loadSystems();
-        loadSecurity();
-      }
     });
   }
   $("pending-list").addEventListener("click", (event) => {
@@ -1327,6 +1402,9 @@ function bind() {
   $("unlock-cancel").addEventListener("click", () => closeUnlock(false));
   $("unlock-dialog").addEventListener("close", () => closeUnlock(false));
   $("push-enable").addEventListener("click", enablePush);
+  $("pin-change-open").addEventListener("click", openPinChange);
+  $("pin-back").addEventListener("click", showSettings);
+  $("pin-form").addEventListener("submit", changePin);
   $("pair-fill").addEventListener("click", () => fillCode($("pair-code"), $("pair-code-hint"), state.pairing?.totp));
   $("pair-form").addEventListener("submit", finishPairing);
   $("src-app").addEventListener("change", updatePairSource);

@@ -1,7 +1,8 @@
 """The phone's passkeys, PIN, push subscriptions and document pages; and the admin's passkey rule.
 
 Passkeys (WebAuthn, user verification required) register from the app, confirm a request with a
-challenge bound to that request, and unlock the codes the app makes, as the PIN set at pairing does.
+challenge bound to that request, and unlock the codes the app makes, as the PIN set at pairing does
+(changed with the old one).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from esign_server.schemas.phone import (
     PasskeyPolicyPublic,
     PasskeyPublic,
     PhoneSecurity,
+    PinChange,
     PinSet,
     PushSubscriptionIn,
     PushUnsubscribe,
@@ -106,6 +108,13 @@ def confirm_with_passkey(session_id: str, body: PasskeyAnswer, device: CurrentDe
 def set_pin(body: PinSet, device: CurrentDevice, ctx: CtxDep) -> Response:
     """Set this device's PIN (once, at pairing): it unlocks the codes the app makes."""
     pins.set_pin(ctx, device=device, pin=body.pin)
+    return Response(status_code=204)
+
+
+@router.post("/pin/change", status_code=204, response_class=Response)
+def change_pin(body: PinChange, device: CurrentDevice, ctx: CtxDep) -> Response:
+    """Replace this device's PIN, given the old one: a wrong old PIN counts towards the lock as at unlock."""
+    pins.change_pin(ctx, device=device, old_pin=body.old_pin, new_pin=body.new_pin)
     return Response(status_code=204)
 
 

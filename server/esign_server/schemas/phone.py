@@ -46,6 +46,13 @@ class PinSet(BaseModel):
     pin: str = Field(min_length=4, max_length=12)
 
 
+class PinChange(BaseModel):
+    """The PIN now and the one to replace it (4 to 12 digits; the service answers a wrong format)."""
+
+    old_pin: str = Field(max_length=12)
+    new_pin: str = Field(max_length=12)
+
+
 class Unlock(BaseModel):
     """Unlock the app's codes with the PIN, or with a passkey answer to an ``unlock`` challenge."""
 

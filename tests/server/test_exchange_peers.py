@@ -186,6 +186,8 @@ def test_a_letter_crosses_to_the_peer_node_and_statuses_01_03_06_come_back(
 
         inbox = wait_for(lambda: on_b.get("/api/exchange/inbox", headers=fed.commune.headers).json(), "B's inbox")
         assert isinstance(inbox, list) and [(e["recipient"], e["sender"]) for e in inbox] == [("H55.01", "H49.22")]
+        # Each node verified the envelope A signed (both trust the same service CA here).
+        assert sent.json()["envelope"]["check"] == inbox[0]["envelope"]["check"] == "passed"
         package_b = inbox[0]["package_id"]
         delivered = on_b.get(f"/api/exchange/packages/{package_b}", headers=fed.commune.headers).content
         # A signed the envelope after its hop; B keeps the signed package byte for byte (its hop is in

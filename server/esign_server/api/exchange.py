@@ -59,10 +59,7 @@ def _refused(exc: exchange.PackageRefused) -> JSONResponse:
 
 
 def _accepted(result: exchange.Received) -> PackageAccepted:
-    return PackageAccepted(
-        **{k: v for k, v in dataclasses.asdict(result).items() if k != "deliveries"},
-        deliveries=[DeliveryPublic(**dataclasses.asdict(d)) for d in result.deliveries],
-    )
+    return PackageAccepted.model_validate(dataclasses.asdict(result))
 
 
 @router.post(
@@ -83,8 +80,10 @@ async def send_package(
     """Send an edXML package (a document or a status package) as the body (``application/xml``).
 
     The node validates it (every problem listed in ``problems``), checks that the sender's code is
-    bound to this relying system and that every code is active in the registry, adds its trace hop,
-    signs the envelope when asked, and delivers it to each receiver's inbox here or to the peer node
+    bound to this relying system and that every code is active in the registry, verifies the envelope
+    signature (one that does not verify is refused: 422 ``signature_invalid``; the answer's ``envelope``
+    says ``passed``, ``indeterminate`` or ``unsigned``), adds its trace hop, signs the envelope when
+    asked, and delivers it to each receiver's inbox here or to the peer node
     its code is routed to. A package already delivered (same DocumentId, sender, receiver) is
     answered 200 with ``duplicate: true`` and not delivered again.
     """
@@ -143,10 +142,7 @@ async def acknowledge_package(package_id: str, caller: ExchangeClient) -> list[D
 async def package_history(package_id: str, caller: ExchangeClient) -> HistoryPublic:
     """The document's hops, each recipient's delivery and latest status, and every step on this node."""
     found = await run_in_threadpool(exchange.history, caller.ctx, client_id=caller.client_id, package_id=package_id)
-    return HistoryPublic(
-        **{k: v for k, v in dataclasses.asdict(found).items() if k != "deliveries"},
-        deliveries=[DeliveryPublic(**dataclasses.asdict(d)) for d in found.deliveries],
-    )
+    return HistoryPublic.model_validate(dataclasses.asdict(found))
 
 
 @admin_router.put("/bindings", response_model=BindingPublic)

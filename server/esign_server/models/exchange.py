@@ -70,6 +70,13 @@ class ExchangePackage(SQLModel, table=True):
     received_from: str = Field(max_length=64)
     """The client that sent it here: a relying system or a peer node's client."""
     signed_by_node: bool = Field(default=False)
+    envelope_check: str | None = Field(default=None, max_length=16)
+    """The envelope signature on receipt: ``passed``, ``indeterminate`` or ``unsigned`` (one that does not
+    verify is refused); None for a package received before the node checked envelopes."""
+    envelope_signer: str | None = Field(default=None, max_length=500)
+    """The signing certificate's subject, personal numbers masked."""
+    envelope_reason: str | None = Field(default=None, max_length=300)
+    """Why the check is not ``passed``."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

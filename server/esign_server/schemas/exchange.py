@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -60,6 +60,22 @@ class DeliveryPublic(BaseModel):
     last_error: str | None = None
 
 
+class EnvelopePublic(BaseModel):
+    """What the node found of a package's envelope signature (the XMLDSig in ``edXMLHeader``) on receipt.
+
+    A signature that does not verify is refused (422 ``signature_invalid``), so it never shows here.
+    """
+
+    check: Literal["passed", "indeterminate", "unsigned"]
+    """``passed``: verified, the signer trusted. ``indeterminate``: intact, but the signer could not be
+    established (an untrusted or unknown root, no revocation information). ``unsigned``: no signature,
+    or a placeholder."""
+    signer: str | None = None
+    """The signing certificate's subject, personal numbers masked."""
+    reason: str | None = None
+    """Why the check is not ``passed``."""
+
+
 class PackageAccepted(BaseModel):
     """The node took the package (or had it already: ``duplicate``, nothing delivered again)."""
 
@@ -70,6 +86,8 @@ class PackageAccepted(BaseModel):
     duplicate: bool
     signed_by_node: bool
     deliveries: list[DeliveryPublic]
+    envelope: EnvelopePublic | None = None
+    """The envelope signature as the node found it (for a duplicate: as it found the first copy)."""
 
 
 class InboxEntryPublic(BaseModel):
@@ -86,6 +104,8 @@ class InboxEntryPublic(BaseModel):
     status_code: str | None
     state: str
     received_at: datetime
+    envelope: EnvelopePublic | None = None
+    """The envelope signature as the node found it on receipt (null: received before the node checked)."""
 
 
 class HistoryPublic(BaseModel):
@@ -100,3 +120,6 @@ class HistoryPublic(BaseModel):
     deliveries: list[DeliveryPublic]
     statuses: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    """Every step; the ``received`` events carry their package's ``envelope`` check."""
+    envelope: EnvelopePublic | None = None
+    """This package's envelope signature as the node found it on receipt."""

@@ -12,13 +12,16 @@ Who may do what:
   over HTTPS; a client certificate too when the operator configures one: mutual TLS).
 
 A package received (:func:`receive`) is parsed with esign's hardened parser, validated (every problem
-listed), its sender checked against the caller's bindings and every code against the registry; then,
-in one transaction, it is stored with this node's trace hop (and the envelope signature of the
-sender's organization when asked), and one **delivery** row is written per recipient: an inbox entry,
-or an outbox row for a peer. Each delivery has a unique key made of the DocumentId, the sender, the
-recipient and what the package does, so a package is never delivered twice to one recipient, however
-often a relying system or a peer retries. The peer outbox (:func:`dispatch_due`) claims due rows with
-a lease, sends them, and retries with backoff; rows survive restarts.
+listed), its sender checked against the caller's bindings and every code against the registry, and
+its envelope signature (the XMLDSig in ``edXMLHeader``) verified: one that does not verify is refused,
+an intact one is recorded ``passed`` or ``indeterminate``, a missing one or a placeholder ``unsigned``
+(:class:`EnvelopeResult`). Then, in one transaction, it is stored with this node's trace hop (and the
+envelope signature of the sender's organization when asked), and one **delivery** row is written per
+recipient: an inbox entry, or an outbox row for a peer. Each delivery has a unique key made of the
+DocumentId, the sender, the recipient and what the package does, so a package is never delivered twice
+to one recipient, however often a relying system or a peer retries. The peer outbox
+(:func:`dispatch_due`) claims due rows with a lease, sends them, and retries with backoff; rows survive
+restarts.
 
 A status package (01 arrived ... 16) from a recipient is checked against the delivery it reports on,
 recorded in the document's history, and routed back to the sender like any package.
@@ -57,9 +60,14 @@ from esign.edxml import (
     to_bytes,
     validate,
 )
+from esign.edxml.verification import verify_package
 from esign.errors import EsignError, InvalidInput
+from esign.identity import mask_personal_numbers
 from esign.orgid import OrgIdentifier, OrgIdError
+from esign.report import Indication, ValidationReport
 from esign.signers import Signer
+from esign.signers.file import load_certificates
+from esign.trust import default_store
 from esign_server.db import rows_changed, utcnow
 from esign_server.models import Credential, RelyingSystem
 from esign_server.models.exchange import (
@@ -312,6 +320,31 @@ class CredentialSigner(Signer):
 
 
 @dataclass(frozen=True)
+class EnvelopeResult:
+    """What the node found of a package's envelope signature (the XMLDSig in ``edXMLHeader``) on receipt."""
+
+    check: str
+    """``passed`` (verified, the signer trusted), ``indeterminate`` (intact, but the signer could not be
+    established: an untrusted or unknown root, no revocation information) or ``unsigned`` (no signature,
+    or a placeholder). A signature that does not verify is refused, never recorded."""
+    signer: str | None = None
+    """The signing certificate's subject, personal numbers masked."""
+    reason: str | None = None
+    """Why the result is not ``passed``."""
+
+    def details(self) -> dict[str, str | None]:
+        """The result as the history, the audit log and the API show it."""
+        return {"check": self.check, "signer": self.signer, "reason": self.reason}
+
+
+def _envelope_of(package: ExchangePackage) -> EnvelopeResult | None:
+    """The stored result; None for a package received before the node checked envelopes."""
+    if package.envelope_check is None:
+        return None
+    return EnvelopeResult(package.envelope_check, package.envelope_signer, package.envelope_reason)
+
+
+@dataclass(frozen=True)
 class DeliveryView:
     """One recipient of a package and where its copy is."""
 
@@ -335,6 +368,8 @@ class Received:
     duplicate: bool
     signed_by_node: bool
     deliveries: list[DeliveryView] = field(default_factory=list)
+    envelope: EnvelopeResult | None = None
+    """The envelope signature as the node found it (for a duplicate: as it found the first copy)."""
 
 
 def record_refusal(ctx: ServerContext, client_id: str, exc: EsignError, size: int) -> None:
@@ -363,7 +398,8 @@ def receive(
 
     ``recipients`` limits the delivery to some of the package's receivers (a peer node passes the
     ones it routes here). ``sign`` asks the node to sign the envelope with the credential bound to
-    the sender's code. A refusal is recorded in the audit log and raised (4xx).
+    the sender's code. The envelope signature is verified (:func:`check_envelope`): one that does not
+    verify is refused. A refusal is recorded in the audit log and raised (4xx).
     """
     try:
         return _receive(ctx, client_id=client_id, data=data, sign=sign, recipients=recipients)
@@ -482,6 +518,62 @@ def _signer_for(ctx: ServerContext, binding: ExchangeBinding) -> CredentialSigne
     return CredentialSigner(ctx, credential)
 
 
+def envelope_trust(ctx: ServerContext) -> tuple[list[Any], list[bytes]]:
+    """The roots and CRLs envelopes are verified against: those of ``POST /api/verify`` (the default
+    store, the service's own root, ``ESIGN_VERIFY_TRUST_ANCHORS``; the service CA's CRLs for its own
+    signers, nothing fetched)."""
+    anchors: list[Any] = [*default_store().certificates(), ctx.pki.root]
+    for path in ctx.settings.verify_trust_anchors:
+        anchors.extend(load_certificates(path))
+    return anchors, [ctx.pki.crl(), ctx.pki.root_crl()]
+
+
+def _report_reason(report: ValidationReport | None) -> str:
+    if report is None:
+        return ""
+    head = report.indication.value + (f"/{report.sub_indication.value}" if report.sub_indication else "")
+    return f"{head}: {report.errors[0]}" if report.errors else head
+
+
+def check_envelope(ctx: ServerContext, data: bytes) -> EnvelopeResult:
+    """Verify the envelope signature of the package ``data`` with :func:`esign.edxml.verify_package`.
+
+    Raises :class:`PackageRefused` (422 ``signature_invalid``) when it does not verify: content changed
+    after signing, a wrong digest, a signature moved or repeated, a reference that does not cover the
+    whole package.
+    """
+    anchors, crls = envelope_trust(ctx)
+    try:
+        # The envelope only: the node checks the codes itself (registry=None), and the attachments are
+        # the recipients' to verify and may be large: with max_attachment_size=0 each one stops at its
+        # ZIP header (its base64 decoded into a bounded spool), nothing is unpacked and no PDF/XML
+        # verifier runs. The envelope digest covers the attachments' bytes all the same; only
+        # ``.envelope`` of the result is read. Policy: VN-TT15-2025, applied by verify_xml as in /api/verify.
+        envelope = verify_package(
+            data,
+            trust_anchors=anchors,
+            registry=None,
+            crls=crls,
+            require_envelope_signature=False,
+            max_attachment_size=0,
+        ).envelope
+    except InvalidInput as exc:
+        raise PackageRefused(
+            f"the envelope signature cannot be verified: {mask_personal_numbers(exc.message)}",
+            code="signature_invalid",
+        ) from None
+    report = envelope.report
+    signer = mask_personal_numbers(report.signer.subject) if report and report.signer else None
+    if envelope.indication is None:
+        return EnvelopeResult("unsigned", reason=envelope.message or "the envelope is not signed")
+    if envelope.indication is Indication.TOTAL_FAILED:
+        why = mask_personal_numbers(envelope.message or _report_reason(report))
+        raise PackageRefused(f"the envelope signature does not verify: {why}"[:1000], code="signature_invalid")
+    if envelope.indication is Indication.INDETERMINATE:
+        return EnvelopeResult("indeterminate", signer, mask_personal_numbers(_report_reason(report))[:300])
+    return EnvelopeResult("passed", signer)
+
+
 def _receive(ctx: ServerContext, *, client_id: str, data: bytes, sign: bool, recipients: list[str] | None) -> Received:
     node = _node_code(ctx)
     package = _parsed(data)
@@ -514,6 +606,9 @@ def _receive(ctx: ServerContext, *, client_id: str, data: bytes, sign: bool, rec
             return _duplicate_answer(ctx, client_id, plan, existing)
     if plan.kind == "status":
         _check_status_target(ctx, plan)
+    # After the cheap checks (and not for a retry already delivered): the signature costs a digest of
+    # the whole package. A broken sender's signature is refused even when the node signs in its place.
+    envelope = check_envelope(ctx, data)
     # The node's hop goes into the package unless the sender signed its envelope and the node is not
     # asked to sign: a hop would break that signature (it covers the trace list), so it is kept byte for
     # byte and the hop is recorded in the history only.
@@ -524,8 +619,19 @@ def _receive(ctx: ServerContext, *, client_id: str, data: bytes, sign: bool, rec
         body = to_bytes(add_trace(package, node))
         if sign:
             body = sign_package(body, _signer_for(ctx, binding))
+            envelope = check_envelope(ctx, body)  # what the recipients get: the node's own signature
     return _store(
-        ctx, client_id, plan, body, incoming_sha, routes, keys, node=node, hop_in_package=not keep_signed, signed=sign
+        ctx,
+        client_id,
+        plan,
+        body,
+        incoming_sha,
+        routes,
+        keys,
+        node=node,
+        hop_in_package=not keep_signed,
+        signed=sign,
+        envelope=envelope,
     )
 
 
@@ -542,6 +648,11 @@ def _package_hash(ctx: ServerContext, package_id: str) -> str | None:
 
 def _duplicate_answer(ctx: ServerContext, client_id: str, plan: _Plan, existing: list[ExchangeDelivery]) -> Received:
     with ctx.db.write() as session:
+        first = session.exec(
+            select(
+                ExchangePackage.envelope_check, ExchangePackage.envelope_signer, ExchangePackage.envelope_reason
+            ).where(ExchangePackage.id == existing[0].package_id)
+        ).first()
         audit.record(
             session,
             actor=f"client:{client_id}",
@@ -558,6 +669,7 @@ def _duplicate_answer(ctx: ServerContext, client_id: str, plan: _Plan, existing:
         True,
         False,
         [_delivery_view(d) for d in existing],
+        EnvelopeResult(*first) if first is not None and first[0] is not None else None,
     )
 
 
@@ -615,6 +727,7 @@ def _store(
     node: str,
     hop_in_package: bool,
     signed: bool,
+    envelope: EnvelopeResult,
 ) -> Received:
     package_id = str(uuid.uuid4())
     now = utcnow()
@@ -635,6 +748,9 @@ def _store(
                     body=body,
                     received_from=client_id,
                     signed_by_node=signed,
+                    envelope_check=envelope.check,
+                    envelope_signer=envelope.signer,
+                    envelope_reason=envelope.reason,
                     created_at=now,
                 )
             )
@@ -655,6 +771,7 @@ def _store(
                 kind=plan.kind,
                 via=client_id,
                 status=plan.status_code,
+                envelope=envelope.details(),
             )
             _event(session, plan, "hop", node, package_id, in_package=hop_in_package, signed_by_node=signed)
             views = []
@@ -694,6 +811,7 @@ def _store(
                 status=plan.status_code,
                 recipients=[f"{v.recipient}@{v.route}" for v in views],
                 signed_by_node=signed,
+                envelope=envelope.details(),
             )
     except (IntegrityError, _AlreadyDelivered):
         # Another request delivered the same document to the same recipient a moment ago.
@@ -703,7 +821,7 @@ def _store(
         return _duplicate_answer(ctx, client_id, plan, existing)
     if any(v.route != LOCAL for v in views):
         wake_dispatcher(ctx)
-    return Received(package_id, plan.kind, plan.document_id, plan.sender, False, signed, views)
+    return Received(package_id, plan.kind, plan.document_id, plan.sender, False, signed, views, envelope)
 
 
 def _record_status(session: Session, plan: _Plan, package_id: str) -> None:
@@ -751,6 +869,8 @@ class InboxEntry:
     status_code: str | None
     state: str
     received_at: datetime
+    envelope: EnvelopeResult | None = None
+    """The envelope signature as the node found it on receipt (None: received before the node checked)."""
 
 
 def inbox(
@@ -790,6 +910,7 @@ def inbox(
                     package.status_code,
                     delivery.state,
                     delivery.created_at,
+                    _envelope_of(package),
                 )
             )
     return entries
@@ -868,6 +989,8 @@ class History:
     deliveries: list[DeliveryView]
     statuses: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    envelope: EnvelopeResult | None = None
+    """This package's envelope signature as the node found it on receipt."""
 
 
 def history(ctx: ServerContext, *, client_id: str, package_id: str) -> History:
@@ -902,6 +1025,7 @@ def history(ctx: ServerContext, *, client_id: str, package_id: str) -> History:
         [_delivery_view(d) for d in deliveries],
         [e for e in listed if e["event"] == "status"],
         listed,
+        _envelope_of(package),
     )
 
 

@@ -50,6 +50,7 @@ from esign.edxml.verification import (
     EnvelopeCheck,
     OrganizationCheck,
     PackageVerification,
+    verify_envelope,
     verify_package,
 )
 
@@ -97,6 +98,7 @@ __all__ = [
     "sign_package",
     "to_bytes",
     "validate",
+    "verify_envelope",
     "verify_package",
     "write_package",
 ]

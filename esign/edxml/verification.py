@@ -237,6 +237,37 @@ def _verify_envelope(data: bytes, options: dict[str, Any]) -> EnvelopeCheck:
     return EnvelopeCheck("xmldsig", report.indication, report)
 
 
+def verify_envelope(
+    data: bytes,
+    *,
+    trust_anchors: Any,
+    allow_fetching: bool = False,
+    crls: Sequence[bytes] = (),
+    ocsps: Sequence[bytes] = (),
+    intermediates: Sequence[x509.Certificate] = (),
+    validation_time: datetime | None = None,
+) -> EnvelopeCheck:
+    """The envelope signature of the package ``data`` alone, judged as :func:`verify_package` judges it
+    (one XMLDSig in ``edXMLHeader`` covering the whole package, no other signature anywhere), without
+    unpacking or verifying the attachments: what a node that relays packages checks on receipt.
+
+    ``indication`` is None for an unsigned envelope or a placeholder (``kind`` says which). Raises
+    :class:`InvalidInput` only when ``data`` is not an edXML package at all.
+    """
+    tree = parse_xml(data, huge_tree=len(data) >= HUGE_TREE_FROM)
+    shape = _envelope_shape(tree, parse_tree(tree))
+    del tree  # verify_xml parses its own tree: one whole-package tree at a time
+    options = {
+        "trust_anchors": trust_anchors,
+        "allow_fetching": allow_fetching,
+        "crls": crls,
+        "ocsps": ocsps,
+        "intermediates": intermediates,
+        "validation_time": validation_time,
+    }
+    return shape or _verify_envelope(data, options)
+
+
 # ---------------------------------------------------------------------------------------- attachments
 def _sniff(head: bytes) -> str:
     if b"%PDF-" in head[:1024]:

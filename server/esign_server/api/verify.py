@@ -24,14 +24,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from esign.errors import InvalidInput
 from esign.report import ValidationReport, explain, report_dict, summarize
-from esign.signers.file import load_certificates
-from esign.trust import default_store
 from esign.trust.policy import policy_applied
 from esign_server.api.deps import CtxDep, bearer_token
 from esign_server.context import ServerContext
 from esign_server.schemas import ErrorBody
 from esign_server.schemas.identity import VerificationReportList
 from esign_server.services.errors import Forbidden, ServiceError, Unauthorized
+from esign_server.services.pki import verification_trust
 
 router = APIRouter(
     prefix="/api",
@@ -67,13 +66,6 @@ def _format(content_type: str, head: bytes) -> str:
     )
 
 
-def _anchors(ctx: ServerContext) -> list[Any]:
-    anchors: list[Any] = [*default_store().certificates(), ctx.pki.root]
-    for path in ctx.settings.verify_trust_anchors:
-        anchors.extend(load_certificates(path))
-    return anchors
-
-
 def language(accept_language: str | None) -> str:
     """``vi`` or ``en`` from an ``Accept-Language`` header (the first of the two by preference; ``en`` if neither)."""
     best: tuple[float, str] | None = None
@@ -101,25 +93,20 @@ def _verify(
     """The bottom line and the reports, each annotated with the registry status of its agency code."""
     from esign_server.services.orgids import annotate_report
 
-    anchors = _anchors(ctx)
+    anchors, crls = verification_trust(ctx)
     reports: list[ValidationReport]
     if fmt == "pdf":
         from esign.pdf.verify import verify_pdf
 
-        # The service is the CA of its own signers: its fresh CRLs decide their revocation without any
-        # fetch (verification never reaches out to the network); other signers need the file's own data.
-        # visual: pages that look different from each signed revision (Poppler, ~10 ms a page, only for
-        # files changed after signing).
-        reports = verify_pdf(
-            data, trust_anchors=anchors, reveal=reveal, crls=[ctx.pki.crl(), ctx.pki.root_crl()], visual=True
-        )
+        # The service's CRLs decide its own signers' revocation (nothing is fetched); other signers
+        # need the file's own data. visual: pages that look different from each signed revision
+        # (Poppler, ~10 ms a page, only for files changed after signing).
+        reports = verify_pdf(data, trust_anchors=anchors, reveal=reveal, crls=crls, visual=True)
     else:
         from esign.xml.verification import verify_xml
 
         # keep_signed: each reference reports the content it signed (up to 1 MB each), what a reader may use
-        result = verify_xml(
-            data, trust_anchors=anchors, reveal=reveal, keep_signed=True, crls=[ctx.pki.crl(), ctx.pki.root_crl()]
-        )
+        result = verify_xml(data, trust_anchors=anchors, reveal=reveal, keep_signed=True, crls=crls)
         reports = list(result.reports)
     reports = [policy_applied(r) for r in reports]
     bottom = summarize(reports)

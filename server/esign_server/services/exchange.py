@@ -60,14 +60,12 @@ from esign.edxml import (
     to_bytes,
     validate,
 )
-from esign.edxml.verification import verify_package
+from esign.edxml.verification import verify_envelope
 from esign.errors import EsignError, InvalidInput
 from esign.identity import mask_personal_numbers
 from esign.orgid import OrgIdentifier, OrgIdError
 from esign.report import Indication, ValidationReport
 from esign.signers import Signer
-from esign.signers.file import load_certificates
-from esign.trust import default_store
 from esign_server.db import rows_changed, utcnow
 from esign_server.models import Credential, RelyingSystem
 from esign_server.models.exchange import (
@@ -79,6 +77,7 @@ from esign_server.models.exchange import (
 )
 from esign_server.services import audit, orgids
 from esign_server.services.errors import Conflict, Forbidden, NotFound, ServiceError
+from esign_server.services.pki import verification_trust
 
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
@@ -518,16 +517,6 @@ def _signer_for(ctx: ServerContext, binding: ExchangeBinding) -> CredentialSigne
     return CredentialSigner(ctx, credential)
 
 
-def envelope_trust(ctx: ServerContext) -> tuple[list[Any], list[bytes]]:
-    """The roots and CRLs envelopes are verified against: those of ``POST /api/verify`` (the default
-    store, the service's own root, ``ESIGN_VERIFY_TRUST_ANCHORS``; the service CA's CRLs for its own
-    signers, nothing fetched)."""
-    anchors: list[Any] = [*default_store().certificates(), ctx.pki.root]
-    for path in ctx.settings.verify_trust_anchors:
-        anchors.extend(load_certificates(path))
-    return anchors, [ctx.pki.crl(), ctx.pki.root_crl()]
-
-
 def _report_reason(report: ValidationReport | None) -> str:
     if report is None:
         return ""
@@ -536,27 +525,18 @@ def _report_reason(report: ValidationReport | None) -> str:
 
 
 def check_envelope(ctx: ServerContext, data: bytes) -> EnvelopeResult:
-    """Verify the envelope signature of the package ``data`` with :func:`esign.edxml.verify_package`.
+    """Verify the envelope signature of the package ``data`` with :func:`esign.edxml.verify_envelope`.
 
     Raises :class:`PackageRefused` (422 ``signature_invalid``) when it does not verify: content changed
     after signing, a wrong digest, a signature moved or repeated, a reference that does not cover the
     whole package.
     """
-    anchors, crls = envelope_trust(ctx)
+    anchors, crls = verification_trust(ctx)
     try:
-        # The envelope only: the node checks the codes itself (registry=None), and the attachments are
-        # the recipients' to verify and may be large: with max_attachment_size=0 each one stops at its
-        # ZIP header (its base64 decoded into a bounded spool), nothing is unpacked and no PDF/XML
-        # verifier runs. The envelope digest covers the attachments' bytes all the same; only
-        # ``.envelope`` of the result is read. Policy: VN-TT15-2025, applied by verify_xml as in /api/verify.
-        envelope = verify_package(
-            data,
-            trust_anchors=anchors,
-            registry=None,
-            crls=crls,
-            require_envelope_signature=False,
-            max_attachment_size=0,
-        ).envelope
+        # The envelope only: the node checks the codes itself, and the attachments are the recipients'
+        # to verify (the envelope's digest covers their bytes all the same). Policy: VN-TT15-2025,
+        # applied by verify_xml as in /api/verify.
+        envelope = verify_envelope(data, trust_anchors=anchors, crls=crls)
     except InvalidInput as exc:
         raise PackageRefused(
             f"the envelope signature cannot be verified: {mask_personal_numbers(exc.message)}",

@@ -28,10 +28,23 @@ from esign.pki import (
 )
 from esign.pki.dev import default_profile
 from esign.pki.revocation import revocation_reason
+from esign.signers.file import load_certificates
+from esign.trust import default_store
 from esign_server.models import Credential
 
 if TYPE_CHECKING:
     from esign_server.context import ServerContext
+
+
+def verification_trust(ctx: ServerContext) -> tuple[list[Any], list[bytes]]:
+    """The trust anchors and CRLs the server verifies signatures against (``POST /api/verify``, the
+    exchange node's envelope check): the default store (Vietnam's roots), the service's own root and
+    ``ESIGN_VERIFY_TRUST_ANCHORS``; the service CA's fresh CRLs decide its own signers' revocation, so
+    verification never fetches anything."""
+    anchors: list[Any] = [*default_store().certificates(), ctx.pki.root]
+    for path in ctx.settings.verify_trust_anchors:
+        anchors.extend(load_certificates(path))
+    return anchors, [ctx.pki.crl(), ctx.pki.root_crl()]
 
 
 def pki_base_url(public_url: str) -> str:

@@ -21,6 +21,7 @@ from esign.edxml import (
     parse_package,
     sign_package,
     to_bytes,
+    verify_envelope,
     verify_package,
 )
 from esign.edxml.packages import VIETNAM_TIME
@@ -321,3 +322,22 @@ def test_staged_and_async_signing_give_valid_envelopes(
         assert b"DigitalSignature" not in signed
         result = verify_package(signed, registry=registry, **verify_options)  # type: ignore[arg-type]
         assert result.indication is Indication.TOTAL_PASSED, result.reasons
+
+
+def test_verify_envelope_judges_the_envelope_alone_as_verify_package_does(
+    signed_package: bytes, registry: StaticRegistry, verify_options: dict[str, object], dev_pki: DevPKI
+) -> None:
+    whole = verify_package(signed_package, registry=registry, **verify_options)  # type: ignore[arg-type]
+    alone = verify_envelope(signed_package, **verify_options)  # type: ignore[arg-type]
+    assert (alone.kind, alone.indication) == (whole.envelope.kind, whole.envelope.indication)
+    assert alone.indication is Indication.TOTAL_PASSED
+    swapped = signed_package.replace(_encoded_of(signed_package), _zip_b64("cong-van.pdf", b"%PDF-1.7 forged"))
+    assert verify_envelope(swapped, **verify_options).indication is Indication.TOTAL_FAILED  # type: ignore[arg-type]
+    stray = signed_package.replace(b"<AttachmentEncoded>", b'<AttachmentEncoded><ds:Signature xmlns:ds="' + DS.encode()
+                                   + b'"/>', 1)  # fmt: skip
+    outside = verify_envelope(stray, **verify_options)  # type: ignore[arg-type]
+    assert outside.indication is Indication.TOTAL_FAILED and "outside edXMLHeader" in outside.message
+    untrusted = verify_envelope(signed_package, trust_anchors=[dev_pki.signer("person-p256").certificate])
+    assert untrusted.indication is Indication.INDETERMINATE
+    unsigned = verify_envelope(to_bytes(_build(registry, [("a.txt", b"x")])), **verify_options)  # type: ignore[arg-type]
+    assert (unsigned.kind, unsigned.indication) == ("absent", None)

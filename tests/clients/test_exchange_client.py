@@ -45,6 +45,7 @@ def test_a_letter_is_received_acked_and_the_sender_sees_the_ack(
         sent = sender.send(document)
         assert (sent.kind, sent.sender, sent.duplicate, sent.signed_by_node) == ("document", "H49.22", False, False)
         assert [(d.recipient, d.route, d.state) for d in sent.deliveries] == [("H49.01", "local", "inbox")]
+        assert sent.envelope is not None and sent.envelope.check == "unsigned"  # the letter has no envelope signature
 
         [waiting] = receiver.inbox()
         assert (waiting.package_id, waiting.recipient, waiting.sender, waiting.kind) == (
@@ -53,6 +54,7 @@ def test_a_letter_is_received_acked_and_the_sender_sees_the_ack(
             "H49.22",
             "document",
         )
+        assert waiting.envelope == sent.envelope
         got: list[tuple[InboxItem, bytes]] = []
         received = receiver.receive_all(lambda item, package: got.append((item, package)))
         assert [item.package_id for item in received.acked] == [sent.package_id] and received.failed == ()
@@ -73,6 +75,7 @@ def test_a_letter_is_received_acked_and_the_sender_sees_the_ack(
         assert [(d.recipient, d.state) for d in history.deliveries] == [("H49.01", "acked")]
         assert {"received", "delivered", "fetched", "acked"} <= {e["event"] for e in history.events}
         assert [h["organ_id"] for h in history.hops] == ["H49.22", "H49"]
+        assert history.envelope == sent.envelope
 
 
 def test_a_failing_handler_leaves_the_package_in_the_inbox(

@@ -11,7 +11,7 @@
 
 from esign_client.csc import AsyncCscClient, Authorization, CredentialInfo, CscClient
 from esign_client.errors import ApiError, ConfirmationTimeout
-from esign_client.exchange import Delivery, ExchangeClient, History, InboxItem, Received, Sent
+from esign_client.exchange import Delivery, Envelope, ExchangeClient, History, InboxItem, Received, Sent
 from esign_client.sessions import AsyncEsignClient, Document, EsignClient, HashItem, Session
 from esign_client.webhooks import SIGNATURE_HEADER, verify_webhook
 
@@ -26,6 +26,7 @@ __all__ = [
     "CscClient",
     "Delivery",
     "Document",
+    "Envelope",
     "EsignClient",
     "ExchangeClient",
     "HashItem",

@@ -34,6 +34,26 @@ PACKAGE_MEDIA_TYPE = "application/xml"
 
 
 @dataclass(frozen=True)
+class Envelope:
+    """What the node found of a package's envelope signature on receipt (one that does not verify is
+    refused, ``signature_invalid``, and never shows here)."""
+
+    check: str
+    """``passed`` (verified, signer trusted), ``indeterminate`` (intact, signer not established) or
+    ``unsigned`` (no signature, or a placeholder)."""
+    signer: str | None
+    """The signing certificate's subject, personal numbers masked."""
+    reason: str | None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any] | None) -> Envelope | None:
+        """Parse the server's JSON (None: the package was received before the node checked envelopes)."""
+        if body is None:
+            return None
+        return cls(check=str(body["check"]), signer=body.get("signer"), reason=body.get("reason"))
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One recipient of a package: ``route`` is ``local`` (an inbox on this node) or a peer route's prefix."""
 
@@ -73,6 +93,8 @@ class Sent:
     duplicate: bool
     signed_by_node: bool
     deliveries: tuple[Delivery, ...]
+    envelope: Envelope | None
+    """The envelope signature as the node found it (for a duplicate: as it found the first copy)."""
     raw: dict[str, Any]
 
     @classmethod
@@ -86,6 +108,7 @@ class Sent:
             duplicate=bool(body["duplicate"]),
             signed_by_node=bool(body["signed_by_node"]),
             deliveries=tuple(Delivery.from_json(d) for d in body.get("deliveries", [])),
+            envelope=Envelope.from_json(body.get("envelope")),
             raw=body,
         )
 
@@ -109,6 +132,8 @@ class InboxItem:
     """A status package's code."""
     state: str
     received_at: datetime
+    envelope: Envelope | None
+    """The package's envelope signature as the node found it on receipt."""
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> InboxItem:
@@ -124,6 +149,7 @@ class InboxItem:
             status_code=body.get("status_code"),
             state=str(body["state"]),
             received_at=datetime.fromisoformat(str(body["received_at"])),
+            envelope=Envelope.from_json(body.get("envelope")),
         )
 
 
@@ -142,6 +168,8 @@ class History:
     """The status packages about the document (``organ_id``, ``code`` ...)."""
     events: tuple[dict[str, Any], ...]
     """Every step on the node (``received``, ``delivered``, ``fetched``, ``acked`` ...)."""
+    envelope: Envelope | None
+    """The package's envelope signature as the node found it on receipt."""
     raw: dict[str, Any]
 
     @classmethod
@@ -156,6 +184,7 @@ class History:
             deliveries=tuple(Delivery.from_json(d) for d in body.get("deliveries", [])),
             statuses=tuple(body.get("statuses", [])),
             events=tuple(body.get("events", [])),
+            envelope=Envelope.from_json(body.get("envelope")),
             raw=body,
         )
 

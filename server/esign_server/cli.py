@@ -26,10 +26,14 @@ audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log."
 user_app = typer.Typer(no_args_is_help=True, help="Users.")
 client_app = typer.Typer(no_args_is_help=True, help="Relying systems (OAuth2 clients).")
 credential_app = typer.Typer(no_args_is_help=True, help="Credentials: keys and certificates.")
+exchange_app = typer.Typer(
+    no_args_is_help=True, help="The document exchange node: organization codes bound to relying systems, peer routes."
+)
 app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
 app.add_typer(credential_app, name="credential")
+app.add_typer(exchange_app, name="exchange")
 app.add_typer(admin_app, name="admin")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -603,3 +607,151 @@ def credential_revoke(
 ) -> None:
     """Revoke for good (OCSP/CRL at once)."""
     _status(credential_id, "revoke", reason)
+
+
+# --- exchange node: the same service calls (and audit events) as /api/admin/exchange ------------------
+
+
+@exchange_app.command("bind")
+def exchange_bind(
+    org_code: Annotated[str, typer.Argument(metavar="CODE", help="Organization code, active in the registry")],
+    client_id: Annotated[str, typer.Argument(help="The relying system that sends and reads for it")],
+    credential: Annotated[
+        str | None, typer.Option(help="The organization's credential the node signs envelopes with (sign=true)")
+    ] = None,
+    subtree: Annotated[
+        bool, typer.Option("--subtree", help="Cover the codes below CODE too (a peer node's client; no inbox here)")
+    ] = False,
+) -> None:
+    """Bind an organization code to a relying system (replaces an earlier binding of the pair)."""
+    import dataclasses
+
+    from esign_server.services import exchange
+
+    try:
+        view = exchange.bind_code(
+            _context(),
+            org_code=org_code,
+            client_id=client_id,
+            subtree=subtree,
+            credential_id=credential,
+            actor=CLI_ACTOR,
+        )
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(dataclasses.asdict(view)))
+
+
+@exchange_app.command("unbind")
+def exchange_unbind(
+    org_code: Annotated[str, typer.Argument(metavar="CODE")],
+    client_id: str,
+) -> None:
+    """Withdraw the binding of CODE to CLIENT_ID (as DELETE /api/admin/exchange/bindings/{code}/{client_id})."""
+    from esign_server.services import exchange
+
+    try:
+        exchange.unbind_code(_context(), org_code=org_code, client_id=client_id, actor=CLI_ACTOR)
+        code = exchange.canonical_code(org_code)
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps({"org_code": code, "client_id": client_id, "bound": False}))
+
+
+@exchange_app.command("bindings")
+def exchange_bindings(
+    client_id: Annotated[str | None, typer.Option(help="Only this relying system's")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of the table")] = False,
+) -> None:
+    """Every binding, by code."""
+    import dataclasses
+
+    from rich.table import Table
+
+    from esign_server.services import exchange
+
+    views = exchange.list_bindings(_context(), client_id=client_id)
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(v) for v in views]))
+        return
+    if not views:
+        out.print("no bindings")
+        return
+    table = Table("code", "client_id", "subtree", "credential")
+    for v in views:
+        table.add_row(v.org_code, v.client_id, "yes" if v.subtree else "no", v.credential_id or "-")
+    out.print(table)
+
+
+def _route_secret(env_var: str | None) -> str:
+    # Never a plain argument: it would stay in the shell's history and in `ps`.
+    if env_var is None:
+        # The prompt on stderr, so stdout stays the one JSON line.
+        return str(typer.prompt("Client secret the peer issued", hide_input=True, err=True))
+    secret = os.environ.get(env_var, "")
+    if not secret:
+        err.print(f"[red]error:[/red] the environment variable {env_var} is not set or empty")
+        raise typer.Exit(2)
+    return secret
+
+
+@exchange_app.command("route")
+def exchange_route(
+    prefix: Annotated[str, typer.Argument(help="Codes under this prefix go to the peer node (e.g. H55)")],
+    url: Annotated[str, typer.Option(help="The peer node's base URL (https)")],
+    client_id: Annotated[str, typer.Option(help="The client id the peer node issued to this node")],
+    client_secret_env: Annotated[
+        str | None,
+        typer.Option(metavar="VAR", help="Read the peer-issued client secret from this environment variable"),
+    ] = None,
+) -> None:
+    """Route the codes under PREFIX to a peer node; the secret comes from --client-secret-env or a hidden prompt."""
+    import dataclasses
+
+    from esign_server.services import exchange
+
+    secret = _route_secret(client_secret_env)
+    try:
+        view = exchange.set_route(
+            _context(), prefix=prefix, url=url, client_id=client_id, client_secret=secret, actor=CLI_ACTOR
+        )
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(dataclasses.asdict(view)))
+
+
+@exchange_app.command("routes")
+def exchange_routes(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of the table")] = False,
+) -> None:
+    """Every peer route, by prefix (the secret is never shown)."""
+    import dataclasses
+
+    from rich.table import Table
+
+    from esign_server.services import exchange
+
+    views = exchange.list_routes(_context())
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(v) for v in views]))
+        return
+    if not views:
+        out.print("no routes")
+        return
+    table = Table("prefix", "url", "client_id")
+    for v in views:
+        table.add_row(v.prefix, v.url, v.client_id)
+    out.print(table)
+
+
+@exchange_app.command("unroute")
+def exchange_unroute(prefix: str) -> None:
+    """Withdraw a route (deliveries already queued on it wait until a route covers them again)."""
+    from esign_server.services import exchange
+
+    try:
+        exchange.remove_route(_context(), prefix=prefix, actor=CLI_ACTOR)
+        code = exchange.canonical_code(prefix, "route prefix")
+    except EsignError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps({"prefix": code, "routed": False}))

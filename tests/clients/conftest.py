@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from esign_server.context import ServerContext
 
-from tests.server.conftest import admin, ctx, http, integrator, person, service_pki_dir  # noqa: F401 - fixtures
+from tests.server.conftest import admin, ctx, http, integrator, node, person, service_pki_dir  # noqa: F401 - fixtures
 from tests.server.csc.conftest import rp  # noqa: F401 - fixture
 from tests.server.csc.live import live_server
 

@@ -9,15 +9,7 @@ from esign_server.context import ServerContext
 
 from esign.edxml import parse_package
 from esign.edxml.attachments import unpack
-from tests.server.exchange_helpers import SAMPLE_PDF, Agency, agency, letter, seed_registry
-
-
-@pytest.fixture
-def node(ctx: ServerContext) -> ServerContext:
-    """This server as the exchange node ``H49`` with the registry of the exchange tests' codes."""
-    ctx.settings.exchange_node_code = "H49"
-    seed_registry(ctx)
-    return ctx
+from tests.server.exchange_helpers import SAMPLE_PDF, Agency, agency, letter
 
 
 @pytest.fixture

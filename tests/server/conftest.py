@@ -23,6 +23,7 @@ from esign_server.services.pki import pki_base_url
 from sqlmodel import select
 
 from esign.pki import create_dev_pki
+from tests.server.exchange_helpers import seed_registry
 
 PUBLIC_URL = "http://127.0.0.1:8750"
 
@@ -227,3 +228,11 @@ def integrator(ctx: ServerContext) -> Integrator:
 def admin(ctx: ServerContext) -> Integrator:
     """A caller with the ``admin`` scope."""
     return register_client(ctx, ["admin"], name="Admin console")
+
+
+@pytest.fixture
+def node(ctx: ServerContext) -> ServerContext:
+    """This server as the edXML exchange node ``H49``, with the registry of the exchange tests' codes."""
+    ctx.settings.exchange_node_code = "H49"
+    seed_registry(ctx)
+    return ctx

@@ -19,17 +19,9 @@ from sqlmodel import col, func, select
 from esign.edxml import BusinessDocType, make_business, parse_package, to_bytes
 
 from .conftest import Integrator, enroll_person
-from .exchange_helpers import NAMES, Agency, agency, letter, seed_registry, status_for, xmlsec1_verify
+from .exchange_helpers import NAMES, Agency, agency, letter, status_for, xmlsec1_verify
 
 COMMUNES = ["H49.01", "H49.02", "H49.03"]
-
-
-@pytest.fixture
-def node(ctx: ServerContext) -> ServerContext:
-    """This server as the exchange node ``H49`` with the registry of the tests' codes."""
-    ctx.settings.exchange_node_code = "H49"
-    seed_registry(ctx)
-    return ctx
 
 
 @pytest.fixture

@@ -29,20 +29,12 @@ from esign.signers import Signer
 from esign.signers.file import FileSigner
 
 from .conftest import enroll_person
-from .exchange_helpers import Agency, agency, letter, seed_registry, xmlsec1_verify
+from .exchange_helpers import Agency, agency, letter, xmlsec1_verify
 
 COMMUNES = ["H49.01", "H49.02"]
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 ED = "{http://www.mic.gov.vn/TBT/QCVN_102_2016}"
 CCCD = "001203012389"
-
-
-@pytest.fixture
-def node(ctx: ServerContext) -> ServerContext:
-    """This server as the exchange node ``H49`` with the registry of the tests' codes."""
-    ctx.settings.exchange_node_code = "H49"
-    seed_registry(ctx)
-    return ctx
 
 
 @pytest.fixture

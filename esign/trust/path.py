@@ -458,9 +458,21 @@ def validate_path(
         time-stamp, validated later with the data a long-term signature (B-LT) embedded then.
     :raises InvalidInput: for a bad ``revocation``/``usage`` value or unreadable revocation data.
     """
-    # locals() is exactly the parameters here (its first statement): _Question.read's signature is
-    # the one list of them that both public functions pass on.
-    question = _Question.read(**locals())
+    question = _Question.read(
+        cert,
+        at=at,
+        anchors=anchors,
+        intermediates=intermediates,
+        crls=crls,
+        ocsps=ocsps,
+        revocation=revocation,
+        allow_fetching=allow_fetching,
+        usage=usage,
+        revinfo_source=revinfo_source,
+        pkix_params=pkix_params,
+        algorithm_policy=algorithm_policy,
+        retroactive_revinfo=retroactive_revinfo,
+    )
     # A question answered a moment ago is answered without an event loop or a certvalidator context.
     return question.cached() or run_sync(question.answer())
 
@@ -482,7 +494,21 @@ async def async_validate_path(
     retroactive_revinfo: bool = False,
 ) -> PathValidation:
     """The asynchronous form of :func:`validate_path` (same parameters)."""
-    question = _Question.read(**locals())  # the parameters, as in validate_path
+    question = _Question.read(
+        cert,
+        at=at,
+        anchors=anchors,
+        intermediates=intermediates,
+        crls=crls,
+        ocsps=ocsps,
+        revocation=revocation,
+        allow_fetching=allow_fetching,
+        usage=usage,
+        revinfo_source=revinfo_source,
+        pkix_params=pkix_params,
+        algorithm_policy=algorithm_policy,
+        retroactive_revinfo=retroactive_revinfo,
+    )
     return question.cached() or await question.answer()
 
 

@@ -1,4 +1,4 @@
-"""validate_path and async_validate_path pass their parameters on whole (``**locals()``) to one reader."""
+"""validate_path and async_validate_path take exactly the parameters the one question reader (_Question.read) takes."""
 
 from __future__ import annotations
 

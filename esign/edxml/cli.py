@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from esign.errors import EsignError
+from esign.signers.cli_options import CredentialOption, OtpOption
 from esign.verify_cli import EXIT_FAILED, EXIT_INDETERMINATE, EXIT_PASSED, EXIT_REFUSED, language
 
 app = typer.Typer(help="edXML document exchange packages (QCVN 102:2016).", no_args_is_help=True)
@@ -151,8 +152,6 @@ RemoteOption = Annotated[
     str | None,
     typer.Option("--remote", help="Sign the envelope with a key on a CSC v2 service (confirm on the phone)."),
 ]
-CredentialOption = Annotated[str | None, typer.Option("--credential", help="Credential id on --remote.")]
-OtpOption = Annotated[str | None, typer.Option("--otp", help="OTP for --remote (default: confirm on the phone).")]
 
 
 def _write(data: bytes, output: Path, signer: Any, lang: str) -> None:
